@@ -1,0 +1,64 @@
+// genfill — one edit or generation, from region pixels to result pixels.
+// Hosts (CLI, GIMP plug-in) read pixels, call these, and write the results.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gio/gio.h>
+
+#include "core/image/image.hpp"
+#include "core/plan/plan.hpp"
+#include "core/providers/provider.hpp"
+#include "core/transport/transport.hpp"
+
+namespace genfill {
+
+struct JobSettings {
+  std::string provider = "gemini";
+  std::string model;        // empty = the provider's default
+  std::string endpoint;     // empty = the provider's public service
+  std::string api_key;      // empty = look it up (environment, keyring)
+  std::string prompt;
+  int variations = 1;       // images wanted
+  std::optional<int64_t> seed;
+  TransportOptions transport;
+};
+
+struct Progress {
+  std::string stage;        // short English label: "Encoding", "Waiting for Gemini", ...
+  double fraction = -1;     // 0..1, or <0 when unknown (pulse)
+};
+using ProgressSink = std::function<void(const Progress &)>;
+
+struct JobResult {
+  std::vector<Image> images;  // edit: region-sized (plan.region); generate: the model's size
+  std::string text;           // text the model sent, joined
+  std::string finish_reason;
+  Usage usage;                // summed over calls
+  std::string provider, model;
+};
+
+// Resolves provider, model and key; throws Error{InvalidInput|MissingKey} early, before any work.
+struct ResolvedJob {
+  const Provider *provider = nullptr;
+  ModelInfo model;
+  std::string base_url;
+  std::string api_key;
+};
+ResolvedJob resolve(const JobSettings &settings);
+
+// Edit: `region` holds the pixels of plan.region, `mask` (optional) the selection over that
+// region (same size; 255 = change). Returns variations region-sized images. Throws Error.
+JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
+                   const std::optional<Mask> &mask, const std::vector<Image> &references,
+                   GCancellable *cancel = nullptr, const ProgressSink &progress = {});
+
+// Generate: text (and optional reference images) to images at the given aspect or size.
+JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
+                       const std::vector<Image> &references, GCancellable *cancel = nullptr,
+                       const ProgressSink &progress = {});
+
+}  // namespace genfill

@@ -1,0 +1,84 @@
+// genfill — RGBA8 images, 8-bit masks, codecs and pixel operations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace genfill {
+
+struct Rect {
+  int x = 0, y = 0, w = 0, h = 0;
+  bool empty() const { return w <= 0 || h <= 0; }
+  int right() const { return x + w; }    // exclusive
+  int bottom() const { return y + h; }   // exclusive
+  bool operator==(const Rect &) const = default;
+};
+
+// Straight (not premultiplied) RGBA, 8 bits per channel, rows packed (stride = width * 4).
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+
+  Image() = default;
+  Image(int w, int h);                       // transparent black
+  bool empty() const { return width <= 0 || height <= 0; }
+  uint8_t *at(int x, int y) { return &pixels[(size_t(y) * width + x) * 4]; }
+  const uint8_t *at(int x, int y) const { return &pixels[(size_t(y) * width + x) * 4]; }
+};
+
+// Coverage 0..255; 255 = fully selected (the area to change).
+struct Mask {
+  int width = 0, height = 0;
+  std::vector<uint8_t> values;
+
+  Mask() = default;
+  Mask(int w, int h, uint8_t fill = 0);
+  bool empty() const { return width <= 0 || height <= 0; }
+  uint8_t &at(int x, int y) { return values[size_t(y) * width + x]; }
+  uint8_t at(int x, int y) const { return values[size_t(y) * width + x]; }
+};
+
+// A compressed picture as it travels over the wire.
+struct EncodedImage {
+  std::vector<uint8_t> bytes;
+  std::string mime;  // image/png, image/jpeg, image/webp
+  int width = 0, height = 0;
+};
+
+// --- codecs (throw Error{BadResponse} on undecodable data, InvalidInput on unreadable files) ---
+
+// "image/png", "image/jpeg", "image/webp" or "" from the first bytes.
+std::string sniff_image_mime(std::span<const uint8_t> bytes);
+// Decodes PNG, JPEG or WebP into RGBA8. Rejects images larger than max_pixels.
+Image decode_image(std::span<const uint8_t> bytes, size_t max_pixels = size_t(1) << 28);
+// PNG, RGBA8. level: zlib level 0..9; a fast level by default (uploads are compressed again by nothing).
+std::vector<uint8_t> encode_png(const Image &img, int level = 3);
+// 8-bit grayscale PNG of a mask.
+std::vector<uint8_t> encode_png(const Mask &mask, int level = 3);
+
+Image load_image_file(const std::string &path);           // any supported format
+void save_png_file(const Image &img, const std::string &path);  // atomic (temp file + rename)
+// A mask from a file: grayscale/RGB use luminance, images with alpha use alpha
+// (unless fully opaque, then luminance). White/opaque = change.
+Mask load_mask_file(const std::string &path);
+
+// --- pixel operations ---
+
+Image crop(const Image &img, Rect r);        // r must lie inside img
+Mask crop(const Mask &mask, Rect r);
+// Resamples with a separable filter (Lanczos-3 on upscale, area-weighted on downscale),
+// alpha-weighted so transparent pixels do not bleed colour.
+Image scale(const Image &img, int width, int height);
+Mask scale(const Mask &mask, int width, int height);
+// Gaussian feather of radius px (sigma = radius / 2); 0 returns the mask unchanged.
+Mask feather(const Mask &mask, double radius);
+// Bounding box of the non-zero values; empty Rect when the mask is all zero.
+Rect mask_bounds(const Mask &mask);
+// Blends src (size region.w x region.h) onto dst at region through mask (same size as src):
+// out = dst + (src - dst) * mask/255 per channel, alpha included.
+void composite(Image &dst, const Image &src, const Mask &mask, Rect region);
+
+}  // namespace genfill

@@ -1,0 +1,95 @@
+// genfill — the provider interface: a neutral request in, an HTTP request out;
+// an HTTP response in, a neutral result (or an Error) out. Providers never send anything.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/image/image.hpp"
+
+namespace genfill {
+
+// --- what travels over HTTP (filled by providers, sent by core/transport) ---
+
+struct FormPart {             // one part of a multipart/form-data body
+  std::string name;           // field name, e.g. "image", "image[]", "mask", "prompt"
+  std::string value;          // text value, or the file's bytes when filename is set
+  std::string filename;       // set for file parts
+  std::string content_type;   // set for file parts, e.g. "image/png"
+};
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // may hold the key: never log them
+  std::string content_type;   // for `body`, e.g. "application/json"
+  std::string body;           // used when `form` is empty
+  std::vector<FormPart> form; // when non-empty the body is multipart/form-data built from these
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  std::string header(std::string_view name) const;            // "" when absent
+};
+
+// --- the neutral request and result ---
+
+struct Usage {
+  int64_t input_tokens = -1, output_tokens = -1, total_tokens = -1;  // -1 = not reported
+};
+
+struct Request {
+  std::string model;                 // never empty by the time a provider sees it
+  std::string base_url;              // never empty by the time a provider sees it (no trailing '/')
+  std::string prompt;
+  std::vector<EncodedImage> images;  // first = the one edited, further = references; empty = generate
+  std::optional<Mask> mask;          // same size as images[0]; 255 = change
+  std::string aspect;                // "16:9" (for models that take a ratio)
+  int width = 0, height = 0;         // exact output size (for models that take one), 0 = let the model choose
+  int n = 1;                         // images wanted from this one call
+  std::optional<int64_t> seed;
+};
+
+struct Result {
+  std::vector<EncodedImage> images;  // in the model's order
+  std::string text;                  // any text the model sent alongside
+  std::string finish_reason;         // the provider's own word, e.g. "STOP"
+  Usage usage;
+};
+
+// What to do about a failed try.
+struct RetryAdvice {
+  bool retry = false;
+  double delay_s = -1;  // server's hint (Retry-After, RetryInfo); <0 = use backoff
+};
+
+class Provider {
+public:
+  virtual ~Provider() = default;
+
+  virtual std::string_view name() const = 0;           // registry key, e.g. "gemini"
+  virtual std::string_view display_name() const = 0;   // e.g. "Google Gemini"
+  virtual std::string_view default_model() const = 0;
+  virtual std::string_view default_base_url() const = 0;
+  virtual std::vector<std::string> key_env_vars() const = 0;  // first found wins
+
+  // Builds the HTTP request. Throws Error{InvalidInput} when the request cannot be expressed.
+  virtual HttpRequest build(const Request &req, const std::string &api_key) const = 0;
+  // Parses any response (2xx or not). Returns a result with at least one image, or throws Error.
+  virtual Result parse(const HttpResponse &resp) const = 0;
+  // Whether a failed response is worth retrying. Default: 408/429/500/502/503/504,
+  // honouring Retry-After / retry-after-ms.
+  virtual RetryAdvice retry_advice(const HttpResponse &resp) const;
+};
+
+// The registry: providers in a stable order.
+const std::vector<const Provider *> &all_providers();
+const Provider *find_provider(std::string_view name);  // nullptr when unknown
+
+}  // namespace genfill

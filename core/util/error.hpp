@@ -1,0 +1,52 @@
+// genfill — one error type for the whole core.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace genfill {
+
+// What went wrong, in the terms a user acts on. Hosts branch on this, never on text.
+enum class ErrorCode {
+  InvalidInput,      // bad arguments or files given by the user
+  MissingKey,        // no API key found
+  BadKey,            // the service rejected the key
+  PermissionDenied,  // key valid but not allowed (region, verification, suspended)
+  RateLimited,       // too many requests right now (retryable later)
+  QuotaExhausted,    // billing or daily quota used up (not retryable soon)
+  Refused,           // prompt or image refused by the service's safety filters
+  BadRequest,        // the service rejected the request for another reason
+  ModelNotFound,     // unknown or retired model
+  ServerError,       // the service failed (5xx)
+  Network,           // could not connect, connection reset, TLS failure
+  Timeout,           // no answer in time
+  Cancelled,         // the user cancelled
+  BadResponse,       // the answer could not be understood (malformed JSON, bad image, ...)
+  TooLarge,          // the answer exceeded the size cap
+  TextOnly,          // the model answered with text and no image; text() has it
+};
+
+const char *error_code_name(ErrorCode code);
+
+class Error : public std::runtime_error {
+public:
+  // message: one or two sentences for the user. detail: for logs (status, provider code);
+  // never contains a secret. text: what the model said, when it said something.
+  Error(ErrorCode code, std::string message, std::string detail = {}, int http_status = 0)
+      : std::runtime_error(message), code_(code), detail_(std::move(detail)), http_status_(http_status) {}
+
+  ErrorCode code() const noexcept { return code_; }
+  const char *message() const noexcept { return what(); }
+  const std::string &detail() const noexcept { return detail_; }
+  int http_status() const noexcept { return http_status_; }
+  const std::string &text() const noexcept { return text_; }
+  Error &with_text(std::string t) { text_ = std::move(t); return *this; }
+
+private:
+  ErrorCode code_;
+  std::string detail_;
+  int http_status_;
+  std::string text_;
+};
+
+}  // namespace genfill
