@@ -1,1 +1,492 @@
-int main() { return 0; }
+// genfill — command line: generative edits and generation over the same core as the GIMP plug-in.
+#include <cerrno>
+#include <chrono>
+#include <clocale>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <unistd.h>
+
+#include "core/catalog/models.hpp"
+#include "core/edit/job.hpp"
+#include "core/image/image.hpp"
+#include "core/plan/plan.hpp"
+#include "core/providers/provider.hpp"
+#include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
+
+using namespace genfill;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitCancelled = 130;
+
+const char *kUsage =
+    "Usage:\n"
+    "  genfill edit --prompt TEXT [options] INPUT -o OUTPUT.png\n"
+    "  genfill generate --prompt TEXT [options] -o OUTPUT.png\n"
+    "  genfill providers [--json]\n"
+    "  genfill --version\n"
+    "\n"
+    "Run \"genfill COMMAND --help\" for a command's options.\n";
+
+// Options shared by edit and generate.
+struct Common {
+  gchar *provider = nullptr, *prompt = nullptr, *model = nullptr, *endpoint = nullptr, *output = nullptr;
+  gint64 seed = -1;
+  gint n = 1;
+  gdouble timeout = 300;
+  gboolean json = FALSE, quiet = FALSE, verbose = FALSE;
+  ~Common() {
+    g_free(provider); g_free(prompt); g_free(model); g_free(endpoint); g_free(output);
+  }
+};
+
+void add_common(GOptionContext *ctx, Common &c) {
+  GOptionEntry entries[] = {
+      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider, "Service: gemini (default) or openai", "NAME"},
+      {"prompt", 0, 0, G_OPTION_ARG_STRING, &c.prompt, "What to do, in plain words", "TEXT"},
+      {"model", 'm', 0, G_OPTION_ARG_STRING, &c.model, "Model id (default: the provider's default)", "MODEL"},
+      {"endpoint", 0, 0, G_OPTION_ARG_STRING, &c.endpoint,
+       "Base URL of a compatible service or relay (default: the provider's own)", "URL"},
+      {"seed", 0, 0, G_OPTION_ARG_INT64, &c.seed, "Seed, where the model takes one (default: none)", "N"},
+      {"n", 'n', 0, G_OPTION_ARG_INT, &c.n, "Number of images, 1-10 (default 1)", "N"},
+      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &c.output, "Output PNG (with -n > 1: OUTPUT-1.png ...)", "FILE"},
+      {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c.timeout, "Seconds to wait for an answer (default 300)", "S"},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &c.json, "Print what happened as JSON on stdout", nullptr},
+      {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c.quiet, "No progress on stderr", nullptr},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &c.verbose, "Log requests (never keys) on stderr", nullptr},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+}
+
+// Progress on stderr: one updating line on a terminal, one line per stage otherwise.
+class Reporter {
+public:
+  explicit Reporter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO)) {
+    if (!quiet_ && tty_) tick_ = g_timeout_add(250, &Reporter::on_tick, this);
+  }
+  ~Reporter() {
+    if (tick_) g_source_remove(tick_);
+    finish();
+  }
+  void stage(const Progress &p) {
+    if (quiet_ || p.stage == stage_) return;
+    stage_ = p.stage;
+    if (!tty_) std::fprintf(stderr, "%s…\n", stage_.c_str());
+    draw();
+  }
+  void finish() {
+    if (!quiet_ && tty_ && drawn_) std::fprintf(stderr, "\r\033[K");
+    drawn_ = false;
+  }
+
+private:
+  static gboolean on_tick(gpointer self) {
+    static_cast<Reporter *>(self)->draw();
+    return G_SOURCE_CONTINUE;
+  }
+  void draw() {
+    if (quiet_ || !tty_ || stage_.empty()) return;
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    std::fprintf(stderr, "\r\033[K%s… %.0f s", stage_.c_str(), s);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  bool quiet_, tty_, drawn_ = false;
+  guint tick_ = 0;
+  std::string stage_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+struct Cancel {
+  GCancellable *c = g_cancellable_new();
+  guint sigint = 0, sigterm = 0;
+  Cancel() {
+    sigint = g_unix_signal_add(SIGINT, &Cancel::on_signal, c);
+    sigterm = g_unix_signal_add(SIGTERM, &Cancel::on_signal, c);
+  }
+  ~Cancel() {
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+    g_object_unref(c);
+  }
+  static gboolean on_signal(gpointer c) {
+    g_cancellable_cancel(G_CANCELLABLE(c));
+    return G_SOURCE_CONTINUE;
+  }
+};
+
+std::vector<std::string> output_names(const std::string &output, int count) {
+  if (count == 1) return {output};
+  std::string stem = output, ext = ".png";
+  if (auto dot = output.rfind('.'); dot != std::string::npos && output.find('/', dot) == std::string::npos) {
+    stem = output.substr(0, dot);
+    ext = output.substr(dot);
+  }
+  std::vector<std::string> names;
+  for (int i = 1; i <= count; ++i) names.push_back(stem + "-" + std::to_string(i) + ext);
+  return names;
+}
+
+// Encodes everything first, then writes; removes what it wrote if any write fails.
+void write_all(const std::vector<Image> &images, const std::vector<std::string> &names) {
+  std::vector<std::vector<uint8_t>> pngs;
+  for (const Image &img : images) pngs.push_back(encode_png(img, 6));
+  for (size_t i = 0; i < names.size(); ++i) {
+    GErrorOut err;
+    if (!g_file_set_contents(names[i].c_str(), reinterpret_cast<const char *>(pngs[i].data()),
+                             gssize(pngs[i].size()), err.out())) {
+      for (size_t k = 0; k < i; ++k) g_unlink(names[k].c_str());
+      throw Error(ErrorCode::InvalidInput, "Could not write " + names[i] + ": " + err.message());
+    }
+  }
+}
+
+void json_usage(JsonBuilder *b, const Usage &u) {
+  json_builder_set_member_name(b, "usage");
+  json_builder_begin_object(b);
+  auto member = [b](const char *name, int64_t v) {
+    if (v < 0) return;
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+  };
+  member("input_tokens", u.input_tokens);
+  member("output_tokens", u.output_tokens);
+  member("total_tokens", u.total_tokens);
+  json_builder_end_object(b);
+}
+
+void print_json(JsonBuilder *b) {
+  GPtr<JsonGenerator> gen = adopt(json_generator_new());
+  json_generator_set_pretty(gen.get(), TRUE);
+  JsonNode *root = json_builder_get_root(b);
+  json_generator_set_root(gen.get(), root);
+  GCharPtr text(json_generator_to_data(gen.get(), nullptr));
+  json_node_unref(root);
+  std::printf("%s\n", text.get());
+}
+
+void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
+                        const std::optional<Rect> &region) {
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_object(b.get());
+  json_builder_set_member_name(b.get(), "command");
+  json_builder_add_string_value(b.get(), command);
+  json_builder_set_member_name(b.get(), "provider");
+  json_builder_add_string_value(b.get(), r.provider.c_str());
+  json_builder_set_member_name(b.get(), "model");
+  json_builder_add_string_value(b.get(), r.model.c_str());
+  json_builder_set_member_name(b.get(), "files");
+  json_builder_begin_array(b.get());
+  for (const std::string &f : files) json_builder_add_string_value(b.get(), f.c_str());
+  json_builder_end_array(b.get());
+  if (region) {
+    json_builder_set_member_name(b.get(), "region");
+    json_builder_begin_object(b.get());
+    const char *names[] = {"x", "y", "width", "height"};
+    int values[] = {region->x, region->y, region->w, region->h};
+    for (int i = 0; i < 4; ++i) {
+      json_builder_set_member_name(b.get(), names[i]);
+      json_builder_add_int_value(b.get(), values[i]);
+    }
+    json_builder_end_object(b.get());
+  }
+  json_builder_set_member_name(b.get(), "text");
+  json_builder_add_string_value(b.get(), r.text.c_str());
+  json_builder_set_member_name(b.get(), "finish_reason");
+  json_builder_add_string_value(b.get(), r.finish_reason.c_str());
+  json_usage(b.get(), r.usage);
+  json_builder_end_object(b.get());
+  print_json(b.get());
+}
+
+int report_error(const Error &e, bool json) {
+  std::fprintf(stderr, "genfill: %s\n", e.message());
+  if (!e.text().empty() && e.code() != ErrorCode::TextOnly)
+    std::fprintf(stderr, "The model said: %s\n", e.text().c_str());
+  if (!e.detail().empty()) g_debug("%s", e.detail().c_str());
+  if (json) {
+    GPtr<JsonBuilder> b = adopt(json_builder_new());
+    json_builder_begin_object(b.get());
+    json_builder_set_member_name(b.get(), "error");
+    json_builder_begin_object(b.get());
+    json_builder_set_member_name(b.get(), "code");
+    json_builder_add_string_value(b.get(), error_code_name(e.code()));
+    json_builder_set_member_name(b.get(), "message");
+    json_builder_add_string_value(b.get(), e.message());
+    if (!e.text().empty()) {
+      json_builder_set_member_name(b.get(), "text");
+      json_builder_add_string_value(b.get(), e.text().c_str());
+    }
+    json_builder_end_object(b.get());
+    json_builder_end_object(b.get());
+    print_json(b.get());
+  }
+  return e.code() == ErrorCode::Cancelled ? kExitCancelled : kExitFailed;
+}
+
+bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
+  GErrorOut err;
+  if (!g_option_context_parse(ctx, &argc, &argv, err.out())) {
+    std::fprintf(stderr, "genfill: %s\n", err.message().c_str());
+    return false;
+  }
+  return true;
+}
+
+JobSettings settings_from(const Common &c) {
+  JobSettings s;
+  s.provider = c.provider ? c.provider : "gemini";
+  s.model = c.model ? c.model : "";
+  s.endpoint = c.endpoint ? c.endpoint : "";
+  s.prompt = c.prompt ? c.prompt : "";
+  s.variations = c.n;
+  if (c.seed >= 0) s.seed = c.seed;
+  s.transport.timeout_s = c.timeout;
+  return s;
+}
+
+void setup_logging(const Common &c) {
+  if (c.verbose) g_setenv("G_MESSAGES_DEBUG", "genfill", TRUE);
+}
+
+int cmd_edit(int argc, char **argv) {
+  Common c;
+  gchar *mask_path = nullptr;
+  gchar **refs = nullptr;
+  gdouble context = 25, feather_px = 4;
+  GOptionEntry entries[] = {
+      {"mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path,
+       "Area to change: white (or opaque) pixels; default: the whole image", "MASK.png"},
+      {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, "Extra picture to guide the model (repeatable)",
+       "REF.png"},
+      {"context", 0, 0, G_OPTION_ARG_DOUBLE, &context,
+       "Context sent around the selection, percent of its size (default 25)", "PCT"},
+      {"feather", 0, 0, G_OPTION_ARG_DOUBLE, &feather_px,
+       "Soften the selection's edge inwards by this many pixels (default 4)", "PX"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  GOptionContext *ctx = g_option_context_new("INPUT - edit a picture with a prompt");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  add_common(ctx, c);
+  bool ok = parse_options(ctx, argc, argv);
+  g_option_context_free(ctx);
+  GCharPtr mask_holder(mask_path);
+  std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
+  if (!ok) return kExitUsage;
+  if (argc != 2 || !c.output || !c.prompt) {
+    std::fprintf(stderr, "genfill edit: give one INPUT, --prompt and -o OUTPUT.png (see genfill edit --help)\n");
+    return kExitUsage;
+  }
+  setup_logging(c);
+  try {
+    if (context < 0 || context > 400) throw Error(ErrorCode::InvalidInput, "--context must be 0-400 percent.");
+    if (feather_px < 0 || feather_px > 500) throw Error(ErrorCode::InvalidInput, "--feather must be 0-500 px.");
+    JobSettings s = settings_from(c);
+    ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
+    s.api_key = resolved.api_key;
+
+    Image input = load_image_file(argv[1]);
+    std::optional<Mask> mask;
+    Rect selection;
+    if (mask_path) {
+      Mask m = load_mask_file(mask_path);
+      if (m.width != input.width || m.height != input.height)
+        throw Error(ErrorCode::InvalidInput, "The mask is " + std::to_string(m.width) + "x" +
+                                                 std::to_string(m.height) + " but the picture is " +
+                                                 std::to_string(input.width) + "x" +
+                                                 std::to_string(input.height) + "; they must match.");
+      selection = mask_bounds(m);
+      if (selection.empty())
+        throw Error(ErrorCode::InvalidInput, "The mask selects nothing: paint the area to change in white.");
+      mask = std::move(m);
+    }
+    std::vector<Image> references;
+    for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
+
+    Plan plan = plan_region(input.width, input.height, selection, resolved.model,
+                            PlanOptions{context / 100.0, 32});
+    Image region = crop(input, plan.region);
+    std::optional<Mask> region_mask;
+    if (mask) region_mask = crop(*mask, plan.region);
+
+    Cancel cancel;
+    JobResult result;
+    {
+      Reporter reporter(c.quiet);
+      result = run_edit(s, plan, region, region_mask, references, cancel.c,
+                        [&](const Progress &p) { reporter.stage(p); });
+    }
+    std::vector<Image> outputs;
+    for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
+    std::vector<std::string> names = output_names(c.output, int(outputs.size()));
+    write_all(outputs, names);
+    if (!result.text.empty() && !c.json) std::fprintf(stderr, "The model said: %s\n", result.text.c_str());
+    if (c.json) print_success_json("edit", result, names, plan.region);
+    else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, "Wrote %s\n", n.c_str());
+    return kExitOk;
+  } catch (const Error &e) {
+    return report_error(e, c.json);
+  }
+}
+
+int cmd_generate(int argc, char **argv) {
+  Common c;
+  gchar *size = nullptr, *aspect = nullptr;
+  gchar **refs = nullptr;
+  GOptionEntry entries[] = {
+      {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Output size, e.g. 1536x1024", "WxH"},
+      {"aspect", 'a', 0, G_OPTION_ARG_STRING, &aspect, "Aspect ratio, e.g. 16:9 (default 1:1)", "W:H"},
+      {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, "Picture to guide the model (repeatable)",
+       "REF.png"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  GOptionContext *ctx = g_option_context_new("- make a picture from a prompt");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  add_common(ctx, c);
+  bool ok = parse_options(ctx, argc, argv);
+  g_option_context_free(ctx);
+  GCharPtr size_holder(size), aspect_holder(aspect);
+  std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
+  if (!ok) return kExitUsage;
+  if (argc != 1 || !c.output || !c.prompt) {
+    std::fprintf(stderr, "genfill generate: give --prompt and -o OUTPUT.png (see genfill generate --help)\n");
+    return kExitUsage;
+  }
+  if (size && aspect) {
+    std::fprintf(stderr, "genfill generate: give --size or --aspect, not both\n");
+    return kExitUsage;
+  }
+  setup_logging(c);
+  try {
+    int w = 0, h = 0;
+    if (size) {
+      char tail = 0;
+      if (std::sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384)
+        throw Error(ErrorCode::InvalidInput, "Give --size as WIDTHxHEIGHT, for example 1536x1024.");
+    }
+    JobSettings s = settings_from(c);
+    s.api_key = resolve(s).api_key;
+    std::vector<Image> references;
+    for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
+    Cancel cancel;
+    JobResult result;
+    {
+      Reporter reporter(c.quiet);
+      result = run_generate(s, aspect ? aspect : "", w, h, references, cancel.c,
+                            [&](const Progress &p) { reporter.stage(p); });
+    }
+    std::vector<std::string> names = output_names(c.output, int(result.images.size()));
+    write_all(result.images, names);
+    if (!result.text.empty() && !c.json) std::fprintf(stderr, "The model said: %s\n", result.text.c_str());
+    if (c.json) print_success_json("generate", result, names, std::nullopt);
+    else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, "Wrote %s\n", n.c_str());
+    return kExitOk;
+  } catch (const Error &e) {
+    return report_error(e, c.json);
+  }
+}
+
+int cmd_providers(int argc, char **argv) {
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print as JSON", nullptr},
+                            {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  GOptionContext *ctx = g_option_context_new("- list providers and their models");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  bool ok = parse_options(ctx, argc, argv);
+  g_option_context_free(ctx);
+  if (!ok || argc != 1) return kExitUsage;
+
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_array(b.get());
+  for (const Provider *p : all_providers()) {
+    if (!json) {
+      std::printf("%s — %s\n  endpoint: %s\n  key: ", std::string(p->name()).c_str(),
+                  std::string(p->display_name()).c_str(), std::string(p->default_base_url()).c_str());
+      auto vars = p->key_env_vars();
+      for (size_t i = 0; i < vars.size(); ++i) std::printf("%s%s", i ? " or " : "", vars[i].c_str());
+      std::printf(" (or the desktop keyring)\n  models:\n");
+    }
+    json_builder_begin_object(b.get());
+    json_builder_set_member_name(b.get(), "name");
+    json_builder_add_string_value(b.get(), std::string(p->name()).c_str());
+    json_builder_set_member_name(b.get(), "display_name");
+    json_builder_add_string_value(b.get(), std::string(p->display_name()).c_str());
+    json_builder_set_member_name(b.get(), "endpoint");
+    json_builder_add_string_value(b.get(), std::string(p->default_base_url()).c_str());
+    json_builder_set_member_name(b.get(), "default_model");
+    json_builder_add_string_value(b.get(), std::string(p->default_model()).c_str());
+    json_builder_set_member_name(b.get(), "models");
+    json_builder_begin_array(b.get());
+    for (const ModelInfo &m : known_models()) {
+      if (m.provider != p->name()) continue;
+      std::string sizes;
+      json_builder_begin_object(b.get());
+      json_builder_set_member_name(b.get(), "id");
+      json_builder_add_string_value(b.get(), m.id.c_str());
+      json_builder_set_member_name(b.get(), "display_name");
+      json_builder_add_string_value(b.get(), m.display_name.c_str());
+      json_builder_set_member_name(b.get(), "mask");
+      json_builder_add_boolean_value(b.get(), m.takes_mask);
+      json_builder_set_member_name(b.get(), "max_images_per_call");
+      json_builder_add_int_value(b.get(), m.max_images_per_call);
+      json_builder_set_member_name(b.get(), "max_input_images");
+      json_builder_add_int_value(b.get(), m.max_input_images);
+      json_builder_set_member_name(b.get(), "aspects");
+      json_builder_begin_array(b.get());
+      for (const Aspect &a : m.aspects) {
+        json_builder_begin_object(b.get());
+        json_builder_set_member_name(b.get(), "ratio");
+        json_builder_add_string_value(b.get(), a.label().c_str());
+        json_builder_set_member_name(b.get(), "size");
+        std::string px = std::to_string(a.out_w) + "x" + std::to_string(a.out_h);
+        json_builder_add_string_value(b.get(), px.c_str());
+        json_builder_end_object(b.get());
+        sizes += (sizes.empty() ? "" : ", ") + a.label() + " " + px;
+      }
+      json_builder_end_array(b.get());
+      json_builder_end_object(b.get());
+      if (!json)
+        std::printf("    %s%s%s\n      %s\n", m.id.c_str(), m.id == p->default_model() ? " (default)" : "",
+                    m.takes_mask ? ", takes a mask" : "", sizes.c_str());
+    }
+    json_builder_end_array(b.get());
+    json_builder_end_object(b.get());
+  }
+  json_builder_end_array(b.get());
+  if (json) print_json(b.get());
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  std::setlocale(LC_ALL, "");
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  // Sub-commands parse their own options; argv[1] becomes the program name for them.
+  int sub_argc = argc - 1;
+  char **sub_argv = argv + 1;
+  if (cmd == "edit") return cmd_edit(sub_argc, sub_argv);
+  if (cmd == "generate") return cmd_generate(sub_argc, sub_argv);
+  if (cmd == "providers") return cmd_providers(sub_argc, sub_argv);
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("genfill %s\n", GENFILL_VERSION);
+    return kExitOk;
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  std::fprintf(stderr, "genfill: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
+  return kExitUsage;
+}

@@ -1,1 +1,280 @@
-// placeholder
+#include "core/edit/job.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <glib.h>
+
+#include "core/keys/keys.hpp"
+#include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
+
+namespace genfill {
+
+namespace {
+
+std::string waiting_label(const Provider &p) {
+  std::string name(p.display_name());
+  // "Google Gemini" -> "Gemini": the short name reads better in a status line.
+  if (auto sp = name.rfind(' '); sp != std::string::npos) name = name.substr(sp + 1);
+  return "Waiting for " + name;
+}
+
+void check_base_url(const std::string &url) {
+  GErrorOut err;
+  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out());
+  bool ok = uri && (g_strcmp0(g_uri_get_scheme(uri), "https") == 0 ||
+                    g_strcmp0(g_uri_get_scheme(uri), "http") == 0) &&
+            g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
+            !g_uri_get_userinfo(uri);
+  if (uri) g_uri_unref(uri);
+  if (!ok)
+    throw Error(ErrorCode::InvalidInput,
+                "The endpoint \"" + url + "\" is not a usable web address. Give a base URL such as "
+                "https://example.com/v1, without query or credentials.");
+}
+
+EncodedImage encode(const Image &img) {
+  EncodedImage e;
+  e.bytes = encode_png(img);
+  e.mime = "image/png";
+  e.width = img.width;
+  e.height = img.height;
+  return e;
+}
+
+// References travel at a modest size: they guide the model, they are not edited.
+EncodedImage encode_reference(const Image &img) {
+  constexpr int kMaxSide = 1024;
+  if (std::max(img.width, img.height) <= kMaxSide) return encode(img);
+  double f = double(kMaxSide) / std::max(img.width, img.height);
+  return encode(scale(img, std::max(1, int(std::lround(img.width * f))),
+                      std::max(1, int(std::lround(img.height * f)))));
+}
+
+// Scales to cover w x h and crops the middle: the asked-for size without distortion.
+Image fit_cover(const Image &img, int w, int h) {
+  if (img.width == w && img.height == h) return img;
+  double f = std::max(double(w) / img.width, double(h) / img.height);
+  int sw = std::max(w, int(std::ceil(img.width * f - 1e-9)));
+  int sh = std::max(h, int(std::ceil(img.height * f - 1e-9)));
+  Image scaled = scale(img, sw, sh);
+  return crop(scaled, Rect{(sw - w) / 2, (sh - h) / 2, w, h});
+}
+
+void report(const ProgressSink &progress, std::string stage, double fraction = -1) {
+  if (progress) progress(Progress{std::move(stage), fraction});
+}
+
+// Sends the calls for `variations` images and gathers decoded answers.
+struct Gathered {
+  std::vector<Image> images;
+  std::string text, finish_reason;
+  Usage usage;
+};
+
+void add_usage(Usage &sum, const Usage &u) {
+  auto add = [](int64_t &a, int64_t b) {
+    if (b < 0) return;
+    a = a < 0 ? b : a + b;
+  };
+  add(sum.input_tokens, u.input_tokens);
+  add(sum.output_tokens, u.output_tokens);
+  add(sum.total_tokens, u.total_tokens);
+}
+
+Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Request base,
+                         GCancellable *cancel, const ProgressSink &progress) {
+  const int wanted = std::clamp(settings.variations, 1, 10);
+  const int per_call = std::max(1, job.model.max_images_per_call);
+  std::vector<HttpRequest> http;
+  std::vector<int> asked;
+  for (int done = 0, i = 0; done < wanted; ++i) {
+    Request r = base;
+    r.n = std::min(per_call, wanted - done);
+    if (settings.seed && per_call == 1) r.seed = *settings.seed + i;  // distinct variations
+    http.push_back(job.provider->build(r, job.api_key));
+    asked.push_back(r.n);
+    done += r.n;
+  }
+
+  const std::string waiting = waiting_label(*job.provider);
+  report(progress, waiting);
+  Transport transport(settings.transport);
+  const Provider *provider = job.provider;
+  size_t finished = 0;
+  auto outcomes = transport.send_all(
+      http, [provider](const HttpResponse &resp) { return provider->retry_advice(resp); }, cancel,
+      [&](const TransportEvent &ev) {
+        if (ev.kind == TransportEvent::Done) {
+          ++finished;
+          report(progress, waiting, double(finished) / double(http.size()));
+        } else if (ev.kind == TransportEvent::Retrying) {
+          report(progress, waiting + " (trying again)");
+        }
+      });
+  if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, "Cancelled.");
+
+  Gathered out;
+  report(progress, "Reading the answer");
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    Outcome &o = outcomes[i];
+    if (o.error) throw *o.error;
+    Result res = provider->parse(*o.response);
+    add_usage(out.usage, res.usage);
+    if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
+    if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
+    int take = std::min<int>(asked[i], int(res.images.size()));
+    for (int k = 0; k < take; ++k) out.images.push_back(decode_image(res.images[size_t(k)].bytes));
+  }
+  if (out.images.empty())
+    throw Error(ErrorCode::BadResponse, "The service answered without a picture.");
+  return out;
+}
+
+}  // namespace
+
+ResolvedJob resolve(const JobSettings &settings) {
+  ResolvedJob job;
+  job.provider = find_provider(settings.provider);
+  if (!job.provider) {
+    std::string names;
+    for (const Provider *p : all_providers()) names += (names.empty() ? "" : ", ") + std::string(p->name());
+    throw Error(ErrorCode::InvalidInput,
+                "Unknown provider \"" + settings.provider + "\". Choose one of: " + names + ".");
+  }
+  std::string model = settings.model.empty() ? std::string(job.provider->default_model()) : settings.model;
+  job.model = model_info(job.provider->name(), model);
+  job.base_url = settings.endpoint.empty() ? std::string(job.provider->default_base_url()) : settings.endpoint;
+  while (!job.base_url.empty() && job.base_url.back() == '/') job.base_url.pop_back();
+  check_base_url(job.base_url);
+  if (settings.variations < 1 || settings.variations > 10)
+    throw Error(ErrorCode::InvalidInput, "The number of images must be between 1 and 10.");
+
+  if (!settings.api_key.empty()) {
+    job.api_key = settings.api_key;
+  } else if (auto found = find_api_key(*job.provider)) {
+    job.api_key = found->key;
+  } else {
+    std::string vars;
+    for (const std::string &v : job.provider->key_env_vars()) vars += (vars.empty() ? "" : " or ") + v;
+    throw Error(ErrorCode::MissingKey, "No API key for " + std::string(job.provider->display_name()) +
+                                           ". Set " + vars + ", or store a key in the desktop keyring.");
+  }
+  return job;
+}
+
+JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
+                   const std::optional<Mask> &mask, const std::vector<Image> &references,
+                   GCancellable *cancel, const ProgressSink &progress) {
+  ResolvedJob job = resolve(settings);
+  if (settings.prompt.empty())
+    throw Error(ErrorCode::InvalidInput, "Describe the change you want: the prompt is empty.");
+  if (region.width != plan.region.w || region.height != plan.region.h)
+    throw Error(ErrorCode::InvalidInput, "The picture to edit does not match the planned region.");
+  if (mask && (mask->width != region.width || mask->height != region.height))
+    throw Error(ErrorCode::InvalidInput, "The selection does not match the picture to edit.");
+  if (int(references.size()) + 1 > job.model.max_input_images)
+    throw Error(ErrorCode::InvalidInput,
+                job.model.id + " takes at most " + std::to_string(job.model.max_input_images) +
+                    " pictures; " + std::to_string(references.size()) +
+                    " reference pictures are too many.");
+
+  report(progress, "Preparing the picture");
+  Request req;
+  req.model = job.model.id;
+  req.base_url = job.base_url;
+  req.prompt = settings.prompt;
+  req.images.push_back(encode(to_canvas(region, plan)));
+  for (const Image &ref : references) req.images.push_back(encode_reference(ref));
+  if (mask) req.mask = to_canvas(*mask, plan);
+  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the aspect's size
+    req.width = plan.aspect.out_w;
+    req.height = plan.aspect.out_h;
+  } else {
+    req.aspect = plan.aspect.label();
+  }
+
+  Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
+  report(progress, "Placing the result");
+  JobResult out;
+  for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan));
+  out.text = std::move(g.text);
+  out.finish_reason = std::move(g.finish_reason);
+  out.usage = g.usage;
+  out.provider = std::string(job.provider->name());
+  out.model = job.model.id;
+  return out;
+}
+
+JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
+                       const std::vector<Image> &references, GCancellable *cancel,
+                       const ProgressSink &progress) {
+  ResolvedJob job = resolve(settings);
+  if (settings.prompt.empty())
+    throw Error(ErrorCode::InvalidInput, "Describe the picture you want: the prompt is empty.");
+  if (int(references.size()) > job.model.max_input_images)
+    throw Error(ErrorCode::InvalidInput, job.model.id + " takes at most " +
+                                             std::to_string(job.model.max_input_images) +
+                                             " reference pictures.");
+  if (width < 0 || height < 0 || (width > 0) != (height > 0))
+    throw Error(ErrorCode::InvalidInput, "Give the size as WIDTHxHEIGHT, for example 1024x768.");
+
+  // The model's aspect closest to what was asked for (size first, then ratio, else square).
+  double want = 1.0;
+  if (width > 0) {
+    want = double(width) / height;
+  } else if (!aspect.empty()) {
+    int aw = 0, ah = 0;
+    if (std::sscanf(aspect.c_str(), "%d:%d", &aw, &ah) != 2 || aw <= 0 || ah <= 0)
+      throw Error(ErrorCode::InvalidInput, "Give the aspect ratio as W:H, for example 16:9.");
+    want = double(aw) / ah;
+  }
+  const Aspect *best = &job.model.aspects.front();
+  for (const Aspect &a : job.model.aspects)
+    if (std::abs(std::log(double(a.w) / a.h) - std::log(want)) <
+        std::abs(std::log(double(best->w) / best->h) - std::log(want)))
+      best = &a;
+
+  Request req;
+  req.model = job.model.id;
+  req.base_url = job.base_url;
+  req.prompt = settings.prompt;
+  for (const Image &ref : references) req.images.push_back(encode_reference(ref));
+  if (job.model.exact_size) {
+    req.width = best->out_w;
+    req.height = best->out_h;
+  } else {
+    req.aspect = best->label();
+  }
+
+  Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
+  JobResult out;
+  for (Image &img : g.images) out.images.push_back(width > 0 ? fit_cover(img, width, height) : std::move(img));
+  out.text = std::move(g.text);
+  out.finish_reason = std::move(g.finish_reason);
+  out.usage = g.usage;
+  out.provider = std::string(job.provider->name());
+  out.model = job.model.id;
+  return out;
+}
+
+}  // namespace genfill
+
+namespace genfill {
+
+Image composite_result(const Image &original, const Image &result, const Plan &plan,
+                       const std::optional<Mask> &region_mask, double feather_px) {
+  Image out = original;
+  Mask m = region_mask ? *region_mask : Mask(plan.region.w, plan.region.h, 255);
+  if (feather_px > 0 && region_mask) {
+    Mask soft = feather(m, feather_px);
+    for (size_t i = 0; i < m.values.size(); ++i)
+      m.values[i] = uint8_t((unsigned(m.values[i]) * soft.values[i] + 127) / 255);
+  }
+  composite(out, result, m, plan.region);
+  return out;
+}
+
+}  // namespace genfill

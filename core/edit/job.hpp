@@ -62,3 +62,13 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
                        const ProgressSink &progress = {});
 
 }  // namespace genfill
+
+namespace genfill {
+
+// The whole picture with `result` (region-sized) blended in through the selection.
+// Without a mask the region is replaced. feather (px) softens the selection's edge inwards
+// only, so pixels outside the selection stay exactly as they were.
+Image composite_result(const Image &original, const Image &result, const Plan &plan,
+                       const std::optional<Mask> &region_mask, double feather_px);
+
+}  // namespace genfill

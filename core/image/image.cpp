@@ -1,1 +1,10 @@
-// placeholder
+#include "core/image/image.hpp"
+
+namespace genfill {
+
+Image::Image(int w, int h) : width(w), height(h), pixels(size_t(w > 0 ? w : 0) * size_t(h > 0 ? h : 0) * 4, 0) {}
+
+Mask::Mask(int w, int h, uint8_t fill)
+    : width(w), height(h), values(size_t(w > 0 ? w : 0) * size_t(h > 0 ? h : 0), fill) {}
+
+}  // namespace genfill

@@ -1,1 +1,92 @@
-// placeholder
+#include "core/keys/keys.hpp"
+
+#include <glib.h>
+
+#include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
+#include "genfill-config.h"
+
+#if GENFILL_HAVE_LIBSECRET
+#include <libsecret/secret.h>
+#endif
+
+namespace genfill {
+
+namespace {
+
+#if GENFILL_HAVE_LIBSECRET
+const SecretSchema *key_schema() {
+  static const SecretSchema schema = {
+      "org.genfill.ApiKey",
+      SECRET_SCHEMA_NONE,
+      {{"provider", SECRET_SCHEMA_ATTRIBUTE_STRING}, {nullptr, SECRET_SCHEMA_ATTRIBUTE_STRING}},
+      0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  return &schema;
+}
+#endif
+
+bool keyring_disabled() {
+  const char *v = g_getenv("GENFILL_NO_KEYRING");
+  return v && *v && g_strcmp0(v, "0") != 0;
+}
+
+std::string trimmed(const char *s) {
+  std::string k = s ? s : "";
+  const char *ws = " \t\r\n";
+  k.erase(0, k.find_first_not_of(ws) == std::string::npos ? k.size() : k.find_first_not_of(ws));
+  k.erase(k.find_last_not_of(ws) + 1);
+  return k;
+}
+
+}  // namespace
+
+std::optional<std::string> keyring_lookup(const std::string &provider_name) {
+#if GENFILL_HAVE_LIBSECRET
+  if (keyring_disabled()) return std::nullopt;
+  GErrorOut err;
+  gchar *secret = secret_password_lookup_sync(key_schema(), nullptr, err.out(), "provider",
+                                              provider_name.c_str(), nullptr);
+  if (!secret) {
+    if (err) g_debug("keyring lookup for %s failed: %s", provider_name.c_str(), err.message().c_str());
+    return std::nullopt;
+  }
+  std::string key = trimmed(secret);
+  secret_password_free(secret);
+  if (key.empty()) return std::nullopt;
+  return key;
+#else
+  (void)provider_name;
+  return std::nullopt;
+#endif
+}
+
+void keyring_store(const std::string &provider_name, const std::string &key) {
+#if GENFILL_HAVE_LIBSECRET
+  if (keyring_disabled())
+    throw Error(ErrorCode::InvalidInput, "The keyring is turned off (GENFILL_NO_KEYRING is set).");
+  std::string label = "genfill API key for " + provider_name;
+  GErrorOut err;
+  gboolean ok = secret_password_store_sync(key_schema(), SECRET_COLLECTION_DEFAULT, label.c_str(),
+                                           trimmed(key.c_str()).c_str(), nullptr, err.out(), "provider",
+                                           provider_name.c_str(), nullptr);
+  if (!ok)
+    throw Error(ErrorCode::InvalidInput,
+                "Could not store the key in the desktop keyring. Is a keyring service running?",
+                err.message());
+#else
+  (void)provider_name;
+  (void)key;
+  throw Error(ErrorCode::InvalidInput, "This build of genfill has no keyring support.");
+#endif
+}
+
+std::optional<FoundKey> find_api_key(const Provider &provider) {
+  for (const std::string &var : provider.key_env_vars()) {
+    std::string key = trimmed(g_getenv(var.c_str()));
+    if (!key.empty()) return FoundKey{key, var};
+  }
+  if (auto key = keyring_lookup(std::string(provider.name()))) return FoundKey{*key, "keyring"};
+  return std::nullopt;
+}
+
+}  // namespace genfill

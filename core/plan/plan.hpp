@@ -16,6 +16,8 @@ struct Plan {
   Aspect aspect;           // the model's aspect chosen for it
   int canvas_w = 0, canvas_h = 0;  // upload size (exactly the aspect when the model needs exact sizes)
   Rect content;            // where the region lands inside the canvas (the rest is padding)
+  // The canvas has the aspect (within rounding) and is never larger than the aspect's output
+  // size; a small region uploads at its own size.
 };
 
 // selection: the selection's bounding box, empty = whole image.

@@ -1,1 +1,199 @@
-// placeholder
+// OpenAI Images API: {base}/images/generations (JSON) and {base}/images/edits (multipart).
+#include <glib.h>
+
+#include "core/image/image.hpp"
+#include "core/providers/json.hpp"
+#include "core/providers/registry.hpp"
+#include "core/util/gobj.hpp"
+
+namespace genfill {
+
+namespace {
+
+constexpr const char *kService = "OpenAI";
+
+std::string size_param(const Request &req) {
+  if (req.width <= 0 || req.height <= 0) return "auto";
+  return std::to_string(req.width) + "x" + std::to_string(req.height);
+}
+
+std::string file_name(const std::string &mime, size_t index) {
+  std::string ext = mime == "image/jpeg" ? "jpg" : mime == "image/webp" ? "webp" : "png";
+  return (index == 0 ? std::string("image") : "reference-" + std::to_string(index)) + "." + ext;
+}
+
+// OpenAI's mask: an RGBA PNG of the image's size whose transparent pixels mark the area to
+// change. Alpha is the inverse of genfill's coverage, so a soft edge stays soft.
+std::vector<uint8_t> openai_mask_png(const Mask &mask) {
+  Image rgba(mask.width, mask.height);
+  for (size_t i = 0; i < mask.values.size(); ++i) {
+    uint8_t *p = &rgba.pixels[i * 4];
+    p[0] = p[1] = p[2] = 0;
+    p[3] = uint8_t(255 - mask.values[i]);
+  }
+  return encode_png(rgba);
+}
+
+Error status_error(const HttpResponse &resp) {
+  json::Doc doc = json::try_parse(resp.body);
+  JsonObject *err = json::object(doc.object(), "error");
+  const std::string message = err ? json::string(err, "message") : json::excerpt(resp.body);
+  const std::string type = json::string(err, "type"), code = json::string(err, "code");
+  const int status = resp.status;
+  std::string detail = "HTTP " + std::to_string(status) + (type.empty() ? "" : " " + type) +
+                       (code.empty() ? "" : " " + code) + ": " + json::excerpt(message);
+
+  if (code == "moderation_blocked" || code == "content_policy_violation") {
+    std::string stage = json::string(json::object(err, "moderation_details"), "moderation_stage");
+    std::string what = stage == "output" ? "the picture it made was blocked by its safety system"
+                                         : "the request was blocked by its safety system";
+    return Error(ErrorCode::Refused, "OpenAI refused: " + what + ". Rephrase the prompt or choose another area.",
+                 detail, status);
+  }
+  if (status == 401)
+    return Error(ErrorCode::BadKey,
+                 "OpenAI rejected the API key. Check OPENAI_API_KEY or the key stored in your keyring.", detail,
+                 status);
+  if (status == 403) {
+    if (message.find("verif") != std::string::npos)
+      return Error(ErrorCode::PermissionDenied,
+                   "OpenAI requires your organization to be verified before it can use this model.", detail, status);
+    if (code == "unsupported_country_region_territory")
+      return Error(ErrorCode::PermissionDenied, "OpenAI is not available in your country or region.", detail, status);
+    return Error(ErrorCode::PermissionDenied, "OpenAI refused access with this key: " + json::excerpt(message), detail,
+                 status);
+  }
+  if (status == 404)
+    return Error(ErrorCode::ModelNotFound,
+                 "OpenAI does not know this model, or it was retired. Choose another model. (" +
+                     json::excerpt(message, 160) + ")",
+                 detail, status);
+  if (status == 429) {
+    if (code == "insufficient_quota")
+      return Error(ErrorCode::QuotaExhausted,
+                   "Your OpenAI account has no credit left. Check your plan and billing details.", detail, status);
+    return Error(ErrorCode::RateLimited, "OpenAI is receiving too many requests from this key. Wait a minute and try again.",
+                 detail, status);
+  }
+  if (status >= 500)
+    return Error(ErrorCode::ServerError,
+                 status == 503 ? "OpenAI is overloaded right now. Try again in a moment."
+                               : "OpenAI had a problem (error " + std::to_string(status) + "). Try again in a moment.",
+                 detail, status);
+  if (status == 413)
+    return Error(ErrorCode::BadRequest, "The picture is too large for OpenAI. Select a smaller area.", detail, status);
+  if (status >= 400)
+    return Error(ErrorCode::BadRequest,
+                 "OpenAI rejected the request: " + (message.empty() ? "error " + std::to_string(status) : json::excerpt(message)),
+                 detail, status);
+  return Error(ErrorCode::BadResponse, "OpenAI sent an answer genfill does not understand.", detail, status);
+}
+
+class OpenAI final : public Provider {
+public:
+  std::string_view name() const override { return "openai"; }
+  std::string_view display_name() const override { return "OpenAI"; }
+  std::string_view default_model() const override { return "gpt-image-1"; }
+  std::string_view default_base_url() const override { return "https://api.openai.com/v1"; }
+  std::vector<std::string> key_env_vars() const override { return {"OPENAI_API_KEY"}; }
+
+  HttpRequest build(const Request &req, const std::string &api_key) const override {
+    if (req.n < 1 || req.n > 10)
+      throw Error(ErrorCode::InvalidInput, "OpenAI makes 1 to 10 pictures per request.", "n=" + std::to_string(req.n));
+    HttpRequest http;
+    http.headers = {{"Authorization", "Bearer " + api_key}};
+    if (req.images.empty()) {
+      GPtr<JsonBuilder> b = adopt(json_builder_new());
+      json_builder_begin_object(b.get());
+      json_builder_set_member_name(b.get(), "model");
+      json_builder_add_string_value(b.get(), req.model.c_str());
+      json_builder_set_member_name(b.get(), "prompt");
+      json_builder_add_string_value(b.get(), req.prompt.c_str());
+      json_builder_set_member_name(b.get(), "n");
+      json_builder_add_int_value(b.get(), req.n);
+      json_builder_set_member_name(b.get(), "size");
+      json_builder_add_string_value(b.get(), size_param(req).c_str());
+      json_builder_end_object(b.get());
+      http.url = req.base_url + "/images/generations";
+      http.content_type = "application/json";
+      http.body = json::to_string(b.get());
+      return http;
+    }
+
+    http.url = req.base_url + "/images/edits";
+    const bool several = req.images.size() > 1;
+    for (size_t i = 0; i < req.images.size(); ++i) {
+      const EncodedImage &img = req.images[i];
+      http.form.push_back(FormPart{several ? "image[]" : "image",
+                                   std::string(img.bytes.begin(), img.bytes.end()), file_name(img.mime, i), img.mime});
+    }
+    if (req.mask) {
+      std::vector<uint8_t> png = openai_mask_png(*req.mask);
+      http.form.push_back(FormPart{"mask", std::string(png.begin(), png.end()), "mask.png", "image/png"});
+    }
+    http.form.push_back(FormPart{"model", req.model, "", ""});
+    http.form.push_back(FormPart{"prompt", req.prompt, "", ""});
+    http.form.push_back(FormPart{"n", std::to_string(req.n), "", ""});
+    http.form.push_back(FormPart{"size", size_param(req), "", ""});
+    return http;
+  }
+
+  Result parse(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::try_parse(resp.body);
+    JsonObject *root = doc.object();
+    if (!root)
+      throw Error(ErrorCode::BadResponse, "OpenAI sent an answer genfill does not understand.",
+                  "not a JSON object: " + json::excerpt(resp.body, 80), resp.status);
+    if (json::object(root, "error")) throw status_error(resp);
+    Result result;
+    JsonObject *usage = json::object(root, "usage");
+    result.usage.input_tokens = json::integer(usage, "input_tokens");
+    result.usage.output_tokens = json::integer(usage, "output_tokens");
+    result.usage.total_tokens = json::integer(usage, "total_tokens");
+    JsonArray *data = json::array(root, "data");
+    bool url_only = false;
+    for (guint i = 0; data && i < json_array_get_length(data); ++i) {
+      JsonObject *item = json::element_object(data, i);
+      std::string b64 = json::string(item, "b64_json");
+      if (b64.empty()) {
+        url_only = url_only || !json::string(item, "url").empty();
+        continue;
+      }
+      EncodedImage img;
+      img.bytes = json::base64_decode(b64, kService);
+      img.mime = sniff_image_mime(img.bytes);
+      result.images.push_back(std::move(img));
+      std::string revised = json::string(item, "revised_prompt");
+      if (!revised.empty()) result.text += (result.text.empty() ? "" : "\n") + revised;
+    }
+    if (result.images.empty()) {
+      if (url_only)
+        throw Error(ErrorCode::BadResponse,
+                    "The service answered with a link instead of the picture itself; genfill needs base64 answers "
+                    "(GPT image models send them).",
+                    "data[].url only", resp.status);
+      throw Error(ErrorCode::BadResponse, "OpenAI answered without a picture.", "no data[].b64_json", resp.status);
+    }
+    result.finish_reason = "stop";
+    return result;
+  }
+
+  RetryAdvice retry_advice(const HttpResponse &resp) const override {
+    RetryAdvice advice = http_retry_advice(resp);
+    if (advice.retry && resp.status == 429) {
+      json::Doc doc = json::try_parse(resp.body);
+      if (json::string(json::object(doc.object(), "error"), "code") == "insufficient_quota") advice.retry = false;
+    }
+    return advice;
+  }
+};
+
+}  // namespace
+
+const Provider &openai_provider() {
+  static const OpenAI provider;
+  return provider;
+}
+
+}  // namespace genfill

@@ -62,8 +62,9 @@ public:
 
   const TransportOptions &options() const { return opts_; }
 
+  struct Impl;  // opaque
+
 private:
-  struct Impl;
   TransportOptions opts_;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,359 @@
+// The genfill command line, end to end, against the loopback fake of both services.
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "core/image/image.hpp"
+#include "fake_process.hpp"
+
+using namespace genfill;
+using genfill::test::FakeProcess;
+
+namespace {
+
+struct CliRun {
+  int status = -1;  // exit code, or 128 + signal
+  std::string out, err;
+  double seconds = 0;
+};
+
+const char *kKey = "test-key-5f3a9c";  // an obvious fake; must never show up in any output
+
+class CliTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    GErrorOut err;
+    GCharPtr dir(g_dir_make_tmp("genfill-cli-XXXXXX", err.out()));
+    ASSERT_TRUE(dir) << err.message();
+    tmp_ = dir.get();
+    fake_ = std::make_unique<FakeProcess>();
+    photo_path_ = g_getenv("GENFILL_TEST_PHOTO");
+    photo_ = load_image_file(photo_path_);
+  }
+  void TearDown() override {
+    fake_.reset();
+    GDir *d = g_dir_open(tmp_.c_str(), 0, nullptr);
+    if (d) {
+      while (const char *name = g_dir_read_name(d)) g_unlink((tmp_ + "/" + name).c_str());
+      g_dir_close(d);
+    }
+    g_rmdir(tmp_.c_str());
+  }
+
+  std::string path(const std::string &name) const { return tmp_ + "/" + name; }
+  bool exists(const std::string &name) const { return g_file_test(path(name).c_str(), G_FILE_TEST_EXISTS); }
+
+  std::string endpoint(const std::string &provider) const {
+    return provider == "openai" ? fake_->url() + "/v1" : fake_->url();
+  }
+
+  // Runs build/cli/genfill with args; the environment carries the fake key for both providers
+  // unless `with_key` is false. interrupt_after >= 0 sends SIGINT after that many seconds.
+  CliRun run(std::vector<std::string> args, bool with_key = true, double interrupt_after = -1) {
+    GPtr<GSubprocessLauncher> launcher =
+        adopt(g_subprocess_launcher_new(GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE)));
+    for (const char *var : {"GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY"})
+      g_subprocess_launcher_unsetenv(launcher.get(), var);
+    if (with_key) {
+      g_subprocess_launcher_setenv(launcher.get(), "GEMINI_API_KEY", kKey, TRUE);
+      g_subprocess_launcher_setenv(launcher.get(), "OPENAI_API_KEY", kKey, TRUE);
+    }
+    g_subprocess_launcher_setenv(launcher.get(), "GENFILL_NO_KEYRING", "1", TRUE);
+    std::vector<const char *> argv{g_getenv("GENFILL_CLI")};
+    for (const std::string &a : args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    GErrorOut err;
+    auto t0 = std::chrono::steady_clock::now();
+    GPtr<GSubprocess> proc = adopt(g_subprocess_launcher_spawnv(launcher.get(), argv.data(), err.out()));
+    CliRun r;
+    if (!proc) {
+      ADD_FAILURE() << "cannot start the CLI: " << err.message();
+      return r;
+    }
+    if (interrupt_after >= 0) {
+      g_usleep(gulong(interrupt_after * 1e6));
+      g_subprocess_send_signal(proc.get(), SIGINT);
+    }
+    char *out = nullptr, *errtext = nullptr;
+    g_subprocess_communicate_utf8(proc.get(), nullptr, nullptr, &out, &errtext, err.out());
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.out = out ? out : "";
+    r.err = errtext ? errtext : "";
+    g_free(out);
+    g_free(errtext);
+    r.status = g_subprocess_get_if_exited(proc.get()) ? g_subprocess_get_exit_status(proc.get())
+                                                     : 128 + g_subprocess_get_term_sig(proc.get());
+    EXPECT_EQ(r.out.find(kKey), std::string::npos) << "the key leaked to stdout";
+    EXPECT_EQ(r.err.find(kKey), std::string::npos) << "the key leaked to stderr";
+    return r;
+  }
+
+  // A non-rectangular selection: an ellipse in the photo's upper left quarter.
+  std::string write_ellipse_mask(Mask *out = nullptr) {
+    Mask m(photo_.width, photo_.height, 0);
+    double cx = photo_.width * 0.3, cy = photo_.height * 0.35, rx = photo_.width * 0.12,
+           ry = photo_.height * 0.15;
+    for (int y = 0; y < m.height; ++y)
+      for (int x = 0; x < m.width; ++x) {
+        double dx = (x - cx) / rx, dy = (y - cy) / ry;
+        if (dx * dx + dy * dy <= 1.0) m.at(x, y) = 255;
+      }
+    std::vector<uint8_t> png = encode_png(m);
+    g_file_set_contents(path("mask.png").c_str(), reinterpret_cast<const char *>(png.data()),
+                        gssize(png.size()), nullptr);
+    if (out) *out = m;
+    return path("mask.png");
+  }
+
+  JsonObject *last_request(JsonNode *node) {
+    JsonArray *arr = json_node_get_array(node);
+    EXPECT_GT(json_array_get_length(arr), 0u);
+    return json_array_get_object_element(arr, json_array_get_length(arr) - 1);
+  }
+
+  std::string tmp_;
+  std::unique_ptr<FakeProcess> fake_;
+  std::string photo_path_;
+  Image photo_;
+};
+
+// Every pixel outside the mask is the input's, bit for bit; inside (away from the edge)
+// it is the fake's magenta.
+void expect_masked_edit(const Image &in, const Image &out, const Mask &mask, double edge_px) {
+  ASSERT_EQ(out.width, in.width);
+  ASSERT_EQ(out.height, in.height);
+  size_t outside_diff = 0, inside = 0, inside_magenta = 0;
+  int r = int(std::ceil(edge_px)) + 1;
+  for (int y = 0; y < in.height; ++y)
+    for (int x = 0; x < in.width; ++x) {
+      const uint8_t *a = in.at(x, y), *b = out.at(x, y);
+      if (mask.at(x, y) == 0) {
+        if (std::memcmp(a, b, 4) != 0) ++outside_diff;
+        continue;
+      }
+      // deep inside: all neighbours within r are selected
+      bool deep = x >= r && y >= r && x < in.width - r && y < in.height - r &&
+                  mask.at(x - r, y) && mask.at(x + r, y) && mask.at(x, y - r) && mask.at(x, y + r);
+      if (!deep) continue;
+      ++inside;
+      if (std::abs(b[0] - 255) <= 2 && b[1] <= 2 && std::abs(b[2] - 255) <= 2 && b[3] == 255) ++inside_magenta;
+    }
+  EXPECT_EQ(outside_diff, 0u) << "pixels outside the selection changed";
+  EXPECT_GT(inside, 1000u);
+  EXPECT_EQ(inside_magenta, inside) << "pixels inside the selection are not the model's";
+}
+
+TEST_F(CliTest, GeminiEditHonoursTheMaskPixelForPixel) {
+  Mask mask;
+  std::string mask_path = write_ellipse_mask(&mask);
+  CliRun r = run({"edit", "--provider", "gemini", "--endpoint", endpoint("gemini"), "--prompt",
+               "replace it with a magenta balloon", "--mask", mask_path, "--feather", "0", "--json",
+               photo_path_, "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Image out = load_image_file(path("out.png"));
+  expect_masked_edit(photo_, out, mask, 1);
+
+  JsonNode *reqs = fake_->requests();
+  JsonObject *req = last_request(reqs);
+  EXPECT_NE(std::string(json_object_get_string_member(req, "path")).find(":generateContent"), std::string::npos);
+  EXPECT_TRUE(json_object_get_boolean_member(req, "has_key"));
+  EXPECT_FALSE(json_object_get_boolean_member(req, "key_in_query"));
+  json_node_unref(reqs);
+
+  // --json names the file and the region sent.
+  GErrorOut err;
+  JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+  ASSERT_TRUE(doc) << err.message() << r.out;
+  JsonObject *o = json_node_get_object(doc);
+  EXPECT_STREQ(json_object_get_string_member(o, "provider"), "gemini");
+  EXPECT_STREQ(json_object_get_string_member(o, "model"), "gemini-2.5-flash-image");
+  JsonArray *files = json_object_get_array_member(o, "files");
+  ASSERT_EQ(json_array_get_length(files), 1u);
+  EXPECT_EQ(json_array_get_string_element(files, 0), path("out.png"));
+  JsonObject *region = json_object_get_object_member(o, "region");
+  Rect box = mask_bounds(mask);
+  EXPECT_LE(json_object_get_int_member(region, "x"), box.x);
+  EXPECT_LE(json_object_get_int_member(region, "y"), box.y);
+  EXPECT_LT(json_object_get_int_member(region, "width"), photo_.width) << "only the region is sent";
+  json_node_unref(doc);
+}
+
+TEST_F(CliTest, OpenAIEditSendsAMaskOfTheImagesSize) {
+  Mask mask;
+  std::string mask_path = write_ellipse_mask(&mask);
+  CliRun r = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a magenta balloon",
+               "--mask", mask_path, "--feather", "0", photo_path_, "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  expect_masked_edit(photo_, load_image_file(path("out.png")), mask, 1);
+
+  JsonNode *reqs = fake_->requests();
+  JsonObject *req = last_request(reqs);
+  EXPECT_STREQ(json_object_get_string_member(req, "path"), "/v1/images/edits");
+  EXPECT_EQ(json_object_get_int_member(req, "image_count"), 1);
+  JsonArray *sizes = json_object_get_array_member(req, "image_sizes");
+  JsonArray *first = json_array_get_array_element(sizes, 0);
+  JsonArray *mask_size = json_object_get_array_member(req, "mask_size");
+  EXPECT_EQ(json_array_get_int_element(first, 0), json_array_get_int_element(mask_size, 0));
+  EXPECT_EQ(json_array_get_int_element(first, 1), json_array_get_int_element(mask_size, 1));
+  // gpt-image-1 takes exactly 1024x1024, 1536x1024 or 1024x1536.
+  std::string size = json_object_get_string_member(req, "size");
+  EXPECT_TRUE(size == "1024x1024" || size == "1536x1024" || size == "1024x1536") << size;
+  json_node_unref(reqs);
+}
+
+TEST_F(CliTest, FeatherStaysInsideTheSelection) {
+  Mask mask;
+  std::string mask_path = write_ellipse_mask(&mask);
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--mask", mask_path, "--feather", "6",
+               photo_path_, "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  expect_masked_edit(photo_, load_image_file(path("out.png")), mask, 12);
+}
+
+TEST_F(CliTest, WithoutAMaskTheWholePictureIsEdited) {
+  CliRun r = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "make it magenta",
+               photo_path_, "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Image out = load_image_file(path("out.png"));
+  ASSERT_EQ(out.width, photo_.width);
+  ASSERT_EQ(out.height, photo_.height);
+  Mask all(photo_.width, photo_.height, 255);
+  expect_masked_edit(photo_, out, all, 0);
+}
+
+TEST_F(CliTest, GenerateSeveralImages) {
+  CliRun r = run({"generate", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a lighthouse",
+               "--aspect", "3:2", "-n", "2", "-o", path("gen.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char *name : {"gen-1.png", "gen-2.png"}) {
+    Image img = load_image_file(path(name));
+    EXPECT_EQ(img.width, 1536);
+    EXPECT_EQ(img.height, 1024);
+  }
+  EXPECT_FALSE(exists("gen.png"));
+  EXPECT_EQ(fake_->request_count(), 1) << "OpenAI takes n in one call";
+
+  CliRun g = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "a lighthouse", "--size", "640x480",
+               "-n", "3", "-o", path("g.png")});
+  ASSERT_EQ(g.status, 0) << g.err;
+  for (const char *name : {"g-1.png", "g-2.png", "g-3.png"}) {
+    Image img = load_image_file(path(name));
+    EXPECT_EQ(img.width, 640);
+    EXPECT_EQ(img.height, 480);
+  }
+  EXPECT_EQ(fake_->request_count(), 4) << "Gemini needs one call per image";
+}
+
+struct ErrorCase {
+  const char *provider;
+  const char *reply;        // JSON for /_fake/enqueue
+  const char *code;         // expected error code in --json
+  const char *in_message;   // expected words in the message
+};
+
+class CliErrorTest : public CliTest, public ::testing::WithParamInterface<ErrorCase> {};
+
+TEST_P(CliErrorTest, FailsCleanlyWithAClearMessage) {
+  const ErrorCase &c = GetParam();
+  fake_->enqueue(c.reply);
+  CliRun r = run({"edit", "--provider", c.provider, "--endpoint", endpoint(c.provider), "--prompt", "x", "--json",
+               "--timeout", "2", photo_path_, "-o", path("out.png")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_FALSE(exists("out.png")) << "nothing is written on failure";
+  EXPECT_NE(r.err.find(c.in_message), std::string::npos) << r.err;
+  GErrorOut err;
+  JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+  ASSERT_TRUE(doc) << r.out;
+  JsonObject *e = json_object_get_object_member(json_node_get_object(doc), "error");
+  ASSERT_TRUE(e);
+  EXPECT_STREQ(json_object_get_string_member(e, "code"), c.code) << json_object_get_string_member(e, "message");
+  json_node_unref(doc);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Replies, CliErrorTest,
+    ::testing::Values(
+        ErrorCase{"gemini", R"({"status":400,"fixture":"gemini/error_400_api_key_invalid.json"})", "bad-key", "key"},
+        ErrorCase{"openai", R"({"status":401,"fixture":"openai/error_401_invalid_api_key.json"})", "bad-key", "key"},
+        ErrorCase{"openai", R"({"status":400,"fixture":"openai/error_400_moderation_blocked.json"})", "refused",
+                  "OpenAI"},
+        ErrorCase{"gemini", R"({"status":404,"fixture":"gemini/error_404_model_not_found.json"})",
+                  "model-not-found", "gemini"},
+        ErrorCase{"openai", R"({"status":429,"fixture":"openai/error_429_insufficient_quota.json"})",
+                  "quota-exhausted", "OpenAI"},
+        ErrorCase{"gemini", R"({"status":500,"fixture":"gemini/error_500_internal.json","count":3})",
+                  "server-error", "Gemini"},
+        ErrorCase{"gemini", R"({"text_only":true})", "text-only", "text"},
+        ErrorCase{"gemini", R"({"status":200,"fixture":"gemini/response_blocked_prompt_feedback.json"})",
+                  "refused", "Gemini"},
+        ErrorCase{"openai", R"({"truncate_at":40})", "bad-response", "OpenAI"},
+        ErrorCase{"gemini", R"({"delay_ms":6000,"count":3})", "timeout", "time"}));
+
+TEST_F(CliTest, RetriesARateLimitThenSucceeds) {
+  fake_->enqueue(R"({"status":429,"fixture":"openai/error_429_rate_limit.json","headers":{"retry-after":"1"}})");
+  CliRun r = run({"edit", "-p", "openai", "--endpoint", endpoint("openai"), "--prompt", "x", photo_path_, "-o",
+               path("out.png")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(fake_->request_count(), 2);
+  EXPECT_GE(r.seconds, 1.0) << "Retry-After is honoured";
+  EXPECT_TRUE(exists("out.png"));
+}
+
+TEST_F(CliTest, MissingKeyIsAClearErrorAndSendsNothing) {
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("out.png")},
+              /*with_key=*/false);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("GEMINI_API_KEY"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+  EXPECT_FALSE(exists("out.png"));
+}
+
+TEST_F(CliTest, CtrlCCancelsPromptly) {
+  fake_->enqueue(R"({"delay_ms":20000})");
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("out.png")},
+              true, 1.0);
+  EXPECT_EQ(r.status, 130) << r.err;
+  EXPECT_LT(r.seconds, 5.0);
+  EXPECT_FALSE(exists("out.png"));
+}
+
+TEST_F(CliTest, MaskOfTheWrongSizeIsRefusedBeforeSending) {
+  Mask small(10, 10, 255);
+  std::vector<uint8_t> png = encode_png(small);
+  g_file_set_contents(path("small.png").c_str(), reinterpret_cast<const char *>(png.data()), gssize(png.size()),
+                      nullptr);
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--mask", path("small.png"), photo_path_,
+               "-o", path("out.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("must match"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+}
+
+TEST_F(CliTest, VerboseLoggingNeverShowsTheKey) {
+  fake_->enqueue(R"({"status":503,"fixture":"gemini/error_503_unavailable.json"})");
+  CliRun r = run({"edit", "-v", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("o.png")});
+  EXPECT_EQ(r.status, 0) << r.err;  // the retry succeeds; run() checks the key is absent from all output
+  EXPECT_FALSE(r.err.empty());
+}
+
+TEST_F(CliTest, ProvidersListsBothServices) {
+  CliRun r = run({"providers", "--json"});
+  ASSERT_EQ(r.status, 0);
+  GErrorOut err;
+  JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+  ASSERT_TRUE(doc) << r.out;
+  JsonArray *arr = json_node_get_array(doc);
+  std::vector<std::string> names;
+  for (guint i = 0; i < json_array_get_length(arr); ++i)
+    names.push_back(json_object_get_string_member(json_array_get_object_element(arr, i), "name"));
+  EXPECT_EQ(names, (std::vector<std::string>{"gemini", "openai"}));
+  json_node_unref(doc);
+}
+
+}  // namespace
