@@ -267,12 +267,7 @@ namespace genfill {
 Image composite_result(const Image &original, const Image &result, const Plan &plan,
                        const std::optional<Mask> &region_mask, double feather_px) {
   Image out = original;
-  Mask m = region_mask ? *region_mask : Mask(plan.region.w, plan.region.h, 255);
-  if (feather_px > 0 && region_mask) {
-    Mask soft = feather(m, feather_px);
-    for (size_t i = 0; i < m.values.size(); ++i)
-      m.values[i] = uint8_t((unsigned(m.values[i]) * soft.values[i] + 127) / 255);
-  }
+  Mask m = region_mask ? feather_inside(*region_mask, feather_px) : Mask(plan.region.w, plan.region.h, 255);
   composite(out, result, m, plan.region);
   return out;
 }

@@ -75,6 +75,9 @@ Image scale(const Image &img, int width, int height);
 Mask scale(const Mask &mask, int width, int height);
 // Gaussian feather of radius px (sigma = radius / 2); 0 returns the mask unchanged.
 Mask feather(const Mask &mask, double radius);
+// Softens a selection's edge inwards only: coverage * feather(coverage), so everything outside
+// the selection stays exactly 0 and the inside fades in over about `radius` px.
+Mask feather_inside(const Mask &mask, double radius);
 // Bounding box of the non-zero values; empty Rect when the mask is all zero.
 Rect mask_bounds(const Mask &mask);
 // Blends src (size region.w x region.h) onto dst at region through mask (same size as src):

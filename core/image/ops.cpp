@@ -191,6 +191,14 @@ Mask feather(const Mask &mask, double radius) {
   return out;
 }
 
+Mask feather_inside(const Mask &mask, double radius) {
+  if (radius <= 0 || mask.empty()) return mask;
+  Mask soft = feather(mask, radius);
+  for (size_t i = 0; i < soft.values.size(); ++i)
+    soft.values[i] = uint8_t((unsigned(mask.values[i]) * soft.values[i] + 127) / 255);
+  return soft;
+}
+
 Rect mask_bounds(const Mask &mask) {
   int x0 = mask.width, y0 = mask.height, x1 = -1, y1 = -1;
   for (int y = 0; y < mask.height; ++y) {

@@ -161,11 +161,9 @@ struct FakeServer::Impl {
     }
     JsonObject *config = json::object(root, "generationConfig");
     bool image = false;
-    for (JsonArray *mods = json::array(config, "responseModalities"); mods && !image;)
-      for (guint i = 0; i < json_array_get_length(mods); ++i) {
-        if (g_strcmp0(json_array_get_string_element(mods, i), "IMAGE") == 0) image = true;
-        if (i + 1 == json_array_get_length(mods)) mods = nullptr;
-      }
+    JsonArray *mods = json::array(config, "responseModalities");
+    for (guint i = 0; mods && i < json_array_get_length(mods); ++i)
+      image = image || g_strcmp0(json_array_get_string_element(mods, i), "IMAGE") == 0;
     if (!image) throw invalid("This model only supports responseModalities including IMAGE.");
     if (json::integer(config, "candidateCount", 1) > 1)
       return {400, load_fixture("gemini/error_400_multiple_candidates.json")};

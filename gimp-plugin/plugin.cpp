@@ -1,0 +1,684 @@
+// genfill — the GIMP 3 plug-in. It reads arguments and pixels, hands them to the core, and
+// writes the answer as new layers in one undo step. It knows nothing of provider formats.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "core/edit/job.hpp"
+#include "core/image/image.hpp"
+#include "core/keys/keys.hpp"
+#include "core/plan/plan.hpp"
+#include "core/providers/provider.hpp"
+#include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
+
+using namespace genfill;
+
+namespace {
+
+constexpr const char *kEdit = "plug-in-genfill-edit";
+constexpr const char *kGenerate = "plug-in-genfill-generate";
+constexpr const char *kNewImage = "plug-in-genfill-new-image";
+constexpr const char *kParasite = "genfill";
+
+// ---------- small helpers ----------
+
+std::string config_string(GimpProcedureConfig *config, const char *name) {
+  gchar *v = nullptr;
+  g_object_get(config, name, &v, nullptr);
+  std::string s = v ? v : "";
+  g_free(v);
+  return s;
+}
+
+int config_int(GimpProcedureConfig *config, const char *name) {
+  gint v = 0;
+  g_object_get(config, name, &v, nullptr);
+  return v;
+}
+
+std::string trim(std::string s) {
+  const char *ws = " \t\r\n";
+  size_t a = s.find_first_not_of(ws);
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(ws) - a + 1);
+}
+
+// "Replace the sky with a starry night over the hills" -> "Replace the sky with a starry…"
+std::string short_prompt(const std::string &prompt, size_t max_chars = 40) {
+  std::string p = trim(prompt);
+  for (char &c : p)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (g_utf8_strlen(p.c_str(), -1) <= glong(max_chars)) return p;
+  const char *end = g_utf8_offset_to_pointer(p.c_str(), glong(max_chars));
+  std::string cut(p.c_str(), size_t(end - p.c_str()));
+  if (size_t sp = cut.rfind(' '); sp != std::string::npos && sp > max_chars / 2) cut.resize(sp);
+  return cut + "…";
+}
+
+std::string short_service(const Provider *p) {
+  std::string name(p ? p->display_name() : "the service");
+  if (auto sp = name.rfind(' '); sp != std::string::npos) name = name.substr(sp + 1);
+  return name;
+}
+
+GimpValueArray *fail(GimpProcedure *procedure, const std::string &message) {
+  return gimp_procedure_new_return_values(procedure, GIMP_PDB_EXECUTION_ERROR,
+                                          g_error_new_literal(GIMP_PLUG_IN_ERROR, 0, message.c_str()));
+}
+
+GimpValueArray *fail(GimpProcedure *procedure, const Error &e) {
+  if (e.code() == ErrorCode::Cancelled) return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+  if (!e.detail().empty()) g_debug("%s: %s", error_code_name(e.code()), e.detail().c_str());
+  std::string message = e.message();
+  if (!e.text().empty() && message.find(e.text().substr(0, 20)) == std::string::npos)
+    message += "\n\n" + std::string(_("The model said:")) + " " + e.text();
+  return fail(procedure, message);
+}
+
+// ---------- pixels in and out ----------
+
+Image read_rgba(GimpDrawable *drawable, Rect r /* drawable coordinates */) {
+  Image img(r.w, r.h);
+  GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
+  GeglRectangle rect{r.x, r.y, r.w, r.h};
+  gegl_buffer_get(buffer, &rect, 1.0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE,
+                  GEGL_ABYSS_NONE);
+  g_object_unref(buffer);
+  return img;
+}
+
+// What the user sees over `r` (image coordinates): the visible layers merged, read from a
+// cropped duplicate so only the region is composited.
+std::optional<Image> read_visible(GimpImage *image, Rect r) {
+  GimpImage *dup = gimp_image_duplicate(image);
+  if (!dup) return std::nullopt;
+  gimp_image_undo_disable(dup);
+  std::optional<Image> out;
+  if (gimp_image_crop(dup, r.w, r.h, r.x, r.y)) {
+    if (GimpLayer *merged = gimp_image_merge_visible_layers(dup, GIMP_CLIP_TO_IMAGE)) {
+      gint ox = 0, oy = 0;
+      gimp_drawable_get_offsets(GIMP_DRAWABLE(merged), &ox, &oy);
+      if (!gimp_drawable_has_alpha(GIMP_DRAWABLE(merged))) gimp_layer_add_alpha(merged);
+      // The merged layer may be smaller than the crop (only where layers are): read with offsets.
+      Image img(r.w, r.h);
+      GeglBuffer *buffer = gimp_drawable_get_buffer(GIMP_DRAWABLE(merged));
+      GeglRectangle rect{-ox, -oy, r.w, r.h};
+      gegl_buffer_get(buffer, &rect, 1.0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE,
+                      GEGL_ABYSS_NONE);
+      g_object_unref(buffer);
+      out = std::move(img);
+    }
+  }
+  gimp_image_delete(dup);
+  return out;
+}
+
+Mask read_selection(GimpImage *image, Rect r /* image coordinates */) {
+  Mask m(r.w, r.h);
+  GimpSelection *sel = gimp_image_get_selection(image);
+  GeglBuffer *buffer = gimp_drawable_get_buffer(GIMP_DRAWABLE(sel));
+  GeglRectangle rect{r.x, r.y, r.w, r.h};
+  gegl_buffer_get(buffer, &rect, 1.0, babl_format("Y u8"), m.values.data(), GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  g_object_unref(buffer);
+  return m;
+}
+
+void write_rgba(GimpDrawable *drawable, const Image &img) {
+  GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
+  GeglRectangle rect{0, 0, img.width, img.height};
+  gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+  gegl_buffer_flush(buffer);
+  g_object_unref(buffer);
+  gimp_drawable_update(drawable, 0, 0, img.width, img.height);
+}
+
+void write_mask(GimpLayer *layer, const Mask &mask) {
+  GimpLayerMask *lm = gimp_layer_create_mask(layer, GIMP_ADD_MASK_BLACK);
+  gimp_layer_add_mask(layer, lm);
+  GeglBuffer *buffer = gimp_drawable_get_buffer(GIMP_DRAWABLE(lm));
+  GeglRectangle rect{0, 0, mask.width, mask.height};
+  gegl_buffer_set(buffer, &rect, 0, babl_format("Y u8"), mask.values.data(), GEGL_AUTO_ROWSTRIDE);
+  gegl_buffer_flush(buffer);
+  g_object_unref(buffer);
+  gimp_drawable_update(GIMP_DRAWABLE(lm), 0, 0, mask.width, mask.height);
+}
+
+// Provenance on each new layer: never the key.
+void attach_metadata(GimpLayer *layer, const JobResult &r, const std::string &prompt,
+                     const std::optional<int64_t> &seed, int variation, const Rect &region) {
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_object(b.get());
+  auto str = [&](const char *k, const std::string &v) {
+    json_builder_set_member_name(b.get(), k);
+    json_builder_add_string_value(b.get(), v.c_str());
+  };
+  str("generator", std::string("genfill ") + GENFILL_VERSION);
+  str("provider", r.provider);
+  str("model", r.model);
+  str("prompt", prompt);
+  json_builder_set_member_name(b.get(), "seed");
+  if (seed) json_builder_add_int_value(b.get(), *seed + variation);
+  else json_builder_add_null_value(b.get());
+  GDateTime *now = g_date_time_new_now_utc();
+  gchar *iso = g_date_time_format_iso8601(now);
+  str("time", iso);
+  g_free(iso);
+  g_date_time_unref(now);
+  str("text", r.text);
+  json_builder_set_member_name(b.get(), "variation");
+  json_builder_add_int_value(b.get(), variation + 1);
+  json_builder_set_member_name(b.get(), "region");
+  json_builder_begin_array(b.get());
+  for (int v : {region.x, region.y, region.w, region.h}) json_builder_add_int_value(b.get(), v);
+  json_builder_end_array(b.get());
+  json_builder_end_object(b.get());
+  JsonNode *root = json_builder_get_root(b.get());
+  gchar *text = json_to_string(root, FALSE);
+  json_node_unref(root);
+  GimpParasite *p = gimp_parasite_new(kParasite, GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
+                                      guint32(strlen(text)), text);
+  gimp_item_attach_parasite(GIMP_ITEM(layer), p);
+  gimp_parasite_free(p);
+  g_free(text);
+}
+
+// Inserts the results above `anchor` (same parent), or at the top when there is none: one layer,
+// or a group named after the prompt holding one layer per variation (first visible).
+std::vector<GimpLayer *> insert_results(GimpImage *image, GimpDrawable *anchor, const JobResult &result,
+                                        const std::string &prompt, const std::optional<int64_t> &seed, Rect where,
+                                        const std::optional<Mask> &layer_mask) {
+  GimpLayer *parent = nullptr;
+  gint position = 0;
+  if (anchor) {
+    parent = GIMP_LAYER(gimp_item_get_parent(GIMP_ITEM(anchor)));
+    position = gimp_image_get_item_position(image, GIMP_ITEM(anchor));
+  }
+  GimpImageType type =
+      gimp_image_get_base_type(image) == GIMP_GRAY ? GIMP_GRAYA_IMAGE : GIMP_RGBA_IMAGE;
+  const std::string name = short_prompt(prompt);
+  std::vector<GimpLayer *> layers;
+  if (result.images.size() > 1) {
+    GimpGroupLayer *group = gimp_group_layer_new(image, name.c_str());
+    gimp_image_insert_layer(image, GIMP_LAYER(group), parent, position);
+    parent = GIMP_LAYER(group);
+    position = 0;
+  }
+  for (size_t i = 0; i < result.images.size(); ++i) {
+    const Image &img = result.images[i];
+    std::string layer_name = result.images.size() > 1 ? name + " (" + std::to_string(i + 1) + ")" : name;
+    GimpLayer *layer = gimp_layer_new(image, layer_name.c_str(), img.width, img.height, type, 100.0,
+                                      GIMP_LAYER_MODE_NORMAL);
+    // Insert below the previous variation so (1) stays on top of the group.
+    gimp_image_insert_layer(image, layer, parent, position + int(i));
+    gimp_layer_set_offsets(layer, where.x, where.y);
+    write_rgba(GIMP_DRAWABLE(layer), img);
+    if (layer_mask) write_mask(layer, *layer_mask);
+    gimp_item_set_visible(GIMP_ITEM(layer), i == 0);
+    attach_metadata(layer, result, prompt, seed, int(i), where);
+    layers.push_back(layer);
+  }
+  return layers;
+}
+
+GimpValueArray *layers_return(GimpProcedure *procedure, const std::vector<GimpLayer *> &layers) {
+  GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
+  std::vector<GObject *> arr;
+  for (GimpLayer *l : layers) arr.push_back(G_OBJECT(l));
+  arr.push_back(nullptr);
+  GIMP_VALUES_SET_CORE_OBJECT_ARRAY(ret, 1, arr.data());
+  return ret;
+}
+
+// ---------- waiting: progress, pulse, cancel ----------
+
+// Shows GIMP's progress while the job runs; in interactive mode also a small window with a
+// Cancel button wired to the job's GCancellable (the status bar's stop button kills the
+// plug-in outright, which is safe too: nothing is written before the answer is in memory).
+class Waiting {
+public:
+  Waiting(bool interactive, const std::string &title) : cancel_(g_cancellable_new()) {
+    gimp_progress_init(title.c_str());
+    pulse_ = g_timeout_add(100, +[](gpointer self) -> gboolean {
+      auto *w = static_cast<Waiting *>(self);
+      if (w->fraction_ < 0) gimp_progress_pulse();
+      if (w->bar_) gtk_progress_bar_pulse(GTK_PROGRESS_BAR(w->bar_));
+      return G_SOURCE_CONTINUE;
+    }, this);
+    if (!interactive) return;
+    window_ = gtk_dialog_new_with_buttons(_("Generative Fill"), nullptr, GtkDialogFlags(0), _("_Cancel"),
+                                          GTK_RESPONSE_CANCEL, nullptr);
+    gtk_window_set_keep_above(GTK_WINDOW(window_), TRUE);
+    GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(window_));
+    gtk_container_set_border_width(GTK_CONTAINER(box), 12);
+    gtk_box_set_spacing(GTK_BOX(box), 8);
+    label_ = gtk_label_new(title.c_str());
+    gtk_label_set_xalign(GTK_LABEL(label_), 0);
+    bar_ = gtk_progress_bar_new();
+    gtk_widget_set_size_request(bar_, 320, -1);
+    gtk_box_pack_start(GTK_BOX(box), label_, FALSE, FALSE, 0);
+    gtk_box_pack_start(GTK_BOX(box), bar_, FALSE, FALSE, 0);
+    g_signal_connect(window_, "response", G_CALLBACK(+[](GtkDialog *, gint, gpointer c) {
+                       g_cancellable_cancel(G_CANCELLABLE(c));
+                     }), cancel_);
+    g_signal_connect(window_, "delete-event", G_CALLBACK(+[](GtkWidget *, GdkEvent *, gpointer c) -> gboolean {
+                       g_cancellable_cancel(G_CANCELLABLE(c));
+                       return TRUE;
+                     }), cancel_);
+    gtk_widget_show_all(window_);
+  }
+  ~Waiting() {
+    g_source_remove(pulse_);
+    if (window_) gtk_widget_destroy(window_);
+    gimp_progress_end();
+    g_object_unref(cancel_);
+  }
+  GCancellable *cancellable() const { return cancel_; }
+  void update(const Progress &p) {
+    if (p.stage != stage_) {
+      stage_ = p.stage;
+      gimp_progress_set_text((p.stage + "…").c_str());
+      if (label_) gtk_label_set_text(GTK_LABEL(label_), (p.stage + "…").c_str());
+    }
+    fraction_ = p.fraction;
+    if (p.fraction >= 0) gimp_progress_update(p.fraction);
+  }
+
+private:
+  GCancellable *cancel_;
+  guint pulse_ = 0;
+  GtkWidget *window_ = nullptr, *label_ = nullptr, *bar_ = nullptr;
+  std::string stage_;
+  double fraction_ = -1;
+};
+
+// ---------- the API key ----------
+
+// Asks for a key when none is set up (interactive only). Returns "" when the user cancels.
+std::string ask_for_key(const Provider &provider) {
+  std::string title = std::string(_("API key for ")) + std::string(provider.display_name());
+  GtkWidget *dlg = gimp_dialog_new(title.c_str(), "genfill-key", nullptr, GtkDialogFlags(0), nullptr, nullptr,
+                                   _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, nullptr);
+  GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
+  gtk_container_set_border_width(GTK_CONTAINER(box), 12);
+  gtk_box_set_spacing(GTK_BOX(box), 8);
+  std::string vars;
+  for (const std::string &v : provider.key_env_vars()) vars += (vars.empty() ? "" : ", ") + v;
+  gchar *text = g_strdup_printf(_("genfill needs an API key for %s. Paste it here, or set %s before starting GIMP."),
+                                std::string(provider.display_name()).c_str(), vars.c_str());
+  GtkWidget *label = gtk_label_new(text);
+  g_free(text);
+  gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+  gtk_label_set_xalign(GTK_LABEL(label), 0);
+  GtkWidget *entry = gtk_entry_new();
+  gtk_entry_set_visibility(GTK_ENTRY(entry), FALSE);
+  gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
+  GtkWidget *store = gtk_check_button_new_with_mnemonic(_("_Remember it in the desktop keyring"));
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(store), TRUE);
+  gtk_box_pack_start(GTK_BOX(box), label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), entry, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), store, FALSE, FALSE, 0);
+  gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
+  gtk_widget_show_all(dlg);
+  std::string key;
+  if (gimp_dialog_run(GIMP_DIALOG(dlg)) == GTK_RESPONSE_OK) {
+    key = trim(gtk_entry_get_text(GTK_ENTRY(entry)));
+    if (!key.empty() && gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(store))) {
+      try {
+        keyring_store(std::string(provider.name()), key);
+      } catch (const Error &e) {
+        gimp_message(e.message());  // the key is still used for this run
+      }
+    }
+  }
+  gtk_widget_destroy(dlg);
+  return key;
+}
+
+// Provider, model and key resolved before any pixel is read; asks for a missing key when it can.
+ResolvedJob resolve_with_key(JobSettings &settings, GimpRunMode run_mode) {
+  try {
+    ResolvedJob job = resolve(settings);
+    settings.api_key = job.api_key;
+    return job;
+  } catch (const Error &e) {
+    if (e.code() != ErrorCode::MissingKey || run_mode != GIMP_RUN_INTERACTIVE) throw;
+    const Provider *p = find_provider(settings.provider);
+    std::string key = p ? ask_for_key(*p) : "";
+    if (key.empty()) throw Error(ErrorCode::Cancelled, "Cancelled.");
+    settings.api_key = key;
+    ResolvedJob job = resolve(settings);
+    return job;
+  }
+}
+
+JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = true) {
+  JobSettings s;
+  s.provider = config_string(config, "provider");
+  s.model = trim(config_string(config, "model"));
+  s.endpoint = trim(config_string(config, "endpoint"));
+  s.prompt = trim(config_string(config, "prompt"));
+  s.variations = with_variations ? config_int(config, "variations") : 1;
+  int seed = config_int(config, "seed");
+  if (seed >= 0) s.seed = seed;
+  if (const char *t = g_getenv("GENFILL_TIMEOUT")) s.transport.timeout_s = std::max(1.0, g_ascii_strtod(t, nullptr));
+  return s;
+}
+
+// ---------- dialogs ----------
+
+bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
+  gimp_ui_init("genfill");
+  GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
+  GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
+  GtkWidget *tv = gimp_procedure_dialog_get_widget(d, "prompt", GTK_TYPE_TEXT_VIEW);
+  gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(tv), GTK_WRAP_WORD_CHAR);
+  GtkWidget *sw = gimp_procedure_dialog_fill_scrolled_window(d, "prompt-sw", "prompt");
+  gtk_widget_set_size_request(sw, 420, 110);
+  gimp_procedure_dialog_get_label(d, "prompt-label", _("Describe the change"), FALSE, FALSE);
+  gimp_procedure_dialog_fill_box(d, "prompt-box", "prompt-label", "prompt-sw", nullptr);
+
+  if (edit) {
+    gimp_procedure_dialog_fill_box(d, "more-box", "model", "endpoint", "seed", "sample-merged", "context", "feather",
+                                   nullptr);
+  } else if (gimp_procedure_find_argument(procedure, "aspect")) {
+    gimp_procedure_dialog_fill_box(d, "more-box", "model", "endpoint", "seed", nullptr);
+  } else {
+    gimp_procedure_dialog_fill_box(d, "more-box", "model", "endpoint", "seed", nullptr);
+  }
+  gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
+  gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
+  if (gimp_procedure_find_argument(procedure, "aspect"))
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "aspect", "more", nullptr);
+  else
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "variations", "more", nullptr);
+  gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
+  gboolean ok = gimp_procedure_dialog_run(d);
+  gtk_widget_destroy(dlg);
+  return ok;
+}
+
+// ---------- procedures ----------
+
+GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                              GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  if (gimp_core_object_array_get_length(reinterpret_cast<GObject **>(drawables)) != 1)
+    return fail(procedure, _("Select exactly one layer to edit."));
+  GimpDrawable *drawable = drawables[0];
+  if (!GIMP_IS_LAYER(drawable) || GIMP_IS_LAYER_MASK(drawable))
+    return fail(procedure, _("Select a layer to edit (not a mask or a channel)."));
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+
+  try {
+    JobSettings settings = settings_from(config);
+    if (settings.prompt.empty())
+      throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
+    gboolean sample_merged = TRUE;
+    gdouble feather_px = 8;
+    g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
+    int context = config_int(config, "context");
+    ResolvedJob job = resolve_with_key(settings, run_mode);
+
+    // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
+    gint ox = 0, oy = 0;
+    gimp_drawable_get_offsets(drawable, &ox, &oy);
+    Rect bounds{ox, oy, gimp_drawable_get_width(drawable), gimp_drawable_get_height(drawable)};
+    if (sample_merged) {
+      int x0 = std::max(bounds.x, 0), y0 = std::max(bounds.y, 0);
+      int x1 = std::min(bounds.right(), gimp_image_get_width(image)),
+          y1 = std::min(bounds.bottom(), gimp_image_get_height(image));
+      if (x1 <= x0 || y1 <= y0) throw Error(ErrorCode::InvalidInput, _("The layer lies outside the canvas."));
+      bounds = Rect{x0, y0, x1 - x0, y1 - y0};
+    }
+    gboolean non_empty = FALSE;
+    gint sx1 = 0, sy1 = 0, sx2 = 0, sy2 = 0;
+    gimp_selection_bounds(image, &non_empty, &sx1, &sy1, &sx2, &sy2);
+    Rect selection;  // relative to bounds
+    if (non_empty) {
+      int x0 = std::max(sx1, bounds.x), y0 = std::max(sy1, bounds.y);
+      int x1 = std::min(sx2, bounds.right()), y1 = std::min(sy2, bounds.bottom());
+      if (x1 <= x0 || y1 <= y0)
+        throw Error(ErrorCode::InvalidInput, _("The selection does not touch this layer."));
+      selection = Rect{x0 - bounds.x, y0 - bounds.y, x1 - x0, y1 - y0};
+    }
+    Plan plan = plan_region(bounds.w, bounds.h, selection, job.model, PlanOptions{context / 100.0, 32});
+    Rect where{bounds.x + plan.region.x, bounds.y + plan.region.y, plan.region.w, plan.region.h};
+
+    std::optional<Image> pixels;
+    if (sample_merged) pixels = read_visible(image, where);
+    if (!pixels) pixels = read_rgba(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h});
+    std::optional<Mask> mask;
+    if (non_empty) mask = read_selection(image, where);
+
+    JobResult result;
+    {
+      Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE,
+                      std::string(_("Waiting for ")) + short_service(job.provider) + "…");
+      result = run_edit(settings, plan, *pixels, mask, {}, waiting.cancellable(),
+                        [&](const Progress &p) { waiting.update(p); });
+    }
+
+    // Everything is in memory: change the image now, in one undo step.
+    std::optional<Mask> layer_mask;
+    if (mask) layer_mask = feather_inside(*mask, feather_px);
+    gimp_image_undo_group_start(image);
+    std::vector<GimpLayer *> layers =
+        insert_results(image, drawable, result, settings.prompt, settings.seed, where, layer_mask);
+    gimp_image_undo_group_end(image);
+    if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    return layers_return(procedure, layers);
+  } catch (const Error &e) {
+    return fail(procedure, e);
+  } catch (const std::exception &e) {
+    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
+  }
+}
+
+GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                  GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+  try {
+    JobSettings settings = settings_from(config);
+    if (settings.prompt.empty())
+      throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+    ResolvedJob job = resolve_with_key(settings, run_mode);
+    gboolean non_empty = FALSE;
+    gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+    gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
+    Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
+                           : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
+    JobResult result;
+    {
+      Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE,
+                      std::string(_("Waiting for ")) + short_service(job.provider) + "…");
+      result = run_generate(settings, "", where.w, where.h, {}, waiting.cancellable(),
+                            [&](const Progress &p) { waiting.update(p); });
+    }
+    GimpDrawable *anchor = nullptr;
+    if (drawables && drawables[0] && GIMP_IS_LAYER(drawables[0]) && !GIMP_IS_LAYER_MASK(drawables[0]))
+      anchor = drawables[0];
+    gimp_image_undo_group_start(image);
+    std::vector<GimpLayer *> layers =
+        insert_results(image, anchor, result, settings.prompt, settings.seed, where, std::nullopt);
+    gimp_image_undo_group_end(image);
+    if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    return layers_return(procedure, layers);
+  } catch (const Error &e) {
+    return fail(procedure, e);
+  } catch (const std::exception &e) {
+    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
+  }
+}
+
+GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer) {
+  GimpRunMode run_mode = GIMP_RUN_NONINTERACTIVE;
+  g_object_get(config, "run-mode", &run_mode, nullptr);
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+  try {
+    JobSettings settings = settings_from(config, false);
+    if (settings.prompt.empty())
+      throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+    std::string aspect = config_string(config, "aspect");
+    ResolvedJob job = resolve_with_key(settings, run_mode);
+    JobResult result;
+    {
+      Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE,
+                      std::string(_("Waiting for ")) + short_service(job.provider) + "…");
+      result = run_generate(settings, aspect, 0, 0, {}, waiting.cancellable(),
+                            [&](const Progress &p) { waiting.update(p); });
+    }
+    const Image &img = result.images.front();
+    GimpImage *image = gimp_image_new(img.width, img.height, GIMP_RGB);
+    gimp_image_undo_disable(image);
+    insert_results(image, nullptr, result, settings.prompt, settings.seed, Rect{0, 0, img.width, img.height},
+                   std::nullopt);
+    gimp_image_undo_enable(image);
+    if (run_mode == GIMP_RUN_INTERACTIVE) gimp_display_new(image);
+    GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
+    GIMP_VALUES_SET_IMAGE(ret, 1, image);
+    return ret;
+  } catch (const Error &e) {
+    return fail(procedure, e);
+  } catch (const std::exception &e) {
+    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
+  }
+}
+
+// ---------- registration ----------
+
+GimpChoice *provider_choice() {
+  GimpChoice *choice = gimp_choice_new();
+  int id = 0;
+  for (const Provider *p : all_providers())
+    gimp_choice_add(choice, std::string(p->name()).c_str(), id++, std::string(p->display_name()).c_str(), nullptr);
+  return choice;
+}
+
+void add_common_arguments(GimpProcedure *p, bool variations) {
+  gimp_procedure_add_string_argument(p, "prompt", _("Prompt"), _("What to do, in plain words"), "",
+                                     G_PARAM_READWRITE);
+  gimp_procedure_add_choice_argument(p, "provider", _("Ser_vice"), _("The image model service"), provider_choice(),
+                                     "gemini", G_PARAM_READWRITE);
+  gimp_procedure_add_string_argument(p, "model", _("_Model"), _("Model id; empty = the service's default"), "",
+                                     G_PARAM_READWRITE);
+  gimp_procedure_add_string_argument(p, "endpoint", _("Endpoint"),
+                                     _("Base URL of a compatible service or relay; empty = the service itself"), "",
+                                     G_PARAM_READWRITE);
+  if (variations)
+    gimp_procedure_add_int_argument(p, "variations", _("_Variations"), _("How many versions to make (1-4)"), 1, 4,
+                                    1, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument(p, "seed", _("See_d"), _("Seed for models that take one; -1 = none"), -1,
+                                  G_MAXINT, -1, G_PARAM_READWRITE);
+}
+
+void set_common(GimpProcedure *p, const char *label, const char *blurb, const char *help) {
+  gimp_procedure_set_menu_label(p, label);
+  gimp_procedure_set_documentation(p, blurb, help, gimp_procedure_get_name(p));
+  gimp_procedure_set_attribution(p, "genfill", "genfill", "2026");
+}
+
+GList *query_procedures(GimpPlugIn *) {
+  GList *list = nullptr;
+  list = g_list_append(list, g_strdup(kEdit));
+  list = g_list_append(list, g_strdup(kGenerate));
+  list = g_list_append(list, g_strdup(kNewImage));
+  return list;
+}
+
+GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
+  GimpProcedure *p = nullptr;
+  if (g_strcmp0(name, kEdit) == 0) {
+    p = gimp_image_procedure_new(plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, run_edit_proc, nullptr, nullptr);
+    gimp_procedure_set_image_types(p, "RGB*, GRAY*");
+    gimp_procedure_set_sensitivity_mask(p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+    set_common(p, _("_Edit with Prompt…"), _("Change the selection (or the layer) as a prompt says"),
+               _("Sends the selection with some context around it to an image model, and puts the answer "
+                 "in a new layer above, masked to the selection. The layer itself is not changed."));
+    gimp_procedure_add_menu_path(p, "<Image>/Filters/Generative");
+    gimp_procedure_add_menu_path(p, "<Layers>/Generative");
+    add_common_arguments(p, true);
+    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample _merged"),
+                                        _("Send what you see (all visible layers); off: this layer's own pixels"),
+                                        TRUE, G_PARAM_READWRITE);
+    gimp_procedure_add_int_argument(p, "context", _("Conte_xt (%)"),
+                                    _("Picture sent around the selection, in percent of its size"), 0, 200, 25,
+                                    G_PARAM_READWRITE);
+    gimp_procedure_add_double_argument(p, "feather", _("_Feather (px)"),
+                                       _("Softens the new layer's mask inside the selection's edge"), 0, 200, 8,
+                                       G_PARAM_READWRITE);
+    gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
+                                                      GIMP_TYPE_LAYER, G_PARAM_READWRITE);
+  } else if (g_strcmp0(name, kGenerate) == 0) {
+    p = gimp_image_procedure_new(plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, run_generate_proc, nullptr, nullptr);
+    gimp_procedure_set_image_types(p, "RGB*, GRAY*");
+    gimp_procedure_set_sensitivity_mask(p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE | GIMP_PROCEDURE_SENSITIVE_DRAWABLES |
+                                               GIMP_PROCEDURE_SENSITIVE_NO_DRAWABLES);
+    set_common(p, _("_Generate Layer…"), _("Make a new layer from a prompt"),
+               _("Asks an image model for a picture and puts it in a new layer the size of the selection's box "
+                 "(or of the image)."));
+    gimp_procedure_add_menu_path(p, "<Image>/Filters/Generative");
+    add_common_arguments(p, true);
+    gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
+                                                      GIMP_TYPE_LAYER, G_PARAM_READWRITE);
+  } else if (g_strcmp0(name, kNewImage) == 0) {
+    p = gimp_procedure_new(plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, run_new_image_proc, nullptr, nullptr);
+    set_common(p, _("Image from _Prompt…"), _("Make a new image from a prompt"),
+               _("Asks an image model for a picture and opens it as a new image."));
+    gimp_procedure_add_menu_path(p, "<Image>/File/Create");
+    gimp_procedure_add_enum_argument(p, "run-mode", _("Run mode"), _("The run mode"), GIMP_TYPE_RUN_MODE,
+                                     GIMP_RUN_INTERACTIVE, G_PARAM_READWRITE);
+    add_common_arguments(p, false);
+    gimp_procedure_add_choice_argument(
+        p, "aspect", _("_Aspect ratio"), _("Shape of the picture"),
+        gimp_choice_new_with_values("1:1", 0, _("Square (1:1)"), nullptr, "3:2", 1, _("Landscape (3:2)"), nullptr,
+                                    "2:3", 2, _("Portrait (2:3)"), nullptr, "4:3", 3, _("Landscape (4:3)"), nullptr,
+                                    "3:4", 4, _("Portrait (3:4)"), nullptr, "16:9", 5, _("Wide (16:9)"), nullptr,
+                                    "9:16", 6, _("Tall (9:16)"), nullptr, nullptr),
+        "1:1", G_PARAM_READWRITE);
+    gimp_procedure_add_image_return_value(p, "image", _("Image"), _("The new image"), FALSE, G_PARAM_READWRITE);
+  }
+  return p;
+}
+
+gboolean set_i18n(GimpPlugIn *, const gchar *, gchar **, gchar **) {
+  bindtextdomain(GETTEXT_PACKAGE, GENFILL_LOCALEDIR);
+  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+  return FALSE;  // bound here, to the system locale folder
+}
+
+}  // namespace
+
+G_BEGIN_DECLS
+#define GENFILL_TYPE_PLUGIN (genfill_plugin_get_type())
+G_DECLARE_FINAL_TYPE(GenfillPlugin, genfill_plugin, GENFILL, PLUGIN, GimpPlugIn)
+G_END_DECLS
+
+struct _GenfillPlugin {
+  GimpPlugIn parent_instance;
+};
+
+G_DEFINE_TYPE(GenfillPlugin, genfill_plugin, GIMP_TYPE_PLUG_IN)
+
+static void genfill_plugin_class_init(GenfillPluginClass *klass) {
+  GimpPlugInClass *plug_in_class = GIMP_PLUG_IN_CLASS(klass);
+  plug_in_class->query_procedures = query_procedures;
+  plug_in_class->create_procedure = create_procedure;
+  plug_in_class->set_i18n = set_i18n;
+}
+
+static void genfill_plugin_init(GenfillPlugin *) {}
+
+GIMP_MAIN(GENFILL_TYPE_PLUGIN)

@@ -1,0 +1,287 @@
+# The genfill plug-in inside real headless GIMP 3, against the loopback fake of both services.
+# Run by tests/gimp/run-gimp-tests through gimp-console's Python-Fu (Gimp, Gegl, Gio in scope).
+import json
+import os
+import traceback
+import urllib.request
+
+import gi
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gimp, Gegl, Gio  # noqa: E402
+
+URL = os.environ["GENFILL_FAKE_URL"]
+KEY = os.environ["GEMINI_API_KEY"]
+PHOTO = os.environ.get("GENFILL_TEST_PHOTO", "/usr/share/gimp/3.0/images/gimp-splash.png")
+ONLY = os.environ.get("GENFILL_GIMP_TEST", "")
+MAGENTA = (255, 0, 255, 255)
+results = []
+
+
+def fake(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + path, data=data, method="GET" if body is None else "POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def endpoint(provider):
+    return URL + "/v1" if provider == "openai" else URL
+
+
+def pixels(drawable, x, y, w, h):
+    buf = drawable.get_buffer()
+    return buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
+
+
+def composite(image):
+    """What the user sees: the visible layers merged, from a duplicate."""
+    dup = image.duplicate()
+    merged = dup.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
+    data = pixels(merged, 0, 0, image.get_width(), image.get_height())
+    dup.delete()
+    return data
+
+
+def selection_bytes(image):
+    sel = image.get_selection()
+    buf = sel.get_buffer()
+    return buf.get(Gegl.Rectangle.new(0, 0, image.get_width(), image.get_height()), 1.0, "Y u8",
+                   Gegl.AbyssPolicy.NONE)
+
+
+def run(name, image=None, drawables=(), **args):
+    proc = Gimp.get_pdb().lookup_procedure(name)
+    assert proc is not None, name + " is not registered"
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    if image is not None:
+        cfg.set_property("image", image)
+        cfg.set_core_object_array("drawables", list(drawables))
+    for k, v in args.items():
+        cfg.set_property(k.replace("_", "-"), v)
+    res = proc.run(cfg)
+    status = res.index(0)
+    value = None
+    if res.length() > 1:
+        if status == Gimp.PDBStatusType.SUCCESS and name != "plug-in-genfill-new-image":
+            value = res.get_core_object_array(1)  # the new layers
+        else:
+            value = res.index(1)  # the image, or the error message
+    return status, value
+
+
+def open_photo():
+    image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PHOTO))
+    layer = image.get_layers()[0]
+    if not layer.has_alpha():
+        layer.add_alpha()
+    return image, layer
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def test(fn):
+    if ONLY and ONLY not in fn.__name__:
+        return fn
+    fake("/_fake/reset", {})
+    try:
+        fn()
+        results.append((fn.__name__, None))
+        print("PASS", fn.__name__, flush=True)
+    except Exception:
+        results.append((fn.__name__, traceback.format_exc()))
+        print("FAIL", fn.__name__, "\n" + traceback.format_exc(), flush=True)
+    return fn
+
+
+def masked_fill(provider):
+    image, layer = open_photo()
+    before_layer = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    before_view = composite(image)
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 400, 300, 300, 200)
+    sel = selection_bytes(image)
+    position = image.get_item_position(layer)
+    count = len(image.get_layers())
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a magenta balloon", provider=provider,
+                         endpoint=endpoint(provider), feather=8.0)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    check(len(layers) == 1, "one new layer, got %d" % len(layers))
+    new = layers[0]
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    check(image.get_item_position(new) == position, "new layer directly above the source")
+    check(image.get_item_position(layer) == position + 1, "source just below")
+    ok, x, y = new.get_offsets()
+    w, h = new.get_width(), new.get_height()
+    check(x <= 400 and y <= 300 and x + w >= 700 and y + h >= 500, "covers the selection: %s" % ((x, y, w, h),))
+    check(w < image.get_width() or h < image.get_height(), "only the region, not the whole picture")
+    check(new.get_mask() is not None, "masked to the selection")
+    # The source layer is bit-identical.
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before_layer, "source layer changed")
+    # On screen: outside the selection exactly as before; deep inside the fake's colour.
+    after = composite(image)
+    W = image.get_width()
+    outside_diff = inside = inside_ok = 0
+    for yy in range(y, y + h):
+        for xx in range(x, x + w):
+            s = sel[yy * W + xx]
+            i = (yy * W + xx) * 4
+            if s == 0:
+                if after[i:i + 4] != before_view[i:i + 4]:
+                    outside_diff += 1
+            elif ((xx - 550) / 130.0) ** 2 + ((yy - 400) / 80.0) ** 2 <= 1.0:  # 20 px inside the edge
+                inside += 1
+                if tuple(after[i:i + 4]) == MAGENTA:
+                    inside_ok += 1
+    check(outside_diff == 0, "%d pixels outside the selection changed" % outside_diff)
+    check(inside > 10000 and inside_ok == inside, "inside: %d of %d are the model's" % (inside_ok, inside))
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1 and reqs[0]["has_key"] and not reqs[0]["key_in_query"], "one request with the key header")
+    image.delete()
+    return reqs[0], new
+
+
+@test
+def selection_fill_gemini():
+    req, _ = masked_fill("gemini")
+    check(req["path"].endswith(":generateContent"), req["path"])
+    check(req["image_count"] == 2, "the region and the mask picture")
+
+
+@test
+def selection_fill_openai():
+    req, _ = masked_fill("openai")
+    check(req["path"] == "/v1/images/edits", req["path"])
+    check(req["mask_size"] == req["image_sizes"][0], "mask has the image's size: %s" % req)
+    check(req["size"] in ("1024x1024", "1536x1024", "1024x1536"), req["size"])
+
+
+@test
+def whole_layer_without_selection():
+    image, layer = open_photo()
+    Gimp.Selection.none(image)
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="make it magenta", provider="openai",
+                         endpoint=endpoint("openai"))
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    new = layers[0]
+    check((new.get_width(), new.get_height()) == (layer.get_width(), layer.get_height()), "drawable's size")
+    check(new.get_offsets()[1:] == layer.get_offsets()[1:], "drawable's offsets")
+    check(new.get_mask() is None, "no mask without a selection")
+    px = pixels(new, 0, 0, new.get_width(), new.get_height())
+    check(bytes(px[0:4]) == bytes(MAGENTA) and bytes(px[-4:]) == bytes(MAGENTA), "the model's pixels")
+    image.delete()
+
+
+@test
+def variations_make_a_group():
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="three balloons", provider="gemini",
+                         endpoint=endpoint("gemini"), variations=3, seed=7)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check(len(layers) == 3, "three layers")
+    group = layers[0].get_parent()
+    check(group is not None and group.is_group(), "inside a group")
+    check(group.get_name().startswith("three balloons"), group.get_name())
+    check([l.get_visible() for l in layers] == [True, False, False], "first visible, rest hidden")
+    check(image.get_item_position(group) == image.get_item_position(layer) - 1, "group above the source")
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 3, "Gemini: one request per variation")
+    image.delete()
+
+
+@test
+def generate_layer_in_the_selection_box():
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 50, 60, 100, 80)
+    status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a small boat", provider="openai",
+                         endpoint=endpoint("openai"))
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    new = layers[0]
+    check((new.get_width(), new.get_height()) == (100, 80), "selection box size")
+    check(new.get_offsets()[1:] == (50, 60), "at the selection box")
+    check(fake("/_fake/requests")[0]["path"] == "/v1/images/generations", "a generation")
+    image.delete()
+
+
+@test
+def new_image_from_prompt():
+    status, image = run("plug-in-genfill-new-image", prompt="a lighthouse", provider="gemini",
+                        endpoint=endpoint("gemini"), aspect="16:9")
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check((image.get_width(), image.get_height()) == (1344, 768), "the model's 16:9 size")
+    check(len(image.get_layers()) == 1, "one layer")
+    check(fake("/_fake/requests")[0]["aspect"] == "16:9", "asked for 16:9")
+    image.delete()
+
+
+def expect_failure(reply, provider, words):
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    count = len(image.get_layers())
+    fake("/_fake/enqueue", reply)
+    status, message = run("plug-in-genfill-edit", image, [layer], prompt="x", provider=provider,
+                          endpoint=endpoint(provider))
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check(any(w in (message or "") for w in words), "message: %r" % message)
+    check(KEY not in (message or ""), "the key is not in the message")
+    check(len(image.get_layers()) == count, "nothing added")
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
+    image.delete()
+    return message
+
+
+@test
+def server_error_adds_nothing():
+    expect_failure({"status": 500, "fixture": "gemini/error_500_internal.json", "count": 3}, "gemini", ["Gemini"])
+    check(len(fake("/_fake/requests")) == 3, "tried three times")
+
+
+@test
+def bad_key_is_explained():
+    expect_failure({"status": 401, "fixture": "openai/error_401_invalid_api_key.json"}, "openai", ["API key"])
+
+
+@test
+def refusal_is_explained():
+    expect_failure({"status": 400, "fixture": "openai/error_400_moderation_blocked.json"}, "openai", ["refused"])
+
+
+@test
+def text_only_answer_is_shown():
+    expect_failure({"text_only": True}, "gemini", ["will not draw it"])
+
+
+@test
+def timeout_adds_nothing():
+    # GENFILL_TIMEOUT is 3 s for this run: a stalled answer ends the run without a trace.
+    expect_failure({"delay_ms": 8000, "count": 3}, "gemini", ["did not answer"])
+
+
+@test
+def parasite_records_provenance_but_never_the_key():
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a red kite", provider="gemini",
+                         endpoint=endpoint("gemini"), seed=42)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    parasite = layers[0].get_parasite("genfill")
+    check(parasite is not None, "parasite attached")
+    raw = bytes(parasite.get_data())
+    meta = json.loads(raw.decode())
+    check(meta["provider"] == "gemini" and meta["model"] == "gemini-2.5-flash-image", meta)
+    check(meta["prompt"] == "a red kite" and meta["seed"] == 42 and meta["time"], meta)
+    check(meta["text"] == "Here is the edited picture.", meta)
+    check(KEY.encode() not in raw, "the key is not in the parasite")
+    check(layers[0].get_name().startswith("a red kite"), layers[0].get_name())
+    image.delete()
+
+
+failed = [n for n, e in results if e]
+print("%d passed, %d failed" % (len(results) - len(failed), len(failed)), flush=True)
+if failed:
+    raise SystemExit("failed: " + ", ".join(failed))
