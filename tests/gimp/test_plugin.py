@@ -262,6 +262,47 @@ def timeout_adds_nothing():
     expect_failure({"delay_ms": 8000, "count": 3}, "gemini", ["did not answer"])
 
 
+def kill_plugin_after(seconds):
+    """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits."""
+    import signal
+    import threading
+    import time
+
+    def killer():
+        time.sleep(seconds)
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().split(b"\0")[0]
+            except OSError:
+                continue
+            if cmd.endswith(b"gimp-plugin/genfill/genfill"):
+                os.kill(int(pid), signal.SIGKILL)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    return t
+
+
+@test
+def cancel_while_waiting_leaves_the_image_as_it_was():
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    count = len(image.get_layers())
+    fake("/_fake/enqueue", {"delay_ms": 2500})
+    killer = kill_plugin_after(1.0)
+    status, _ = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="gemini",
+                    endpoint=endpoint("gemini"))
+    killer.join()
+    check(status != Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check(len(image.get_layers()) == count, "nothing added")
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
+    image.delete()
+
+
 @test
 def parasite_records_provenance_but_never_the_key():
     image, layer = open_photo()
