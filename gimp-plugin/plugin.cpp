@@ -388,20 +388,15 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   gimp_procedure_dialog_get_label(d, "prompt-label", _("Describe the change"), FALSE, FALSE);
   gimp_procedure_dialog_fill_box(d, "prompt-box", "prompt-label", "prompt-sw", nullptr);
 
-  if (edit) {
-    gimp_procedure_dialog_fill_box(d, "more-box", "model", "endpoint", "seed", "sample-merged", "context", "feather",
-                                   nullptr);
-  } else if (gimp_procedure_find_argument(procedure, "aspect")) {
-    gimp_procedure_dialog_fill_box(d, "more-box", "model", "endpoint", "seed", nullptr);
-  } else {
-    gimp_procedure_dialog_fill_box(d, "more-box", "model", "endpoint", "seed", nullptr);
-  }
+  const bool has_aspect = gimp_procedure_find_argument(procedure, "aspect") != nullptr;
+  if (edit)
+    gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "context", "feather", nullptr);
+  else
+    gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
   gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
   gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
-  if (gimp_procedure_find_argument(procedure, "aspect"))
-    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "aspect", "more", nullptr);
-  else
-    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "variations", "more", nullptr);
+  gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
+                             nullptr);
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
   gboolean ok = gimp_procedure_dialog_run(d);
   gtk_widget_destroy(dlg);

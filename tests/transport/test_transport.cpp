@@ -302,4 +302,39 @@ TEST_F(TransportTest, TruncatedBodyArrivesAsIs) {
   EXPECT_THROW(find_provider("gemini")->parse(*out[0].response), Error);
 }
 
+// The fake refuses what the real services refuse, so the tests above can be trusted.
+TEST_F(TransportTest, FakeIsAsStrictAsTheServices) {
+  Transport t(fast());
+  HttpRequest no_key = gemini_request();
+  no_key.headers.clear();
+  HttpRequest key_in_url = gemini_request();
+  key_in_url.url += "?key=test-key-1";
+  HttpRequest json_edit = openai_edit();
+  json_edit.form.clear();
+  json_edit.content_type = "application/json";
+  json_edit.body = R"({"model":"gpt-image-1","prompt":"x","image":"data:image/png;base64,AAAA"})";
+  // A mask of another size than the image.
+  Request r;
+  r.model = "gpt-image-1";
+  r.base_url = server.base_url() + "/v1";
+  r.prompt = "x";
+  r.images = {EncodedImage{encode_png(Image(64, 64)), "image/png", 64, 64}};
+  r.mask = Mask(32, 32, 255);
+  HttpRequest bad_mask = find_provider("openai")->build(r, "test-key-1");
+  HttpRequest octet = openai_edit();
+  octet.form[0].content_type = "application/octet-stream";
+  HttpRequest bad_size = openai_edit();
+  for (FormPart &p : bad_size.form)
+    if (p.name == "size") p.value = "512x512";
+
+  auto out = send(t, {no_key, key_in_url, json_edit, bad_mask, octet, bad_size});
+  const int expected[] = {403, 400, 400, 400, 400, 400};
+  for (size_t i = 0; i < out.size(); ++i) {
+    ASSERT_TRUE(out[i].response) << i;
+    EXPECT_EQ(out[i].response->status, expected[i]) << i << ": " << out[i].response->body;
+  }
+  EXPECT_NE(out[3].response->body.find("same size"), std::string::npos) << out[3].response->body;
+  EXPECT_NE(out[4].response->body.find("unsupported_file_mimetype"), std::string::npos);
+}
+
 }  // namespace
