@@ -375,6 +375,25 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
   return s;
 }
 
+// Runs a job while showing progress (and, interactively, a Cancel button).
+template <typename Job>
+JobResult while_waiting(GimpRunMode run_mode, const ResolvedJob &job, Job &&run) {
+  Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE, std::string(_("Waiting for ")) + short_service(job.provider) + "…");
+  return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
+}
+
+// Turns whatever a procedure body throws into return values; nothing escapes to GIMP.
+template <typename Body>
+GimpValueArray *guarded(GimpProcedure *procedure, Body &&body) {
+  try {
+    return body();
+  } catch (const Error &e) {
+    return fail(procedure, e);
+  } catch (const std::exception &e) {
+    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
+  }
+}
+
 // ---------- dialogs ----------
 
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
@@ -415,7 +434,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
-  try {
+  return guarded(procedure, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
@@ -456,13 +475,9 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     std::optional<Mask> mask;
     if (non_empty) mask = read_selection(image, where);
 
-    JobResult result;
-    {
-      Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE,
-                      std::string(_("Waiting for ")) + short_service(job.provider) + "…");
-      result = run_edit(settings, plan, *pixels, mask, {}, waiting.cancellable(),
-                        [&](const Progress &p) { waiting.update(p); });
-    }
+    JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_edit(settings, plan, *pixels, mask, {}, cancel, progress);
+    });
 
     // Everything is in memory: change the image now, in one undo step.
     std::optional<Mask> layer_mask;
@@ -473,18 +488,14 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     gimp_image_undo_group_end(image);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     return layers_return(procedure, layers);
-  } catch (const Error &e) {
-    return fail(procedure, e);
-  } catch (const std::exception &e) {
-    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
-  }
+  });
 }
 
 GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
-  try {
+  return guarded(procedure, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
@@ -494,13 +505,9 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
     Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
                            : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
-    JobResult result;
-    {
-      Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE,
-                      std::string(_("Waiting for ")) + short_service(job.provider) + "…");
-      result = run_generate(settings, "", where.w, where.h, {}, waiting.cancellable(),
-                            [&](const Progress &p) { waiting.update(p); });
-    }
+    JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_generate(settings, "", where.w, where.h, {}, cancel, progress);
+    });
     GimpDrawable *anchor = nullptr;
     if (drawables && drawables[0] && GIMP_IS_LAYER(drawables[0]) && !GIMP_IS_LAYER_MASK(drawables[0]))
       anchor = drawables[0];
@@ -510,11 +517,7 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     gimp_image_undo_group_end(image);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     return layers_return(procedure, layers);
-  } catch (const Error &e) {
-    return fail(procedure, e);
-  } catch (const std::exception &e) {
-    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
-  }
+  });
 }
 
 GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer) {
@@ -522,19 +525,15 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
   g_object_get(config, "run-mode", &run_mode, nullptr);
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
-  try {
+  return guarded(procedure, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config, false);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
     std::string aspect = config_string(config, "aspect");
     ResolvedJob job = resolve_with_key(settings, run_mode);
-    JobResult result;
-    {
-      Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE,
-                      std::string(_("Waiting for ")) + short_service(job.provider) + "…");
-      result = run_generate(settings, aspect, 0, 0, {}, waiting.cancellable(),
-                            [&](const Progress &p) { waiting.update(p); });
-    }
+    JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_generate(settings, aspect, 0, 0, {}, cancel, progress);
+    });
     const Image &img = result.images.front();
     GimpImage *image = gimp_image_new(img.width, img.height, GIMP_RGB);
     gimp_image_undo_disable(image);
@@ -545,11 +544,7 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
     GIMP_VALUES_SET_IMAGE(ret, 1, image);
     return ret;
-  } catch (const Error &e) {
-    return fail(procedure, e);
-  } catch (const std::exception &e) {
-    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
-  }
+  });
 }
 
 // ---------- registration ----------

@@ -101,18 +101,7 @@ Error status_error(const HttpResponse &resp) {
     return Error(ErrorCode::RateLimited, "Gemini is receiving too many requests from this key. Wait a minute and try again.",
                  detail, code);
   }
-  if (code >= 500)
-    return Error(ErrorCode::ServerError,
-                 code == 503 ? "Gemini is overloaded right now. Try again in a moment."
-                             : "Gemini had a problem (error " + std::to_string(code) + "). Try again in a moment.",
-                 detail, code);
-  if (code == 413)
-    return Error(ErrorCode::BadRequest, "The picture is too large for Gemini. Select a smaller area.", detail, code);
-  if (code >= 400)
-    return Error(ErrorCode::BadRequest,
-                 "Gemini rejected the request: " + (message.empty() ? "error " + std::to_string(code) : json::excerpt(message)),
-                 detail, code);
-  return Error(ErrorCode::BadResponse, "Gemini sent an answer genfill does not understand.", detail, code);
+  return common_status_error("Gemini", code, json::excerpt(message), std::move(detail));
 }
 
 class Gemini final : public Provider {

@@ -75,18 +75,7 @@ Error status_error(const HttpResponse &resp) {
     return Error(ErrorCode::RateLimited, "OpenAI is receiving too many requests from this key. Wait a minute and try again.",
                  detail, status);
   }
-  if (status >= 500)
-    return Error(ErrorCode::ServerError,
-                 status == 503 ? "OpenAI is overloaded right now. Try again in a moment."
-                               : "OpenAI had a problem (error " + std::to_string(status) + "). Try again in a moment.",
-                 detail, status);
-  if (status == 413)
-    return Error(ErrorCode::BadRequest, "The picture is too large for OpenAI. Select a smaller area.", detail, status);
-  if (status >= 400)
-    return Error(ErrorCode::BadRequest,
-                 "OpenAI rejected the request: " + (message.empty() ? "error " + std::to_string(status) : json::excerpt(message)),
-                 detail, status);
-  return Error(ErrorCode::BadResponse, "OpenAI sent an answer genfill does not understand.", detail, status);
+  return common_status_error("OpenAI", status, json::excerpt(message), std::move(detail));
 }
 
 class OpenAI final : public Provider {

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "core/providers/registry.hpp"
+#include "core/util/error.hpp"
 
 namespace genfill {
 
@@ -60,6 +61,23 @@ RetryAdvice http_retry_advice(const HttpResponse &resp) {
     }
   }
   return advice;
+}
+
+Error common_status_error(const std::string &service, int status, const std::string &message, std::string detail) {
+  if (status >= 500)
+    return Error(ErrorCode::ServerError,
+                 status == 503 ? service + " is overloaded right now. Try again in a moment."
+                               : service + " had a problem (error " + std::to_string(status) + "). Try again in a moment.",
+                 std::move(detail), status);
+  if (status == 413)
+    return Error(ErrorCode::BadRequest, "The picture is too large for " + service + ". Select a smaller area.",
+                 std::move(detail), status);
+  if (status >= 400)
+    return Error(ErrorCode::BadRequest,
+                 service + " rejected the request: " + (message.empty() ? "error " + std::to_string(status) : message),
+                 std::move(detail), status);
+  return Error(ErrorCode::BadResponse, service + " sent an answer genfill does not understand.", std::move(detail),
+               status);
 }
 
 RetryAdvice Provider::retry_advice(const HttpResponse &resp) const { return http_retry_advice(resp); }

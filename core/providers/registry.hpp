@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/providers/provider.hpp"
+#include "core/util/error.hpp"
 
 namespace genfill {
 
@@ -11,5 +12,10 @@ const Provider &openai_provider();
 // Shared by providers: Retry-After / retry-after-ms / x-should-retry, and the status codes
 // worth another try.
 RetryAdvice http_retry_advice(const HttpResponse &resp);
+
+// The statuses every service means the same way: 5xx (503 = overloaded), 413, other 4xx
+// (with the server's own words), anything else = not understood. `service` is the name users
+// know ("Gemini", "OpenAI").
+Error common_status_error(const std::string &service, int status, const std::string &message, std::string detail);
 
 }  // namespace genfill

@@ -463,7 +463,9 @@ struct FakeServer::Impl {
     SoupMessageBody *body = soup_server_message_get_response_body(msg);
     soup_message_body_set_accumulate(body, FALSE);
     auto *junk = new Junk{total, std::string(256 * 1024, 'x')};
-    auto next = [](SoupServerMessage *m, Junk *j) {
+    // One chunk at a time, the next when the last is written: never buffered whole.
+    static auto next = +[](SoupServerMessage *m, gpointer) {
+      auto *j = static_cast<Junk *>(g_object_get_data(G_OBJECT(m), "junk"));
       SoupMessageBody *b = soup_server_message_get_response_body(m);
       if (j->left == 0) {
         soup_message_body_complete(b);
@@ -474,18 +476,8 @@ struct FakeServer::Impl {
       soup_message_body_append(b, SOUP_MEMORY_COPY, j->chunk.data(), n);
     };
     g_object_set_data_full(G_OBJECT(msg), "junk", junk, [](gpointer p) { delete static_cast<Junk *>(p); });
-    g_signal_connect(msg, "wrote-chunk", G_CALLBACK(+[](SoupServerMessage *m, gpointer) {
-                       auto *j = static_cast<Junk *>(g_object_get_data(G_OBJECT(m), "junk"));
-                       SoupMessageBody *b = soup_server_message_get_response_body(m);
-                       if (j->left == 0) {
-                         soup_message_body_complete(b);
-                         return;
-                       }
-                       size_t n = std::min(j->left, j->chunk.size());
-                       j->left -= n;
-                       soup_message_body_append(b, SOUP_MEMORY_COPY, j->chunk.data(), n);
-                     }), nullptr);
-    next(msg, junk);
+    g_signal_connect(msg, "wrote-chunk", G_CALLBACK(next), nullptr);
+    next(msg, nullptr);
   }
 
   void control(SoupServerMessage *msg, const std::string &path, const std::string &body) {
