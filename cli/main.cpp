@@ -21,6 +21,7 @@
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
 
 using namespace genfill;
 
@@ -28,14 +29,14 @@ namespace {
 
 constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitCancelled = 130;
 
-const char *kUsage =
+const char *kUsage = N_(
     "Usage:\n"
     "  genfill edit --prompt TEXT [options] INPUT -o OUTPUT.png\n"
     "  genfill generate --prompt TEXT [options] -o OUTPUT.png\n"
     "  genfill providers [--json]\n"
     "  genfill --version\n"
     "\n"
-    "Run \"genfill COMMAND --help\" for a command's options.\n";
+    "Run \"genfill COMMAND --help\" for a command's options.\n");
 
 // Options shared by edit and generate.
 struct Common {
@@ -51,18 +52,18 @@ struct Common {
 
 void add_common(GOptionContext *ctx, Common &c) {
   GOptionEntry entries[] = {
-      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider, "Service: gemini (default) or openai", "NAME"},
-      {"prompt", 0, 0, G_OPTION_ARG_STRING, &c.prompt, "What to do, in plain words", "TEXT"},
-      {"model", 'm', 0, G_OPTION_ARG_STRING, &c.model, "Model id (default: the provider's default)", "MODEL"},
+      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider, N_("Service: gemini (default) or openai"), "NAME"},
+      {"prompt", 0, 0, G_OPTION_ARG_STRING, &c.prompt, N_("What to do, in plain words"), "TEXT"},
+      {"model", 'm', 0, G_OPTION_ARG_STRING, &c.model, N_("Model id (default: the provider's default)"), "MODEL"},
       {"endpoint", 0, 0, G_OPTION_ARG_STRING, &c.endpoint,
-       "Base URL of a compatible service or relay (default: the provider's own)", "URL"},
-      {"seed", 0, 0, G_OPTION_ARG_INT64, &c.seed, "Seed, where the model takes one (default: none)", "N"},
-      {"n", 'n', 0, G_OPTION_ARG_INT, &c.n, "Number of images, 1-10 (default 1)", "N"},
-      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &c.output, "Output PNG (with -n > 1: OUTPUT-1.png ...)", "FILE"},
-      {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c.timeout, "Seconds to wait for an answer (default 300)", "S"},
-      {"json", 0, 0, G_OPTION_ARG_NONE, &c.json, "Print what happened as JSON on stdout", nullptr},
-      {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c.quiet, "No progress on stderr", nullptr},
-      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &c.verbose, "Log requests (never keys) on stderr", nullptr},
+       N_("Base URL of a compatible service or relay (default: the provider's own)"), "URL"},
+      {"seed", 0, 0, G_OPTION_ARG_INT64, &c.seed, N_("Seed, where the model takes one (default: none)"), "N"},
+      {"n", 'n', 0, G_OPTION_ARG_INT, &c.n, N_("Number of images, 1-10 (default 1)"), "N"},
+      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &c.output, N_("Output PNG (with -n > 1: OUTPUT-1.png ...)"), "FILE"},
+      {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c.timeout, N_("Seconds to wait for an answer (default 300)"), "S"},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &c.json, N_("Print what happened as JSON on stdout"), nullptr},
+      {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c.quiet, N_("No progress on stderr"), nullptr},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &c.verbose, N_("Log requests (never keys) on stderr"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_option_context_add_main_entries(ctx, entries, nullptr);
 }
@@ -145,7 +146,7 @@ void write_all(const std::vector<Image> &images, const std::vector<std::string> 
     if (!g_file_set_contents(names[i].c_str(), reinterpret_cast<const char *>(pngs[i].data()),
                              gssize(pngs[i].size()), err.out())) {
       for (size_t k = 0; k < i; ++k) g_unlink(names[k].c_str());
-      throw Error(ErrorCode::InvalidInput, "Could not write " + names[i] + ": " + err.message());
+      throw Error(ErrorCode::InvalidInput, format(_("Could not write %s: %s"), names[i].c_str(), err.message().c_str()));
     }
   }
 }
@@ -211,7 +212,7 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
 int report_error(const Error &e, bool json) {
   std::fprintf(stderr, "genfill: %s\n", e.message());
   if (!e.text().empty() && e.code() != ErrorCode::TextOnly)
-    std::fprintf(stderr, "The model said: %s\n", e.text().c_str());
+    std::fprintf(stderr, "%s\n", format(_("The model said: %s"), e.text().c_str()).c_str());
   if (!e.detail().empty()) g_debug("%s", e.detail().c_str());
   if (json) {
     GPtr<JsonBuilder> b = adopt(json_builder_new());
@@ -265,15 +266,16 @@ int cmd_edit(int argc, char **argv) {
   gdouble context = 25, feather_px = 4;
   GOptionEntry entries[] = {
       {"mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path,
-       "Area to change: white (or opaque) pixels; default: the whole image", "MASK.png"},
-      {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, "Extra picture to guide the model (repeatable)",
+       N_("Area to change: white (or opaque) pixels; default: the whole image"), "MASK.png"},
+      {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, N_("Extra picture to guide the model (repeatable)"),
        "REF.png"},
       {"context", 0, 0, G_OPTION_ARG_DOUBLE, &context,
-       "Context sent around the selection, percent of its size (default 25)", "PCT"},
+       N_("Context sent around the selection, percent of its size (default 25)"), "PCT"},
       {"feather", 0, 0, G_OPTION_ARG_DOUBLE, &feather_px,
-       "Soften the selection's edge inwards by this many pixels (default 4)", "PX"},
+       N_("Soften the selection's edge inwards by this many pixels (default 4)"), "PX"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new("INPUT - edit a picture with a prompt");
+  GOptionContext *ctx = g_option_context_new(_("INPUT - edit a picture with a prompt"));
+  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
   g_option_context_add_main_entries(ctx, entries, nullptr);
   add_common(ctx, c);
   bool ok = parse_options(ctx, argc, argv);
@@ -282,13 +284,13 @@ int cmd_edit(int argc, char **argv) {
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
   if (argc != 2 || !c.output || !c.prompt) {
-    std::fprintf(stderr, "genfill edit: give one INPUT, --prompt and -o OUTPUT.png (see genfill edit --help)\n");
+    std::fprintf(stderr, "%s\n", _("genfill edit: give one INPUT, --prompt and -o OUTPUT.png (see genfill edit --help)"));
     return kExitUsage;
   }
   setup_logging(c);
   try {
-    if (context < 0 || context > 400) throw Error(ErrorCode::InvalidInput, "--context must be 0-400 percent.");
-    if (feather_px < 0 || feather_px > 500) throw Error(ErrorCode::InvalidInput, "--feather must be 0-500 px.");
+    if (context < 0 || context > 400) throw Error(ErrorCode::InvalidInput, _("--context must be 0-400 percent."));
+    if (feather_px < 0 || feather_px > 500) throw Error(ErrorCode::InvalidInput, _("--feather must be 0-500 px."));
     JobSettings s = settings_from(c);
     ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
     s.api_key = resolved.api_key;
@@ -299,13 +301,11 @@ int cmd_edit(int argc, char **argv) {
     if (mask_path) {
       Mask m = load_mask_file(mask_path);
       if (m.width != input.width || m.height != input.height)
-        throw Error(ErrorCode::InvalidInput, "The mask is " + std::to_string(m.width) + "x" +
-                                                 std::to_string(m.height) + " but the picture is " +
-                                                 std::to_string(input.width) + "x" +
-                                                 std::to_string(input.height) + "; they must match.");
+        throw Error(ErrorCode::InvalidInput, format(_("The mask is %dx%d but the picture is %dx%d; they must match."),
+                                                    m.width, m.height, input.width, input.height));
       selection = mask_bounds(m);
       if (selection.empty())
-        throw Error(ErrorCode::InvalidInput, "The mask selects nothing: paint the area to change in white.");
+        throw Error(ErrorCode::InvalidInput, _("The mask selects nothing: paint the area to change in white."));
       mask = std::move(m);
     }
     std::vector<Image> references;
@@ -328,9 +328,9 @@ int cmd_edit(int argc, char **argv) {
     for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
     std::vector<std::string> names = output_names(c.output, int(outputs.size()));
     write_all(outputs, names);
-    if (!result.text.empty() && !c.json) std::fprintf(stderr, "The model said: %s\n", result.text.c_str());
+    if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
     if (c.json) print_success_json("edit", result, names, plan.region);
-    else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, "Wrote %s\n", n.c_str());
+    else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
   } catch (const Error &e) {
     return report_error(e, c.json);
@@ -342,12 +342,13 @@ int cmd_generate(int argc, char **argv) {
   gchar *size = nullptr, *aspect = nullptr;
   gchar **refs = nullptr;
   GOptionEntry entries[] = {
-      {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Output size, e.g. 1536x1024", "WxH"},
-      {"aspect", 'a', 0, G_OPTION_ARG_STRING, &aspect, "Aspect ratio, e.g. 16:9 (default 1:1)", "W:H"},
-      {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, "Picture to guide the model (repeatable)",
+      {"size", 's', 0, G_OPTION_ARG_STRING, &size, N_("Output size, e.g. 1536x1024"), "WxH"},
+      {"aspect", 'a', 0, G_OPTION_ARG_STRING, &aspect, N_("Aspect ratio, e.g. 16:9 (default 1:1)"), "W:H"},
+      {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, N_("Picture to guide the model (repeatable)"),
        "REF.png"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new("- make a picture from a prompt");
+  GOptionContext *ctx = g_option_context_new(_("- make a picture from a prompt"));
+  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
   g_option_context_add_main_entries(ctx, entries, nullptr);
   add_common(ctx, c);
   bool ok = parse_options(ctx, argc, argv);
@@ -356,11 +357,11 @@ int cmd_generate(int argc, char **argv) {
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
   if (argc != 1 || !c.output || !c.prompt) {
-    std::fprintf(stderr, "genfill generate: give --prompt and -o OUTPUT.png (see genfill generate --help)\n");
+    std::fprintf(stderr, "%s\n", _("genfill generate: give --prompt and -o OUTPUT.png (see genfill generate --help)"));
     return kExitUsage;
   }
   if (size && aspect) {
-    std::fprintf(stderr, "genfill generate: give --size or --aspect, not both\n");
+    std::fprintf(stderr, "%s\n", _("genfill generate: give --size or --aspect, not both"));
     return kExitUsage;
   }
   setup_logging(c);
@@ -369,7 +370,7 @@ int cmd_generate(int argc, char **argv) {
     if (size) {
       char tail = 0;
       if (std::sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384)
-        throw Error(ErrorCode::InvalidInput, "Give --size as WIDTHxHEIGHT, for example 1536x1024.");
+        throw Error(ErrorCode::InvalidInput, _("Give --size as WIDTHxHEIGHT, for example 1536x1024."));
     }
     JobSettings s = settings_from(c);
     s.api_key = resolve(s).api_key;
@@ -384,9 +385,9 @@ int cmd_generate(int argc, char **argv) {
     }
     std::vector<std::string> names = output_names(c.output, int(result.images.size()));
     write_all(result.images, names);
-    if (!result.text.empty() && !c.json) std::fprintf(stderr, "The model said: %s\n", result.text.c_str());
+    if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
     if (c.json) print_success_json("generate", result, names, std::nullopt);
-    else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, "Wrote %s\n", n.c_str());
+    else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
   } catch (const Error &e) {
     return report_error(e, c.json);
@@ -395,9 +396,10 @@ int cmd_generate(int argc, char **argv) {
 
 int cmd_providers(int argc, char **argv) {
   gboolean json = FALSE;
-  GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print as JSON", nullptr},
+  GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print as JSON"), nullptr},
                             {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new("- list providers and their models");
+  GOptionContext *ctx = g_option_context_new(_("- list providers and their models"));
+  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
   g_option_context_add_main_entries(ctx, entries, nullptr);
   bool ok = parse_options(ctx, argc, argv);
   g_option_context_free(ctx);
@@ -411,7 +413,7 @@ int cmd_providers(int argc, char **argv) {
                   std::string(p->display_name()).c_str(), std::string(p->default_base_url()).c_str());
       auto vars = p->key_env_vars();
       for (size_t i = 0; i < vars.size(); ++i) std::printf("%s%s", i ? " or " : "", vars[i].c_str());
-      std::printf(" (or the desktop keyring)\n  models:\n");
+      std::printf(" %s\n  %s\n", _("(or the desktop keyring)"), _("models:"));
     }
     json_builder_begin_object(b.get());
     json_builder_set_member_name(b.get(), "name");
@@ -453,8 +455,8 @@ int cmd_providers(int argc, char **argv) {
       json_builder_end_array(b.get());
       json_builder_end_object(b.get());
       if (!json)
-        std::printf("    %s%s%s\n      %s\n", m.id.c_str(), m.id == p->default_model() ? " (default)" : "",
-                    m.takes_mask ? ", takes a mask" : "", sizes.c_str());
+        std::printf("    %s%s%s\n      %s\n", m.id.c_str(), m.id == p->default_model() ? _(" (default)") : "",
+                    m.takes_mask ? _(", takes a mask") : "", sizes.c_str());
     }
     json_builder_end_array(b.get());
     json_builder_end_object(b.get());
@@ -468,8 +470,10 @@ int cmd_providers(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   std::setlocale(LC_ALL, "");
+  init_i18n();
+  textdomain(GETTEXT_PACKAGE);
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
+    std::fputs(_(kUsage), stderr);
     return kExitUsage;
   }
   std::string cmd = argv[1];
@@ -484,9 +488,9 @@ int main(int argc, char **argv) {
     return kExitOk;
   }
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::fputs(kUsage, stdout);
+    std::fputs(_(kUsage), stdout);
     return kExitOk;
   }
-  std::fprintf(stderr, "genfill: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
+  std::fprintf(stderr, _("genfill: unknown command \"%s\"\n\n%s"), cmd.c_str(), _(kUsage));
   return kExitUsage;
 }

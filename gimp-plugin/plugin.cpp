@@ -20,6 +20,7 @@
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
 
 using namespace genfill;
 
@@ -81,7 +82,7 @@ GimpValueArray *fail(GimpProcedure *procedure, const Error &e) {
   if (!e.detail().empty()) g_debug("%s: %s", error_code_name(e.code()), e.detail().c_str());
   std::string message = e.message();
   if (!e.text().empty() && message.find(e.text().substr(0, 20)) == std::string::npos)
-    message += "\n\n" + std::string(_("The model said:")) + " " + e.text();
+    message += "\n\n" + format(_("The model said: %s"), e.text().c_str());
   return fail(procedure, message);
 }
 
@@ -305,18 +306,18 @@ private:
 
 // Asks for a key when none is set up (interactive only). Returns "" when the user cancels.
 std::string ask_for_key(const Provider &provider) {
-  std::string title = std::string(_("API key for ")) + std::string(provider.display_name());
+  std::string title = format(_("API key for %s"), std::string(provider.display_name()).c_str());
   GtkWidget *dlg = gimp_dialog_new(title.c_str(), "genfill-key", nullptr, GtkDialogFlags(0), nullptr, nullptr,
                                    _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, nullptr);
   GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
   gtk_container_set_border_width(GTK_CONTAINER(box), 12);
   gtk_box_set_spacing(GTK_BOX(box), 8);
   std::string vars;
-  for (const std::string &v : provider.key_env_vars()) vars += (vars.empty() ? "" : ", ") + v;
-  gchar *text = g_strdup_printf(_("genfill needs an API key for %s. Paste it here, or set %s before starting GIMP."),
-                                std::string(provider.display_name()).c_str(), vars.c_str());
-  GtkWidget *label = gtk_label_new(text);
-  g_free(text);
+  for (const std::string &v : provider.key_env_vars()) vars += (vars.empty() ? "" : _(" or ")) + v;
+  GtkWidget *label = gtk_label_new(format(_("genfill needs an API key for %s. Paste it here, or set %s before "
+                                           "starting GIMP."),
+                                         std::string(provider.display_name()).c_str(), vars.c_str())
+                                      .c_str());
   gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
   gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
   gtk_label_set_xalign(GTK_LABEL(label), 0);
@@ -355,7 +356,7 @@ ResolvedJob resolve_with_key(JobSettings &settings, GimpRunMode run_mode) {
     if (e.code() != ErrorCode::MissingKey || run_mode != GIMP_RUN_INTERACTIVE) throw;
     const Provider *p = find_provider(settings.provider);
     std::string key = p ? ask_for_key(*p) : "";
-    if (key.empty()) throw Error(ErrorCode::Cancelled, "Cancelled.");
+    if (key.empty()) throw Error(ErrorCode::Cancelled, _("Cancelled."));
     settings.api_key = key;
     ResolvedJob job = resolve(settings);
     return job;
@@ -378,7 +379,7 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
 // Runs a job while showing progress (and, interactively, a Cancel button).
 template <typename Job>
 JobResult while_waiting(GimpRunMode run_mode, const ResolvedJob &job, Job &&run) {
-  Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE, std::string(_("Waiting for ")) + short_service(job.provider) + "…");
+  Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE, format(_("Waiting for %s…"), short_service(job.provider).c_str()));
   return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
 }
 
@@ -390,7 +391,7 @@ GimpValueArray *guarded(GimpProcedure *procedure, Body &&body) {
   } catch (const Error &e) {
     return fail(procedure, e);
   } catch (const std::exception &e) {
-    return fail(procedure, std::string(_("genfill failed unexpectedly: ")) + e.what());
+    return fail(procedure, format(_("genfill failed unexpectedly: %s"), e.what()));
   }
 }
 
@@ -574,6 +575,9 @@ void add_common_arguments(GimpProcedure *p, bool variations) {
                                   G_MAXINT, -1, G_PARAM_READWRITE);
 }
 
+// GIMP translates its own menu names; "Generative" is ours.
+std::string menu_path(const char *parent) { return std::string(parent) + "/" + _("Generative"); }
+
 void set_common(GimpProcedure *p, const char *label, const char *blurb, const char *help) {
   gimp_procedure_set_menu_label(p, label);
   gimp_procedure_set_documentation(p, blurb, help, gimp_procedure_get_name(p));
@@ -597,8 +601,8 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     set_common(p, _("_Edit with Prompt…"), _("Change the selection (or the layer) as a prompt says"),
                _("Sends the selection with some context around it to an image model, and puts the answer "
                  "in a new layer above, masked to the selection. The layer itself is not changed."));
-    gimp_procedure_add_menu_path(p, "<Image>/Filters/Generative");
-    gimp_procedure_add_menu_path(p, "<Layers>/Generative");
+    gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
+    gimp_procedure_add_menu_path(p, menu_path("<Layers>").c_str());
     add_common_arguments(p, true);
     gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample _merged"),
                                         _("Send what you see (all visible layers); off: this layer's own pixels"),
@@ -619,7 +623,7 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     set_common(p, _("_Generate Layer…"), _("Make a new layer from a prompt"),
                _("Asks an image model for a picture and puts it in a new layer the size of the selection's box "
                  "(or of the image)."));
-    gimp_procedure_add_menu_path(p, "<Image>/Filters/Generative");
+    gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     add_common_arguments(p, true);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
@@ -644,9 +648,8 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
 }
 
 gboolean set_i18n(GimpPlugIn *, const gchar *, gchar **, gchar **) {
-  bindtextdomain(GETTEXT_PACKAGE, GENFILL_LOCALEDIR);
-  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
-  return FALSE;  // bound here, to the system locale folder
+  init_i18n();   // the system locale folder, or $GENFILL_LOCALEDIR
+  return FALSE;  // bound here: GIMP only accepts folders inside the plug-in's own
 }
 
 }  // namespace

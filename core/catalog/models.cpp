@@ -1,4 +1,5 @@
 // The built-in model table: what each model accepts.
+#include "core/util/i18n.hpp"
 #include "core/catalog/models.hpp"
 
 #include "core/util/error.hpp"
@@ -71,7 +72,7 @@ ModelInfo model_info(std::string_view provider, std::string_view model_id) {
     if (m.id == model_id) return m;
   }
   if (!first)
-    throw Error(ErrorCode::InvalidInput, "Unknown provider \"" + std::string(provider) + "\".");
+    throw Error(ErrorCode::InvalidInput, format(_("Unknown provider \"%s\"."), std::string(provider).c_str()));
   // Unknown model: users try new models before genfill knows them; assume the provider's defaults.
   ModelInfo m = *first;
   m.id = std::string(model_id);

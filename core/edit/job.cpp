@@ -1,3 +1,4 @@
+#include "core/util/i18n.hpp"
 #include "core/edit/job.hpp"
 
 #include <algorithm>
@@ -18,7 +19,7 @@ std::string waiting_label(const Provider &p) {
   std::string name(p.display_name());
   // "Google Gemini" -> "Gemini": the short name reads better in a status line.
   if (auto sp = name.rfind(' '); sp != std::string::npos) name = name.substr(sp + 1);
-  return "Waiting for " + name;
+  return format(_("Waiting for %s"), name.c_str());
 }
 
 void check_base_url(const std::string &url) {
@@ -31,8 +32,9 @@ void check_base_url(const std::string &url) {
   if (uri) g_uri_unref(uri);
   if (!ok)
     throw Error(ErrorCode::InvalidInput,
-                "The endpoint \"" + url + "\" is not a usable web address. Give a base URL such as "
-                "https://example.com/v1, without query or credentials.");
+                format(_("The endpoint \"%s\" is not a usable web address. Give a base URL such as "
+                         "https://example.com/v1, without query or credentials."),
+                       url.c_str()));
 }
 
 EncodedImage encode(const Image &img) {
@@ -111,13 +113,13 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
           ++finished;
           report(progress, waiting, double(finished) / double(http.size()));
         } else if (ev.kind == TransportEvent::Retrying) {
-          report(progress, waiting + " (trying again)");
+          report(progress, format(_("%s (trying again)"), waiting.c_str()));
         }
       });
-  if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, "Cancelled.");
+  if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, _("Cancelled."));
 
   Gathered out;
-  report(progress, "Reading the answer");
+  report(progress, _("Reading the answer"));
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome &o = outcomes[i];
     if (o.error) throw *o.error;
@@ -129,7 +131,7 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     for (int k = 0; k < take; ++k) out.images.push_back(decode_image(res.images[size_t(k)].bytes));
   }
   if (out.images.empty())
-    throw Error(ErrorCode::BadResponse, "The service answered without a picture.");
+    throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));
   return out;
 }
 
@@ -142,7 +144,7 @@ ResolvedJob resolve(const JobSettings &settings) {
     std::string names;
     for (const Provider *p : all_providers()) names += (names.empty() ? "" : ", ") + std::string(p->name());
     throw Error(ErrorCode::InvalidInput,
-                "Unknown provider \"" + settings.provider + "\". Choose one of: " + names + ".");
+                format(_("Unknown provider \"%s\". Choose one of: %s."), settings.provider.c_str(), names.c_str()));
   }
   std::string model = settings.model.empty() ? std::string(job.provider->default_model()) : settings.model;
   job.model = model_info(job.provider->name(), model);
@@ -150,7 +152,7 @@ ResolvedJob resolve(const JobSettings &settings) {
   while (!job.base_url.empty() && job.base_url.back() == '/') job.base_url.pop_back();
   check_base_url(job.base_url);
   if (settings.variations < 1 || settings.variations > 10)
-    throw Error(ErrorCode::InvalidInput, "The number of images must be between 1 and 10.");
+    throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
 
   if (!settings.api_key.empty()) {
     job.api_key = settings.api_key;
@@ -158,9 +160,9 @@ ResolvedJob resolve(const JobSettings &settings) {
     job.api_key = found->key;
   } else {
     std::string vars;
-    for (const std::string &v : job.provider->key_env_vars()) vars += (vars.empty() ? "" : " or ") + v;
-    throw Error(ErrorCode::MissingKey, "No API key for " + std::string(job.provider->display_name()) +
-                                           ". Set " + vars + ", or store a key in the desktop keyring.");
+    for (const std::string &v : job.provider->key_env_vars()) vars += (vars.empty() ? "" : _(" or ")) + v;
+    throw Error(ErrorCode::MissingKey, format(_("No API key for %s. Set %s, or store a key in the desktop keyring."),
+                                              std::string(job.provider->display_name()).c_str(), vars.c_str()));
   }
   return job;
 }
@@ -170,18 +172,19 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
                    GCancellable *cancel, const ProgressSink &progress) {
   ResolvedJob job = resolve(settings);
   if (settings.prompt.empty())
-    throw Error(ErrorCode::InvalidInput, "Describe the change you want: the prompt is empty.");
+    throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
   if (region.width != plan.region.w || region.height != plan.region.h)
-    throw Error(ErrorCode::InvalidInput, "The picture to edit does not match the planned region.");
+    throw Error(ErrorCode::InvalidInput, _("The picture to edit does not match the planned region."));
   if (mask && (mask->width != region.width || mask->height != region.height))
-    throw Error(ErrorCode::InvalidInput, "The selection does not match the picture to edit.");
+    throw Error(ErrorCode::InvalidInput, _("The selection does not match the picture to edit."));
   if (int(references.size()) + 1 > job.model.max_input_images)
     throw Error(ErrorCode::InvalidInput,
-                job.model.id + " takes at most " + std::to_string(job.model.max_input_images) +
-                    " pictures; " + std::to_string(references.size()) +
-                    " reference pictures are too many.");
+                format(g_dngettext(GETTEXT_PACKAGE, "%s takes at most %d picture; %d reference pictures are too many.",
+                                   "%s takes at most %d pictures; %d reference pictures are too many.",
+                                   gulong(job.model.max_input_images)),
+                       job.model.id.c_str(), job.model.max_input_images, int(references.size())));
 
-  report(progress, "Preparing the picture");
+  report(progress, _("Preparing the picture"));
   Request req;
   req.model = job.model.id;
   req.base_url = job.base_url;
@@ -197,7 +200,7 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   }
 
   Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
-  report(progress, "Placing the result");
+  report(progress, _("Placing the result"));
   JobResult out;
   for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan));
   out.text = std::move(g.text);
@@ -213,13 +216,14 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
                        const ProgressSink &progress) {
   ResolvedJob job = resolve(settings);
   if (settings.prompt.empty())
-    throw Error(ErrorCode::InvalidInput, "Describe the picture you want: the prompt is empty.");
+    throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
   if (int(references.size()) > job.model.max_input_images)
-    throw Error(ErrorCode::InvalidInput, job.model.id + " takes at most " +
-                                             std::to_string(job.model.max_input_images) +
-                                             " reference pictures.");
+    throw Error(ErrorCode::InvalidInput,
+                format(g_dngettext(GETTEXT_PACKAGE, "%s takes at most %d reference picture.",
+                                   "%s takes at most %d reference pictures.", gulong(job.model.max_input_images)),
+                       job.model.id.c_str(), job.model.max_input_images));
   if (width < 0 || height < 0 || (width > 0) != (height > 0))
-    throw Error(ErrorCode::InvalidInput, "Give the size as WIDTHxHEIGHT, for example 1024x768.");
+    throw Error(ErrorCode::InvalidInput, _("Give the size as WIDTHxHEIGHT, for example 1024x768."));
 
   // The model's aspect closest to what was asked for (size first, then ratio, else square).
   double want = 1.0;
@@ -228,7 +232,7 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   } else if (!aspect.empty()) {
     int aw = 0, ah = 0;
     if (std::sscanf(aspect.c_str(), "%d:%d", &aw, &ah) != 2 || aw <= 0 || ah <= 0)
-      throw Error(ErrorCode::InvalidInput, "Give the aspect ratio as W:H, for example 16:9.");
+      throw Error(ErrorCode::InvalidInput, _("Give the aspect ratio as W:H, for example 16:9."));
     want = double(aw) / ah;
   }
   const Aspect *best = &job.model.aspects.front();

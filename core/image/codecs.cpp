@@ -8,6 +8,7 @@
 #include <turbojpeg.h>
 #include <webp/decode.h>
 
+#include "core/util/i18n.hpp"
 #include "core/image/image.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
@@ -17,13 +18,13 @@ namespace genfill {
 namespace {
 
 Error unreadable(const std::string &detail) {
-  return Error(ErrorCode::BadResponse, "The service sent a picture genfill cannot read.", detail);
+  return Error(ErrorCode::BadResponse, _("The service sent a picture genfill cannot read."), detail);
 }
 
 void check_size(uint64_t w, uint64_t h, size_t max_pixels) {
   if (w == 0 || h == 0) throw unreadable("image has no pixels");
   if (w > 65535 || h > 65535 || w * h > max_pixels)
-    throw Error(ErrorCode::TooLarge, "The service sent a picture too large to use.",
+    throw Error(ErrorCode::TooLarge, _("The service sent a picture too large to use."),
                 "image " + std::to_string(w) + "x" + std::to_string(h));
 }
 
@@ -80,7 +81,7 @@ Image decode_webp(std::span<const uint8_t> bytes, size_t max_pixels) {
 std::vector<uint8_t> encode_png_raw(const uint8_t *data, size_t size, int w, int h, uint8_t color_type,
                                     int channels, int level) {
   SpngCtx ctx(spng_ctx_new(SPNG_CTX_ENCODER));
-  if (!ctx) throw Error(ErrorCode::InvalidInput, "Could not prepare the picture.", "spng_ctx_new");
+  if (!ctx) throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."), "spng_ctx_new");
   spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
   spng_set_option(ctx.get(), SPNG_IMG_COMPRESSION_LEVEL, level);
   // Filter and level, measured on a 1024x1024 crop of GIMP's splash photo (one core here):
@@ -95,11 +96,11 @@ std::vector<uint8_t> encode_png_raw(const uint8_t *data, size_t size, int w, int
   ihdr.color_type = color_type;
   spng_set_ihdr(ctx.get(), &ihdr);
   if (int rc = spng_encode_image(ctx.get(), data, size, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE))
-    throw Error(ErrorCode::InvalidInput, "Could not prepare the picture.", spng_strerror(rc));
+    throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."), spng_strerror(rc));
   size_t out_size = 0;
   int err = 0;
   void *out = spng_get_png_buffer(ctx.get(), &out_size, &err);
-  if (!out) throw Error(ErrorCode::InvalidInput, "Could not prepare the picture.", spng_strerror(err));
+  if (!out) throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."), spng_strerror(err));
   std::vector<uint8_t> png(static_cast<uint8_t *>(out), static_cast<uint8_t *>(out) + out_size);
   free(out);
   return png;
@@ -110,7 +111,7 @@ std::vector<uint8_t> read_file(const std::string &path) {
   gsize len = 0;
   GErrorOut err;
   if (!g_file_get_contents(path.c_str(), &data, &len, err.out()))
-    throw Error(ErrorCode::InvalidInput, "Could not read " + path + ": " + err.message());
+    throw Error(ErrorCode::InvalidInput, format(_("Could not read %s: %s"), path.c_str(), err.message().c_str()));
   std::vector<uint8_t> bytes(reinterpret_cast<uint8_t *>(data), reinterpret_cast<uint8_t *>(data) + len);
   g_free(data);
   return bytes;
@@ -150,7 +151,7 @@ Image load_image_file(const std::string &path) {
   try {
     return decode_image(bytes);
   } catch (const Error &e) {
-    throw Error(ErrorCode::InvalidInput, path + " is not a PNG, JPEG or WebP picture genfill can read.",
+    throw Error(ErrorCode::InvalidInput, format(_("%s is not a PNG, JPEG or WebP picture genfill can read."), path.c_str()),
                 e.detail());
   }
 }
@@ -159,7 +160,7 @@ void save_png_file(const Image &img, const std::string &path) {
   std::vector<uint8_t> png = encode_png(img, 6);
   GErrorOut err;
   if (!g_file_set_contents(path.c_str(), reinterpret_cast<const char *>(png.data()), gssize(png.size()), err.out()))
-    throw Error(ErrorCode::InvalidInput, "Could not write " + path + ": " + err.message());
+    throw Error(ErrorCode::InvalidInput, format(_("Could not write %s: %s"), path.c_str(), err.message().c_str()));
 }
 
 Mask load_mask_file(const std::string &path) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/util/i18n.hpp"
 #include "core/image/image.hpp"
 #include "core/util/error.hpp"
 
@@ -12,7 +13,7 @@ namespace {
 
 void check_inside(int w, int h, Rect r) {
   if (r.empty() || r.x < 0 || r.y < 0 || r.right() > w || r.bottom() > h)
-    throw Error(ErrorCode::InvalidInput, "Internal error: a region lies outside the picture.",
+    throw Error(ErrorCode::InvalidInput, _("Internal error: a region lies outside the picture."),
                 "rect " + std::to_string(r.x) + "," + std::to_string(r.y) + " " + std::to_string(r.w) + "x" +
                     std::to_string(r.h) + " in " + std::to_string(w) + "x" + std::to_string(h));
 }
@@ -128,7 +129,7 @@ Mask crop(const Mask &mask, Rect r) {
 
 Image scale(const Image &img, int width, int height) {
   if (img.empty() || width <= 0 || height <= 0)
-    throw Error(ErrorCode::InvalidInput, "Internal error: cannot scale an empty picture.");
+    throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty picture."));
   if (width == img.width && height == img.height) return img;
   // Premultiply so transparent pixels carry no colour into their neighbours.
   std::vector<float> src(img.pixels.size());
@@ -155,7 +156,7 @@ Image scale(const Image &img, int width, int height) {
 
 Mask scale(const Mask &mask, int width, int height) {
   if (mask.empty() || width <= 0 || height <= 0)
-    throw Error(ErrorCode::InvalidInput, "Internal error: cannot scale an empty mask.");
+    throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty mask."));
   if (width == mask.width && height == mask.height) return mask;
   std::vector<float> src(mask.values.begin(), mask.values.end());
   std::vector<float> dst = resample<1>(src, mask.width, mask.height, width, height);
@@ -222,7 +223,7 @@ Rect mask_bounds(const Mask &mask) {
 void composite(Image &dst, const Image &src, const Mask &mask, Rect region) {
   check_inside(dst.width, dst.height, region);
   if (src.width != region.w || src.height != region.h || mask.width != region.w || mask.height != region.h)
-    throw Error(ErrorCode::InvalidInput, "Internal error: the result does not fit its region.");
+    throw Error(ErrorCode::InvalidInput, _("Internal error: the result does not fit its region."));
   for (int y = 0; y < region.h; ++y) {
     uint8_t *d = dst.at(region.x, region.y + y);
     const uint8_t *s = src.at(0, y);

@@ -1,3 +1,4 @@
+#include "core/util/i18n.hpp"
 #include "core/keys/keys.hpp"
 
 #include <glib.h>
@@ -63,7 +64,7 @@ std::optional<std::string> keyring_lookup(const std::string &provider_name) {
 void keyring_store(const std::string &provider_name, const std::string &key) {
 #if GENFILL_HAVE_LIBSECRET
   if (keyring_disabled())
-    throw Error(ErrorCode::InvalidInput, "The keyring is turned off (GENFILL_NO_KEYRING is set).");
+    throw Error(ErrorCode::InvalidInput, _("The keyring is turned off (GENFILL_NO_KEYRING is set)."));
   std::string label = "genfill API key for " + provider_name;
   GErrorOut err;
   gboolean ok = secret_password_store_sync(key_schema(), SECRET_COLLECTION_DEFAULT, label.c_str(),
@@ -71,12 +72,12 @@ void keyring_store(const std::string &provider_name, const std::string &key) {
                                            provider_name.c_str(), nullptr);
   if (!ok)
     throw Error(ErrorCode::InvalidInput,
-                "Could not store the key in the desktop keyring. Is a keyring service running?",
+                _("Could not store the key in the desktop keyring. Is a keyring service running?"),
                 err.message());
 #else
   (void)provider_name;
   (void)key;
-  throw Error(ErrorCode::InvalidInput, "This build of genfill has no keyring support.");
+  throw Error(ErrorCode::InvalidInput, _("This build of genfill has no keyring support."));
 #endif
 }
 

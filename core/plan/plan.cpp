@@ -1,4 +1,5 @@
 // Which part of the picture to send, and at what size.
+#include "core/util/i18n.hpp"
 #include "core/plan/plan.hpp"
 
 #include <algorithm>
@@ -14,7 +15,7 @@ int iround(double v) { return int(std::lround(v)); }
 
 const Aspect &nearest_aspect(const ModelInfo &model, double ratio) {
   if (model.aspects.empty())
-    throw Error(ErrorCode::InvalidInput, "The model " + model.id + " lists no picture sizes.");
+    throw Error(ErrorCode::InvalidInput, format(_("The model %s lists no picture sizes."), model.id.c_str()));
   const Aspect *best = &model.aspects.front();
   double best_d = 1e9;
   for (const Aspect &a : model.aspects) {
@@ -40,14 +41,14 @@ void grow_axis(int &lo, int &len, int want, int limit) {
 }  // namespace
 
 Plan plan_region(int image_w, int image_h, Rect selection, const ModelInfo &model, const PlanOptions &opts) {
-  if (image_w <= 0 || image_h <= 0) throw Error(ErrorCode::InvalidInput, "The picture is empty.");
+  if (image_w <= 0 || image_h <= 0) throw Error(ErrorCode::InvalidInput, _("The picture is empty."));
   Plan plan;
   Rect box{0, 0, image_w, image_h};
   if (!selection.empty()) {
     int x0 = std::max(0, selection.x), y0 = std::max(0, selection.y);
     int x1 = std::min(image_w, selection.right()), y1 = std::min(image_h, selection.bottom());
     if (x1 <= x0 || y1 <= y0)
-      throw Error(ErrorCode::InvalidInput, "The selection lies outside the picture.");
+      throw Error(ErrorCode::InvalidInput, _("The selection lies outside the picture."));
     // Context around the selection: a share of its size, at least min_context pixels.
     int mx = std::max(opts.min_context, int(std::ceil(opts.context * (x1 - x0))));
     int my = std::max(opts.min_context, int(std::ceil(opts.context * (y1 - y0))));
@@ -101,7 +102,7 @@ Mask to_canvas(const Mask &region_mask, const Plan &plan) {
 }
 
 Image from_canvas(const Image &answer, const Plan &plan) {
-  if (answer.empty()) throw Error(ErrorCode::BadResponse, "The service sent an empty picture.");
+  if (answer.empty()) throw Error(ErrorCode::BadResponse, _("The service sent an empty picture."));
   const double fx = double(answer.width) / plan.canvas_w, fy = double(answer.height) / plan.canvas_h;
   int x0 = std::clamp(iround(plan.content.x * fx), 0, answer.width - 1);
   int y0 = std::clamp(iround(plan.content.y * fy), 0, answer.height - 1);

@@ -6,6 +6,7 @@
 #include "core/providers/json.hpp"
 #include "core/providers/registry.hpp"
 #include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
 
 namespace genfill {
 
@@ -42,9 +43,9 @@ bool is_refusal(const std::string &reason) {
 }
 
 std::string refusal_words(const std::string &reason) {
-  if (reason.rfind("IMAGE_", 0) == 0) return "the picture it made was blocked by its safety filters";
-  if (reason == "RECITATION") return "the answer was too close to existing material";
-  return "it was blocked by its safety filters";
+  if (reason.rfind("IMAGE_", 0) == 0) return _("the picture it made was blocked by its safety filters");
+  if (reason == "RECITATION") return _("the answer was too close to existing material");
+  return _("it was blocked by its safety filters");
 }
 
 // google.rpc.Status -> Error.
@@ -74,31 +75,37 @@ Error status_error(const HttpResponse &resp) {
 
   if (reason == "API_KEY_INVALID" || code == 401)
     return Error(ErrorCode::BadKey,
-                 "Gemini rejected the API key. Check GEMINI_API_KEY or the key stored in your keyring.", detail,
-                 code);
+                 format(_("%s rejected the API key. Check %s or the key stored in your keyring."), kService,
+                        "GEMINI_API_KEY"),
+                 detail, code);
   if (code == 403) {
     if (reason == "CONSUMER_SUSPENDED")
       return Error(ErrorCode::PermissionDenied,
-                   "Gemini has suspended this API key. Use another key or check your Google project.", detail, code);
+                   _("Gemini has suspended this API key. Use another key or check your Google project."), detail,
+                   code);
     if (message.find("unregistered callers") != std::string::npos)
-      return Error(ErrorCode::MissingKey, "Gemini received no API key. Set GEMINI_API_KEY.", detail, code);
+      return Error(ErrorCode::MissingKey, format(_("%s received no API key. Set %s."), kService, "GEMINI_API_KEY"),
+                   detail, code);
     return Error(ErrorCode::PermissionDenied,
-                 "Gemini refused access with this key: " + json::excerpt(message) , detail, code);
+                 format(_("%s refused access with this key: %s"), kService, json::excerpt(message).c_str()), detail,
+                 code);
   }
   if (code == 400 && status == "FAILED_PRECONDITION")
-    return Error(ErrorCode::PermissionDenied, "Gemini is not available for this account or location: " +
-                                                  json::excerpt(message), detail, code);
+    return Error(ErrorCode::PermissionDenied,
+                 format(_("Gemini is not available for this account or location: %s"), json::excerpt(message).c_str()),
+                 detail, code);
   if (code == 404)
     return Error(ErrorCode::ModelNotFound,
-                 "Gemini does not know this model, or it was retired. Choose another model. (" +
-                     json::excerpt(message, 160) + ")",
+                 format(_("%s does not know this model, or it was retired. Choose another model. (%s)"), kService,
+                        json::excerpt(message, 160).c_str()),
                  detail, code);
   if (code == 429) {
     if (quota_id.find("PerDay") != std::string::npos)
       return Error(ErrorCode::QuotaExhausted,
-                   "The daily Gemini quota of this key is used up. Try again tomorrow or use a paid key.", detail,
+                   _("The daily Gemini quota of this key is used up. Try again tomorrow or use a paid key."), detail,
                    code);
-    return Error(ErrorCode::RateLimited, "Gemini is receiving too many requests from this key. Wait a minute and try again.",
+    return Error(ErrorCode::RateLimited,
+                 format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
                  detail, code);
   }
   return common_status_error("Gemini", code, json::excerpt(message), std::move(detail));
@@ -114,7 +121,7 @@ public:
 
   HttpRequest build(const Request &req, const std::string &api_key) const override {
     if (req.n != 1)
-      throw Error(ErrorCode::InvalidInput, "Gemini makes one picture per request.", "n=" + std::to_string(req.n));
+      throw Error(ErrorCode::InvalidInput, _("Gemini makes one picture per request."), "n=" + std::to_string(req.n));
     std::string model = req.model.rfind("models/", 0) == 0 ? req.model.substr(7) : req.model;
     GCharPtr escaped(g_uri_escape_string(model.c_str(), "-._~", FALSE));
 
@@ -175,7 +182,7 @@ public:
     json::Doc doc = json::try_parse(resp.body);
     JsonObject *root = doc.object();
     if (!root)
-      throw Error(ErrorCode::BadResponse, "Gemini sent an answer genfill does not understand.",
+      throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."), kService),
                   "not a JSON object: " + json::excerpt(resp.body, 80));
     if (json::object(root, "error")) throw status_error(resp);
 
@@ -190,9 +197,10 @@ public:
       std::string block = json::string(json::object(root, "promptFeedback"), "blockReason");
       if (!block.empty())
         throw Error(ErrorCode::Refused,
-                    "Gemini refused the prompt (" + block + "). Rephrase it or choose another area.",
+                    format(_("Gemini refused the prompt (%s). Rephrase it or choose another area."), block.c_str()),
                     "promptFeedback.blockReason=" + block, resp.status);
-      throw Error(ErrorCode::BadResponse, "Gemini answered without a picture.", "no candidates", resp.status);
+      throw Error(ErrorCode::BadResponse, format(_("%s answered without a picture."), kService), "no candidates",
+                  resp.status);
     }
     result.finish_reason = json::string(cand, "finishReason");
     JsonArray *parts = json::array(json::object(cand, "content"), "parts");
@@ -223,19 +231,24 @@ public:
     }
     const std::string &reason = result.finish_reason;
     if (is_refusal(reason)) {
-      std::string msg = "Gemini refused: " + refusal_words(reason) + " (" + reason + "). Rephrase the prompt or choose another area.";
+      std::string msg = format(_("%s refused: %s (%s). Rephrase the prompt or choose another area."), kService,
+                               refusal_words(reason).c_str(), reason.c_str());
       Error e(ErrorCode::Refused, msg, "finishReason=" + reason, resp.status);
       if (!result.text.empty()) e.with_text(result.text);
       throw e;
     }
     if (reason == "MAX_TOKENS")
-      throw Error(ErrorCode::BadResponse, "Gemini stopped before it finished the picture. Try again.",
+      throw Error(ErrorCode::BadResponse, _("Gemini stopped before it finished the picture. Try again."),
                   "finishReason=MAX_TOKENS", resp.status);
     if (!result.text.empty())
-      throw Error(ErrorCode::TextOnly, "Gemini answered with text instead of a picture: " + json::excerpt(result.text, 300),
+      throw Error(ErrorCode::TextOnly,
+                  format(_("%s answered with text instead of a picture: %s"), kService,
+                         json::excerpt(result.text, 300).c_str()),
                   "finishReason=" + reason, resp.status)
           .with_text(result.text);
-    throw Error(ErrorCode::BadResponse, "Gemini answered without a picture (" + (reason.empty() ? std::string("no reason given") : reason) + "). Try again or rephrase the prompt.",
+    throw Error(ErrorCode::BadResponse,
+                format(_("Gemini answered without a picture (%s). Try again or rephrase the prompt."),
+                       reason.empty() ? _("no reason given") : reason.c_str()),
                 "finishReason=" + reason, resp.status);
   }
 

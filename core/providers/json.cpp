@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
 
 namespace genfill::json {
 
@@ -86,7 +87,7 @@ std::vector<uint8_t> base64_decode(std::string_view text, const char *service) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
               c == '/' || c == '=';
     if (!ok)
-      throw Error(ErrorCode::BadResponse, std::string(service) + " sent a picture that is damaged.",
+      throw Error(ErrorCode::BadResponse, format(_("%s sent a picture that is damaged."), service),
                   "invalid base64 character");
     clean.push_back(c);
   }
@@ -94,7 +95,7 @@ std::vector<uint8_t> base64_decode(std::string_view text, const char *service) {
   bool bad = clean.empty() || clean.size() % 4 != 0 ||
              (pad != std::string::npos && (clean.size() - pad > 2 || clean.find_first_not_of('=', pad) != std::string::npos));
   if (bad)
-    throw Error(ErrorCode::BadResponse, std::string(service) + " sent a picture that is damaged.",
+    throw Error(ErrorCode::BadResponse, format(_("%s sent a picture that is damaged."), service),
                 "invalid base64 length or padding");
   gsize len = 0;
   guchar *data = g_base64_decode(clean.c_str(), &len);

@@ -5,6 +5,7 @@
 #include "core/providers/json.hpp"
 #include "core/providers/registry.hpp"
 #include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
 
 namespace genfill {
 
@@ -45,34 +46,40 @@ Error status_error(const HttpResponse &resp) {
 
   if (code == "moderation_blocked" || code == "content_policy_violation") {
     std::string stage = json::string(json::object(err, "moderation_details"), "moderation_stage");
-    std::string what = stage == "output" ? "the picture it made was blocked by its safety system"
-                                         : "the request was blocked by its safety system";
-    return Error(ErrorCode::Refused, "OpenAI refused: " + what + ". Rephrase the prompt or choose another area.",
+    std::string what = stage == "output" ? _("the picture it made was blocked by its safety system")
+                                         : _("the request was blocked by its safety system");
+    return Error(ErrorCode::Refused,
+                 format(_("%s refused: %s. Rephrase the prompt or choose another area."), kService, what.c_str()),
                  detail, status);
   }
   if (status == 401)
     return Error(ErrorCode::BadKey,
-                 "OpenAI rejected the API key. Check OPENAI_API_KEY or the key stored in your keyring.", detail,
-                 status);
+                 format(_("%s rejected the API key. Check %s or the key stored in your keyring."), kService,
+                        "OPENAI_API_KEY"),
+                 detail, status);
   if (status == 403) {
     if (message.find("verif") != std::string::npos)
       return Error(ErrorCode::PermissionDenied,
-                   "OpenAI requires your organization to be verified before it can use this model.", detail, status);
+                   _("OpenAI requires your organization to be verified before it can use this model."), detail,
+                   status);
     if (code == "unsupported_country_region_territory")
-      return Error(ErrorCode::PermissionDenied, "OpenAI is not available in your country or region.", detail, status);
-    return Error(ErrorCode::PermissionDenied, "OpenAI refused access with this key: " + json::excerpt(message), detail,
+      return Error(ErrorCode::PermissionDenied, _("OpenAI is not available in your country or region."), detail,
+                   status);
+    return Error(ErrorCode::PermissionDenied,
+                 format(_("%s refused access with this key: %s"), kService, json::excerpt(message).c_str()), detail,
                  status);
   }
   if (status == 404)
     return Error(ErrorCode::ModelNotFound,
-                 "OpenAI does not know this model, or it was retired. Choose another model. (" +
-                     json::excerpt(message, 160) + ")",
+                 format(_("%s does not know this model, or it was retired. Choose another model. (%s)"), kService,
+                        json::excerpt(message, 160).c_str()),
                  detail, status);
   if (status == 429) {
     if (code == "insufficient_quota")
       return Error(ErrorCode::QuotaExhausted,
-                   "Your OpenAI account has no credit left. Check your plan and billing details.", detail, status);
-    return Error(ErrorCode::RateLimited, "OpenAI is receiving too many requests from this key. Wait a minute and try again.",
+                   _("Your OpenAI account has no credit left. Check your plan and billing details."), detail, status);
+    return Error(ErrorCode::RateLimited,
+                 format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
                  detail, status);
   }
   return common_status_error("OpenAI", status, json::excerpt(message), std::move(detail));
@@ -88,7 +95,7 @@ public:
 
   HttpRequest build(const Request &req, const std::string &api_key) const override {
     if (req.n < 1 || req.n > 10)
-      throw Error(ErrorCode::InvalidInput, "OpenAI makes 1 to 10 pictures per request.", "n=" + std::to_string(req.n));
+      throw Error(ErrorCode::InvalidInput, _("OpenAI makes 1 to 10 pictures per request."), "n=" + std::to_string(req.n));
     HttpRequest http;
     http.headers = {{"Authorization", "Bearer " + api_key}};
     if (req.images.empty()) {
@@ -132,7 +139,7 @@ public:
     json::Doc doc = json::try_parse(resp.body);
     JsonObject *root = doc.object();
     if (!root)
-      throw Error(ErrorCode::BadResponse, "OpenAI sent an answer genfill does not understand.",
+      throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."), kService),
                   "not a JSON object: " + json::excerpt(resp.body, 80), resp.status);
     if (json::object(root, "error")) throw status_error(resp);
     Result result;
@@ -159,10 +166,11 @@ public:
     if (result.images.empty()) {
       if (url_only)
         throw Error(ErrorCode::BadResponse,
-                    "The service answered with a link instead of the picture itself; genfill needs base64 answers "
-                    "(GPT image models send them).",
+                    _("The service answered with a link instead of the picture itself; genfill needs base64 answers "
+                      "(GPT image models send them)."),
                     "data[].url only", resp.status);
-      throw Error(ErrorCode::BadResponse, "OpenAI answered without a picture.", "no data[].b64_json", resp.status);
+      throw Error(ErrorCode::BadResponse, format(_("%s answered without a picture."), kService), "no data[].b64_json",
+                  resp.status);
     }
     result.finish_reason = "stop";
     return result;

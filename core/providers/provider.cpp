@@ -6,6 +6,7 @@
 
 #include "core/providers/registry.hpp"
 #include "core/util/error.hpp"
+#include "core/util/i18n.hpp"
 
 namespace genfill {
 
@@ -66,17 +67,19 @@ RetryAdvice http_retry_advice(const HttpResponse &resp) {
 Error common_status_error(const std::string &service, int status, const std::string &message, std::string detail) {
   if (status >= 500)
     return Error(ErrorCode::ServerError,
-                 status == 503 ? service + " is overloaded right now. Try again in a moment."
-                               : service + " had a problem (error " + std::to_string(status) + "). Try again in a moment.",
+                 status == 503 ? format(_("%s is overloaded right now. Try again in a moment."), service.c_str())
+                               : format(_("%s had a problem (error %d). Try again in a moment."), service.c_str(), status),
                  std::move(detail), status);
   if (status == 413)
-    return Error(ErrorCode::BadRequest, "The picture is too large for " + service + ". Select a smaller area.",
+    return Error(ErrorCode::BadRequest, format(_("The picture is too large for %s. Select a smaller area."), service.c_str()),
                  std::move(detail), status);
   if (status >= 400)
     return Error(ErrorCode::BadRequest,
-                 service + " rejected the request: " + (message.empty() ? "error " + std::to_string(status) : message),
+                 format(_("%s rejected the request: %s"), service.c_str(),
+                        message.empty() ? format(_("error %d"), status).c_str() : message.c_str()),
                  std::move(detail), status);
-  return Error(ErrorCode::BadResponse, service + " sent an answer genfill does not understand.", std::move(detail),
+  return Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."), service.c_str()),
+               std::move(detail),
                status);
 }
 

@@ -1,6 +1,7 @@
 // HTTP on libsoup 3: concurrent requests, per-try timeouts, retries with backoff,
 // cancellation and a cap on the answer's size. Everything runs on the calling thread's
 // default main context; no exception leaves a libsoup callback.
+#include "core/util/i18n.hpp"
 #include "core/transport/transport.hpp"
 
 #include <algorithm>
@@ -132,7 +133,7 @@ struct Call {
     timed_out = connect_timed_out = connected = too_large = false;
     response = HttpResponse{};
     started = std::chrono::steady_clock::now();
-    if (user_cancelled()) return fail(ErrorCode::Cancelled, "Cancelled.");
+    if (user_cancelled()) return fail(ErrorCode::Cancelled, _("Cancelled."));
 
     if (!req->form.empty()) {
       SoupMultipart *mp = soup_multipart_new(SOUP_FORM_MIME_TYPE_MULTIPART);
@@ -156,7 +157,7 @@ struct Call {
       }
     }
     if (!msg)
-      return fail(ErrorCode::InvalidInput, "The service address is not a valid web address.", "bad URL");
+      return fail(ErrorCode::InvalidInput, _("The service address is not a valid web address."), "bad URL");
     SoupMessageHeaders *h = soup_message_get_request_headers(msg.get());
     for (const auto &[name, value] : req->headers) soup_message_headers_replace(h, name.c_str(), value.c_str());
 
@@ -257,8 +258,9 @@ struct Call {
 
   void too_big() {
     too_large = true;
-    fail(ErrorCode::TooLarge, "The answer from " + host_of(req->url) + " was larger than genfill accepts (" +
-                                  std::to_string(opts->max_response_bytes >> 20) + " MB), so it was stopped.",
+    fail(ErrorCode::TooLarge,
+         format(_("The answer from %s was larger than genfill accepts (%zu MB), so it was stopped."),
+                host_of(req->url).c_str(), opts->max_response_bytes >> 20),
          "response over cap");
   }
 
@@ -295,20 +297,24 @@ struct Call {
     g_debug("%s %s%s failed: %s", req->method.c_str(), host_of(req->url).c_str(), path_of(req->url).c_str(),
             timeout ? "timed out" : connect_timeout ? "connect timed out" : detail.c_str());
     clear_try();
-    if (user) return fail(ErrorCode::Cancelled, "Cancelled.", detail);
+    if (user) return fail(ErrorCode::Cancelled, _("Cancelled."), detail);
     if (timeout)
       return fail(ErrorCode::Timeout,
-                  host_of(req->url) + " did not answer within " + std::to_string(int(opts->timeout_s)) +
-                      " seconds. Try again, or allow more time.",
+                  format(g_dngettext(GETTEXT_PACKAGE, "%s did not answer within %d second. Try again, or allow more time.",
+                                     "%s did not answer within %d seconds. Try again, or allow more time.",
+                                     gulong(opts->timeout_s)),
+                         host_of(req->url).c_str(), int(opts->timeout_s)),
                   detail);
     if (error && error->domain == G_TLS_ERROR)
       return fail(ErrorCode::Network,
-                  "The secure connection to " + host_of(req->url) + " failed; its certificate could not be verified.",
+                  format(_("The secure connection to %s failed; its certificate could not be verified."),
+                         host_of(req->url).c_str()),
                   detail);
     if (attempt < opts->max_tries) return retry_after(backoff(), 0);
-    std::string why = connect_timeout ? "it did not respond" : detail;
+    std::string why = connect_timeout ? _("it did not respond") : detail;
     fail(ErrorCode::Network,
-         "Could not reach " + host_of(req->url) + " (" + why + "). Check your internet connection and the endpoint.",
+         format(_("Could not reach %s (%s). Check your internet connection and the endpoint."),
+                host_of(req->url).c_str(), why.c_str()),
          detail);
   }
 
@@ -338,7 +344,7 @@ struct Call {
       g_source_set_callback(src, +[](gpointer self) -> gboolean {
         auto *c = static_cast<Call *>(self);
         c->cancel_idle = 0;
-        c->fail(ErrorCode::Cancelled, "Cancelled.");
+        c->fail(ErrorCode::Cancelled, _("Cancelled."));
         return G_SOURCE_REMOVE;
       }, this, nullptr);
       cancel_idle = g_source_attach(src, impl->ctx);

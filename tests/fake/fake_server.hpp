@@ -2,6 +2,7 @@
 // Runs a SoupServer on 127.0.0.1 in its own thread and main context.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>

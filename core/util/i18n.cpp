@@ -1,0 +1,28 @@
+#include "core/util/i18n.hpp"
+
+#include <cstdarg>
+
+#include <glib.h>
+
+namespace genfill {
+
+std::string format(const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  gchar *s = g_strdup_vprintf(fmt, args);
+  va_end(args);
+  std::string out = s ? s : "";
+  g_free(s);
+  return out;
+}
+
+void init_i18n() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const char *dir = g_getenv("GENFILL_LOCALEDIR");
+  bindtextdomain(GETTEXT_PACKAGE, dir && *dir ? dir : GENFILL_LOCALEDIR);
+  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+}
+
+}  // namespace genfill
