@@ -322,6 +322,23 @@ def parasite_records_provenance_but_never_the_key():
     image.delete()
 
 
+if os.environ.get("GENFILL_EXPECT_LANG") == "es":
+    @test
+    def in_spanish():
+        proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
+        check(proc.get_menu_label() == "_Editar con instrucción…", proc.get_menu_label())
+        check(any("Generativo" in p for p in proc.get_menu_paths()), proc.get_menu_paths())
+        message = expect_failure({"status": 500, "fixture": "gemini/error_500_internal.json", "count": 3},
+                                 "gemini", ["Gemini tuvo un problema (error 500)"])
+        image, layer = open_photo()
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+        status, layers = run("plug-in-genfill-edit", image, [layer], prompt="un cometa rojo", provider="gemini",
+                             endpoint=endpoint("gemini"))
+        check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+        check(layers[0].get_name().startswith("un cometa rojo"), layers[0].get_name())
+        image.delete()
+
+
 failed = [n for n, e in results if e]
 print("%d passed, %d failed" % (len(results) - len(failed), len(failed)), flush=True)
 if failed:
