@@ -647,8 +647,20 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
   return p;
 }
 
-gboolean set_i18n(GimpPlugIn *, const gchar *, gchar **, gchar **) {
-  init_i18n();   // the system locale folder, or $GENFILL_LOCALEDIR
+// Catalogues in the plug-in's own folder (<folder>/locale, how a user install carries them)
+// win; otherwise $GENFILL_LOCALEDIR or the system locale folder.
+gboolean set_i18n(GimpPlugIn *, const gchar *, gchar **gettext_domain, gchar **catalog_dir) {
+  if (!g_getenv("GENFILL_LOCALEDIR")) {
+    GCharPtr exe(g_file_read_link("/proc/self/exe", nullptr));
+    GCharPtr folder(exe ? g_path_get_dirname(exe.get()) : nullptr);
+    GCharPtr own(folder ? g_build_filename(folder.get(), "locale", nullptr) : nullptr);
+    if (own && g_file_test(own.get(), G_FILE_TEST_IS_DIR)) {
+      *gettext_domain = g_strdup(GETTEXT_PACKAGE);
+      *catalog_dir = g_strdup("locale");  // GIMP binds it, relative to the plug-in's folder
+      return TRUE;
+    }
+  }
+  init_i18n();
   return FALSE;  // bound here: GIMP only accepts folders inside the plug-in's own
 }
 
