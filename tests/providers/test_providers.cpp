@@ -259,6 +259,9 @@ TEST(GeminiResponse, MalformedAnswersAreBadResponses) {
   std::string bad64 = R"({"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBOR#w0KGgo="}}]},"finishReason":"STOP"}]})";
   EXPECT_EQ(parse_error(gemini(), 200, bad64), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(gemini(), 502, "<html>Bad gateway</html>"), ErrorCode::ServerError);
+  // Two documents in one body once aborted the JSON parser (found by fuzzing).
+  EXPECT_EQ(parse_error(gemini(), 200, "{}{}\n"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(openai(), 400, "{}{}"), ErrorCode::BadRequest);
 }
 
 // ---------------- OpenAI requests ----------------
