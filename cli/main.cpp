@@ -256,6 +256,7 @@ JobSettings settings_from(const Common &c) {
 }
 
 void setup_logging(const Common &c) {
+  g_log_writer_default_set_use_stderr(TRUE);  // logs never mix with --json on stdout
   if (c.verbose) g_setenv("G_MESSAGES_DEBUG", "genfill", TRUE);
 }
 

@@ -128,7 +128,13 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
     if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
     int take = std::min<int>(asked[i], int(res.images.size()));
-    for (int k = 0; k < take; ++k) out.images.push_back(decode_image(res.images[size_t(k)].bytes));
+    for (int k = 0; k < take; ++k) {
+      Image img = decode_image(res.images[size_t(k)].bytes);
+      if (img.width < 8 || img.height < 8)  // a broken answer, not a picture to stretch over the region
+        throw Error(ErrorCode::BadResponse, _("The service sent a picture too small to use."),
+                    std::to_string(img.width) + "x" + std::to_string(img.height));
+      out.images.push_back(std::move(img));
+    }
   }
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));

@@ -71,6 +71,43 @@ Image solid(int w, int h, uint32_t rgb) {
   return img;
 }
 
+uint32_t crc32(const std::string &data) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+std::string png_chunk(const std::string &type, const std::string &data) {
+  auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  return be32(uint32_t(data.size())) + type + data + be32(crc32(type + data));
+}
+
+// The picture an answer carries, base64, possibly broken on purpose.
+std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply) {
+  const std::string kind = reply ? reply->picture : "";
+  const std::string sig = "\x89PNG\r\n\x1a\n";
+  if (kind == "bad_base64") return "iVBORw0KGgo#not*base64";
+  std::vector<uint8_t> bytes;
+  if (kind == "corrupt") {
+    std::string junk = sig + std::string(300, '\x5a');
+    bytes.assign(junk.begin(), junk.end());
+  } else if (kind == "huge") {  // a decompression bomb: a 20000x20000 header, almost no data
+    std::string ihdr{char(0), char(0), char(0x4e), char(0x20), char(0), char(0), char(0x4e), char(0x20),
+                     char(8), char(6), char(0), char(0), char(0)};
+    std::string png = sig + png_chunk("IHDR", ihdr) + png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) +
+                      png_chunk("IEND", "");
+    bytes.assign(png.begin(), png.end());
+  } else {
+    bytes = encode_png(kind == "tiny" ? solid(1, 1, rgb) : solid(w, h, rgb), 1);
+  }
+  return json::base64_encode(bytes);
+}
+
 // Decodes a picture from the request, or rejects it.
 Image decode_or(const std::vector<uint8_t> &bytes, const Answer &reject) {
   try {
@@ -186,7 +223,7 @@ struct FakeServer::Impl {
       return {200, R"({"candidates":[{"content":{"role":"model","parts":[{"text":"I can describe the picture, but I will not draw it."}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":12,"totalTokenCount":22},"modelVersion":")" +
                        model + "\"}"};
     uint32_t rgb = reply && !reply->color.empty() ? uint32_t(std::stoul(reply->color, nullptr, 16)) : color;
-    std::string b64 = json::base64_encode(encode_png(solid(w, ht, rgb), 1));
+    std::string b64 = picture_b64(w, ht, rgb, reply);
     return {200, R"({"candidates":[{"content":{"role":"model","parts":[{"text":"Here is the edited picture."},{"inlineData":{"mimeType":"image/png","data":")" +
                      b64 +
                      R"("}}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":1300,"candidatesTokenCount":1290,"totalTokenCount":2590},"modelVersion":")" +
@@ -205,8 +242,8 @@ struct FakeServer::Impl {
     return size == "1024x1024" || size == "1536x1024" || size == "1024x1536";
   }
 
-  Answer openai_images(uint32_t rgb, int n, int w, int h, const std::string &size) {
-    std::string png = json::base64_encode(encode_png(solid(w, h, rgb), 1));
+  Answer openai_images(uint32_t rgb, int n, int w, int h, const std::string &size, const FakeReply *reply) {
+    std::string png = picture_b64(w, h, rgb, reply);
     std::string data;
     for (int i = 0; i < n; ++i) data += std::string(i ? "," : "") + "{\"b64_json\":\"" + png + "\"}";
     return {200, "{\"created\":1767225600,\"data\":[" + data + "],\"background\":\"opaque\",\"output_format\":\"png\",\"size\":\"" +
@@ -244,7 +281,7 @@ struct FakeServer::Impl {
       if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': must be between 1 and 10.", "n");
       if (!size_ok(rec.model, rec.size, w, hh)) return {400, load_fixture("openai/error_400_invalid_size_gpt_image.json")};
       if (reply && reply->text_only) return {200, "{\"created\":1767225600,\"data\":[]}"};
-      return openai_images(rgb, rec.n, w, hh, rec.size);
+      return openai_images(rgb, rec.n, w, hh, rec.size, reply);
     }
 
     if (!g_str_has_prefix(rec.content_type.c_str(), "multipart/form-data"))
@@ -329,7 +366,7 @@ struct FakeServer::Impl {
     if (rec.size.empty()) rec.size = "auto";
     if (!size_ok(rec.model, rec.size, w, hh)) return {400, load_fixture("openai/error_400_invalid_size_gpt_image.json")};
     if (reply && reply->text_only) return {200, "{\"created\":1767225600,\"data\":[]}"};
-    return openai_images(rgb, rec.n, w, hh, rec.size);
+    return openai_images(rgb, rec.n, w, hh, rec.size, reply);
   }
 
   // ---------- dispatch ----------
@@ -515,6 +552,7 @@ struct FakeServer::Impl {
     r.reset = json::boolean(o, "reset");
     r.text_only = json::boolean(o, "text_only");
     r.color = json::string(o, "color");
+    r.picture = json::string(o, "picture");
     r.count = int(json::integer(o, "count", 1));
     if (JsonObject *headers = json::object(o, "headers")) {
       GList *members = json_object_get_members(headers);

@@ -23,6 +23,8 @@ struct FakeReply {
   bool reset = false;          // close the connection without an answer
   bool text_only = false;      // a valid answer with text and no picture
   std::string color;           // "RRGGBB" for the picture
+  std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
+                               // declared), "bad_base64"
   int count = 1;               // use for this many requests
 };
 

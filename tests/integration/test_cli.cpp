@@ -262,8 +262,9 @@ class CliErrorTest : public CliTest, public ::testing::WithParamInterface<ErrorC
 TEST_P(CliErrorTest, FailsCleanlyWithAClearMessage) {
   const ErrorCase &c = GetParam();
   fake_->enqueue(c.reply);
-  CliRun r = run({"edit", "--provider", c.provider, "--endpoint", endpoint(c.provider), "--prompt", "x", "--json",
-               "--timeout", "2", photo_path_, "-o", path("out.png")});
+  // Verbose, so every log line of every failure path is checked for the key too (run() does).
+  CliRun r = run({"edit", "-v", "--provider", c.provider, "--endpoint", endpoint(c.provider), "--prompt", "x",
+                  "--json", "--timeout", "2", photo_path_, "-o", path("out.png")});
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_FALSE(exists("out.png")) << "nothing is written on failure";
   EXPECT_NE(r.err.find(c.in_message), std::string::npos) << r.err;
@@ -293,7 +294,38 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"gemini", R"({"status":200,"fixture":"gemini/response_blocked_prompt_feedback.json"})",
                   "refused", "Gemini"},
         ErrorCase{"openai", R"({"truncate_at":40})", "bad-response", "OpenAI"},
-        ErrorCase{"gemini", R"({"delay_ms":6000,"count":3})", "timeout", "time"}));
+        ErrorCase{"gemini", R"({"delay_ms":6000,"count":3})", "timeout", "time"},
+        // The rest of the fault matrix: every failure ends in a clear message and no file.
+        ErrorCase{"gemini", R"({"status":403,"fixture":"gemini/error_403_permission_denied_consumer_suspended.json"})",
+                  "permission-denied", "suspended"},
+        ErrorCase{"openai", R"({"status":403,"fixture":"openai/error_403_org_not_verified.json"})",
+                  "permission-denied", "verified"},
+        ErrorCase{"gemini", R"({"status":429,"fixture":"gemini/error_429_resource_exhausted_minimal.json","count":3})",
+                  "rate-limited", "too many requests"},
+        ErrorCase{"openai", R"({"status":502,"body":"<html>Bad gateway</html>","count":3})", "server-error",
+                  "error 502"},
+        ErrorCase{"gemini", R"({"status":504,"fixture":"gemini/error_504_deadline_exceeded.json","count":3})",
+                  "server-error", "Gemini"},
+        ErrorCase{"gemini", R"({"reset":true,"count":3})", "network", "Could not reach"},
+        ErrorCase{"gemini", R"({"picture":"bad_base64"})", "bad-response", "damaged"},
+        ErrorCase{"openai", R"({"picture":"corrupt"})", "bad-response", "cannot read"},
+        ErrorCase{"gemini", R"({"picture":"tiny"})", "bad-response", "too small"},
+        ErrorCase{"openai", R"({"picture":"huge"})", "too-large", "too large"},
+        ErrorCase{"gemini", R"({"huge_bytes":1073741824})", "too-large", "larger than genfill accepts"},
+        ErrorCase{"openai", R"({"status":400,"fixture":"openai/error_400_invalid_size_gpt_image.json"})",
+                  "bad-request", "rejected the request"}));
+
+TEST_F(CliTest, ConnectionRefusedIsANetworkError) {
+  // A port nobody listens on (the fake's, once it is gone).
+  std::string url = fake_->url();
+  fake_.reset();
+  CliRun r = run({"edit", "--endpoint", url, "--prompt", "x", "--json", photo_path_, "-o", path("out.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("Could not reach 127.0.0.1"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\"network\""), std::string::npos) << r.out;
+  EXPECT_FALSE(exists("out.png"));
+  fake_ = std::make_unique<FakeProcess>();
+}
 
 TEST_F(CliTest, RetriesARateLimitThenSucceeds) {
   fake_->enqueue(R"({"status":429,"fixture":"openai/error_429_rate_limit.json","headers":{"retry-after":"1"}})");
