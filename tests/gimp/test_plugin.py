@@ -262,6 +262,35 @@ def timeout_adds_nothing():
     expect_failure({"delay_ms": 8000, "count": 3}, "gemini", ["did not answer"])
 
 
+FAULTS = [  # (reply, provider, words the user must see)
+    ({"status": 403, "fixture": "gemini/error_403_permission_denied_consumer_suspended.json"}, "gemini", ["suspended"]),
+    ({"status": 404, "fixture": "openai/error_404_model_not_found.json"}, "openai", ["model"]),
+    ({"status": 429, "fixture": "openai/error_429_insufficient_quota.json"}, "openai", ["credit"]),
+    ({"status": 429, "fixture": "gemini/error_429_resource_exhausted_minimal.json", "count": 3}, "gemini",
+     ["too many requests"]),
+    ({"status": 502, "body": "<html>Bad gateway</html>", "count": 3}, "openai", ["error 502"]),
+    ({"status": 503, "fixture": "gemini/error_503_unavailable.json", "count": 3}, "gemini", ["overloaded"]),
+    ({"reset": True, "count": 3}, "gemini", ["Could not reach"]),
+    ({"truncate_at": 50}, "openai", ["does not understand"]),
+    ({"picture": "bad_base64"}, "gemini", ["damaged"]),
+    ({"picture": "corrupt"}, "openai", ["cannot read"]),
+    ({"picture": "tiny"}, "gemini", ["too small"]),
+    ({"picture": "huge"}, "openai", ["too large"]),
+    ({"huge_bytes": 1073741824}, "gemini", ["larger than genfill accepts"]),
+    ({"status": 200, "fixture": "gemini/response_candidate_image_safety_no_content.json"}, "gemini", ["refused"]),
+]
+
+
+@test
+def fault_matrix_changes_nothing():
+    for reply, provider, words in FAULTS:
+        try:
+            expect_failure(reply, provider, words)
+        except AssertionError as e:
+            raise AssertionError("%s: %s" % (json.dumps(reply), e))
+        fake("/_fake/reset", {})
+
+
 def kill_plugin_after(seconds):
     """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits."""
     import signal
