@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -423,6 +424,51 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   return ok;
 }
 
+// ---------- timings for bench/ ----------
+
+// With GENFILL_TIMINGS=FILE set, each edit appends one JSON line: seconds per stage, bytes sent,
+// the upload's PNG size, and the plug-in's peak memory. Nothing is written otherwise.
+// The process's own peak resident memory (VmHWM). getrusage's ru_maxrss would be wrong here:
+// Linux keeps it across exec, so a plug-in started by a large GIMP inherits GIMP's figure.
+long peak_rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+class StageClock {
+public:
+  StageClock() : enabled_(g_getenv("GENFILL_TIMINGS") != nullptr) {}
+  void mark(const char *stage) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    stages_.emplace_back(stage, std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+  }
+  void add(const std::vector<std::pair<std::string, double>> &more) {
+    if (enabled_) stages_.insert(stages_.end(), more.begin(), more.end());
+  }
+  void write(const std::string &proc, Rect region, size_t bytes_sent, size_t upload_png, int variations) {
+    if (!enabled_) return;
+    std::ofstream f(g_getenv("GENFILL_TIMINGS"), std::ios::app);
+    f << "{\"proc\":\"" << proc << "\",\"region\":[" << region.w << "," << region.h << "],\"variations\":" << variations
+      << ",\"total\":" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()
+      << ",\"bytes_sent\":" << bytes_sent << ",\"upload_png\":" << upload_png << ",\"peak_rss_kb\":" << peak_rss_kb()
+      << ",\"stages\":{";
+    for (size_t i = 0; i < stages_.size(); ++i)
+      f << (i ? "," : "") << "\"" << stages_[i].first << "\":" << stages_[i].second;
+    f << "}}\n";
+  }
+  bool enabled() const { return enabled_; }
+
+private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
+  std::vector<std::pair<std::string, double>> stages_;
+};
+
 // ---------- procedures ----------
 
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
@@ -435,6 +481,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
+  StageClock clock;
   return guarded(procedure, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
@@ -469,25 +516,33 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     }
     Plan plan = plan_region(bounds.w, bounds.h, selection, job.model, PlanOptions{context / 100.0, 32});
     Rect where{bounds.x + plan.region.x, bounds.y + plan.region.y, plan.region.w, plan.region.h};
+    clock.mark("plan");
 
     std::optional<Image> pixels;
     if (sample_merged) pixels = read_visible(image, where);
     if (!pixels) pixels = read_rgba(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h});
     std::optional<Mask> mask;
     if (non_empty) mask = read_selection(image, where);
+    clock.mark("read");
 
     JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_edit(settings, plan, *pixels, mask, {}, cancel, progress);
     });
+    clock.mark("job");
+    clock.add(result.timings);
 
     // Everything is in memory: change the image now, in one undo step.
     std::optional<Mask> layer_mask;
     if (mask) layer_mask = feather_inside(*mask, feather_px);
+    clock.mark("feather");
     gimp_image_undo_group_start(image);
     std::vector<GimpLayer *> layers =
         insert_results(image, drawable, result, settings.prompt, settings.seed, where, layer_mask);
     gimp_image_undo_group_end(image);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    clock.mark("insert");
+    if (clock.enabled())
+      clock.write(kEdit, where, result.bytes_sent, encode_png(to_canvas(*pixels, plan)).size(), settings.variations);
     return layers_return(procedure, layers);
   });
 }

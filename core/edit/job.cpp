@@ -2,6 +2,7 @@
 #include "core/edit/job.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -74,7 +75,19 @@ struct Gathered {
   std::vector<Image> images;
   std::string text, finish_reason;
   Usage usage;
+  double request_s = 0, decode_s = 0;
+  size_t bytes_sent = 0;
 };
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+size_t body_bytes(const HttpRequest &r) {
+  size_t n = r.body.size();
+  for (const FormPart &p : r.form) n += p.value.size() + p.name.size() + p.filename.size() + p.content_type.size();
+  return n;
+}
 
 void add_usage(Usage &sum, const Usage &u) {
   auto add = [](int64_t &a, int64_t b) {
@@ -103,6 +116,9 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
 
   const std::string waiting = waiting_label(*job.provider);
   report(progress, waiting);
+  Gathered out;
+  for (const HttpRequest &r : http) out.bytes_sent += body_bytes(r);
+  auto t_request = std::chrono::steady_clock::now();
   Transport transport(settings.transport);
   const Provider *provider = job.provider;
   size_t finished = 0;
@@ -117,8 +133,9 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
         }
       });
   if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, _("Cancelled."));
+  out.request_s = seconds_since(t_request);
 
-  Gathered out;
+  auto t_decode = std::chrono::steady_clock::now();
   report(progress, _("Reading the answer"));
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome &o = outcomes[i];
@@ -138,6 +155,7 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
   }
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));
+  out.decode_s = seconds_since(t_decode);
   return out;
 }
 
@@ -191,6 +209,7 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
                        job.model.id.c_str(), job.model.max_input_images, int(references.size())));
 
   report(progress, _("Preparing the picture"));
+  auto t_encode = std::chrono::steady_clock::now();
   Request req;
   req.model = job.model.id;
   req.base_url = job.base_url;
@@ -205,10 +224,15 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
     req.aspect = plan.aspect.label();
   }
 
+  const double encode_s = seconds_since(t_encode);
   Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
   report(progress, _("Placing the result"));
+  auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
   for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan));
+  out.timings = {{"encode", encode_s}, {"request", g.request_s}, {"decode", g.decode_s},
+                 {"scale", seconds_since(t_scale)}};
+  out.bytes_sent = g.bytes_sent;
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);
   out.usage = g.usage;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct JobResult {
   std::string finish_reason;
   Usage usage;                // summed over calls
   std::string provider, model;
+  // For benchmarks and logs: seconds per stage ("encode", "request", "decode", "scale") and
+  // the bytes of all request bodies sent.
+  std::vector<std::pair<std::string, double>> timings;
+  size_t bytes_sent = 0;
 };
 
 // Resolves provider, model and key; throws Error{InvalidInput|MissingKey} early, before any work.
