@@ -1,5 +1,7 @@
-// Google Gemini API, generateContent with image output.
+// Google Gemini API, generateContent with image output (REFERENCE §1).
 // POST {base}/v1beta/models/{model}:generateContent, key in x-goog-api-key.
+#include <optional>
+
 #include <glib.h>
 
 #include "core/image/image.hpp"
@@ -25,12 +27,18 @@ void add_inline_image(JsonBuilder *b, const std::string &mime, const std::vector
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "inlineData");
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "mimeType");
-  json_builder_add_string_value(b, mime.c_str());
-  json_builder_set_member_name(b, "data");
-  json_builder_add_string_value(b, json::base64_encode(bytes).c_str());
+  json::add(b, "mimeType", mime);
+  json::add(b, "data", json::base64_encode(bytes));  // bare base64, no data: URL
   json_builder_end_object(b);
   json_builder_end_object(b);
+}
+
+// The mask as the model sees it: black and white, white = the area to change. Soft edges are
+// cut at half coverage; genfill's own compositing keeps them soft in the result.
+std::vector<uint8_t> mask_png(const Mask &mask) {
+  Mask bw = mask;
+  for (uint8_t &v : bw.values) v = v >= 128 ? 255 : 0;
+  return encode_png(bw);
 }
 
 // Reasons that mean "refused by safety filters".
@@ -43,64 +51,67 @@ bool is_refusal(const std::string &reason) {
 }
 
 std::string refusal_words(const std::string &reason) {
+  if (reason == "RECITATION" || reason == "IMAGE_RECITATION") return _("the answer was too close to existing material");
   if (reason.rfind("IMAGE_", 0) == 0) return _("the picture it made was blocked by its safety filters");
-  if (reason == "RECITATION") return _("the answer was too close to existing material");
   return _("it was blocked by its safety filters");
 }
 
-// google.rpc.Status -> Error.
-Error status_error(const HttpResponse &resp) {
-  json::Doc doc = json::try_parse(resp.body);
-  JsonObject *root = doc.object();
-  if (!root && doc.root() && JSON_NODE_HOLDS_ARRAY(doc.root()))  // streaming form: [ {"error": ...} ]
-    root = json::element_object(json_node_get_array(doc.root()), 0);
-  JsonObject *err = json::object(root, "error");
-  const std::string status = json::string(err, "status");
-  const std::string message = json::string(err, "message", err ? "" : json::excerpt(resp.body));
-  std::string reason, quota_id;
-  if (JsonArray *details = json::array(err, "details")) {
-    for (guint i = 0; i < json_array_get_length(details); ++i) {
-      JsonObject *d = json::element_object(details, i);
-      const std::string type = json::string(d, "@type");
-      if (type.find("ErrorInfo") != std::string::npos && reason.empty()) reason = json::string(d, "reason");
-      if (type.find("QuotaFailure") != std::string::npos) {
-        JsonObject *v = json::element_object(json::array(d, "violations"), 0);
-        quota_id = json::string(v, "quotaId");
-      }
-    }
-  }
-  const int code = resp.status;
-  std::string detail = "HTTP " + std::to_string(code) + (status.empty() ? "" : " " + status) +
-                       (reason.empty() ? "" : " " + reason) + ": " + json::excerpt(message);
+// "models/gemini-9-image is not found for API version v1beta, ..." -> "gemini-9-image".
+std::string model_in(const std::string &message) {
+  size_t at = message.find("models/");
+  if (at == std::string::npos) return {};
+  at += 7;
+  size_t end = at;
+  while (end < message.size() && (g_ascii_isalnum(message[end]) || message[end] == '-' || message[end] == '.' ||
+                                  message[end] == '_'))
+    ++end;
+  return message.substr(at, end - at);
+}
 
-  if (reason == "API_KEY_INVALID" || code == 401)
+// google.rpc.Status (or a body that is not JSON at all) -> Error. REFERENCE §1.10.
+Error status_error(const HttpResponse &resp) {
+  const json::RpcStatus st = json::read_rpc_status(resp.body);
+  // An error can arrive inside a 200 (a streamed chunk); then the body's code says what it is.
+  const int code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
+  const std::string message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
+  const std::string detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
+                             (st.reason.empty() ? "" : " " + st.reason) + ": " +
+                             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
+
+  if (st.reason == "API_KEY_INVALID" || code == 401)
     return Error(ErrorCode::BadKey,
                  format(_("%s rejected the API key. Check %s or the key stored in your keyring."), kService,
                         "GEMINI_API_KEY"),
                  detail, code);
   if (code == 403) {
-    if (reason == "CONSUMER_SUSPENDED")
+    if (st.reason == "CONSUMER_SUSPENDED")
       return Error(ErrorCode::PermissionDenied,
                    _("Gemini has suspended this API key. Use another key or check your Google project."), detail,
                    code);
+    // Google sends no ErrorInfo when the key is missing; its message is the only sign (a relay
+    // in between may have dropped the header).
     if (message.find("unregistered callers") != std::string::npos)
-      return Error(ErrorCode::MissingKey, format(_("%s received no API key. Set %s."), kService, "GEMINI_API_KEY"),
+      return Error(ErrorCode::PermissionDenied, format(_("%s received no API key. Set %s."), kService, "GEMINI_API_KEY"),
                    detail, code);
     return Error(ErrorCode::PermissionDenied,
-                 format(_("%s refused access with this key: %s"), kService, json::excerpt(message).c_str()), detail,
-                 code);
-  }
-  if (code == 400 && status == "FAILED_PRECONDITION")
-    return Error(ErrorCode::PermissionDenied,
-                 format(_("Gemini is not available for this account or location: %s"), json::excerpt(message).c_str()),
+                 format(_("%s refused access with this key: %s"), kService,
+                        message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
                  detail, code);
-  if (code == 404)
+  }
+  if (code == 400 && st.status == "FAILED_PRECONDITION")
+    return Error(ErrorCode::PermissionDenied,
+                 format(_("Gemini is not available for this account or location: %s"),
+                        message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
+                 detail, code);
+  if (code == 404) {
+    const std::string model = model_in(st.message);
     return Error(ErrorCode::ModelNotFound,
                  format(_("%s does not know this model, or it was retired. Choose another model. (%s)"), kService,
-                        json::excerpt(message, 160).c_str()),
+                        model.empty() ? json::excerpt(message, 160).c_str() : model.c_str()),
                  detail, code);
+  }
   if (code == 429) {
-    if (quota_id.find("PerDay") != std::string::npos)
+    if (st.per_day_quota())
       return Error(ErrorCode::QuotaExhausted,
                    _("The daily Gemini quota of this key is used up. Try again tomorrow or use a paid key."), detail,
                    code);
@@ -108,7 +119,7 @@ Error status_error(const HttpResponse &resp) {
                  format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
                  detail, code);
   }
-  return common_status_error("Gemini", code, json::excerpt(message), std::move(detail));
+  return common_status_error(kService, code, message, detail);
 }
 
 class Gemini final : public Provider {
@@ -120,29 +131,29 @@ public:
   std::vector<std::string> key_env_vars() const override { return {"GEMINI_API_KEY", "GOOGLE_API_KEY"}; }
 
   HttpRequest build(const Request &req, const std::string &api_key) const override {
+    // Image models refuse candidateCount > 1: the job sends one request per picture.
     if (req.n != 1)
       throw Error(ErrorCode::InvalidInput, _("Gemini makes one picture per request."), "n=" + std::to_string(req.n));
-    std::string model = req.model.rfind("models/", 0) == 0 ? req.model.substr(7) : req.model;
+    const std::string model = req.model.rfind("models/", 0) == 0 ? req.model.substr(7) : req.model;
     GCharPtr escaped(g_uri_escape_string(model.c_str(), "-._~", FALSE));
+    const bool masked = req.mask && !req.images.empty();
 
     GPtr<JsonBuilder> b = adopt(json_builder_new());
     json_builder_begin_object(b.get());
     json_builder_set_member_name(b.get(), "contents");
     json_builder_begin_array(b.get());
     json_builder_begin_object(b.get());
-    json_builder_set_member_name(b.get(), "role");
-    json_builder_add_string_value(b.get(), "user");
+    json::add(b.get(), "role", std::string("user"));
     json_builder_set_member_name(b.get(), "parts");
     json_builder_begin_array(b.get());
-    std::string text = req.prompt;
-    if (req.mask && !req.images.empty()) text += kMaskInstruction;
     json_builder_begin_object(b.get());
-    json_builder_set_member_name(b.get(), "text");
-    json_builder_add_string_value(b.get(), text.c_str());
+    json::add(b.get(), "text", masked ? req.prompt + kMaskInstruction : req.prompt);
     json_builder_end_object(b.get());
+    // The picture to edit, then its mask (so "the second image" in the text is the mask), then
+    // any reference pictures.
     for (size_t i = 0; i < req.images.size(); ++i) {
-      add_inline_image(b.get(), req.images[i].mime, req.images[i].bytes);
-      if (i == 0 && req.mask) add_inline_image(b.get(), "image/png", encode_png(*req.mask));
+      add_inline_image(b.get(), upload_mime(req.images[i]), req.images[i].bytes);
+      if (i == 0 && masked) add_inline_image(b.get(), "image/png", mask_png(*req.mask));
     }
     json_builder_end_array(b.get());
     json_builder_end_object(b.get());
@@ -155,35 +166,29 @@ public:
     json_builder_add_string_value(b.get(), "TEXT");
     json_builder_add_string_value(b.get(), "IMAGE");
     json_builder_end_array(b.get());
-    if (req.seed) {
-      json_builder_set_member_name(b.get(), "seed");
-      json_builder_add_int_value(b.get(), *req.seed & 0x7fffffff);
-    }
+    if (req.seed) json::add(b.get(), "seed", int64_t(*req.seed & 0x7fffffff));  // an int32 field
     if (!req.aspect.empty()) {
       json_builder_set_member_name(b.get(), "imageConfig");
       json_builder_begin_object(b.get());
-      json_builder_set_member_name(b.get(), "aspectRatio");
-      json_builder_add_string_value(b.get(), req.aspect.c_str());
+      json::add(b.get(), "aspectRatio", req.aspect);
       json_builder_end_object(b.get());
     }
-    json_builder_end_object(b.get());
+    json_builder_end_object(b.get());  // never candidateCount: image models refuse more than one
     json_builder_end_object(b.get());
 
     HttpRequest http;
     http.url = req.base_url + "/v1beta/models/" + escaped.get() + ":generateContent";
-    http.headers = {{"x-goog-api-key", api_key}};
+    http.headers = {{"x-goog-api-key", api_key}};  // never in the URL
     http.content_type = "application/json";
     http.body = json::to_string(b.get());
     return http;
   }
 
+  // REFERENCE §1.6, "client algorithm".
   Result parse(const HttpResponse &resp) const override {
     if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
-    json::Doc doc = json::try_parse(resp.body);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
     JsonObject *root = doc.object();
-    if (!root)
-      throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."), kService),
-                  "not a JSON object: " + json::excerpt(resp.body, 80));
     if (json::object(root, "error")) throw status_error(resp);
 
     Result result;
@@ -194,7 +199,7 @@ public:
 
     JsonObject *cand = json::element_object(json::array(root, "candidates"), 0);
     if (!cand) {
-      std::string block = json::string(json::object(root, "promptFeedback"), "blockReason");
+      const std::string block = json::string(json::object(root, "promptFeedback"), "blockReason");
       if (!block.empty())
         throw Error(ErrorCode::Refused,
                     format(_("Gemini refused the prompt (%s). Rephrase it or choose another area."), block.c_str()),
@@ -204,43 +209,43 @@ public:
     }
     result.finish_reason = json::string(cand, "finishReason");
     JsonArray *parts = json::array(json::object(cand, "content"), "parts");
-    const EncodedImage *last = nullptr;
-    std::vector<EncodedImage> images;
+    std::optional<EncodedImage> last;  // the deliverable is the last non-thought picture
     for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
       JsonObject *part = json::element_object(parts, i);
-      if (json::boolean(part, "thought")) continue;  // draft pictures and reasoning
-      if (json_object_has_member(part, "text")) {
-        std::string t = json::string(part, "text");
-        if (!t.empty()) result.text += (result.text.empty() ? "" : "\n") + t;
+      if (json::boolean(part, "thought")) continue;  // reasoning and draft pictures
+      if (part && json_object_has_member(part, "text")) {
+        const std::string text = json::string(part, "text");
+        if (!text.empty()) result.text += (result.text.empty() ? "" : "\n") + text;
         continue;
       }
       JsonObject *data = json::object(part, "inlineData");
       if (!data) data = json::object(part, "inline_data");  // relays that echo proto names
       if (!data) continue;
-      std::string mime = json::string(data, "mimeType", json::string(data, "mime_type"));
+      const std::string mime = json::string(data, "mimeType", json::string(data, "mime_type"));
       if (mime.rfind("image/", 0) != 0) continue;
       EncodedImage img;
       img.mime = mime;
       img.bytes = json::base64_decode(json::string(data, "data"), kService);
-      images.push_back(std::move(img));
-      last = &images.back();
+      last = std::move(img);
     }
-    if (last) {  // the deliverable is the last non-thought picture
-      result.images.push_back(std::move(images.back()));
+    if (last) {
+      result.images.push_back(std::move(*last));
       return result;
     }
+
     const std::string &reason = result.finish_reason;
     if (is_refusal(reason)) {
-      std::string msg = format(_("%s refused: %s (%s). Rephrase the prompt or choose another area."), kService,
-                               refusal_words(reason).c_str(), reason.c_str());
-      Error e(ErrorCode::Refused, msg, "finishReason=" + reason, resp.status);
+      Error e(ErrorCode::Refused,
+              format(_("%s refused: %s (%s). Rephrase the prompt or choose another area."), kService,
+                     refusal_words(reason).c_str(), reason.c_str()),
+              "finishReason=" + reason, resp.status);
       if (!result.text.empty()) e.with_text(result.text);
       throw e;
     }
     if (reason == "MAX_TOKENS")
       throw Error(ErrorCode::BadResponse, _("Gemini stopped before it finished the picture. Try again."),
                   "finishReason=MAX_TOKENS", resp.status);
-    if (!result.text.empty())
+    if (!result.text.empty())  // STOP, NO_IMAGE, ... with words only
       throw Error(ErrorCode::TextOnly,
                   format(_("%s answered with text instead of a picture: %s"), kService,
                          json::excerpt(result.text, 300).c_str()),
@@ -252,30 +257,13 @@ public:
                 "finishReason=" + reason, resp.status);
   }
 
+  // Besides the HTTP hints: RetryInfo.retryDelay, and no retry once a daily quota is used up.
   RetryAdvice retry_advice(const HttpResponse &resp) const override {
     RetryAdvice advice = http_retry_advice(resp);
     if (!advice.retry) return advice;
-    json::Doc doc = json::try_parse(resp.body);
-    JsonObject *root = doc.object();
-    if (!root && doc.root() && JSON_NODE_HOLDS_ARRAY(doc.root()))
-      root = json::element_object(json_node_get_array(doc.root()), 0);
-    JsonArray *details = json::array(json::object(root, "error"), "details");
-    for (guint i = 0; details && i < json_array_get_length(details); ++i) {
-      JsonObject *d = json::element_object(details, i);
-      const std::string type = json::string(d, "@type");
-      if (type.find("RetryInfo") != std::string::npos && advice.delay_s < 0) {
-        std::string delay = json::string(d, "retryDelay");  // protobuf Duration: "37s", "0.5s"
-        char *end = nullptr;
-        double v = g_ascii_strtod(delay.c_str(), &end);
-        if (end && *end == 's' && v >= 0) advice.delay_s = v;
-      }
-      if (type.find("QuotaFailure") != std::string::npos) {
-        JsonArray *violations = json::array(d, "violations");
-        for (guint k = 0; violations && k < json_array_get_length(violations); ++k)
-          if (json::string(json::element_object(violations, k), "quotaId").find("PerDay") != std::string::npos)
-            advice.retry = false;  // a daily quota does not clear by waiting a little
-      }
-    }
+    const json::RpcStatus st = json::read_rpc_status(resp.body);
+    if (st.per_day_quota()) return RetryAdvice{false, -1};
+    if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
     return advice;
   }
 };

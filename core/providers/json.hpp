@@ -30,8 +30,11 @@ private:
   JsonNode *root_ = nullptr;
 };
 
-// Parses text; nullopt-like empty Doc (root()==nullptr) when it is not JSON.
+// Parses text; an empty Doc (root()==nullptr) when it is not JSON.
 Doc try_parse(std::string_view text);
+// Parses an answer that must be one JSON object; throws Error{BadResponse} naming `service`
+// ("Gemini", "OpenAI") when it is not.
+Doc parse_object(std::string_view text, const char *service, int http_status = 0);
 
 // Safe readers: wrong type or absent => fallback.
 JsonObject *object(JsonObject *o, const char *name);
@@ -41,6 +44,9 @@ int64_t integer(JsonObject *o, const char *name, int64_t fallback = -1);
 bool boolean(JsonObject *o, const char *name, bool fallback = false);
 JsonObject *element_object(JsonArray *a, guint i);
 
+// Builder shorthands: one member of the object being built.
+void add(JsonBuilder *b, const char *name, const std::string &value);
+void add(JsonBuilder *b, const char *name, int64_t value);
 // Serialises a builder's root.
 std::string to_string(JsonBuilder *b);
 
@@ -48,7 +54,25 @@ std::string to_string(JsonBuilder *b);
 std::string base64_encode(const std::vector<uint8_t> &bytes);
 std::vector<uint8_t> base64_decode(std::string_view text, const char *service);
 
-// The part of an error body worth showing: at most `max` characters of one line.
+// The part of an error body worth showing: at most `max` characters of one line, with
+// anything that looks like an API key replaced by "[hidden]" (some services quote the key).
 std::string excerpt(std::string_view text, size_t max = 200);
+// What a body that is not JSON may tell a user: one line of plain text, or "" when it is
+// markup (a proxy's HTML page) or empty.
+std::string plain_text_message(std::string_view body);
+
+// A google.rpc.Status error body: {"error": {code, message, status, details[]}}, also when
+// wrapped in a one-element array (streaming without SSE).
+struct RpcStatus {
+  bool found = false;                  // the body held an "error" object
+  int code = 0;                        // error.code (0 when absent)
+  std::string status;                  // e.g. "RESOURCE_EXHAUSTED"
+  std::string message;                 // error.message as sent
+  std::string reason;                  // the first google.rpc.ErrorInfo reason
+  std::vector<std::string> quota_ids;  // google.rpc.QuotaFailure violations[].quotaId
+  double retry_delay_s = -1;           // google.rpc.RetryInfo retryDelay ("37s", "0.5s"); <0 = none
+  bool per_day_quota() const;          // a violated quota counts per day: waiting a little won't help
+};
+RpcStatus read_rpc_status(std::string_view body);
 
 }  // namespace genfill::json

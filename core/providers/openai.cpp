@@ -1,4 +1,5 @@
-// OpenAI Images API: {base}/images/generations (JSON) and {base}/images/edits (multipart).
+// OpenAI Images API (REFERENCE §3): {base}/images/generations (JSON) and {base}/images/edits
+// (multipart), key as a Bearer token.
 #include <glib.h>
 
 #include "core/image/image.hpp"
@@ -24,7 +25,8 @@ std::string file_name(const std::string &mime, size_t index) {
 }
 
 // OpenAI's mask: an RGBA PNG of the image's size whose transparent pixels mark the area to
-// change. Alpha is the inverse of genfill's coverage, so a soft edge stays soft.
+// change. Alpha is the inverse of genfill's coverage (alpha = 255 - coverage), so the selected
+// area is fully transparent and a soft edge stays soft.
 std::vector<uint8_t> openai_mask_png(const Mask &mask) {
   Image rgba(mask.width, mask.height);
   for (size_t i = 0; i < mask.values.size(); ++i) {
@@ -35,19 +37,43 @@ std::vector<uint8_t> openai_mask_png(const Mask &mask) {
   return encode_png(rgba);
 }
 
-Error status_error(const HttpResponse &resp) {
-  json::Doc doc = json::try_parse(resp.body);
-  JsonObject *err = json::object(doc.object(), "error");
-  const std::string message = err ? json::string(err, "message") : json::excerpt(resp.body);
-  const std::string type = json::string(err, "type"), code = json::string(err, "code");
-  const int status = resp.status;
-  std::string detail = "HTTP " + std::to_string(status) + (type.empty() ? "" : " " + type) +
-                       (code.empty() ? "" : " " + code) + ": " + json::excerpt(message);
+// OpenAI's error body: {"error": {message, type, param, code}} (REFERENCE §3.7).
+struct ErrorBody {
+  bool found = false;
+  std::string message, type, code, stage;
+};
 
-  if (code == "moderation_blocked" || code == "content_policy_violation") {
-    std::string stage = json::string(json::object(err, "moderation_details"), "moderation_stage");
-    std::string what = stage == "output" ? _("the picture it made was blocked by its safety system")
-                                         : _("the request was blocked by its safety system");
+ErrorBody read_error(const std::string &body) {
+  ErrorBody e;
+  json::Doc doc = json::try_parse(body);
+  JsonObject *err = json::object(doc.object(), "error");
+  if (!err) return e;
+  e.found = true;
+  e.message = json::string(err, "message");
+  e.type = json::string(err, "type");
+  e.code = json::string(err, "code");
+  e.stage = json::string(json::object(err, "moderation_details"), "moderation_stage");
+  return e;
+}
+
+// An error body (or a body that is not JSON at all, e.g. a proxy's page) -> Error.
+Error status_error(const HttpResponse &resp) {
+  const ErrorBody e = read_error(resp.body);
+  const std::string message = e.found ? json::excerpt(e.message) : json::plain_text_message(resp.body);
+  int status = resp.status;
+  if (status >= 200 && status < 300)  // an error event inside a 200 stream: its code says what it is
+    status = e.code == "invalid_api_key"                                         ? 401
+             : e.code == "rate_limit_exceeded" || e.code == "insufficient_quota" ? 429
+             : e.code == "model_not_found"                                       ? 404
+             : e.code == "server_error"                                          ? 500
+                                                                                 : status;
+  const std::string detail = "HTTP " + std::to_string(resp.status) + (e.type.empty() ? "" : " " + e.type) +
+                             (e.code.empty() ? "" : " " + e.code) + ": " +
+                             (e.found ? json::excerpt(e.message) : json::excerpt(resp.body, 120));
+
+  if (e.code == "moderation_blocked" || e.code == "content_policy_violation") {
+    const std::string what = e.stage == "output" ? _("the picture it made was blocked by its safety system")
+                                                 : _("the request was blocked by its safety system");
     return Error(ErrorCode::Refused,
                  format(_("%s refused: %s. Rephrase the prompt or choose another area."), kService, what.c_str()),
                  detail, status);
@@ -58,16 +84,18 @@ Error status_error(const HttpResponse &resp) {
                         "OPENAI_API_KEY"),
                  detail, status);
   if (status == 403) {
-    if (message.find("verif") != std::string::npos)
+    // Organization verification comes with code null: its message is the only sign.
+    if (e.message.find("verif") != std::string::npos)
       return Error(ErrorCode::PermissionDenied,
                    _("OpenAI requires your organization to be verified before it can use this model."), detail,
                    status);
-    if (code == "unsupported_country_region_territory")
+    if (e.code == "unsupported_country_region_territory")
       return Error(ErrorCode::PermissionDenied, _("OpenAI is not available in your country or region."), detail,
                    status);
     return Error(ErrorCode::PermissionDenied,
-                 format(_("%s refused access with this key: %s"), kService, json::excerpt(message).c_str()), detail,
-                 status);
+                 format(_("%s refused access with this key: %s"), kService,
+                        message.empty() ? format(_("error %d"), status).c_str() : message.c_str()),
+                 detail, status);
   }
   if (status == 404)
     return Error(ErrorCode::ModelNotFound,
@@ -75,14 +103,22 @@ Error status_error(const HttpResponse &resp) {
                         json::excerpt(message, 160).c_str()),
                  detail, status);
   if (status == 429) {
-    if (code == "insufficient_quota")
+    if (e.code == "insufficient_quota")
       return Error(ErrorCode::QuotaExhausted,
                    _("Your OpenAI account has no credit left. Check your plan and billing details."), detail, status);
     return Error(ErrorCode::RateLimited,
                  format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
                  detail, status);
   }
-  return common_status_error("OpenAI", status, json::excerpt(message), std::move(detail));
+  return common_status_error(kService, status, message, detail);
+}
+
+// The type of a returned picture: from its bytes, else from the answer's output_format.
+std::string answer_mime(const std::vector<uint8_t> &bytes, const std::string &output_format) {
+  std::string mime = sniff_image_mime(bytes);
+  if (mime.empty() && (output_format == "png" || output_format == "jpeg" || output_format == "webp"))
+    mime = "image/" + output_format;
+  return mime;
 }
 
 class OpenAI final : public Provider {
@@ -96,32 +132,32 @@ public:
   HttpRequest build(const Request &req, const std::string &api_key) const override {
     if (req.n < 1 || req.n > 10)
       throw Error(ErrorCode::InvalidInput, _("OpenAI makes 1 to 10 pictures per request."), "n=" + std::to_string(req.n));
+    // OpenAI takes no seed and no ratio: req.seed and req.aspect are left out.
     HttpRequest http;
     http.headers = {{"Authorization", "Bearer " + api_key}};
     if (req.images.empty()) {
       GPtr<JsonBuilder> b = adopt(json_builder_new());
       json_builder_begin_object(b.get());
-      json_builder_set_member_name(b.get(), "model");
-      json_builder_add_string_value(b.get(), req.model.c_str());
-      json_builder_set_member_name(b.get(), "prompt");
-      json_builder_add_string_value(b.get(), req.prompt.c_str());
-      json_builder_set_member_name(b.get(), "n");
-      json_builder_add_int_value(b.get(), req.n);
-      json_builder_set_member_name(b.get(), "size");
-      json_builder_add_string_value(b.get(), size_param(req).c_str());
-      json_builder_end_object(b.get());
+      json::add(b.get(), "model", req.model);
+      json::add(b.get(), "prompt", req.prompt);
+      json::add(b.get(), "n", int64_t(req.n));
+      json::add(b.get(), "size", size_param(req));
+      json_builder_end_object(b.get());  // no response_format: GPT image models refuse it
       http.url = req.base_url + "/images/generations";
       http.content_type = "application/json";
       http.body = json::to_string(b.get());
       return http;
     }
 
+    // Edits are multipart: one picture as "image", several as repeated "image[]", each a file
+    // part with its real type (application/octet-stream is refused).
     http.url = req.base_url + "/images/edits";
     const bool several = req.images.size() > 1;
     for (size_t i = 0; i < req.images.size(); ++i) {
       const EncodedImage &img = req.images[i];
-      http.form.push_back(FormPart{several ? "image[]" : "image",
-                                   std::string(img.bytes.begin(), img.bytes.end()), file_name(img.mime, i), img.mime});
+      const std::string mime = upload_mime(img);
+      http.form.push_back(FormPart{several ? "image[]" : "image", std::string(img.bytes.begin(), img.bytes.end()),
+                                   file_name(mime, i), mime});
     }
     if (req.mask) {
       std::vector<uint8_t> png = openai_mask_png(*req.mask);
@@ -136,35 +172,33 @@ public:
 
   Result parse(const HttpResponse &resp) const override {
     if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
-    json::Doc doc = json::try_parse(resp.body);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
     JsonObject *root = doc.object();
-    if (!root)
-      throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."), kService),
-                  "not a JSON object: " + json::excerpt(resp.body, 80), resp.status);
     if (json::object(root, "error")) throw status_error(resp);
     Result result;
     JsonObject *usage = json::object(root, "usage");
     result.usage.input_tokens = json::integer(usage, "input_tokens");
     result.usage.output_tokens = json::integer(usage, "output_tokens");
     result.usage.total_tokens = json::integer(usage, "total_tokens");
+    const std::string output_format = json::string(root, "output_format");
     JsonArray *data = json::array(root, "data");
     bool url_only = false;
     for (guint i = 0; data && i < json_array_get_length(data); ++i) {
       JsonObject *item = json::element_object(data, i);
-      std::string b64 = json::string(item, "b64_json");
+      const std::string b64 = json::string(item, "b64_json");
       if (b64.empty()) {
         url_only = url_only || !json::string(item, "url").empty();
         continue;
       }
       EncodedImage img;
       img.bytes = json::base64_decode(b64, kService);
-      img.mime = sniff_image_mime(img.bytes);
+      img.mime = answer_mime(img.bytes, output_format);
       result.images.push_back(std::move(img));
-      std::string revised = json::string(item, "revised_prompt");
+      const std::string revised = json::string(item, "revised_prompt");  // dall-e-3 only
       if (!revised.empty()) result.text += (result.text.empty() ? "" : "\n") + revised;
     }
     if (result.images.empty()) {
-      if (url_only)
+      if (url_only)  // dall-e models answer with links unless asked otherwise; genfill never fetches them
         throw Error(ErrorCode::BadResponse,
                     _("The service answered with a link instead of the picture itself; genfill needs base64 answers "
                       "(GPT image models send them)."),
@@ -178,10 +212,7 @@ public:
 
   RetryAdvice retry_advice(const HttpResponse &resp) const override {
     RetryAdvice advice = http_retry_advice(resp);
-    if (advice.retry && resp.status == 429) {
-      json::Doc doc = json::try_parse(resp.body);
-      if (json::string(json::object(doc.object(), "error"), "code") == "insufficient_quota") advice.retry = false;
-    }
+    if (advice.retry && read_error(resp.body).code == "insufficient_quota") return RetryAdvice{false, -1};  // billing
     return advice;
   }
 };

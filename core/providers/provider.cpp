@@ -12,7 +12,7 @@ namespace genfill {
 
 std::string HttpResponse::header(std::string_view name) const {
   for (const auto &[k, v] : headers)
-    if (g_ascii_strncasecmp(k.c_str(), name.data(), name.size()) == 0 && k.size() == name.size()) return v;
+    if (k.size() == name.size() && g_ascii_strncasecmp(k.data(), name.data(), name.size()) == 0) return v;
   return {};
 }
 
@@ -35,6 +35,21 @@ double seconds_until_http_date(const std::string &text) {
   return d > 0 ? d : 0;
 }
 
+// A header's value without surrounding blanks.
+std::string header_value(const HttpResponse &resp, std::string_view name) {
+  std::string v = resp.header(name);
+  size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
+  return a == std::string::npos ? std::string() : v.substr(a, b - a + 1);
+}
+
+// A whole non-negative decimal number, or -1.
+double plain_number(const std::string &text) {
+  if (text.empty() || !g_ascii_isdigit(text[0])) return -1;
+  char *end = nullptr;
+  double v = g_ascii_strtod(text.c_str(), &end);
+  return end && *end == 0 && v >= 0 && v < 1e9 ? v : -1;
+}
+
 }  // namespace
 
 RetryAdvice http_retry_advice(const HttpResponse &resp) {
@@ -42,26 +57,26 @@ RetryAdvice http_retry_advice(const HttpResponse &resp) {
   const int s = resp.status;
   if (s >= 200 && s < 300) return advice;
   advice.retry = s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-  std::string should = resp.header("x-should-retry");
+  // OpenAI's servers say so explicitly; the word wins over the status.
+  const std::string should = header_value(resp, "x-should-retry");
   if (should == "false") advice.retry = false;
   if (should == "true") advice.retry = true;
   if (!advice.retry) return advice;
 
-  if (std::string ms = resp.header("retry-after-ms"); !ms.empty()) {
-    char *end = nullptr;
-    double v = g_ascii_strtod(ms.c_str(), &end);
-    if (end && *end == 0 && v >= 0) advice.delay_s = v / 1000.0;
-  }
-  if (std::string ra = resp.header("retry-after"); advice.delay_s < 0 && !ra.empty()) {
-    char *end = nullptr;
-    double v = g_ascii_strtod(ra.c_str(), &end);
-    if (end && *end == 0 && v >= 0) {
-      advice.delay_s = v;
-    } else if (double d = seconds_until_http_date(ra); d >= 0) {
-      advice.delay_s = d;
-    }
+  if (double ms = plain_number(header_value(resp, "retry-after-ms")); ms >= 0) {
+    advice.delay_s = ms / 1000.0;
+  } else if (std::string ra = header_value(resp, "retry-after"); !ra.empty()) {
+    double v = plain_number(ra);
+    advice.delay_s = v >= 0 ? v : seconds_until_http_date(ra);  // seconds, or an HTTP-date
   }
   return advice;
+}
+
+std::string upload_mime(const EncodedImage &img) {
+  const std::string mime = img.mime.empty() ? sniff_image_mime(img.bytes) : img.mime;
+  if (mime == "image/png" || mime == "image/jpeg" || mime == "image/webp") return mime;
+  throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."),
+              "unsupported upload type \"" + (mime.empty() ? std::string("unknown") : mime) + "\"");
 }
 
 Error common_status_error(const std::string &service, int status, const std::string &message, std::string detail) {

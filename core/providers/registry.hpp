@@ -13,6 +13,10 @@ const Provider &openai_provider();
 // worth another try.
 RetryAdvice http_retry_advice(const HttpResponse &resp);
 
+// The MIME type to send a picture with: its own when it is PNG, JPEG or WebP, else what its
+// bytes are. Throws Error{InvalidInput} for anything else (the services refuse other types).
+std::string upload_mime(const EncodedImage &img);
+
 // The statuses every service means the same way: 5xx (503 = overloaded), 413, other 4xx
 // (with the server's own words), anything else = not understood. `service` is the name users
 // know ("Gemini", "OpenAI").

@@ -1,8 +1,10 @@
-// Request building and response parsing of both providers, against the wire reference and
-// every stored fixture.
+// Request building and response parsing of both providers, against the wire reference
+// (REFERENCE §1, §3) and every stored fixture.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <glib.h>
 #include <gtest/gtest.h>
@@ -19,8 +21,15 @@ namespace {
 
 const char *kKey = "test-key-123";
 
+// ---------------- fixtures and helpers ----------------
+
+std::string fixtures_dir() {
+  const char *dir = g_getenv("GENFILL_FIXTURES");
+  return dir ? dir : "";
+}
+
 std::string fixture(const std::string &name) {
-  std::string path = std::string(g_getenv("GENFILL_FIXTURES")) + "/" + name;
+  std::string path = fixtures_dir() + "/" + name;
   gchar *data = nullptr;
   gsize len = 0;
   EXPECT_TRUE(g_file_get_contents(path.c_str(), &data, &len, nullptr)) << path;
@@ -31,7 +40,7 @@ std::string fixture(const std::string &name) {
 
 std::vector<std::string> fixture_names(const std::string &dir) {
   std::vector<std::string> names;
-  std::string path = std::string(g_getenv("GENFILL_FIXTURES")) + "/" + dir;
+  std::string path = fixtures_dir() + "/" + dir;
   GDir *d = g_dir_open(path.c_str(), 0, nullptr);
   while (const char *n = d ? g_dir_read_name(d) : nullptr) names.push_back(n);
   if (d) g_dir_close(d);
@@ -39,20 +48,74 @@ std::vector<std::string> fixture_names(const std::string &dir) {
   return names;
 }
 
+// The fixtures that are answers of a service: errors and responses (also legacy Imagen ones).
+bool is_answer(const std::string &name) {
+  return name.ends_with(".json") && (name.rfind("error_", 0) == 0 || name.rfind("response_", 0) == 0 ||
+                                     name.find("_response") != std::string::npos);
+}
+
 int status_of(const std::string &name) {  // "error_429_..." -> 429, responses -> 200
   if (name.rfind("error_", 0) == 0) return std::atoi(name.c_str() + 6);
   return 200;
 }
 
-EncodedImage png_of(int w, int h, uint8_t v = 90) {
+// A stored "HTTP/1.1 429 ...\nheader: value\n\nbody" file.
+HttpResponse http_fixture(const std::string &name) {
+  std::string text = fixture(name);
+  HttpResponse r;
+  size_t pos = 0;
+  bool first = true;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    std::string line = text.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    pos = eol == std::string::npos ? text.size() : eol + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) break;
+    if (first) {
+      r.status = std::atoi(line.c_str() + line.find(' ') + 1);
+      first = false;
+      continue;
+    }
+    size_t colon = line.find(':');
+    std::string name_lc = line.substr(0, colon);
+    for (char &c : name_lc) c = g_ascii_tolower(c);
+    r.headers.emplace_back(name_lc, line.substr(line.find_first_not_of(' ', colon + 1)));
+  }
+  r.body = text.substr(pos);
+  return r;
+}
+
+std::vector<uint8_t> bytes_of(const std::string &s) { return {s.begin(), s.end()}; }
+
+Image pattern(int w, int h, uint8_t seed) {
   Image img(w, h);
-  for (auto &p : img.pixels) p = v;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      uint8_t *p = img.at(x, y);
+      p[0] = uint8_t(x * 7 + seed), p[1] = uint8_t(y * 5 + seed), p[2] = uint8_t(x + y), p[3] = 255;
+    }
+  return img;
+}
+
+EncodedImage png_of(int w, int h, uint8_t seed = 90) {
   EncodedImage e;
-  e.bytes = encode_png(img);
+  e.bytes = encode_png(pattern(w, h, seed));
   e.mime = "image/png";
   e.width = w;
   e.height = h;
   return e;
+}
+
+// A mask with hard and soft values all over.
+Mask soft_mask(int w, int h) {
+  Mask m(w, h, 0);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) m.at(x, y) = uint8_t((x * 37 + y * 11) % 256);
+  m.at(0, 0) = 0;
+  m.at(1, 0) = 255;
+  m.at(2, 0) = 127;
+  m.at(3, 0) = 128;
+  return m;
 }
 
 std::string header(const HttpRequest &r, const std::string &name) {
@@ -61,37 +124,100 @@ std::string header(const HttpRequest &r, const std::string &name) {
   return "";
 }
 
+std::set<std::string> members(JsonObject *o) {
+  std::set<std::string> out;
+  GList *names = o ? json_object_get_members(o) : nullptr;
+  for (GList *l = names; l; l = l->next) out.insert(static_cast<const char *>(l->data));
+  g_list_free(names);
+  return out;
+}
+
+struct Failure {
+  bool thrown = false;
+  ErrorCode code = ErrorCode::InvalidInput;
+  std::string message, detail, text;
+  int http_status = 0;
+};
+
+Failure parse_failure(const Provider &p, int status, const std::string &body,
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+  Failure f;
+  try {
+    p.parse(HttpResponse{status, std::move(headers), body});
+  } catch (const Error &e) {
+    f.thrown = true;
+    f.code = e.code();
+    f.message = e.message();
+    f.detail = e.detail();
+    f.text = e.text();
+    f.http_status = e.http_status();
+  }
+  return f;
+}
+
 ErrorCode parse_error(const Provider &p, int status, const std::string &body, std::string *message = nullptr,
                       std::string *text = nullptr) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body;
+  Failure f = parse_failure(p, status, body);
+  if (!f.thrown) {
+    ADD_FAILURE() << "no error for " << body.substr(0, 80);
+    return ErrorCode(-1);
+  }
+  if (message) *message = f.message;
+  if (text) *text = f.text;
+  return f.code;
+}
+
+ErrorCode build_error(const Provider &p, const Request &req) {
   try {
-    p.parse(r);
+    p.build(req, kKey);
   } catch (const Error &e) {
-    if (message) *message = e.message();
-    if (text) *text = e.text();
     return e.code();
   }
-  ADD_FAILURE() << "no error for " << body.substr(0, 80);
+  ADD_FAILURE() << "build accepted the request";
   return ErrorCode(-1);
 }
+
+bool contains(const std::string &hay, const std::string &needle) { return hay.find(needle) != std::string::npos; }
 
 const Provider &gemini() { return *find_provider("gemini"); }
 const Provider &openai() { return *find_provider("openai"); }
 
-// ---------------- registry ----------------
+HttpResponse with_headers(int status, std::vector<std::pair<std::string, std::string>> headers, std::string body = "") {
+  return HttpResponse{status, std::move(headers), std::move(body)};
+}
+
+// ---------------- registry and the response type ----------------
 
 TEST(Registry, BothProvidersInOrder) {
   ASSERT_EQ(all_providers().size(), 2u);
   EXPECT_EQ(all_providers()[0]->name(), "gemini");
   EXPECT_EQ(all_providers()[1]->name(), "openai");
+  for (const Provider *p : all_providers()) EXPECT_EQ(find_provider(p->name()), p);
   EXPECT_EQ(find_provider("nope"), nullptr);
+  EXPECT_EQ(find_provider(""), nullptr);
+  EXPECT_EQ(find_provider("Gemini"), nullptr);
+
+  EXPECT_EQ(gemini().display_name(), "Google Gemini");
+  EXPECT_EQ(gemini().default_model(), "gemini-2.5-flash-image");
   EXPECT_EQ(gemini().default_base_url(), "https://generativelanguage.googleapis.com");
+  EXPECT_EQ(gemini().key_env_vars(), (std::vector<std::string>{"GEMINI_API_KEY", "GOOGLE_API_KEY"}));
+  EXPECT_EQ(openai().display_name(), "OpenAI");
+  EXPECT_EQ(openai().default_model(), "gpt-image-1");
   EXPECT_EQ(openai().default_base_url(), "https://api.openai.com/v1");
+  EXPECT_EQ(openai().key_env_vars(), (std::vector<std::string>{"OPENAI_API_KEY"}));
 }
 
-// ---------------- Gemini requests ----------------
+TEST(HttpResponse, HeaderLookupIgnoresCase) {
+  HttpResponse r{429, {{"retry-after", "12"}, {"x-request-id", "req_1"}}, ""};
+  EXPECT_EQ(r.header("retry-after"), "12");
+  EXPECT_EQ(r.header("Retry-After"), "12");
+  EXPECT_EQ(r.header("X-REQUEST-ID"), "req_1");
+  EXPECT_EQ(r.header("retry"), "");           // no prefix matches
+  EXPECT_EQ(r.header("retry-after-ms"), "");  // nor longer names
+  EXPECT_EQ(r.header(""), "");
+}
+
+// ---------------- Gemini requests (REFERENCE §1.1-1.3, §1.8) ----------------
 
 Request gemini_request() {
   Request r;
@@ -102,76 +228,184 @@ Request gemini_request() {
   return r;
 }
 
+JsonArray *gemini_parts(const json::Doc &doc) {
+  return json::array(json::element_object(json::array(doc.object(), "contents"), 0), "parts");
+}
+
 TEST(GeminiRequest, GenerateHasTheDocumentedShape) {
   Request req = gemini_request();
   req.seed = 42;
   HttpRequest http = gemini().build(req, kKey);
   EXPECT_EQ(http.method, "POST");
   EXPECT_EQ(http.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash-image:generateContent");
-  EXPECT_EQ(header(http, "x-goog-api-key"), kKey);
-  EXPECT_EQ(http.url.find(kKey), std::string::npos);
-  EXPECT_EQ(http.body.find(kKey), std::string::npos);
+  ASSERT_EQ(http.headers.size(), 1u);
+  EXPECT_EQ(http.headers[0].first, "x-goog-api-key");
+  EXPECT_EQ(http.headers[0].second, kKey);
+  EXPECT_FALSE(contains(http.url, kKey)) << "the key travels in the header only";
+  EXPECT_FALSE(contains(http.url, "key="));
+  EXPECT_FALSE(contains(http.body, kKey));
   EXPECT_EQ(http.content_type, "application/json");
   EXPECT_TRUE(http.form.empty());
 
   json::Doc doc = json::try_parse(http.body);
   JsonObject *root = doc.object();
   ASSERT_TRUE(root);
-  JsonObject *content = json::element_object(json::array(root, "contents"), 0);
+  EXPECT_EQ(members(root), (std::set<std::string>{"contents", "generationConfig"}));
+  JsonArray *contents = json::array(root, "contents");
+  ASSERT_EQ(json_array_get_length(contents), 1u);
+  JsonObject *content = json::element_object(contents, 0);
   EXPECT_EQ(json::string(content, "role"), "user");
   JsonArray *parts = json::array(content, "parts");
   ASSERT_EQ(json_array_get_length(parts), 1u);
+  EXPECT_EQ(members(json::element_object(parts, 0)), std::set<std::string>{"text"});
   EXPECT_EQ(json::string(json::element_object(parts, 0), "text"), "make it a watercolor");
+
   JsonObject *config = json::object(root, "generationConfig");
+  EXPECT_EQ(members(config), (std::set<std::string>{"responseModalities", "imageConfig", "seed"}));
   JsonArray *mods = json::array(config, "responseModalities");
   ASSERT_EQ(json_array_get_length(mods), 2u);
   EXPECT_STREQ(json_array_get_string_element(mods, 0), "TEXT");
   EXPECT_STREQ(json_array_get_string_element(mods, 1), "IMAGE");
+  EXPECT_EQ(members(json::object(config, "imageConfig")), std::set<std::string>{"aspectRatio"});
   EXPECT_EQ(json::string(json::object(config, "imageConfig"), "aspectRatio"), "16:9");
   EXPECT_EQ(json::integer(config, "seed"), 42);
   EXPECT_FALSE(json_object_has_member(config, "candidateCount"));
 }
 
-TEST(GeminiRequest, EditSendsInlineImagesAndTheMaskAsASecondPicture) {
+TEST(GeminiRequest, NoAspectAndNoSeedLeaveThemOut) {
   Request req = gemini_request();
-  req.images = {png_of(64, 36), png_of(20, 20, 7)};
-  Mask m(64, 36, 0);
-  m.at(10, 10) = 255;
+  req.aspect.clear();
+  req.width = 1024;  // Gemini takes no pixel size: ignored
+  req.height = 768;
+  json::Doc doc = json::try_parse(gemini().build(req, kKey).body);
+  JsonObject *config = json::object(doc.object(), "generationConfig");
+  EXPECT_EQ(members(config), std::set<std::string>{"responseModalities"});
+  EXPECT_FALSE(contains(gemini().build(req, kKey).body, "1024"));
+}
+
+TEST(GeminiRequest, SeedFitsTheInt32Field) {
+  Request req = gemini_request();
+  req.seed = (int64_t(1) << 40) + 7;
+  json::Doc doc = json::try_parse(gemini().build(req, kKey).body);
+  int64_t seed = json::integer(json::object(doc.object(), "generationConfig"), "seed");
+  EXPECT_GE(seed, 0);
+  EXPECT_LE(seed, INT32_MAX);
+  EXPECT_EQ(seed, 7);
+}
+
+TEST(GeminiRequest, EditSendsInlineImagesAndTheMaskAsTheSecondPicture) {
+  Request req = gemini_request();
+  EncodedImage edited = png_of(64, 36, 1);
+  EncodedImage reference = png_of(20, 20, 7);
+  reference.mime = "image/webp";  // the type given is the type sent
+  req.images = {edited, reference};
+  const Mask m = soft_mask(64, 36);
   req.mask = m;
   HttpRequest http = gemini().build(req, kKey);
   json::Doc doc = json::try_parse(http.body);
-  JsonArray *parts = json::array(json::element_object(json::array(doc.object(), "contents"), 0), "parts");
+  JsonArray *parts = gemini_parts(doc);
   ASSERT_EQ(json_array_get_length(parts), 4u);  // text, image, mask, reference
-  std::string text = json::string(json::element_object(parts, 0), "text");
-  EXPECT_EQ(text.rfind("make it a watercolor", 0), 0u);
-  EXPECT_NE(text.find("mask"), std::string::npos);
-  std::vector<Image> pics;
+
+  const std::string text = json::string(json::element_object(parts, 0), "text");
+  EXPECT_EQ(text.rfind("make it a watercolor", 0), 0u) << "the prompt comes first";
+  EXPECT_TRUE(contains(text, "second image is a mask")) << text;
+  EXPECT_TRUE(contains(text, "white")) << text;
+
+  std::vector<std::string> mimes;
+  std::vector<std::vector<uint8_t>> payloads;
   for (guint i = 1; i < 4; ++i) {
-    JsonObject *data = json::object(json::element_object(parts, i), "inlineData");
+    JsonObject *part = json::element_object(parts, i);
+    EXPECT_EQ(members(part), std::set<std::string>{"inlineData"});
+    JsonObject *data = json::object(part, "inlineData");
     ASSERT_TRUE(data);
-    EXPECT_EQ(json::string(data, "mimeType"), "image/png");
-    std::string b64 = json::string(data, "data");
-    EXPECT_EQ(b64.find("data:"), std::string::npos) << "bare base64, no data: URL";
-    pics.push_back(decode_image(json::base64_decode(b64, "test")));
+    EXPECT_EQ(members(data), (std::set<std::string>{"mimeType", "data"}));
+    const std::string b64 = json::string(data, "data");
+    EXPECT_FALSE(contains(b64, "data:")) << "bare base64, no data: URL";
+    EXPECT_FALSE(contains(b64, "\n"));
+    mimes.push_back(json::string(data, "mimeType"));
+    payloads.push_back(json::base64_decode(b64, "test"));
   }
-  EXPECT_EQ(pics[0].width, 64);
-  EXPECT_EQ(pics[1].width, 64);  // the mask, same size as the edited picture
-  EXPECT_EQ(pics[1].at(10, 10)[0], 255);
-  EXPECT_EQ(pics[1].at(11, 10)[0], 0);
-  EXPECT_EQ(pics[2].width, 20);
+  EXPECT_EQ(mimes, (std::vector<std::string>{"image/png", "image/png", "image/webp"}));
+  EXPECT_EQ(payloads[0], edited.bytes) << "the picture travels byte for byte";
+  EXPECT_EQ(payloads[2], reference.bytes);
+
+  // The mask: black and white, white = change, cut at half coverage, same size as the picture.
+  Image mask = decode_image(payloads[1]);
+  ASSERT_EQ(mask.width, 64);
+  ASSERT_EQ(mask.height, 36);
+  int white = 0;
+  for (int y = 0; y < 36; ++y)
+    for (int x = 0; x < 64; ++x) {
+      const uint8_t want = m.at(x, y) >= 128 ? 255 : 0;
+      const uint8_t *p = mask.at(x, y);
+      ASSERT_EQ(p[0], want) << x << "," << y;
+      ASSERT_EQ(p[1], want);
+      ASSERT_EQ(p[2], want);
+      ASSERT_EQ(p[3], 255);
+      white += want == 255;
+    }
+  EXPECT_GT(white, 0);
+  EXPECT_LT(white, 64 * 36);
+  EXPECT_EQ(mask.at(2, 0)[0], 0);
+  EXPECT_EQ(mask.at(3, 0)[0], 255);
 }
 
-TEST(GeminiRequest, ModelPrefixAndEndpointAndManyImagesPerCall) {
+TEST(GeminiRequest, WithoutAMaskTheTextIsThePromptAlone) {
+  Request req = gemini_request();
+  req.images = {png_of(8, 8), png_of(4, 4)};
+  json::Doc doc = json::try_parse(gemini().build(req, kKey).body);
+  JsonArray *parts = gemini_parts(doc);
+  ASSERT_EQ(json_array_get_length(parts), 3u);
+  EXPECT_EQ(json::string(json::element_object(parts, 0), "text"), "make it a watercolor");
+}
+
+TEST(GeminiRequest, ModelPrefixEscapingAndEndpoint) {
   Request req = gemini_request();
   req.model = "models/gemini-3-pro-image-preview";
   req.base_url = "http://127.0.0.1:8080/relay";
-  HttpRequest http = gemini().build(req, kKey);
-  EXPECT_EQ(http.url, "http://127.0.0.1:8080/relay/v1beta/models/gemini-3-pro-image-preview:generateContent");
-  req.n = 2;
-  EXPECT_THROW(gemini().build(req, kKey), Error);
+  EXPECT_EQ(gemini().build(req, kKey).url,
+            "http://127.0.0.1:8080/relay/v1beta/models/gemini-3-pro-image-preview:generateContent");
+  req.model = "odd model/x?y";
+  EXPECT_EQ(gemini().build(req, kKey).url,
+            "http://127.0.0.1:8080/relay/v1beta/models/odd%20model%2Fx%3Fy:generateContent");
 }
 
-// ---------------- Gemini responses: every fixture ----------------
+TEST(GeminiRequest, OnePicturePerCallAndKnownPictureTypes) {
+  Request req = gemini_request();
+  req.n = 2;
+  EXPECT_EQ(build_error(gemini(), req), ErrorCode::InvalidInput);
+  req.n = 0;
+  EXPECT_EQ(build_error(gemini(), req), ErrorCode::InvalidInput);
+
+  req.n = 1;
+  EncodedImage unnamed = png_of(4, 4);
+  unnamed.mime.clear();  // sniffed from the bytes
+  req.images = {unnamed};
+  json::Doc doc = json::try_parse(gemini().build(req, kKey).body);
+  EXPECT_EQ(json::string(json::object(json::element_object(gemini_parts(doc), 1), "inlineData"), "mimeType"),
+            "image/png");
+  req.images[0].bytes = {'G', 'I', 'F', '8', '9', 'a', 0, 0};
+  EXPECT_EQ(build_error(gemini(), req), ErrorCode::InvalidInput);
+  req.images[0] = png_of(4, 4);
+  req.images[0].mime = "image/gif";
+  EXPECT_EQ(build_error(gemini(), req), ErrorCode::InvalidInput);
+}
+
+// ---------------- Gemini responses: every fixture (REFERENCE §1.6, §1.10) ----------------
+
+// The base64 of the last non-thought inlineData part of candidates[0], as the reference says.
+std::vector<uint8_t> expected_gemini_image(const std::string &body) {
+  json::Doc doc = json::try_parse(body);
+  JsonArray *parts = json::array(
+      json::object(json::element_object(json::array(doc.object(), "candidates"), 0), "content"), "parts");
+  std::string last;
+  for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
+    JsonObject *p = json::element_object(parts, i);
+    if (!json::boolean(p, "thought") && json::object(p, "inlineData"))
+      last = json::string(json::object(p, "inlineData"), "data");
+  }
+  return last.empty() ? std::vector<uint8_t>{} : json::base64_decode(last, "test");
+}
 
 TEST(GeminiResponse, EveryFixtureParsesToAResultOrTheRightError) {
   const std::map<std::string, ErrorCode> expected = {
@@ -181,7 +415,7 @@ TEST(GeminiResponse, EveryFixtureParsesToAResultOrTheRightError) {
       {"error_400_multiple_candidates.json", ErrorCode::BadRequest},
       {"error_401_unauthenticated_bad_oauth.json", ErrorCode::BadKey},
       {"error_403_permission_denied_consumer_suspended.json", ErrorCode::PermissionDenied},
-      {"error_403_permission_denied_no_key.json", ErrorCode::MissingKey},
+      {"error_403_permission_denied_no_key.json", ErrorCode::PermissionDenied},
       {"error_404_model_not_found.json", ErrorCode::ModelNotFound},
       {"error_429_resource_exhausted.json", ErrorCode::RateLimited},
       {"error_429_resource_exhausted_minimal.json", ErrorCode::RateLimited},
@@ -196,75 +430,239 @@ TEST(GeminiResponse, EveryFixtureParsesToAResultOrTheRightError) {
       {"response_candidate_image_prohibited_content.json", ErrorCode::Refused},
       {"response_finish_no_image.json", ErrorCode::TextOnly},  // NO_IMAGE with a text part: hand the text back
       {"response_text_only_stop_no_image.json", ErrorCode::TextOnly},
+      // The retired Imagen :predict format is not generateContent: not understood, said so.
+      {"imagen_predict_response.json", ErrorCode::BadResponse},
+      {"imagen_predict_response_one_filtered.json", ErrorCode::BadResponse},
+      {"imagen_predict_response_all_filtered_empty.json", ErrorCode::BadResponse},
   };
-  const std::vector<std::string> successes = {"response_success_text_and_image.json",
-                                              "response_success_image_only_gemini3_with_thoughts.json",
-                                              "response_edit_success_with_image_input_tokens.json"};
-  int checked = 0;
+  const std::set<std::string> successes = {"response_success_text_and_image.json",
+                                           "response_success_image_only_gemini3_with_thoughts.json",
+                                           "response_edit_success_with_image_input_tokens.json"};
+  size_t checked = 0;
   for (const std::string &name : fixture_names("gemini")) {
-    if (name.rfind("error_", 0) != 0 && name.rfind("response_", 0) != 0) continue;
+    if (!is_answer(name)) continue;
     SCOPED_TRACE(name);
-    std::string body = fixture("gemini/" + name);
-    if (std::find(successes.begin(), successes.end(), name) != successes.end()) {
-      HttpResponse r{200, {}, body};
-      Result res = gemini().parse(r);
+    const std::string body = fixture("gemini/" + name);
+    const int status = status_of(name);
+    if (successes.count(name)) {
+      Result res = gemini().parse(HttpResponse{status, {}, body});
       ASSERT_EQ(res.images.size(), 1u);
-      Image img = decode_image(res.images[0].bytes);
-      EXPECT_GT(img.width, 0);
+      EXPECT_EQ(res.images[0].bytes, expected_gemini_image(body));
+      EXPECT_EQ(res.images[0].mime, "image/png");
+      EXPECT_GT(decode_image(res.images[0].bytes).width, 0);
+      EXPECT_EQ(res.finish_reason, "STOP");
       ++checked;
       continue;
     }
     auto it = expected.find(name);
     ASSERT_NE(it, expected.end()) << "a new fixture needs an expectation here";
-    std::string message;
-    EXPECT_EQ(parse_error(gemini(), status_of(name), body, &message), it->second) << message;
-    EXPECT_NE(message.find("Gemini"), std::string::npos) << message;
+    Failure f = parse_failure(gemini(), status, body);
+    ASSERT_TRUE(f.thrown);
+    EXPECT_EQ(f.code, it->second) << error_code_name(f.code) << ": " << f.message;
+    EXPECT_TRUE(contains(f.message, "Gemini")) << f.message;
+    EXPECT_FALSE(contains(f.message, "{")) << "no JSON in what users read: " << f.message;
+    EXPECT_EQ(f.http_status, status);
+    if (status != 200) {
+      EXPECT_EQ(f.detail.rfind("HTTP " + std::to_string(status), 0), 0u) << f.detail;
+    }
+    EXPECT_FALSE(contains(f.message + f.detail, "SYNTHETIC")) << "quoted keys are hidden: " << f.detail;
     ++checked;
   }
-  EXPECT_EQ(checked, int(expected.size() + successes.size()));
+  EXPECT_EQ(checked, expected.size() + successes.size()) << "a fixture listed here is missing";
 }
 
-TEST(GeminiResponse, SkipsThoughtImagesAndKeepsTextAndUsage) {
-  Result r = gemini().parse(HttpResponse{200, {}, fixture("gemini/response_success_image_only_gemini3_with_thoughts.json")});
-  ASSERT_EQ(r.images.size(), 1u);
-  // The thought image and the final one differ; the final one is kept.
-  json::Doc doc = json::try_parse(fixture("gemini/response_success_image_only_gemini3_with_thoughts.json"));
-  JsonArray *parts = json::array(json::object(json::element_object(json::array(doc.object(), "candidates"), 0), "content"), "parts");
-  std::string last_b64;
-  for (guint i = 0; i < json_array_get_length(parts); ++i) {
-    JsonObject *p = json::element_object(parts, i);
-    if (!json::boolean(p, "thought") && json::object(p, "inlineData"))
-      last_b64 = json::string(json::object(p, "inlineData"), "data");
-  }
-  EXPECT_EQ(r.images[0].bytes, json::base64_decode(last_b64, "test"));
+TEST(GeminiResponse, ErrorMessagesSayWhatHappened) {
+  auto message_of = [](const std::string &name) {
+    return parse_failure(gemini(), status_of(name), fixture("gemini/" + name));
+  };
+  Failure f = message_of("error_400_api_key_invalid.json");
+  EXPECT_TRUE(contains(f.message, "GEMINI_API_KEY")) << f.message;
+  EXPECT_TRUE(contains(f.detail, "HTTP 400 INVALID_ARGUMENT API_KEY_INVALID")) << f.detail;
 
-  Result t = gemini().parse(HttpResponse{200, {}, fixture("gemini/response_success_text_and_image.json")});
-  EXPECT_FALSE(t.text.empty());
-  EXPECT_EQ(t.finish_reason, "STOP");
-  EXPECT_GT(t.usage.total_tokens, 0);
+  f = message_of("error_403_permission_denied_no_key.json");
+  EXPECT_TRUE(contains(f.message, "no API key")) << f.message;
+  f = message_of("error_403_permission_denied_consumer_suspended.json");
+  EXPECT_TRUE(contains(f.message, "suspended")) << f.message;
+  EXPECT_TRUE(contains(f.detail, "api_key:[hidden]")) << f.detail;
+  f = message_of("error_400_failed_precondition_location.json");
+  EXPECT_TRUE(contains(f.message, "location")) << f.message;
+
+  f = message_of("error_404_model_not_found.json");
+  EXPECT_TRUE(contains(f.message, "gemini-9-image")) << "names the model: " << f.message;
+  EXPECT_FALSE(contains(f.message, "ListModels")) << f.message;
+
+  f = message_of("error_400_invalid_argument_unknown_field.json");
+  json::RpcStatus st = json::read_rpc_status(fixture("gemini/error_400_invalid_argument_unknown_field.json"));
+  ASSERT_FALSE(st.message.empty());
+  EXPECT_EQ(f.message.rfind("Gemini rejected the request: ", 0), 0u) << f.message;
+  EXPECT_TRUE(contains(f.message, st.message.substr(0, 40))) << "the server's words: " << f.message;
+
+  f = message_of("error_503_unavailable.json");
+  EXPECT_TRUE(contains(f.detail, "HTTP 503 UNAVAILABLE")) << f.detail;
+
+  f = message_of("response_blocked_prompt_feedback.json");
+  EXPECT_TRUE(contains(f.message, "refused the prompt")) << f.message;
+  EXPECT_TRUE(contains(f.message, "PROHIBITED_CONTENT")) << f.message;
+}
+
+TEST(GeminiResponse, DailyQuotaIsExhaustedNotRateLimited) {
+  const std::string daily = R"({"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"quota","details":[
+    {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[
+      {"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"},
+      {"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}})";
+  std::string message;
+  EXPECT_EQ(parse_error(gemini(), 429, daily, &message), ErrorCode::QuotaExhausted);
+  EXPECT_TRUE(contains(message, "daily")) << message;
+}
+
+TEST(GeminiResponse, SkipsThoughtsAndKeepsTheLastPicture) {
+  const std::string a = json::base64_encode(png_of(2, 2, 1).bytes);
+  const std::string b = json::base64_encode(png_of(3, 3, 2).bytes);
+  const std::string c = json::base64_encode(png_of(4, 4, 3).bytes);
+  const std::string body = R"({"candidates":[{"content":{"role":"model","parts":[
+      {"text":"thinking about it","thought":true},
+      {"inlineData":{"mimeType":"image/png","data":")" + a + R"("},"thought":true},
+      {"text":"Here it is."},
+      {"inlineData":{"mimeType":"image/png","data":")" + b + R"("}},
+      {"inlineData":{"mimeType":"application/pdf","data":"AAAA"}},
+      {"inlineData":{"mimeType":"image/jpeg","data":")" + c + R"("},"thoughtSignature":"c2ln"},
+      {"inlineData":{"mimeType":"image/png","data":")" + a + R"("},"thought":true},
+      {"text":"Done."}]},
+    "finishReason":"STOP"}],
+    "usageMetadata":{"promptTokenCount":"12","candidatesTokenCount":1290,"totalTokenCount":1302}})";
+  Result r = gemini().parse(HttpResponse{200, {}, body});
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(r.images[0].bytes, png_of(4, 4, 3).bytes) << "the last non-thought picture";
+  EXPECT_EQ(r.images[0].mime, "image/jpeg") << "the type as sent";
+  EXPECT_EQ(r.text, "Here it is.\nDone.") << "thought text is not the caption";
+  EXPECT_EQ(r.finish_reason, "STOP");
+  EXPECT_EQ(r.usage.input_tokens, 12) << "int64 as a string, per Google's JSON mapping";
+  EXPECT_EQ(r.usage.output_tokens, 1290);
+  EXPECT_EQ(r.usage.total_tokens, 1302);
+
+  // The stored Gemini 3 answer: a thought picture first, then the final one.
+  const std::string stored = fixture("gemini/response_success_image_only_gemini3_with_thoughts.json");
+  Result s = gemini().parse(HttpResponse{200, {}, stored});
+  ASSERT_EQ(s.images.size(), 1u);
+  json::Doc doc = json::try_parse(stored);
+  JsonArray *parts = json::array(
+      json::object(json::element_object(json::array(doc.object(), "candidates"), 0), "content"), "parts");
+  const std::string thought = json::string(json::object(json::element_object(parts, 0), "inlineData"), "data");
+  ASSERT_TRUE(json::boolean(json::element_object(parts, 0), "thought"));
+  EXPECT_NE(s.images[0].bytes, json::base64_decode(thought, "test"));
+  EXPECT_GT(s.usage.total_tokens, 0);
+}
+
+TEST(GeminiResponse, UsageAndCaptionOfTheStoredAnswer) {
+  const std::string body = fixture("gemini/response_success_text_and_image.json");
+  Result r = gemini().parse(HttpResponse{200, {}, body});
+  json::Doc doc = json::try_parse(body);
+  JsonObject *usage = json::object(doc.object(), "usageMetadata");
+  EXPECT_EQ(r.usage.input_tokens, json::integer(usage, "promptTokenCount"));
+  EXPECT_EQ(r.usage.output_tokens, json::integer(usage, "candidatesTokenCount"));
+  EXPECT_EQ(r.usage.total_tokens, json::integer(usage, "totalTokenCount"));
+  EXPECT_GT(r.usage.total_tokens, 0);
+  EXPECT_FALSE(r.text.empty());
+}
+
+TEST(GeminiResponse, SnakeCaseInlineDataFromRelays) {
+  const std::string b = json::base64_encode(png_of(2, 2).bytes);
+  Result r = gemini().parse(HttpResponse{
+      200, {}, R"({"candidates":[{"content":{"parts":[{"inline_data":{"mime_type":"image/png","data":")" + b + R"("}}]}}]})"});
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(r.images[0].bytes, png_of(2, 2).bytes);
 }
 
 TEST(GeminiResponse, TextOnlyHandsBackTheText) {
+  Failure f = parse_failure(gemini(), 200, fixture("gemini/response_text_only_stop_no_image.json"));
+  ASSERT_TRUE(f.thrown);
+  EXPECT_EQ(f.code, ErrorCode::TextOnly);
+  EXPECT_FALSE(f.text.empty());
+  EXPECT_EQ(f.message.rfind("Gemini answered with text instead of a picture: ", 0), 0u) << f.message;
+  EXPECT_TRUE(contains(f.message, f.text.substr(0, 20))) << f.message;
+
+  // Refusals keep what the model said too.
+  f = parse_failure(gemini(), 200, fixture("gemini/response_candidate_image_safety_with_text.json"));
+  EXPECT_EQ(f.code, ErrorCode::Refused);
+  EXPECT_EQ(f.text, "I can't create that image.");
+  EXPECT_TRUE(contains(f.message, "IMAGE_SAFETY")) << f.message;
+}
+
+TEST(GeminiResponse, NoPictureIsClassifiedByFinishReason) {
+  auto answer = [](const std::string &reason, const std::string &text) {
+    std::string parts = text.empty() ? "" : R"({"text":")" + text + R"("})";
+    return R"({"candidates":[{"content":{"role":"model","parts":[)" + parts + R"(]},"finishReason":")" + reason +
+           R"("}]})";
+  };
+  for (const char *reason : {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST",
+                             "SPII", "RECITATION", "IMAGE_RECITATION"}) {
+    SCOPED_TRACE(reason);
+    std::string message;
+    EXPECT_EQ(parse_error(gemini(), 200, answer(reason, ""), &message), ErrorCode::Refused);
+    EXPECT_TRUE(contains(message, reason)) << message;
+    EXPECT_EQ(parse_error(gemini(), 200, answer(reason, "No.")), ErrorCode::Refused) << "a refusal, even with words";
+  }
+  EXPECT_EQ(parse_error(gemini(), 200, answer("NO_IMAGE", "")), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, answer("STOP", "")), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, answer("MAX_TOKENS", "")), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, answer("IMAGE_OTHER", "")), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, answer("SOMETHING_NEW", "")), ErrorCode::BadResponse);
   std::string text;
-  EXPECT_EQ(parse_error(gemini(), 200, fixture("gemini/response_text_only_stop_no_image.json"), nullptr, &text),
-            ErrorCode::TextOnly);
-  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(parse_error(gemini(), 200, answer("SOMETHING_NEW", "a poem"), nullptr, &text), ErrorCode::TextOnly);
+  EXPECT_EQ(text, "a poem");
+  EXPECT_EQ(parse_error(gemini(), 200, R"({"candidates":[]})"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, R"({"candidates":[{"finishReason":"STOP"}]})"), ErrorCode::BadResponse);
 }
 
 TEST(GeminiResponse, MalformedAnswersAreBadResponses) {
-  std::string good = fixture("gemini/response_success_text_and_image.json");
+  const std::string good = fixture("gemini/response_success_text_and_image.json");
   EXPECT_EQ(parse_error(gemini(), 200, good.substr(0, good.size() / 2)), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, good.substr(0, good.size() - 3)), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, ""), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(gemini(), 200, "<html>proxy error</html>"), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(gemini(), 200, "{}"), ErrorCode::BadResponse);
-  std::string bad64 = R"({"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBOR#w0KGgo="}}]},"finishReason":"STOP"}]})";
-  EXPECT_EQ(parse_error(gemini(), 200, bad64), ErrorCode::BadResponse);
-  EXPECT_EQ(parse_error(gemini(), 502, "<html>Bad gateway</html>"), ErrorCode::ServerError);
+  EXPECT_EQ(parse_error(gemini(), 200, "[1,2]"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, R"({"candidates":[7,"x"]})"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(gemini(), 200, R"({"candidates":[{"content":{"parts":[null,3,"x",[]]}}]})"),
+            ErrorCode::BadResponse);
   // Two documents in one body once aborted the JSON parser (found by fuzzing).
   EXPECT_EQ(parse_error(gemini(), 200, "{}{}\n"), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(openai(), 400, "{}{}"), ErrorCode::BadRequest);
 }
 
-// ---------------- OpenAI requests ----------------
+TEST(GeminiResponse, InvalidBase64IsABadResponse) {
+  const std::string good = json::base64_encode(png_of(2, 2).bytes);
+  for (const std::string &data : {std::string("iVBOR#w0KGgo="), good.substr(0, good.size() - 1), good + "=",
+                                  "data:image/png;base64," + good, std::string(""), std::string("====")}) {
+    SCOPED_TRACE(data);
+    std::string message;
+    EXPECT_EQ(parse_error(gemini(), 200,
+                          R"({"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":")" +
+                              data + R"("}}]},"finishReason":"STOP"}]})",
+                          &message),
+              ErrorCode::BadResponse);
+    EXPECT_TRUE(contains(message, "Gemini")) << message;
+  }
+}
+
+TEST(GeminiResponse, ErrorBodiesThatAreNotJsonOrArriveWithA200) {
+  std::string message;
+  EXPECT_EQ(parse_error(gemini(), 502, "<html><body>Bad gateway</body></html>", &message), ErrorCode::ServerError);
+  EXPECT_FALSE(contains(message, "<")) << message;
+  EXPECT_EQ(parse_error(gemini(), 400, "<!DOCTYPE html><html>Request blocked</html>", &message), ErrorCode::BadRequest);
+  EXPECT_FALSE(contains(message, "<")) << "markup is not a message: " << message;
+  EXPECT_TRUE(contains(message, "400")) << message;
+  EXPECT_EQ(parse_error(gemini(), 400, "request body too large for the relay", &message), ErrorCode::BadRequest);
+  EXPECT_TRUE(contains(message, "request body too large for the relay")) << message;
+  EXPECT_EQ(parse_error(gemini(), 401, "Unauthorized"), ErrorCode::BadKey);
+  EXPECT_EQ(parse_error(gemini(), 404, ""), ErrorCode::ModelNotFound);
+  EXPECT_EQ(parse_error(gemini(), 413, "too big"), ErrorCode::BadRequest);
+  // An error chunk inside a 200 (streaming): the body's code decides.
+  EXPECT_EQ(parse_error(gemini(), 200, fixture("gemini/error_429_resource_exhausted.json")), ErrorCode::RateLimited);
+  EXPECT_EQ(parse_error(gemini(), 200, fixture("gemini/error_400_api_key_invalid.json")), ErrorCode::BadKey);
+}
+
+// ---------------- OpenAI requests (REFERENCE §3.2, §3.3) ----------------
 
 Request openai_request() {
   Request r;
@@ -277,79 +675,145 @@ Request openai_request() {
   return r;
 }
 
-TEST(OpenAIRequest, GenerationsIsJsonWithModelSizeAndN) {
-  HttpRequest http = openai().build(openai_request(), kKey);
-  EXPECT_EQ(http.url, "https://api.openai.com/v1/images/generations");
-  EXPECT_EQ(header(http, "Authorization"), std::string("Bearer ") + kKey);
-  EXPECT_EQ(http.url.find(kKey), std::string::npos);
-  EXPECT_EQ(http.content_type, "application/json");
-  json::Doc doc = json::try_parse(http.body);
-  JsonObject *o = doc.object();
-  EXPECT_EQ(json::string(o, "model"), "gpt-image-1");
-  EXPECT_EQ(json::string(o, "prompt"), "a lighthouse");
-  EXPECT_EQ(json::string(o, "size"), "1536x1024");
-  EXPECT_EQ(json::integer(o, "n"), 3);
-  EXPECT_FALSE(json_object_has_member(o, "response_format"));
-}
-
 const FormPart *part(const HttpRequest &h, const std::string &name, int nth = 0) {
   for (const FormPart &p : h.form)
     if (p.name == name && nth-- == 0) return &p;
   return nullptr;
 }
 
-TEST(OpenAIRequest, EditIsMultipartWithImageAndATransparentMask) {
+int count_parts(const HttpRequest &h, const std::string &name) {
+  return int(std::count_if(h.form.begin(), h.form.end(), [&](const FormPart &p) { return p.name == name; }));
+}
+
+TEST(OpenAIRequest, GenerationsIsJsonWithModelPromptSizeAndN) {
   Request req = openai_request();
+  req.seed = 5;        // OpenAI takes none
+  req.aspect = "3:2";  // nor a ratio
+  HttpRequest http = openai().build(req, kKey);
+  EXPECT_EQ(http.method, "POST");
+  EXPECT_EQ(http.url, "https://api.openai.com/v1/images/generations");
+  ASSERT_EQ(http.headers.size(), 1u);
+  EXPECT_EQ(http.headers[0].first, "Authorization");
+  EXPECT_EQ(http.headers[0].second, std::string("Bearer ") + kKey);
+  EXPECT_FALSE(contains(http.url, kKey));
+  EXPECT_FALSE(contains(http.body, kKey));
+  EXPECT_EQ(http.content_type, "application/json");
+  EXPECT_TRUE(http.form.empty());
+  json::Doc doc = json::try_parse(http.body);
+  JsonObject *o = doc.object();
+  EXPECT_EQ(members(o), (std::set<std::string>{"model", "prompt", "n", "size"}));
+  EXPECT_EQ(json::string(o, "model"), "gpt-image-1");
+  EXPECT_EQ(json::string(o, "prompt"), "a lighthouse");
+  EXPECT_EQ(json::string(o, "size"), "1536x1024");
+  EXPECT_EQ(json::integer(o, "n"), 3);
+
+  req.width = req.height = 0;
   req.n = 1;
-  req.images = {png_of(96, 64)};
-  Mask m(96, 64, 0);
-  for (int x = 0; x < 10; ++x) m.at(x, 5) = 255;
-  m.at(50, 50) = 100;
+  json::Doc autodoc = json::try_parse(openai().build(req, kKey).body);
+  EXPECT_EQ(json::string(autodoc.object(), "size"), "auto");
+  EXPECT_EQ(json::integer(autodoc.object(), "n"), 1);
+}
+
+TEST(OpenAIRequest, EditIsMultipartWithOneImageAndATransparentMask) {
+  Request req = openai_request();
+  req.n = 2;
+  EncodedImage img = png_of(96, 64);
+  req.images = {img};
+  const Mask m = soft_mask(96, 64);
   req.mask = m;
   HttpRequest http = openai().build(req, kKey);
   EXPECT_EQ(http.url, "https://api.openai.com/v1/images/edits");
+  EXPECT_EQ(header(http, "Authorization"), std::string("Bearer ") + kKey);
   EXPECT_TRUE(http.body.empty());
+  EXPECT_TRUE(http.content_type.empty() || contains(http.content_type, "multipart")) << http.content_type;
+
+  std::set<std::string> names;
+  for (const FormPart &p : http.form) names.insert(p.name);
+  EXPECT_EQ(names, (std::set<std::string>{"image", "mask", "model", "prompt", "n", "size"}));
+  EXPECT_EQ(count_parts(http, "image"), 1);
+  EXPECT_EQ(count_parts(http, "image[]"), 0);
+
   const FormPart *image = part(http, "image");
   ASSERT_TRUE(image);
   EXPECT_EQ(image->content_type, "image/png");
   EXPECT_EQ(image->filename, "image.png");
-  EXPECT_EQ(part(http, "image[]"), nullptr);
+  EXPECT_EQ(bytes_of(image->value), img.bytes) << "the file travels byte for byte";
+
+  // The mask: an RGBA PNG of the picture's size, alpha = 255 - coverage, so the area to change
+  // is fully transparent and soft edges stay soft.
   const FormPart *mask = part(http, "mask");
   ASSERT_TRUE(mask);
   EXPECT_EQ(mask->content_type, "image/png");
-  std::vector<uint8_t> mb(mask->value.begin(), mask->value.end());
+  EXPECT_EQ(mask->filename, "mask.png");
+  const std::vector<uint8_t> mb = bytes_of(mask->value);
+  ASSERT_EQ(sniff_image_mime(mb), "image/png");
   ASSERT_GT(mb.size(), 25u);
-  EXPECT_EQ(mb[25], 6) << "RGBA PNG (has an alpha channel)";
+  EXPECT_EQ(mb[25], 6) << "PNG colour type 6: RGBA, the alpha channel OpenAI requires";
   Image mi = decode_image(mb);
   ASSERT_EQ(mi.width, 96);
   ASSERT_EQ(mi.height, 64);
-  EXPECT_EQ(mi.at(3, 5)[3], 0) << "the area to change is transparent";
-  EXPECT_EQ(mi.at(3, 6)[3], 255) << "the rest is opaque";
-  EXPECT_EQ(mi.at(50, 50)[3], 155) << "soft coverage stays soft";
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 96; ++x) ASSERT_EQ(mi.at(x, y)[3], 255 - m.at(x, y)) << x << "," << y;
+  EXPECT_EQ(mi.at(1, 0)[3], 0) << "fully selected = fully transparent";
+  EXPECT_EQ(mi.at(0, 0)[3], 255) << "unselected = opaque";
+
+  for (const char *text : {"model", "prompt", "n", "size"}) {
+    ASSERT_TRUE(part(http, text)) << text;
+    EXPECT_TRUE(part(http, text)->filename.empty()) << text << " is a text part";
+    EXPECT_TRUE(part(http, text)->content_type.empty()) << text;
+  }
   EXPECT_EQ(part(http, "model")->value, "gpt-image-1");
   EXPECT_EQ(part(http, "prompt")->value, "a lighthouse");
-  EXPECT_EQ(part(http, "n")->value, "1");
+  EXPECT_EQ(part(http, "n")->value, "2");
   EXPECT_EQ(part(http, "size")->value, "1536x1024");
-  EXPECT_TRUE(part(http, "model")->filename.empty());
-  for (const FormPart &p : http.form) EXPECT_EQ(p.value.find(kKey), std::string::npos);
+  for (const FormPart &p : http.form) {
+    EXPECT_FALSE(contains(p.value, kKey));
+    EXPECT_NE(p.name, "response_format");
+    EXPECT_NE(p.name, "seed");
+  }
 }
 
 TEST(OpenAIRequest, SeveralImagesUseRepeatedImageBrackets) {
   Request req = openai_request();
-  EncodedImage jpeg = png_of(8, 8);
+  req.width = req.height = 0;
+  EncodedImage jpeg = png_of(8, 8, 3);
   jpeg.mime = "image/jpeg";
-  req.images = {png_of(8, 8), jpeg};
+  EncodedImage webp = png_of(8, 8, 4);
+  webp.mime = "image/webp";
+  req.images = {png_of(8, 8), jpeg, webp};
   HttpRequest http = openai().build(req, kKey);
-  EXPECT_EQ(part(http, "image"), nullptr);
-  ASSERT_TRUE(part(http, "image[]", 0));
-  ASSERT_TRUE(part(http, "image[]", 1));
-  EXPECT_EQ(part(http, "image[]", 1)->content_type, "image/jpeg");
-  EXPECT_EQ(part(http, "image[]", 1)->filename.substr(part(http, "image[]", 1)->filename.size() - 4), ".jpg");
-  req.n = 11;
-  EXPECT_THROW(openai().build(req, kKey), Error);
+  EXPECT_EQ(count_parts(http, "image"), 0);
+  ASSERT_EQ(count_parts(http, "image[]"), 3);
+  const char *types[] = {"image/png", "image/jpeg", "image/webp"};
+  const char *exts[] = {".png", ".jpg", ".webp"};
+  for (int i = 0; i < 3; ++i) {
+    const FormPart *p = part(http, "image[]", i);
+    EXPECT_EQ(p->content_type, types[i]);
+    EXPECT_TRUE(p->filename.ends_with(exts[i])) << p->filename;
+    EXPECT_EQ(bytes_of(p->value), req.images[size_t(i)].bytes) << "in the given order";
+  }
+  EXPECT_EQ(part(http, "size")->value, "auto");
+  EXPECT_EQ(part(http, "mask"), nullptr);
 }
 
-// ---------------- OpenAI responses: every fixture ----------------
+TEST(OpenAIRequest, CountAndPictureTypesAreChecked) {
+  Request req = openai_request();
+  for (int n : {0, 11, -1}) {
+    req.n = n;
+    EXPECT_EQ(build_error(openai(), req), ErrorCode::InvalidInput) << n;
+  }
+  req.n = 10;
+  EXPECT_NO_THROW(openai().build(req, kKey));
+  req.n = 1;
+  EncodedImage unnamed = png_of(4, 4);
+  unnamed.mime.clear();
+  req.images = {unnamed};
+  EXPECT_EQ(part(openai().build(req, kKey), "image")->content_type, "image/png") << "sniffed, never octet-stream";
+  req.images[0].bytes = {1, 2, 3, 4};
+  EXPECT_EQ(build_error(openai(), req), ErrorCode::InvalidInput);
+}
+
+// ---------------- OpenAI responses: every fixture (REFERENCE §3.5, §3.7) ----------------
 
 TEST(OpenAIResponse, EveryFixtureParsesToAResultOrTheRightError) {
   const std::map<std::string, ErrorCode> expected = {
@@ -373,87 +837,317 @@ TEST(OpenAIResponse, EveryFixtureParsesToAResultOrTheRightError) {
                                                    {"response_success_gpt_image_n2_with_output_details.json", 2},
                                                    {"response_success_dalle2_b64_LEGACY.json", 1},
                                                    {"response_success_dalle3_revised_prompt_LEGACY.json", 1}};
-  int checked = 0;
+  size_t checked = 0;
   for (const std::string &name : fixture_names("openai")) {
-    if (name.rfind("error_", 0) != 0 && name.rfind("response_", 0) != 0) continue;
+    if (!is_answer(name)) continue;
     SCOPED_TRACE(name);
-    std::string body = fixture("openai/" + name);
+    const std::string body = fixture("openai/" + name);
+    const int status = status_of(name);
     if (auto s = successes.find(name); s != successes.end()) {
-      Result res = openai().parse(HttpResponse{200, {}, body});
+      Result res = openai().parse(HttpResponse{status, {}, body});
       ASSERT_EQ(res.images.size(), s->second);
-      EXPECT_GT(decode_image(res.images[0].bytes).width, 0);
+      json::Doc doc = json::try_parse(body);
+      JsonArray *data = json::array(doc.object(), "data");
+      for (size_t i = 0; i < res.images.size(); ++i) {
+        EXPECT_EQ(res.images[i].bytes, json::base64_decode(json::string(json::element_object(data, guint(i)), "b64_json"), "t"));
+        EXPECT_EQ(res.images[i].mime, "image/png");
+        EXPECT_GT(decode_image(res.images[i].bytes).width, 0);
+      }
+      JsonObject *usage = json::object(doc.object(), "usage");
+      EXPECT_EQ(res.usage.input_tokens, json::integer(usage, "input_tokens"));
+      EXPECT_EQ(res.usage.output_tokens, json::integer(usage, "output_tokens"));
+      EXPECT_EQ(res.usage.total_tokens, json::integer(usage, "total_tokens"));
       ++checked;
       continue;
     }
     auto it = expected.find(name);
     ASSERT_NE(it, expected.end()) << "a new fixture needs an expectation here";
-    std::string message;
-    EXPECT_EQ(parse_error(openai(), status_of(name), body, &message), it->second) << message;
+    Failure f = parse_failure(openai(), status, body);
+    ASSERT_TRUE(f.thrown);
+    EXPECT_EQ(f.code, it->second) << error_code_name(f.code) << ": " << f.message;
+    EXPECT_FALSE(contains(f.message, "{")) << f.message;
+    EXPECT_EQ(f.http_status, status);
+    if (status != 200) {
+      EXPECT_TRUE(contains(f.message, "OpenAI")) << f.message;
+      EXPECT_EQ(f.detail.rfind("HTTP " + std::to_string(status), 0), 0u) << f.detail;
+    }
     ++checked;
   }
-  EXPECT_EQ(checked, int(expected.size() + successes.size()));
+  EXPECT_EQ(checked, expected.size() + successes.size()) << "a fixture listed here is missing";
 }
 
-TEST(OpenAIResponse, RefusalSaysWhichStage) {
-  std::string message;
-  parse_error(openai(), 400, fixture("openai/error_400_moderation_blocked.json"), &message);
-  EXPECT_NE(message.find("safety"), std::string::npos) << message;
-  Result r = openai().parse(HttpResponse{200, {}, fixture("openai/response_success_gpt_image.json")});
-  EXPECT_EQ(r.usage.total_tokens, 1070);  // as in the fixture
+TEST(OpenAIResponse, ErrorMessagesSayWhatHappened) {
+  auto failure = [](const std::string &name) {
+    return parse_failure(openai(), status_of(name), fixture("openai/" + name));
+  };
+  Failure f = failure("error_400_moderation_blocked.json");  // moderation_stage "output"
+  EXPECT_TRUE(contains(f.message, "picture it made")) << f.message;
+  EXPECT_TRUE(contains(f.detail, "HTTP 400 image_generation_user_error moderation_blocked")) << f.detail;
+  f = parse_failure(openai(), 400,
+                    R"({"error":{"message":"Your request was rejected by the safety system.","type":"image_generation_user_error","param":null,"code":"moderation_blocked","moderation_details":{"moderation_stage":"input","categories":["violence"]}}})");
+  EXPECT_EQ(f.code, ErrorCode::Refused);
+  EXPECT_TRUE(contains(f.message, "request was blocked")) << f.message;
+
+  f = failure("error_401_invalid_api_key.json");
+  EXPECT_TRUE(contains(f.message, "OPENAI_API_KEY")) << f.message;
+  EXPECT_FALSE(contains(f.detail, "sk-abc")) << "keys quoted by the service are hidden: " << f.detail;
+  f = failure("error_403_org_not_verified.json");
+  EXPECT_TRUE(contains(f.message, "organization to be verified")) << f.message;
+  f = failure("error_403_unsupported_region.json");
+  EXPECT_TRUE(contains(f.message, "country")) << f.message;
+  f = failure("error_429_insufficient_quota.json");
+  EXPECT_TRUE(contains(f.message, "credit")) << f.message;
+
+  f = failure("error_400_invalid_size_gpt_image.json");
+  const std::string server = json::string(
+      json::object(json::try_parse(fixture("openai/error_400_invalid_size_gpt_image.json")).object(), "error"),
+      "message");
+  ASSERT_FALSE(server.empty());
+  EXPECT_EQ(f.message.rfind("OpenAI rejected the request: ", 0), 0u) << f.message;
+  EXPECT_TRUE(contains(f.message, server.substr(0, 40))) << f.message;
+
+  f = failure("response_success_dalle2_url_LEGACY.json");
+  EXPECT_TRUE(contains(f.message, "link")) << "explains that only base64 answers work: " << f.message;
 }
 
 TEST(OpenAIResponse, MalformedAnswersAreBadResponses) {
   EXPECT_EQ(parse_error(openai(), 200, R"({"created":1,"data":[]})"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(openai(), 200, R"({"created":1})"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(openai(), 200, R"({"created":1,"data":{"b64_json":"AAAA"}})"), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(openai(), 200, R"({"created":1,"data":[{"b64_json":"@@@@"}]})"), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(openai(), 200, R"({"created":1,"data":[{"b64_json":"abc"}]})"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(openai(), 200, R"({"created":1,"data":[{"b64_json":12}]})"), ErrorCode::BadResponse);
   EXPECT_EQ(parse_error(openai(), 200, R"({"created":1,"da)"), ErrorCode::BadResponse);
-  EXPECT_EQ(parse_error(openai(), 500, "upstream connect error"), ErrorCode::ServerError);
+  EXPECT_EQ(parse_error(openai(), 200, "<html>gateway</html>"), ErrorCode::BadResponse);
+  EXPECT_EQ(parse_error(openai(), 200, "[]"), ErrorCode::BadResponse);
+  // One damaged picture spoils the answer: no half results.
+  const std::string good = json::base64_encode(png_of(2, 2).bytes);
+  EXPECT_EQ(parse_error(openai(), 200, R"({"data":[{"b64_json":")" + good + R"("},{"b64_json":"a#=="}]})"),
+            ErrorCode::BadResponse);
 }
 
-// ---------------- retries ----------------
-
-HttpResponse with_headers(int status, std::vector<std::pair<std::string, std::string>> headers, std::string body = "") {
-  return HttpResponse{status, std::move(headers), std::move(body)};
+TEST(OpenAIResponse, ErrorBodiesThatAreNotJsonOrArriveWithA200) {
+  std::string message;
+  EXPECT_EQ(parse_error(openai(), 500, "upstream connect error", &message), ErrorCode::ServerError);
+  EXPECT_EQ(parse_error(openai(), 502, "<html>Bad gateway</html>", &message), ErrorCode::ServerError);
+  EXPECT_FALSE(contains(message, "<")) << message;
+  EXPECT_EQ(parse_error(openai(), 400, "<html>blocked</html>", &message), ErrorCode::BadRequest);
+  EXPECT_FALSE(contains(message, "<")) << message;
+  EXPECT_EQ(parse_error(openai(), 401, ""), ErrorCode::BadKey);
+  EXPECT_EQ(parse_error(openai(), 429, "slow down"), ErrorCode::RateLimited);
+  // An error object inside a 200 (a stream's error event): its code decides.
+  EXPECT_EQ(parse_error(openai(), 200, fixture("openai/error_429_insufficient_quota.json")), ErrorCode::QuotaExhausted);
+  EXPECT_EQ(parse_error(openai(), 200, fixture("openai/error_400_moderation_blocked.json")), ErrorCode::Refused);
+  EXPECT_EQ(parse_error(openai(), 200, R"({"error":{"message":"odd","type":"x","param":null,"code":null}})"),
+            ErrorCode::BadResponse);
 }
+
+TEST(OpenAIResponse, PictureTypeComesFromTheBytesOrTheOutputFormat) {
+  const std::string png = json::base64_encode(png_of(2, 2).bytes);
+  Result r = openai().parse(HttpResponse{200, {}, R"({"output_format":"webp","data":[{"b64_json":")" + png + R"("}]})"});
+  EXPECT_EQ(r.images[0].mime, "image/png") << "the bytes win";
+  EXPECT_EQ(r.usage.total_tokens, -1) << "not reported";
+  const std::string other = json::base64_encode({1, 2, 3, 4, 5, 6});
+  r = openai().parse(HttpResponse{200, {}, R"({"output_format":"jpeg","data":[{"b64_json":")" + other + R"("}]})"});
+  EXPECT_EQ(r.images[0].mime, "image/jpeg");
+}
+
+// ---------------- retries (REFERENCE §1.10, §3.7, §5) ----------------
 
 TEST(Retry, StatusCodesAndServerHints) {
-  EXPECT_FALSE(openai().retry_advice(with_headers(400, {})).retry);
-  EXPECT_FALSE(openai().retry_advice(with_headers(401, {})).retry);
-  for (int s : {408, 429, 500, 502, 503, 504}) EXPECT_TRUE(openai().retry_advice(with_headers(s, {})).retry) << s;
-  EXPECT_DOUBLE_EQ(openai().retry_advice(with_headers(429, {{"retry-after", "7"}})).delay_s, 7.0);
-  EXPECT_DOUBLE_EQ(openai().retry_advice(with_headers(429, {{"retry-after-ms", "250"}, {"retry-after", "7"}})).delay_s, 0.25);
-  EXPECT_LT(openai().retry_advice(with_headers(503, {})).delay_s, 0);
-  EXPECT_FALSE(openai().retry_advice(with_headers(503, {{"x-should-retry", "false"}})).retry);
-  // An HTTP-date about 30 s ahead.
-  GDateTime *t = g_date_time_add_seconds(g_date_time_new_now_utc(), 30);
-  gchar *date = g_date_time_format(t, "%a, %d %b %Y %H:%M:%S GMT");
-  double d = openai().retry_advice(with_headers(503, {{"retry-after", date}})).delay_s;
-  EXPECT_GT(d, 25);
-  EXPECT_LE(d, 31);
-  g_free(date);
-  g_date_time_unref(t);
+  for (const Provider *p : all_providers()) {
+    SCOPED_TRACE(std::string(p->name()));
+    for (int s : {200, 400, 401, 403, 404, 409, 413, 422, 501})
+      EXPECT_FALSE(p->retry_advice(with_headers(s, {})).retry) << s;
+    for (int s : {408, 429, 500, 502, 503, 504}) {
+      RetryAdvice a = p->retry_advice(with_headers(s, {}));
+      EXPECT_TRUE(a.retry) << s;
+      EXPECT_LT(a.delay_s, 0) << "no hint: the transport's backoff";
+    }
+    EXPECT_DOUBLE_EQ(p->retry_advice(with_headers(429, {{"retry-after", "7"}})).delay_s, 7.0);
+    EXPECT_DOUBLE_EQ(p->retry_advice(with_headers(429, {{"Retry-After", " 7 "}})).delay_s, 7.0);
+    EXPECT_DOUBLE_EQ(p->retry_advice(with_headers(429, {{"retry-after-ms", "250"}, {"retry-after", "7"}})).delay_s,
+                     0.25);
+    EXPECT_DOUBLE_EQ(p->retry_advice(with_headers(429, {{"retry-after-ms", "soon"}, {"retry-after", "7"}})).delay_s,
+                     7.0);
+    RetryAdvice garbage = p->retry_advice(with_headers(503, {{"retry-after", "later, maybe"}}));
+    EXPECT_TRUE(garbage.retry);
+    EXPECT_LT(garbage.delay_s, 0);
+    EXPECT_LT(p->retry_advice(with_headers(503, {{"retry-after", "-5"}})).delay_s, 0);
+    EXPECT_FALSE(p->retry_advice(with_headers(503, {{"x-should-retry", "false"}, {"retry-after", "1"}})).retry);
+    EXPECT_TRUE(p->retry_advice(with_headers(409, {{"x-should-retry", "true"}})).retry);
+  }
 }
 
-TEST(Retry, ProviderSpecificQuotaAndRetryInfo) {
+TEST(Retry, RetryAfterAsAnHttpDate) {
+  GDateTime *now = g_date_time_new_now_utc();
+  GDateTime *ahead = g_date_time_add_seconds(now, 30);
+  GDateTime *past = g_date_time_add_seconds(now, -300);
+  gchar *ahead_text = g_date_time_format(ahead, "%a, %d %b %Y %H:%M:%S GMT");
+  gchar *past_text = g_date_time_format(past, "%a, %d %b %Y %H:%M:%S GMT");
+  const double d = openai().retry_advice(with_headers(503, {{"retry-after", ahead_text}})).delay_s;
+  EXPECT_GT(d, 25);
+  EXPECT_LE(d, 31);
+  EXPECT_DOUBLE_EQ(gemini().retry_advice(with_headers(503, {{"retry-after", past_text}})).delay_s, 0.0)
+      << "a date in the past: try now";
+  EXPECT_LT(openai().retry_advice(with_headers(503, {{"retry-after", "Wed, 32 Foo 2026 07:28:00 GMT"}})).delay_s, 0);
+  g_free(ahead_text);
+  g_free(past_text);
+  g_date_time_unref(past);
+  g_date_time_unref(ahead);
+  g_date_time_unref(now);
+}
+
+TEST(Retry, StoredResponseHeaders) {
+  HttpResponse r = http_fixture("openai/http_429_with_headers.http.txt");
+  ASSERT_EQ(r.status, 429);
+  ASSERT_EQ(r.header("X-Should-Retry"), "true");
+  RetryAdvice a = openai().retry_advice(r);
+  EXPECT_TRUE(a.retry);
+  EXPECT_DOUBLE_EQ(a.delay_s, 12.0);
+  EXPECT_EQ(parse_error(openai(), r.status, r.body), ErrorCode::RateLimited);
+  HttpResponse ok = http_fixture("openai/http_200_headers_example.http.txt");
+  ASSERT_EQ(ok.status, 200);
+  EXPECT_FALSE(openai().retry_advice(ok).retry);
+}
+
+TEST(Retry, QuotasAndRetryInfo) {
   EXPECT_FALSE(openai().retry_advice(with_headers(429, {}, fixture("openai/error_429_insufficient_quota.json"))).retry);
+  EXPECT_FALSE(openai()
+                   .retry_advice(with_headers(429, {{"x-should-retry", "true"}},
+                                              fixture("openai/error_429_insufficient_quota.json")))
+                   .retry)
+      << "billing does not clear by waiting";
   EXPECT_TRUE(openai().retry_advice(with_headers(429, {}, fixture("openai/error_429_rate_limit.json"))).retry);
+
   RetryAdvice a = gemini().retry_advice(with_headers(429, {}, fixture("gemini/error_429_resource_exhausted.json")));
   EXPECT_TRUE(a.retry);
   EXPECT_DOUBLE_EQ(a.delay_s, 37.0);
-  std::string half = R"({"error":{"code":503,"status":"UNAVAILABLE","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"0.5s"}]}})";
-  EXPECT_DOUBLE_EQ(gemini().retry_advice(with_headers(503, {}, half)).delay_s, 0.5);
-  std::string daily = R"({"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}})";
+  EXPECT_DOUBLE_EQ(
+      gemini().retry_advice(with_headers(429, {{"retry-after", "3"}}, fixture("gemini/error_429_resource_exhausted.json")))
+          .delay_s,
+      3.0)
+      << "an HTTP header wins";
+  const std::string half = R"({"error":{"code":503,"status":"UNAVAILABLE","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"0.5s"}]}})";
+  RetryAdvice h = gemini().retry_advice(with_headers(503, {}, half));
+  EXPECT_TRUE(h.retry);
+  EXPECT_DOUBLE_EQ(h.delay_s, 0.5);
+  EXPECT_LT(gemini().retry_advice(with_headers(429, {}, fixture("gemini/error_429_resource_exhausted_minimal.json"))).delay_s, 0);
+  EXPECT_TRUE(gemini().retry_advice(with_headers(429, {}, fixture("gemini/error_429_wrapped_in_array.json"))).retry);
+  EXPECT_FALSE(gemini().retry_advice(with_headers(400, {}, fixture("gemini/error_400_api_key_invalid.json"))).retry);
+
+  const std::string daily = R"({"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"20s"}]}})";
   EXPECT_FALSE(gemini().retry_advice(with_headers(429, {}, daily)).retry);
   EXPECT_EQ(parse_error(gemini(), 429, daily), ErrorCode::QuotaExhausted);
 }
 
+// ---------------- shared helpers ----------------
+
 TEST(Base64, StrictDecoding) {
   EXPECT_EQ(json::base64_decode("aGVsbG8=", "t"), (std::vector<uint8_t>{'h', 'e', 'l', 'l', 'o'}));
-  EXPECT_EQ(json::base64_decode("aGVs\nbG8=", "t").size(), 5u);
-  EXPECT_THROW(json::base64_decode("aGVsbG8", "t"), Error);
-  EXPECT_THROW(json::base64_decode("aGV$bG8=", "t"), Error);
-  EXPECT_THROW(json::base64_decode("aG=sbG8=", "t"), Error);
-  EXPECT_THROW(json::base64_decode("", "t"), Error);
+  EXPECT_EQ(json::base64_decode("aGVsbG8h", "t").size(), 6u);
+  EXPECT_EQ(json::base64_decode("aGVs\nbG8=", "t").size(), 5u) << "line breaks are tolerated";
+  EXPECT_EQ(json::base64_decode("aGVsbA==", "t").size(), 4u);
+  for (const char *bad : {"aGVsbG8", "aGV$bG8=", "aG=sbG8=", "", "====", "a===", "aGVsbA=", "aGVsbA===", "aGVs-G8=",
+                          "aGVs_G8=", "aGVsbA==aGVs", "data:image/png;base64,aGVsbG8="}) {
+    try {
+      json::base64_decode(bad, "Gemini");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::BadResponse) << bad;
+      EXPECT_TRUE(contains(e.message(), "Gemini")) << e.message();
+    }
+  }
+}
+
+TEST(Base64, RoundTripsEveryLength) {
+  for (size_t n = 1; n < 40; ++n) {
+    std::vector<uint8_t> bytes(n);
+    for (size_t i = 0; i < n; ++i) bytes[i] = uint8_t(i * 73 + n * 31);
+    const std::string text = json::base64_encode(bytes);
+    EXPECT_EQ(text.size() % 4, 0u);
+    EXPECT_EQ(json::base64_decode(text, "t"), bytes) << n;
+  }
+}
+
+TEST(Json, ParseObjectAndSafeReaders) {
+  EXPECT_THROW(json::parse_object("[1]", "Gemini"), Error);
+  try {
+    json::parse_object("{\"a\":", "OpenAI", 200);
+    ADD_FAILURE();
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadResponse);
+    EXPECT_TRUE(contains(e.message(), "OpenAI")) << e.message();
+  }
+  json::Doc doc = json::parse_object(R"({"s":"x","i":5,"d":2.5,"big":1e300,"b":true,"o":{},"a":[{}],"n":null,"si":"12"})", "t");
+  JsonObject *o = doc.object();
+  EXPECT_EQ(json::string(o, "s"), "x");
+  EXPECT_EQ(json::string(o, "i", "fb"), "fb") << "wrong type: the fallback";
+  EXPECT_EQ(json::string(o, "n", "fb"), "fb");
+  EXPECT_EQ(json::integer(o, "i"), 5);
+  EXPECT_EQ(json::integer(o, "d"), 2);
+  EXPECT_EQ(json::integer(o, "big"), -1) << "out of range: absent";
+  EXPECT_EQ(json::integer(o, "si"), 12);
+  EXPECT_EQ(json::integer(o, "s"), -1);
+  EXPECT_TRUE(json::boolean(o, "b"));
+  EXPECT_FALSE(json::boolean(o, "i"));
+  EXPECT_TRUE(json::object(o, "o"));
+  EXPECT_EQ(json::object(o, "a"), nullptr);
+  EXPECT_TRUE(json::array(o, "a"));
+  EXPECT_EQ(json::array(o, "o"), nullptr);
+  EXPECT_TRUE(json::element_object(json::array(o, "a"), 0));
+  EXPECT_EQ(json::element_object(json::array(o, "a"), 1), nullptr);
+  EXPECT_EQ(json::string(nullptr, "s", "fb"), "fb");
+}
+
+TEST(Json, ExcerptsAreOneLineShortValidAndHideKeys) {
+  EXPECT_EQ(json::excerpt("a\nb\tc  "), "a b c");
+  const std::string long_text(500, 'x');
+  EXPECT_EQ(json::excerpt(long_text, 10), std::string(10, 'x') + "…");
+  const std::string accents = "ééééé";  // two bytes each: cut between characters, never inside
+  const std::string cut = json::excerpt(accents, 3);
+  EXPECT_TRUE(g_utf8_validate(cut.c_str(), gssize(cut.size()), nullptr));
+  EXPECT_EQ(cut, "ééé…");
+  const std::string broken = json::excerpt(std::string("ok \xff\xfe end"));
+  EXPECT_TRUE(g_utf8_validate(broken.c_str(), gssize(broken.size()), nullptr));
+  // A Google-shaped key, built at run time so that no key-shaped literal sits in the sources.
+  const std::string google_key = "AIza" + std::string("SyA1234567890abcdefghijklmnopqrstuv");
+  EXPECT_EQ(json::excerpt("Consumer 'api_key:" + google_key + "' has been suspended."),
+            "Consumer 'api_key:[hidden]' has been suspended.");
+  EXPECT_EQ(json::excerpt("key " + google_key + " is bad"), "key [hidden] is bad");
+  EXPECT_EQ(json::excerpt("Incorrect API key provided: sk-proj-abc123***wxyz. You can"),
+            "Incorrect API key provided: [hidden]. You can");
+  EXPECT_EQ(json::excerpt("a task-list is fine"), "a task-list is fine");
+
+  EXPECT_EQ(json::plain_text_message("  upstream timeout\n"), "upstream timeout");
+  EXPECT_EQ(json::plain_text_message("\n<html><body>502</body></html>"), "");
+  EXPECT_EQ(json::plain_text_message(""), "");
+}
+
+TEST(Json, GoogleStatusBodies) {
+  json::RpcStatus st = json::read_rpc_status(fixture("gemini/error_429_resource_exhausted.json"));
+  EXPECT_TRUE(st.found);
+  EXPECT_EQ(st.code, 429);
+  EXPECT_EQ(st.status, "RESOURCE_EXHAUSTED");
+  EXPECT_FALSE(st.message.empty());
+  EXPECT_EQ(st.quota_ids, std::vector<std::string>{"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"});
+  EXPECT_FALSE(st.per_day_quota());
+  EXPECT_DOUBLE_EQ(st.retry_delay_s, 37.0);
+
+  st = json::read_rpc_status(fixture("gemini/error_400_api_key_invalid.json"));
+  EXPECT_EQ(st.reason, "API_KEY_INVALID");
+  EXPECT_LT(st.retry_delay_s, 0);
+  st = json::read_rpc_status(fixture("gemini/error_429_wrapped_in_array.json"));
+  EXPECT_TRUE(st.found);
+  EXPECT_EQ(st.code, 429);
+  EXPECT_FALSE(json::read_rpc_status("<html>").found);
+  EXPECT_FALSE(json::read_rpc_status(R"([{"error":{"code":1}},{"error":{"code":2}}])").found);
+  EXPECT_FALSE(json::read_rpc_status(R"({"error":"text"})").found);
+  for (const char *bad : {"\"37\"", "\"s\"", "\"-1s\"", "\"5m\"", "37"}) {
+    std::string body = std::string(R"({"error":{"code":503,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":)") +
+                       bad + "}]}}";
+    EXPECT_LT(json::read_rpc_status(body).retry_delay_s, 0) << bad;
+  }
 }
 
 }  // namespace
