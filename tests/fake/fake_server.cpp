@@ -1,14 +1,18 @@
+// The loopback fake of the Gemini and OpenAI image services (see fake_server.hpp).
 #include "fake_server.hpp"
 
-#include <condition_variable>
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <deque>
-#include <optional>
-#include <tuple>
 #include <functional>
+#include <future>
+#include <initializer_list>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -21,22 +25,23 @@
 
 namespace genfill::test {
 
+bool parse_color(const std::string &text, uint32_t *rgb) {
+  std::string hex = !text.empty() && text[0] == '#' ? text.substr(1) : text;
+  if (hex.size() != 6 || !std::all_of(hex.begin(), hex.end(), [](char c) { return g_ascii_isxdigit(c); }))
+    return false;
+  *rgb = uint32_t(g_ascii_strtoull(hex.c_str(), nullptr, 16));
+  return true;
+}
+
 namespace {
 
-const char *kAspects[][3] = {{"1:1", "1024", "1024"}, {"2:3", "832", "1248"},  {"3:2", "1248", "832"},
-                             {"3:4", "864", "1184"},  {"4:3", "1184", "864"},  {"4:5", "896", "1152"},
-                             {"5:4", "1152", "896"},  {"9:16", "768", "1344"}, {"16:9", "1344", "768"},
-                             {"21:9", "1536", "672"}};
-
-struct Record {
-  std::string method, path, content_type, model, prompt, size, aspect;
-  bool has_key = false, key_in_query = false;
-  int n = 1, image_count = 0, status = 0;
-  std::vector<std::pair<int, int>> image_sizes;
-  std::pair<int, int> mask_size{-1, -1};
-  bool mask_has_alpha = false;
-  size_t body_bytes = 0;
-};
+// gemini-2.5-flash-image: aspect ratio => output size.
+const struct {
+  const char *ratio;
+  int w, h;
+} kAspects[] = {{"1:1", 1024, 1024}, {"2:3", 832, 1248}, {"3:2", 1248, 832}, {"3:4", 864, 1184},
+                {"4:3", 1184, 864},  {"4:5", 896, 1152}, {"5:4", 1152, 896}, {"9:16", 768, 1344},
+                {"16:9", 1344, 768}, {"21:9", 1536, 672}};
 
 // A provider's verdict: the answer to send.
 struct Answer {
@@ -45,20 +50,85 @@ struct Answer {
   std::string content_type = "application/json";
 };
 
-std::string gemini_error(int code, const char *status, const std::string &message) {
-  return "{\"error\":{\"code\":" + std::to_string(code) + ",\"message\":\"" + message + "\",\"status\":\"" + status +
-         "\"}}";
-}
-
-std::string openai_error(const std::string &message, const char *type, const char *param, const char *code) {
-  auto q = [](const char *s) { return s ? "\"" + std::string(s) + "\"" : std::string("null"); };
-  return "{\"error\":{\"message\":\"" + message + "\",\"type\":" + q(type) + ",\"param\":" + q(param) +
-         ",\"code\":" + q(code) + "}}";
-}
-
 struct Reject {  // thrown inside validation, answered as is
   Answer answer;
 };
+
+// ---------- JSON ----------
+
+using Build = std::function<void(JsonBuilder *)>;
+
+std::string build_object(const Build &members) {
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_object(b.get());
+  members(b.get());
+  json_builder_end_object(b.get());
+  return json::to_string(b.get());
+}
+
+void add_nullable(JsonBuilder *b, const char *name, const char *value) {
+  json_builder_set_member_name(b, name);
+  if (value) json_builder_add_string_value(b, value);
+  else json_builder_add_null_value(b);
+}
+
+void add_pair(JsonBuilder *b, int first, int second) {
+  json_builder_begin_array(b);
+  json_builder_add_int_value(b, first);
+  json_builder_add_int_value(b, second);
+  json_builder_end_array(b);
+}
+
+// google.rpc.Status, as Gemini answers errors.
+std::string gemini_error(int code, const char *status, const std::string &message) {
+  return build_object([&](JsonBuilder *b) {
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    json::add(b, "code", int64_t(code));
+    json::add(b, "message", message);
+    json::add(b, "status", std::string(status));
+    json_builder_end_object(b);
+  });
+}
+
+// OpenAI's error body: all four keys, nullable.
+std::string openai_error(const std::string &message, const char *type, const char *param, const char *code) {
+  return build_object([&](JsonBuilder *b) {
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    json::add(b, "message", message);
+    add_nullable(b, "type", type);
+    add_nullable(b, "param", param);
+    add_nullable(b, "code", code);
+    json_builder_end_object(b);
+  });
+}
+
+// Gemini reads requests with the protobuf JSON mapping: lowerCamelCase or the proto name.
+JsonObject *object2(JsonObject *o, const char *camel, const char *snake) {
+  JsonObject *r = json::object(o, camel);
+  return r ? r : json::object(o, snake);
+}
+JsonArray *array2(JsonObject *o, const char *camel, const char *snake) {
+  JsonArray *r = json::array(o, camel);
+  return r ? r : json::array(o, snake);
+}
+std::string string2(JsonObject *o, const char *camel, const char *snake) {
+  return o && json_object_has_member(o, camel) ? json::string(o, camel) : json::string(o, snake);
+}
+
+// Does the URL's query carry one of these parameters?
+bool query_has(SoupServerMessage *msg, std::initializer_list<const char *> names) {
+  const char *query = g_uri_get_query(soup_server_message_get_uri(msg));
+  if (!query) return false;
+  GHashTable *params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, nullptr);
+  bool found = false;
+  for (const char *n : names) found = found || (params && g_hash_table_contains(params, n));
+  if (params) g_hash_table_unref(params);
+  return found;
+}
+
+// ---------- pictures ----------
 
 Image solid(int w, int h, uint32_t rgb) {
   Image img(w, h);
@@ -71,20 +141,16 @@ Image solid(int w, int h, uint32_t rgb) {
   return img;
 }
 
-uint32_t crc32(const std::string &data) {
+std::string png_chunk(const std::string &type, const std::string &data) {
+  auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  const std::string typed = type + data;
+  // CRC-32 of type and data, as PNG wants it.
   uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) {
-    c ^= b;
+  for (unsigned char byte : typed) {
+    c ^= byte;
     for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
   }
-  return ~c;
-}
-
-std::string png_chunk(const std::string &type, const std::string &data) {
-  auto be32 = [](uint32_t v) {
-    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-  };
-  return be32(uint32_t(data.size())) + type + data + be32(crc32(type + data));
+  return be32(uint32_t(data.size())) + typed + be32(~c);
 }
 
 // The picture an answer carries, base64, possibly broken on purpose.
@@ -99,11 +165,11 @@ std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply) {
   } else if (kind == "huge") {  // a decompression bomb: a 20000x20000 header, almost no data
     std::string ihdr{char(0), char(0), char(0x4e), char(0x20), char(0), char(0), char(0x4e), char(0x20),
                      char(8), char(6), char(0), char(0), char(0)};
-    std::string png = sig + png_chunk("IHDR", ihdr) + png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) +
-                      png_chunk("IEND", "");
+    std::string png = sig + png_chunk("IHDR", ihdr) +
+                      png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + png_chunk("IEND", "");
     bytes.assign(png.begin(), png.end());
   } else {
-    bytes = encode_png(kind == "tiny" ? solid(1, 1, rgb) : solid(w, h, rgb), 1);
+    bytes = encode_png(kind == "tiny" ? solid(1, 1, rgb) : solid(w, h, rgb), 1);  // solid colour: tiny and fast
   }
   return json::base64_encode(bytes);
 }
@@ -117,6 +183,16 @@ Image decode_or(const std::vector<uint8_t> &bytes, const Answer &reject) {
   }
 }
 
+// Strict standard base64 with padding, nothing else (no line breaks, no data: prefix).
+bool strict_base64(const std::string &s) {
+  if (s.empty() || s.size() % 4 != 0) return false;
+  const size_t pad = s.find('=');
+  if (pad != std::string::npos && (s.size() - pad > 2 || s.find_first_not_of('=', pad) != std::string::npos))
+    return false;
+  return std::all_of(s.begin(), s.begin() + long(pad == std::string::npos ? s.size() : pad),
+                     [](char c) { return g_ascii_isalnum(c) || c == '+' || c == '/'; });
+}
+
 }  // namespace
 
 struct FakeServer::Impl {
@@ -126,17 +202,20 @@ struct FakeServer::Impl {
   GMainLoop *loop = nullptr;
   SoupServer *server = nullptr;
   std::string url;
-  std::mutex mu;
-  std::deque<FakeReply> queue;
-  std::vector<Record> log;
-  uint32_t color = 0xFF00FF;
 
-  std::string load_fixture(const std::string &name) {
+  std::mutex mu;  // guards what the test thread shares with the server thread
+  std::deque<FakeReply> queue;
+  std::vector<RecordedRequest> log;
+  uint32_t color = 0xFF00FF;
+  unsigned answers = 0;
+
+  std::string load_fixture(const std::string &name) const {
     if (name.find("..") != std::string::npos) return "{}";
     gchar *data = nullptr;
     gsize len = 0;
-    std::string path = fixtures + "/" + name;
-    if (!g_file_get_contents(path.c_str(), &data, &len, nullptr)) return "{\"fixture missing\":\"" + name + "\"}";
+    const std::string path = fixtures + "/" + name;
+    if (!g_file_get_contents(path.c_str(), &data, &len, nullptr))
+      return build_object([&](JsonBuilder *b) { json::add(b, "fake_fixture_missing", name); });
     std::string s(data, len);
     g_free(data);
     return s;
@@ -150,123 +229,211 @@ struct FakeServer::Impl {
     return r;
   }
 
+  uint32_t color_for(const FakeReply *reply) {
+    uint32_t rgb = 0;
+    if (reply && parse_color(reply->color, &rgb)) return rgb;
+    std::lock_guard lock(mu);
+    return color;
+  }
+
   // ---------- Gemini ----------
 
-  Answer gemini(SoupServerMessage *msg, const std::string &model, const std::string &body, Record &rec,
+  std::string gemini_success(const std::string &model, const std::string &text, const std::string *png_b64) {
+    unsigned id = 0;
+    {
+      std::lock_guard lock(mu);
+      id = ++answers;
+    }
+    const int64_t image_tokens = png_b64 ? 1290 : 0, text_tokens = 12, prompt_tokens = 1300;
+    return build_object([&](JsonBuilder *b) {
+      json_builder_set_member_name(b, "candidates");
+      json_builder_begin_array(b);
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "content");
+      json_builder_begin_object(b);
+      json::add(b, "role", std::string("model"));
+      json_builder_set_member_name(b, "parts");
+      json_builder_begin_array(b);
+      json_builder_begin_object(b);
+      json::add(b, "text", text);
+      json_builder_end_object(b);
+      if (png_b64) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "inlineData");
+        json_builder_begin_object(b);
+        json::add(b, "mimeType", std::string("image/png"));
+        json::add(b, "data", *png_b64);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+      }
+      json_builder_end_array(b);
+      json_builder_end_object(b);
+      json::add(b, "finishReason", std::string("STOP"));
+      json::add(b, "index", int64_t(0));
+      json_builder_end_object(b);
+      json_builder_end_array(b);
+
+      json_builder_set_member_name(b, "usageMetadata");
+      json_builder_begin_object(b);
+      json::add(b, "promptTokenCount", prompt_tokens);
+      json::add(b, "candidatesTokenCount", image_tokens + text_tokens);
+      json::add(b, "totalTokenCount", prompt_tokens + image_tokens + text_tokens);
+      auto details = [b](const char *name, std::initializer_list<std::pair<const char *, int64_t>> items) {
+        json_builder_set_member_name(b, name);
+        json_builder_begin_array(b);
+        for (auto [modality, count] : items) {
+          if (count == 0) continue;
+          json_builder_begin_object(b);
+          json::add(b, "modality", std::string(modality));
+          json::add(b, "tokenCount", count);
+          json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+      };
+      details("promptTokensDetails", {{"TEXT", prompt_tokens}});
+      details("candidatesTokensDetails", {{"IMAGE", image_tokens}, {"TEXT", text_tokens}});
+      json_builder_end_object(b);
+      json::add(b, "modelVersion", model);
+      json::add(b, "responseId", "fakeResp" + std::to_string(id));
+    });
+  }
+
+  Answer gemini(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
                 const FakeReply *reply) {
     SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
     const char *key = soup_message_headers_get_one(h, "x-goog-api-key");
     rec.has_key = key && *key;
-    GUri *uri = soup_server_message_get_uri(msg);
-    const char *query = g_uri_get_query(uri);
-    rec.key_in_query = query && std::string(query).find("key=") != std::string::npos;
+    rec.key_in_query = query_has(msg, {"key"});
     rec.model = model;
-    if (rec.key_in_query)
+    if (rec.key_in_query)  // the real service takes it; we must never send it there
       return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
     if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
     if (g_str_has_prefix(key, "bad")) return {400, load_fixture("gemini/error_400_api_key_invalid.json")};
-    if (!g_str_has_prefix(model.c_str(), "gemini")) return {404, load_fixture("gemini/error_404_model_not_found.json")};
+    if (!g_str_has_prefix(model.c_str(), "gemini"))  // as error_404_model_not_found.json, naming this model
+      return {404, gemini_error(404, "NOT_FOUND",
+                                "models/" + model +
+                                    " is not found for API version v1beta, or is not supported for generateContent. "
+                                    "Call ListModels to see the list of available models and their supported methods.")};
 
+    auto invalid = [](const std::string &m) { return Reject{{400, gemini_error(400, "INVALID_ARGUMENT", m)}}; };
     json::Doc doc = json::try_parse(body);
     JsonObject *root = doc.object();
-    auto invalid = [](const std::string &m) { return Reject{{400, gemini_error(400, "INVALID_ARGUMENT", m)}}; };
     if (!root) throw invalid("Invalid JSON payload received.");
     JsonArray *contents = json::array(root, "contents");
-    if (!contents || json_array_get_length(contents) == 0) throw invalid("contents is not specified");
+    if (!contents || json_array_get_length(contents) == 0) throw invalid("* GenerateContentRequest.contents: contents is not specified");
     for (guint c = 0; c < json_array_get_length(contents); ++c) {
       JsonArray *parts = json::array(json::element_object(contents, c), "parts");
-      if (!parts || json_array_get_length(parts) == 0) throw invalid("contents.parts must not be empty");
+      if (!parts || json_array_get_length(parts) == 0)
+        throw invalid("* GenerateContentRequest.contents[" + std::to_string(c) + "].parts: contents.parts must not be empty.");
       for (guint i = 0; i < json_array_get_length(parts); ++i) {
         JsonObject *part = json::element_object(parts, i);
+        if (!part) throw invalid("Invalid JSON payload received. Expected an object in parts.");
         if (json_object_has_member(part, "text") && rec.prompt.empty()) rec.prompt = json::string(part, "text");
-        JsonObject *data = json::object(part, "inlineData");
+        JsonObject *data = object2(part, "inlineData", "inline_data");
         if (!data) continue;
-        std::string mime = json::string(data, "mimeType");
-        std::string b64 = json::string(data, "data");
-        if (b64.rfind("data:", 0) == 0) throw invalid("Invalid value at inline_data.data: base64 expected");
-        std::vector<uint8_t> bytes;
-        try {
-          bytes = json::base64_decode(b64, "fake");
-        } catch (const Error &) {
-          throw invalid("Invalid value at inline_data.data (TYPE_BYTES), Base64 decoding failed");
-        }
-        if (sniff_image_mime(bytes) != mime) throw invalid("Unable to process input image: mimeType does not match data");
+        const std::string mime = string2(data, "mimeType", "mime_type");
+        const std::string b64 = json::string(data, "data");
+        if (!strict_base64(b64))
+          throw invalid("Invalid value at 'contents[" + std::to_string(c) + "].parts[" + std::to_string(i) +
+                        "].inline_data.data' (TYPE_BYTES), Base64 decoding failed");
+        const std::vector<uint8_t> bytes = json::base64_decode(b64, "fake");
+        if (sniff_image_mime(bytes) != mime || mime.empty())
+          throw invalid("Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting");
         Image img = decode_or(bytes, {400, gemini_error(400, "INVALID_ARGUMENT", "Unable to process input image.")});
         rec.image_sizes.emplace_back(img.width, img.height);
         ++rec.image_count;
       }
     }
-    JsonObject *config = json::object(root, "generationConfig");
+    JsonObject *config = object2(root, "generationConfig", "generation_config");
     bool image = false;
-    JsonArray *mods = json::array(config, "responseModalities");
+    JsonArray *mods = array2(config, "responseModalities", "response_modalities");
     for (guint i = 0; mods && i < json_array_get_length(mods); ++i)
       image = image || g_strcmp0(json_array_get_string_element(mods, i), "IMAGE") == 0;
-    if (!image) throw invalid("This model only supports responseModalities including IMAGE.");
-    if (json::integer(config, "candidateCount", 1) > 1)
-      return {400, load_fixture("gemini/error_400_multiple_candidates.json")};
-    JsonObject *image_config = json::object(config, "imageConfig");
+    if (!image) throw invalid("This model only supports responseModalities that include IMAGE.");
+    const int64_t candidates = json_object_has_member(config, "candidateCount") ? json::integer(config, "candidateCount", 1)
+                                                                               : json::integer(config, "candidate_count", 1);
+    if (candidates > 1) return {400, load_fixture("gemini/error_400_multiple_candidates.json")};
+    JsonObject *image_config = object2(config, "imageConfig", "image_config");
     int w = 1024, ht = 1024;
     if (!rec.image_sizes.empty()) std::tie(w, ht) = rec.image_sizes.front();
-    if (image_config) {
-      rec.aspect = json::string(image_config, "aspectRatio");
-      bool known = rec.aspect.empty();
-      for (auto &a : kAspects)
-        if (rec.aspect == a[0]) {
-          known = true;
-          w = std::atoi(a[1]);
-          ht = std::atoi(a[2]);
-        }
-      if (!known) throw invalid("Unsupported aspect ratio: " + rec.aspect);
+    rec.aspect = string2(image_config, "aspectRatio", "aspect_ratio");
+    if (!rec.aspect.empty()) {
+      auto it = std::find_if(std::begin(kAspects), std::end(kAspects), [&](const auto &a) { return rec.aspect == a.ratio; });
+      if (it == std::end(kAspects))
+        throw invalid("* GenerateContentRequest.generation_config.image_config.aspect_ratio: Unsupported aspect ratio: " +
+                      rec.aspect);
+      w = it->w;
+      ht = it->h;
     }
 
     if (reply && reply->text_only)
-      return {200, R"({"candidates":[{"content":{"role":"model","parts":[{"text":"I can describe the picture, but I will not draw it."}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":12,"totalTokenCount":22},"modelVersion":")" +
-                       model + "\"}"};
-    uint32_t rgb = reply && !reply->color.empty() ? uint32_t(std::stoul(reply->color, nullptr, 16)) : color;
-    std::string b64 = picture_b64(w, ht, rgb, reply);
-    return {200, R"({"candidates":[{"content":{"role":"model","parts":[{"text":"Here is the edited picture."},{"inlineData":{"mimeType":"image/png","data":")" +
-                     b64 +
-                     R"("}}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":1300,"candidatesTokenCount":1290,"totalTokenCount":2590},"modelVersion":")" +
-                     model + "\"}"};
+      return {200, gemini_success(model, "I can describe the picture, but I will not draw it.", nullptr)};
+    const std::string b64 = picture_b64(w, ht, color_for(reply), reply);
+    return {200, gemini_success(model, "Here is the edited picture.", &b64)};
   }
 
   // ---------- OpenAI ----------
+
+  // As error_400_invalid_size_gpt_image.json, naming the size sent.
+  static Answer bad_size(const std::string &model, const std::string &size) {
+    const bool free_size = model.rfind("gpt-image-2", 0) == 0;
+    return {400, openai_error(free_size ? "Invalid value: '" + size + "'. Width and height must be positive multiples of 16."
+                                        : "Invalid value: '" + size +
+                                              "'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.",
+                              "invalid_request_error", "size", "invalid_value")};
+  }
 
   static bool size_ok(const std::string &model, const std::string &size, int &w, int &h) {
     if (size.empty() || size == "auto") {
       w = h = 1024;
       return true;
     }
-    if (std::sscanf(size.c_str(), "%dx%d", &w, &h) != 2) return false;
+    char tail = 0;
+    if (std::sscanf(size.c_str(), "%dx%d%c", &w, &h, &tail) != 2) return false;
     if (model.rfind("gpt-image-2", 0) == 0) return w % 16 == 0 && h % 16 == 0 && w > 0 && h > 0;
     return size == "1024x1024" || size == "1536x1024" || size == "1024x1536";
   }
 
-  Answer openai_images(uint32_t rgb, int n, int w, int h, const std::string &size, const FakeReply *reply) {
-    std::string png = picture_b64(w, h, rgb, reply);
-    std::string data;
-    for (int i = 0; i < n; ++i) data += std::string(i ? "," : "") + "{\"b64_json\":\"" + png + "\"}";
-    return {200, "{\"created\":1767225600,\"data\":[" + data + "],\"background\":\"opaque\",\"output_format\":\"png\",\"size\":\"" +
-                     size + "\",\"quality\":\"high\",\"usage\":{\"input_tokens\":50,\"output_tokens\":" +
-                     std::to_string(1056 * n) + ",\"total_tokens\":" + std::to_string(50 + 1056 * n) + "}}"};
+  static Answer openai_images(const std::string &png_b64, int n, const std::string &size) {
+    return {200, build_object([&](JsonBuilder *b) {
+              json::add(b, "created", int64_t(1767225600));
+              json_builder_set_member_name(b, "data");
+              json_builder_begin_array(b);
+              for (int i = 0; i < n; ++i) {
+                json_builder_begin_object(b);
+                json::add(b, "b64_json", png_b64);
+                json_builder_end_object(b);
+              }
+              json_builder_end_array(b);
+              json::add(b, "background", std::string("opaque"));
+              json::add(b, "output_format", std::string("png"));
+              json::add(b, "size", size);
+              json::add(b, "quality", std::string("high"));
+              json_builder_set_member_name(b, "usage");
+              json_builder_begin_object(b);
+              json::add(b, "input_tokens", int64_t(50));
+              json::add(b, "output_tokens", int64_t(1056) * n);
+              json::add(b, "total_tokens", 50 + int64_t(1056) * n);
+              json_builder_end_object(b);
+            })};
   }
 
-  Answer openai(SoupServerMessage *msg, bool edits, const std::string &body, Record &rec, const FakeReply *reply) {
+  Answer openai(SoupServerMessage *msg, bool edits, const std::string &body, RecordedRequest &rec,
+                const FakeReply *reply) {
     SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
     const char *auth = soup_message_headers_get_one(h, "Authorization");
     rec.has_key = auth && g_str_has_prefix(auth, "Bearer ") && strlen(auth) > 7;
-    GUri *uri = soup_server_message_get_uri(msg);
-    const char *query = g_uri_get_query(uri);
-    rec.key_in_query = query && std::string(query).find("key") != std::string::npos;
-    if (!rec.has_key || g_str_has_prefix(auth + 7, "bad")) return {401, load_fixture("openai/error_401_invalid_api_key.json")};
+    rec.key_in_query = query_has(msg, {"key", "api_key"});
+    if (!rec.has_key || g_str_has_prefix(auth + 7, "bad"))
+      return {401, load_fixture("openai/error_401_invalid_api_key.json")};
     auto invalid = [](const std::string &m, const char *param, const char *code = nullptr) {
       return Reject{{400, openai_error(m, "invalid_request_error", param, code)}};
     };
-    uint32_t rgb = reply && !reply->color.empty() ? uint32_t(std::stoul(reply->color, nullptr, 16)) : color;
     int w = 0, hh = 0;
 
     if (!edits) {
-      if (!g_str_has_prefix(rec.content_type.c_str(), "application/json")) throw invalid("Expected JSON body.", nullptr);
+      if (!g_str_has_prefix(rec.content_type.c_str(), "application/json"))
+        throw invalid("Invalid Content-Type header (" + rec.content_type + "), expected application/json.", nullptr);
       json::Doc doc = json::try_parse(body);
       JsonObject *root = doc.object();
       if (!root) throw invalid("We could not parse the JSON body of your request.", nullptr);
@@ -278,10 +445,10 @@ struct FakeServer::Impl {
       if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
       if (json_object_has_member(root, "response_format"))
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
-      if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': must be between 1 and 10.", "n");
-      if (!size_ok(rec.model, rec.size, w, hh)) return {400, load_fixture("openai/error_400_invalid_size_gpt_image.json")};
-      if (reply && reply->text_only) return {200, "{\"created\":1767225600,\"data\":[]}"};
-      return openai_images(rgb, rec.n, w, hh, rec.size, reply);
+      if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
+      if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
+      if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
+      return openai_images(picture_b64(w, hh, color_for(reply), reply), rec.n, rec.size);
     }
 
     if (!g_str_has_prefix(rec.content_type.c_str(), "multipart/form-data"))
@@ -292,53 +459,49 @@ struct FakeServer::Impl {
     GBytes *bytes = g_bytes_new(body.data(), body.size());
     SoupMultipart *mp = soup_multipart_new_from_message(h, bytes);
     g_bytes_unref(bytes);
-    if (!mp) throw invalid("Could not parse multipart form", nullptr);
+    if (!mp) throw invalid("Could not parse multipart form.", nullptr);
     std::unique_ptr<SoupMultipart, void (*)(SoupMultipart *)> guard(mp, soup_multipart_free);
-    std::pair<int, int> first{-1, -1};
+    std::optional<std::pair<int, int>> first;
+    bool mask_has_alpha = false;
     std::string image_field;
     for (int i = 0; i < soup_multipart_get_length(mp); ++i) {
       SoupMessageHeaders *ph = nullptr;
       GBytes *pb = nullptr;
       soup_multipart_get_part(mp, i, &ph, &pb);
       char *disposition = nullptr;
-      GHashTable *params = nullptr;
-      if (!soup_message_headers_get_content_disposition(ph, &disposition, &params)) continue;
-      std::string name = static_cast<const char *>(g_hash_table_lookup(params, "name") ? g_hash_table_lookup(params, "name") : "");
-      const char *filename = static_cast<const char *>(g_hash_table_lookup(params, "filename"));
+      GHashTable *raw_params = nullptr;
+      if (!soup_message_headers_get_content_disposition(ph, &disposition, &raw_params)) continue;
       g_free(disposition);
+      std::unique_ptr<GHashTable, void (*)(GHashTable *)> params(raw_params, g_hash_table_destroy);
+      const char *field = static_cast<const char *>(g_hash_table_lookup(params.get(), "name"));
+      const std::string name = field ? field : "";
+      const char *filename = static_cast<const char *>(g_hash_table_lookup(params.get(), "filename"));
       gsize len = 0;
       const char *data = static_cast<const char *>(g_bytes_get_data(pb, &len));
-      std::string value(data ? data : "", len);
+      const std::string value(data ? data : "", len);
       const char *ctype = soup_message_headers_get_content_type(ph, nullptr);
       if (name == "image" || name == "image[]") {
-        if (!image_field.empty() && image_field != name) throw invalid("Mixed image and image[] fields.", "image");
+        if (!image_field.empty() && image_field != name) throw invalid("Mixed 'image' and 'image[]' fields.", "image");
         image_field = name;
-        if (!filename) {
-          g_hash_table_destroy(params);
-          return {400, load_fixture("openai/error_400_image_sent_as_string.json")};
-        }
-        std::string ct = ctype ? ctype : "";
-        if (ct != "image/png" && ct != "image/jpeg" && ct != "image/webp") {
-          g_hash_table_destroy(params);
+        if (!filename) return {400, load_fixture("openai/error_400_image_sent_as_string.json")};
+        const std::string ct = ctype ? ctype : "";
+        if (ct != "image/png" && ct != "image/jpeg" && ct != "image/webp")
           return {400, load_fixture("openai/error_400_unsupported_mimetype.json")};
-        }
         Image img = decode_or(std::vector<uint8_t>(value.begin(), value.end()),
                               {400, openai_error("Invalid image file or mode for image " + std::to_string(rec.image_count + 1) +
                                                      ", please check your image file.",
                                                  "invalid_request_error", "image", "invalid_image_file")});
-        if (rec.image_count == 0) first = {img.width, img.height};
+        if (!first) first = std::make_pair(img.width, img.height);
         rec.image_sizes.emplace_back(img.width, img.height);
         ++rec.image_count;
       } else if (name == "mask") {
-        std::vector<uint8_t> mb(value.begin(), value.end());
-        if (!filename || sniff_image_mime(mb) != "image/png") {
-          g_hash_table_destroy(params);
+        const std::vector<uint8_t> mb(value.begin(), value.end());
+        if (!filename || sniff_image_mime(mb) != "image/png")
           throw invalid("Invalid mask image format - mask image missing alpha channel", "mask");
-        }
         // PNG IHDR colour type: 4 (grey + alpha) or 6 (RGBA) carry an alpha channel.
-        rec.mask_has_alpha = mb.size() > 25 && (mb[25] == 4 || mb[25] == 6);
-        Image m = decode_or(mb, {400, openai_error("Invalid mask image", "invalid_request_error", "mask", nullptr)});
-        rec.mask_size = {m.width, m.height};
+        mask_has_alpha = mb.size() > 25 && (mb[25] == 4 || mb[25] == 6);
+        Image m = decode_or(mb, {400, openai_error("Invalid mask image.", "invalid_request_error", "mask", nullptr)});
+        rec.mask_size = std::make_pair(m.width, m.height);
       } else if (name == "model") {
         rec.model = value;
       } else if (name == "prompt") {
@@ -348,103 +511,90 @@ struct FakeServer::Impl {
       } else if (name == "size") {
         rec.size = value;
       } else if (name == "response_format") {
-        g_hash_table_destroy(params);
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
       }
-      g_hash_table_destroy(params);
     }
     if (rec.image_count == 0) throw invalid("Missing required parameter: 'image'.", "image");
-    if (image_field == "image" && rec.image_count > 1) throw invalid("Repeated 'image' field; use image[].", "image");
+    if (image_field == "image" && rec.image_count > 1) throw invalid("Repeated 'image' field; use 'image[]'.", "image");
     if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
     if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
-    if (rec.mask_size.first >= 0) {
-      if (!rec.mask_has_alpha) throw invalid("Invalid mask image format - mask image missing alpha channel", "mask");
+    if (rec.mask_size) {
+      if (!mask_has_alpha) throw invalid("Invalid mask image format - mask image missing alpha channel", "mask");
       if (rec.mask_size != first)
         throw invalid("Invalid mask image size - mask must be the same size as the image", "mask");
     }
-    if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': must be between 1 and 10.", "n");
+    if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
     if (rec.size.empty()) rec.size = "auto";
-    if (!size_ok(rec.model, rec.size, w, hh)) return {400, load_fixture("openai/error_400_invalid_size_gpt_image.json")};
-    if (reply && reply->text_only) return {200, "{\"created\":1767225600,\"data\":[]}"};
-    return openai_images(rgb, rec.n, w, hh, rec.size, reply);
+    if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
+    if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
+    return openai_images(picture_b64(w, hh, color_for(reply), reply), rec.n, rec.size);
   }
 
   // ---------- dispatch ----------
 
   void handle(SoupServerMessage *msg, const char *path) {
-    std::string p = path;
+    const std::string p = path;
     const char *method = soup_server_message_get_method(msg);
-    SoupMessageBody *req_body = soup_server_message_get_request_body(msg);
-    GBytes *flat = soup_message_body_flatten(req_body);
+    GBytes *flat = soup_message_body_flatten(soup_server_message_get_request_body(msg));
     gsize len = 0;
     const char *data = static_cast<const char *>(g_bytes_get_data(flat, &len));
-    std::string body(data ? data : "", len);
+    const std::string body(data ? data : "", len);
     g_bytes_unref(flat);
 
     if (p.rfind("/_fake/", 0) == 0) return control(msg, p, body);
 
-    Record rec;
+    RecordedRequest rec;
     rec.method = method;
     rec.path = p;
     rec.body_bytes = body.size();
-    const char *ct = soup_message_headers_get_content_type(soup_server_message_get_request_headers(msg), nullptr);
+    const char *ct = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Content-Type");
     rec.content_type = ct ? ct : "";
+    const char *ua = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "User-Agent");
+    rec.user_agent = ua ? ua : "";
 
-    std::optional<FakeReply> reply = take_reply();
+    const std::optional<FakeReply> scripted = take_reply();
+    const FakeReply *reply = scripted ? &*scripted : nullptr;
     Answer answer;
     bool known = true;
     try {
-      if (reply && reply->reset) {
-        record(rec, 0);
-        GIOStream *io = soup_server_message_steal_connection(msg);
-        g_io_stream_close(io, nullptr, nullptr);
-        g_object_unref(io);
-        return;
-      }
       static const std::string gprefix = "/v1beta/models/", gsuffix = ":generateContent";
-      if (g_strcmp0(method, "POST") == 0 && p.rfind(gprefix, 0) == 0 && p.size() > gprefix.size() + gsuffix.size() &&
+      const bool post = g_strcmp0(method, "POST") == 0;
+      if (post && p.rfind(gprefix, 0) == 0 && p.size() > gprefix.size() + gsuffix.size() &&
           p.compare(p.size() - gsuffix.size(), gsuffix.size(), gsuffix) == 0) {
-        std::string model = p.substr(gprefix.size(), p.size() - gprefix.size() - gsuffix.size());
-        answer = gemini(msg, model, body, rec, reply ? &*reply : nullptr);
-      } else if (g_strcmp0(method, "POST") == 0 && (p == "/v1/images/generations" || p == "/v1/images/edits")) {
-        answer = openai(msg, p == "/v1/images/edits", body, rec, reply ? &*reply : nullptr);
+        answer = gemini(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - gsuffix.size()), body, rec, reply);
+      } else if (post && (p == "/v1/images/generations" || p == "/v1/images/edits")) {
+        answer = openai(msg, p == "/v1/images/edits", body, rec, reply);
       } else {
         known = false;
-        answer = {404, "{\"error\":{\"message\":\"Unknown path " + p + "\"}}"};
+        answer = {404, build_object([&](JsonBuilder *b) {
+                    json_builder_set_member_name(b, "error");
+                    json_builder_begin_object(b);
+                    json::add(b, "message", "Unknown request URL: " + std::string(method) + " " + p);
+                    json_builder_end_object(b);
+                  })};
       }
     } catch (const Reject &r) {
       answer = r.answer;
     } catch (const std::exception &e) {
-      answer = {500, std::string("{\"error\":{\"message\":\"fake server failure: ") + e.what() + "\"}}"};
+      answer = {500, build_object([&](JsonBuilder *b) { json::add(b, "fake_server_failure", std::string(e.what())); })};
     }
     // A scripted status/body replaces the verdict (the request was still checked and recorded).
     if (known && reply && reply->status > 0) {
       answer.status = reply->status;
       answer.body = !reply->fixture.empty() ? load_fixture(reply->fixture) : reply->body;
     }
-    if (reply && reply->truncate_at >= 0 && size_t(reply->truncate_at) < answer.body.size())
-      answer.body.resize(size_t(reply->truncate_at));
-    record(rec, reply && reply->huge_bytes ? 200 : answer.status);
+    if (reply && reply->huge_bytes) answer.status = 200;
 
-    if (reply && reply->huge_bytes) return stream_junk(msg, reply->huge_bytes, reply->chunked, reply->delay_ms);
-    if (reply && reply->delay_ms > 0) return respond_later(msg, answer, *reply, reply->delay_ms);
-    respond(msg, answer, reply ? &*reply : nullptr);
+    const bool cut_mid_body = reply && reply->reset && reply->truncate_at >= 0;
+    rec.status = reply && reply->reset && !cut_mid_body ? 0 : answer.status;
+    {
+      std::lock_guard lock(mu);
+      log.push_back(rec);
+    }
+    deliver_after(msg, std::move(answer), reply ? *reply : FakeReply{}, reply ? reply->delay_ms : 0);
   }
 
-  void record(Record &rec, int status) {
-    rec.status = status;
-    std::lock_guard lock(mu);
-    log.push_back(rec);
-  }
-
-  void respond(SoupServerMessage *msg, const Answer &a, const FakeReply *reply) {
-    soup_server_message_set_status(msg, guint(a.status), nullptr);
-    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-    if (reply)
-      for (const auto &[k, v] : reply->headers) soup_message_headers_replace(h, k.c_str(), v.c_str());
-    soup_server_message_set_response(msg, a.content_type.c_str(), SOUP_MEMORY_COPY, a.body.data(), a.body.size());
-  }
-
+  // Pending answers, for delay_ms; freed on stop() when still pending.
   struct Later {
     Impl *self;
     SoupServerMessage *msg;
@@ -452,33 +602,67 @@ struct FakeServer::Impl {
     FakeReply reply;
     guint source = 0;
   };
+  std::set<Later *> pending;  // server thread only
 
-  void respond_later(SoupServerMessage *msg, const Answer &a, const FakeReply &r, int ms) {
+  void drop(Later *l) {
+    pending.erase(l);
+    g_signal_handlers_disconnect_by_data(l->msg, l);
+    if (l->source)
+      if (GSource *s = g_main_context_find_source_by_id(ctx, l->source)) g_source_destroy(s);
+    g_object_unref(l->msg);
+    delete l;
+  }
+
+  void deliver_after(SoupServerMessage *msg, Answer answer, const FakeReply &reply, int ms) {
+    if (ms <= 0) return deliver(msg, answer, reply);
     soup_server_message_pause(msg);
-    auto *later = new Later{this, SOUP_SERVER_MESSAGE(g_object_ref(msg)), a, r};
+    auto *later = new Later{this, SOUP_SERVER_MESSAGE(g_object_ref(msg)), std::move(answer), reply};
+    pending.insert(later);
     // If the client goes away first, drop the answer.
     g_signal_connect(msg, "disconnected", G_CALLBACK(+[](SoupServerMessage *, gpointer data) {
                        auto *l = static_cast<Later *>(data);
-                       if (l->source) {
-                         if (GSource *s = g_main_context_find_source_by_id(l->self->ctx, l->source)) g_source_destroy(s);
-                         l->source = 0;
-                         g_object_unref(l->msg);
-                         delete l;
-                       }
+                       l->self->drop(l);
                      }), later);
     GSource *src = g_timeout_source_new(guint(ms));
     g_source_set_callback(src, +[](gpointer data) -> gboolean {
       auto *l = static_cast<Later *>(data);
       l->source = 0;
       g_signal_handlers_disconnect_by_data(l->msg, l);
-      l->self->respond(l->msg, l->answer, &l->reply);
-      soup_server_message_unpause(l->msg);
-      g_object_unref(l->msg);
-      delete l;
+      l->self->deliver(l->msg, l->answer, l->reply);
+      if (!l->reply.reset) soup_server_message_unpause(l->msg);  // a reset took the connection away
+      l->self->drop(l);
       return G_SOURCE_REMOVE;
     }, later, nullptr);
     later->source = g_source_attach(src, ctx);
     g_source_unref(src);
+  }
+
+  void deliver(SoupServerMessage *msg, const Answer &a, const FakeReply &reply) {
+    if (reply.reset) {
+      GIOStream *io = soup_server_message_steal_connection(msg);
+      if (reply.truncate_at >= 0) {  // headers for the whole body, then part of it
+        const char *phrase = soup_status_get_phrase(guint(a.status));
+        std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + (phrase ? phrase : "Unknown") +
+                           "\r\nContent-Type: " + a.content_type + "\r\nContent-Length: " + std::to_string(a.body.size()) +
+                           "\r\n\r\n";
+        head += a.body.substr(0, std::min(a.body.size(), size_t(reply.truncate_at)));
+        g_output_stream_write_all(g_io_stream_get_output_stream(io), head.data(), head.size(), nullptr, nullptr,
+                                  nullptr);
+      }
+      g_io_stream_close(io, nullptr, nullptr);
+      g_object_unref(io);
+      return;
+    }
+    if (reply.huge_bytes) return stream_junk(msg, reply.huge_bytes, reply.chunked);
+    soup_server_message_set_status(msg, guint(a.status), nullptr);
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    for (const auto &[k, v] : reply.headers) soup_message_headers_replace(h, k.c_str(), v.c_str());
+    std::string body = a.body;
+    if (reply.truncate_at >= 0 && size_t(reply.truncate_at) < body.size()) {
+      body.resize(size_t(reply.truncate_at));
+      soup_message_headers_replace(h, "Connection", "close");
+    }
+    soup_server_message_set_response(msg, a.content_type.c_str(), SOUP_MEMORY_COPY, body.data(), body.size());
   }
 
   struct Junk {
@@ -486,8 +670,7 @@ struct FakeServer::Impl {
     std::string chunk;
   };
 
-  void stream_junk(SoupServerMessage *msg, size_t total, bool chunked, int delay_ms) {
-    (void)delay_ms;
+  void stream_junk(SoupServerMessage *msg, size_t total, bool chunked) {
     soup_server_message_set_status(msg, 200, nullptr);
     SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
     soup_message_headers_set_content_type(h, "application/json", nullptr);
@@ -519,33 +702,43 @@ struct FakeServer::Impl {
 
   void control(SoupServerMessage *msg, const std::string &path, const std::string &body) {
     Answer a{200, "{}"};
-    if (path == "/_fake/requests") {
+    const char *method = soup_server_message_get_method(msg);
+    if (path == "/_fake/requests" && g_strcmp0(method, "GET") == 0) {
       a.body = requests_json();
-    } else if (path == "/_fake/reset") {
+    } else if (path == "/_fake/reset" && g_strcmp0(method, "POST") == 0) {
       std::lock_guard lock(mu);
       queue.clear();
       log.clear();
-    } else if (path == "/_fake/enqueue") {
+    } else if (path == "/_fake/enqueue" && g_strcmp0(method, "POST") == 0) {
       try {
         enqueue_json(body);
       } catch (const std::exception &e) {
-        a = {400, std::string("{\"error\":\"") + e.what() + "\"}"};
+        a = {400, build_object([&](JsonBuilder *b) { json::add(b, "error", std::string(e.what())); })};
       }
     } else {
-      a = {404, "{\"error\":\"unknown control path\"}"};
+      a = {404, R"({"error":"unknown control request"})"};
     }
-    respond(msg, a, nullptr);
+    soup_server_message_set_status(msg, guint(a.status), nullptr);
+    soup_server_message_set_response(msg, a.content_type.c_str(), SOUP_MEMORY_COPY, a.body.data(), a.body.size());
+  }
+
+  void enqueue(const FakeReply &r) {
+    uint32_t rgb = 0;
+    if (!r.color.empty() && !parse_color(r.color, &rgb))
+      throw std::invalid_argument("color must be six hex digits (RRGGBB), not \"" + r.color + "\"");
+    std::lock_guard lock(mu);
+    queue.push_back(r);
   }
 
   void enqueue_json(const std::string &text) {
     json::Doc doc = json::try_parse(text);
     JsonObject *o = doc.object();
-    if (!o) throw std::runtime_error("enqueue wants a JSON object");
+    if (!o) throw std::invalid_argument("enqueue wants a JSON object");
     FakeReply r;
     r.status = int(json::integer(o, "status", 0));
     r.fixture = json::string(o, "fixture");
     r.body = json::string(o, "body");
-    r.delay_ms = int(json::integer(o, "delay_ms", 0));
+    r.delay_ms = int(std::max<int64_t>(0, json::integer(o, "delay_ms", 0)));
     r.truncate_at = long(json::integer(o, "truncate_at", -1));
     r.huge_bytes = size_t(std::max<int64_t>(0, json::integer(o, "huge_bytes", 0)));
     r.chunked = json::boolean(o, "chunked");
@@ -554,6 +747,9 @@ struct FakeServer::Impl {
     r.color = json::string(o, "color");
     r.picture = json::string(o, "picture");
     r.count = int(json::integer(o, "count", 1));
+    if (r.status != 0 && (r.status < 100 || r.status > 599)) throw std::invalid_argument("status must be 100..599");
+    if (!r.fixture.empty() && load_fixture(r.fixture).find("fake_fixture_missing") != std::string::npos)
+      throw std::invalid_argument("no such fixture: " + r.fixture);
     if (JsonObject *headers = json::object(o, "headers")) {
       GList *members = json_object_get_members(headers);
       for (GList *m = members; m; m = m->next) {
@@ -562,60 +758,44 @@ struct FakeServer::Impl {
       }
       g_list_free(members);
     }
-    std::lock_guard lock(mu);
-    queue.push_back(r);
+    enqueue(r);
   }
 
   std::string requests_json() {
-    std::lock_guard lock(mu);
+    std::vector<RecordedRequest> copy;
+    {
+      std::lock_guard lock(mu);
+      copy = log;
+    }
     GPtr<JsonBuilder> b = adopt(json_builder_new());
     json_builder_begin_array(b.get());
-    for (const Record &r : log) {
-      json_builder_begin_object(b.get());
-      auto str = [&](const char *k, const std::string &v) {
-        json_builder_set_member_name(b.get(), k);
-        json_builder_add_string_value(b.get(), v.c_str());
-      };
-      auto num = [&](const char *k, int64_t v) {
-        json_builder_set_member_name(b.get(), k);
-        json_builder_add_int_value(b.get(), v);
-      };
-      auto flag = [&](const char *k, bool v) {
-        json_builder_set_member_name(b.get(), k);
-        json_builder_add_boolean_value(b.get(), v);
-      };
-      str("method", r.method);
-      str("path", r.path);
-      str("content_type", r.content_type);
-      str("model", r.model);
-      str("prompt", r.prompt);
-      str("size", r.size);
-      str("aspect", r.aspect);
-      flag("has_key", r.has_key);
-      flag("key_in_query", r.key_in_query);
-      num("n", r.n);
-      num("image_count", r.image_count);
-      num("status", r.status);
-      num("body_bytes", int64_t(r.body_bytes));
-      json_builder_set_member_name(b.get(), "image_sizes");
-      json_builder_begin_array(b.get());
-      for (auto [w, h] : r.image_sizes) {
-        json_builder_begin_array(b.get());
-        json_builder_add_int_value(b.get(), w);
-        json_builder_add_int_value(b.get(), h);
-        json_builder_end_array(b.get());
-      }
-      json_builder_end_array(b.get());
-      json_builder_set_member_name(b.get(), "mask_size");
-      if (r.mask_size.first < 0) {
-        json_builder_add_null_value(b.get());
-      } else {
-        json_builder_begin_array(b.get());
-        json_builder_add_int_value(b.get(), r.mask_size.first);
-        json_builder_add_int_value(b.get(), r.mask_size.second);
-        json_builder_end_array(b.get());
-      }
-      json_builder_end_object(b.get());
+    for (const RecordedRequest &r : copy) {
+      JsonBuilder *o = b.get();
+      json_builder_begin_object(o);
+      json::add(o, "method", r.method);
+      json::add(o, "path", r.path);
+      json::add(o, "content_type", r.content_type);
+      json::add(o, "user_agent", r.user_agent);
+      json::add(o, "model", r.model);
+      json::add(o, "prompt", r.prompt);
+      json::add(o, "size", r.size);
+      json::add(o, "aspect", r.aspect);
+      json_builder_set_member_name(o, "has_key");
+      json_builder_add_boolean_value(o, r.has_key);
+      json_builder_set_member_name(o, "key_in_query");
+      json_builder_add_boolean_value(o, r.key_in_query);
+      json::add(o, "n", int64_t(r.n));
+      json::add(o, "image_count", int64_t(r.image_count));
+      json::add(o, "status", int64_t(r.status));
+      json::add(o, "body_bytes", int64_t(r.body_bytes));
+      json_builder_set_member_name(o, "image_sizes");
+      json_builder_begin_array(o);
+      for (auto [w, h] : r.image_sizes) add_pair(o, w, h);
+      json_builder_end_array(o);
+      json_builder_set_member_name(o, "mask_size");
+      if (r.mask_size) add_pair(o, r.mask_size->first, r.mask_size->second);
+      else json_builder_add_null_value(o);
+      json_builder_end_object(o);
     }
     json_builder_end_array(b.get());
     return json::to_string(b.get());
@@ -630,54 +810,44 @@ FakeServer::FakeServer(std::string fixtures) : impl_(std::make_unique<Impl>()) {
 FakeServer::~FakeServer() { stop(); }
 
 void FakeServer::start(int port) {
-  std::mutex ready_mu;
-  std::condition_variable ready;
-  bool started = false;
-  std::string error;
+  if (impl_->thread.joinable()) return;
   impl_->ctx = g_main_context_new();
   impl_->loop = g_main_loop_new(impl_->ctx, FALSE);
-  impl_->thread = std::thread([&, port] {
-    g_main_context_push_thread_default(impl_->ctx);
-    impl_->server = soup_server_new("server-header", "genfill-fake ", nullptr);
-    soup_server_add_handler(impl_->server, nullptr,
+  std::promise<std::string> listening;  // "" when listening, else why not
+  std::future<std::string> error = listening.get_future();
+  impl_->thread = std::thread([impl = impl_.get(), port, listening = std::move(listening)]() mutable {
+    g_main_context_push_thread_default(impl->ctx);
+    impl->server = soup_server_new("server-header", "genfill-fake ", nullptr);
+    soup_server_add_handler(impl->server, nullptr,
                             +[](SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *, gpointer self) {
                               static_cast<Impl *>(self)->handle(msg, path);
                             },
-                            impl_.get(), nullptr);
+                            impl, nullptr);
     GErrorOut err;
     GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
     GSocketAddress *addr = g_inet_socket_address_new(lo, guint16(port));
-    bool ok = soup_server_listen(impl_->server, addr, SoupServerListenOptions(0), err.out());
+    const bool ok = soup_server_listen(impl->server, addr, SoupServerListenOptions(0), err.out());
     g_object_unref(addr);
     g_object_unref(lo);
     if (ok) {
-      GSList *uris = soup_server_get_uris(impl_->server);
-      GUri *uri = static_cast<GUri *>(uris->data);
-      impl_->url = "http://127.0.0.1:" + std::to_string(g_uri_get_port(uri));
+      GSList *uris = soup_server_get_uris(impl->server);
+      impl->url = "http://127.0.0.1:" + std::to_string(g_uri_get_port(static_cast<GUri *>(uris->data)));
       g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
-    } else {
-      error = err.message();
     }
-    {
-      std::lock_guard lock(ready_mu);
-      started = true;
+    listening.set_value(ok ? std::string() : "fake server could not listen: " + err.message());
+    if (ok) g_main_loop_run(impl->loop);
+    while (!impl->pending.empty()) impl->drop(*impl->pending.begin());
+    soup_server_disconnect(impl->server);
+    g_object_unref(impl->server);
+    impl->server = nullptr;
+    while (g_main_context_iteration(impl->ctx, FALSE)) {  // let pending sources clean up
     }
-    ready.notify_one();
-    if (ok) g_main_loop_run(impl_->loop);
-    soup_server_disconnect(impl_->server);
-    g_object_unref(impl_->server);
-    impl_->server = nullptr;
-    // Let pending sources run their cleanup.
-    while (g_main_context_iteration(impl_->ctx, FALSE)) {
-    }
-    g_main_context_pop_thread_default(impl_->ctx);
+    g_main_context_pop_thread_default(impl->ctx);
   });
-  std::unique_lock lock(ready_mu);
-  ready.wait(lock, [&] { return started; });
-  if (!error.empty()) {
-    lock.unlock();
+  const std::string why = error.get();
+  if (!why.empty()) {
     stop();
-    throw std::runtime_error("fake server could not listen: " + error);
+    throw std::runtime_error(why);
   }
 }
 
@@ -692,19 +862,17 @@ void FakeServer::stop() {
   g_main_context_unref(impl_->ctx);
   impl_->loop = nullptr;
   impl_->ctx = nullptr;
+  impl_->url.clear();
 }
 
 std::string FakeServer::base_url() const { return impl_->url; }
 
 void FakeServer::set_color(uint32_t rgb) {
   std::lock_guard lock(impl_->mu);
-  impl_->color = rgb;
+  impl_->color = rgb & 0xFFFFFFu;
 }
 
-void FakeServer::enqueue(const FakeReply &reply) {
-  std::lock_guard lock(impl_->mu);
-  impl_->queue.push_back(reply);
-}
+void FakeServer::enqueue(const FakeReply &reply) { impl_->enqueue(reply); }
 
 void FakeServer::enqueue_json(const std::string &json) { impl_->enqueue_json(json); }
 
@@ -712,6 +880,11 @@ void FakeServer::reset() {
   std::lock_guard lock(impl_->mu);
   impl_->queue.clear();
   impl_->log.clear();
+}
+
+std::vector<RecordedRequest> FakeServer::requests() {
+  std::lock_guard lock(impl_->mu);
+  return impl_->log;
 }
 
 std::string FakeServer::requests_json() { return impl_->requests_json(); }

@@ -1,32 +1,67 @@
 // A loopback fake of the Gemini and OpenAI image services, strict about their wire formats.
 // Runs a SoupServer on 127.0.0.1 in its own thread and main context.
+//
+// Provider endpoints (base URL = base_url(); OpenAI's base = base_url() + "/v1"):
+//   POST /v1beta/models/{model}:generateContent   Gemini (key in x-goog-api-key)
+//   POST /v1/images/generations                   OpenAI, JSON
+//   POST /v1/images/edits                         OpenAI, multipart/form-data only
+// Control endpoints (for tests that run the fake as a separate program):
+//   POST /_fake/enqueue    a FakeReply as JSON (the field names below)
+//   GET  /_fake/requests   the RecordedRequest log as a JSON array
+//   POST /_fake/reset      clears the queue and the log
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace genfill::test {
 
-// How to answer the next provider request(s). Anything not set: the normal, strict behaviour.
+// How to answer the next provider request(s). The request is always checked and recorded
+// first; anything not set here keeps the normal, strict behaviour.
 struct FakeReply {
   int status = 0;              // with fixture/body: answer this status and body as is
   std::string fixture;         // file under the fixtures folder, e.g. "gemini/error_500_internal.json"
   std::string body;
-  std::map<std::string, std::string> headers;
-  int delay_ms = 0;            // wait before answering
-  long truncate_at = -1;       // answer only the first N bytes of the body (a complete, short reply)
-  size_t huge_bytes = 0;       // stream N bytes of junk (never buffered)
-  bool chunked = false;        // with huge_bytes: no Content-Length
-  bool reset = false;          // close the connection without an answer
-  bool text_only = false;      // a valid answer with text and no picture
+  std::map<std::string, std::string> headers;  // extra answer headers, e.g. {"retry-after", "1"}
+  int delay_ms = 0;            // wait this long before answering (or before closing, with reset)
+  long truncate_at = -1;       // send only the first N bytes of the body, declared as the whole body
+                               // (Content-Length N), then close the connection: a complete but
+                               // cut answer, which the provider must reject as not understood
+  size_t huge_bytes = 0;       // stream N bytes of junk with Content-Length N (never buffered)
+  bool chunked = false;        // with huge_bytes: chunked encoding, no Content-Length
+  bool reset = false;          // close the connection without an answer; with truncate_at: after
+                               // the headers (declaring the full length) and N bytes of the body
+  bool text_only = false;      // a valid 200 answer with text and no picture
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
                                // declared), "bad_base64"
-  int count = 1;               // use for this many requests
+  int count = 1;               // use for this many provider requests
 };
+
+// What the fake saw of one provider request. Never holds the key itself.
+struct RecordedRequest {
+  std::string method, path, content_type, user_agent;
+  bool has_key = false;       // a key was sent the proper way (header)
+  bool key_in_query = false;  // a key was sent in the URL (always refused)
+  std::string model, prompt;
+  int n = 1;
+  std::string size;           // OpenAI "WxH" or "auto"
+  std::string aspect;         // Gemini imageConfig.aspectRatio
+  int image_count = 0;
+  std::vector<std::pair<int, int>> image_sizes;   // (width, height) of each input picture
+  std::optional<std::pair<int, int>> mask_size;   // OpenAI mask (width, height)
+  size_t body_bytes = 0;
+  int status = 0;             // what was answered; 0 = connection closed without an answer
+};
+
+// "RRGGBB" (or "#RRGGBB") to 0xRRGGBB; false when it is not six hex digits.
+bool parse_color(const std::string &text, uint32_t *rgb);
 
 class FakeServer {
 public:
@@ -36,15 +71,16 @@ public:
   FakeServer(const FakeServer &) = delete;
   FakeServer &operator=(const FakeServer &) = delete;
 
-  void start(int port = 0);
+  void start(int port = 0);      // throws std::runtime_error when it cannot listen
   void stop();
   std::string base_url() const;  // http://127.0.0.1:PORT
 
   void set_color(uint32_t rgb);  // default 0xFF00FF
-  void enqueue(const FakeReply &reply);
-  void enqueue_json(const std::string &json);  // the /_fake/enqueue body format
+  void enqueue(const FakeReply &reply);        // throws std::invalid_argument for a bad colour
+  void enqueue_json(const std::string &json);  // the /_fake/enqueue body format; throws when invalid
   void reset();                                // clears the queue and the log
-  std::string requests_json();                 // the /_fake/requests answer: an array of records
+  std::vector<RecordedRequest> requests();
+  std::string requests_json();                 // the /_fake/requests answer
   size_t request_count();
 
   struct Impl;

@@ -1,32 +1,80 @@
 // The HTTP transport against the in-process loopback fake: bodies, concurrency, retries,
-// timeouts, cancellation and the size cap.
+// timeouts, cancellation, the size cap and the events.
+//
+// Cut answers, as decided here: an answer whose body is shorter than its headers declared
+// (the connection closed mid-body) is a network failure, retried like a reset, and ends in
+// Error{Network}; an answer that is complete by its own headers but holds cut JSON is handed
+// over as it is, and the provider rejects it with Error{BadResponse}.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <gtest/gtest.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 
 #include "core/image/image.hpp"
-#include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
 #include "core/transport/transport.hpp"
+#include "core/util/gobj.hpp"
 #include "fake_server.hpp"
 
 using namespace genfill;
+using genfill::test::FakeReply;
 using genfill::test::FakeServer;
+using genfill::test::RecordedRequest;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// A loopback port nobody listens on: bind one, note it, close it.
+int closed_port() {
+  GPtr<GSocket> s = adopt(g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr));
+  GPtr<GInetAddress> lo = adopt(g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4));
+  GPtr<GSocketAddress> a = adopt(g_inet_socket_address_new(lo.get(), 0));
+  EXPECT_TRUE(g_socket_bind(s.get(), a.get(), TRUE, nullptr));
+  GPtr<GSocketAddress> bound = adopt(g_socket_get_local_address(s.get(), nullptr));
+  int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound.get()));
+  g_socket_close(s.get(), nullptr);
+  return port;
+}
+
+// Cancels `cancel` after `ms` on the calling thread's default context; notes when.
+struct CancelLater {
+  CancelLater(GCancellable *c, guint ms) : cancel(c) {
+    GSource *src = g_timeout_source_new(ms);
+    g_source_set_callback(src, +[](gpointer self) -> gboolean {
+      auto *me = static_cast<CancelLater *>(self);
+      me->at = Clock::now();
+      g_cancellable_cancel(me->cancel);
+      me->source = 0;
+      return G_SOURCE_REMOVE;
+    }, this, nullptr);
+    source = g_source_attach(src, thread_context());
+    g_source_unref(src);
+  }
+  ~CancelLater() {
+    if (source)
+      if (GSource *s = g_main_context_find_source_by_id(thread_context(), source))
+        g_source_destroy(s);
+  }
+  static GMainContext *thread_context() {
+    GMainContext *c = g_main_context_get_thread_default();
+    return c ? c : g_main_context_default();
+  }
+  GCancellable *cancel;
+  guint source = 0;
+  Clock::time_point at{};
+};
+
 class TransportTest : public ::testing::Test {
 protected:
   void SetUp() override { server.start(); }
 
-  TransportOptions fast() {
+  static TransportOptions fast() {
     TransportOptions o;
     o.timeout_s = 5;
     o.connect_timeout_s = 2;
@@ -36,12 +84,12 @@ protected:
   }
 
   // A valid Gemini generate request to the fake.
-  HttpRequest gemini_request(const std::string &key = "test-key-1") {
+  HttpRequest gemini_request(const std::string &key = "test-key-123") {
     Request r;
     r.model = "gemini-2.5-flash-image";
     r.base_url = server.base_url();
     r.prompt = "a red square";
-    r.aspect = "1:1";
+    r.aspect = "16:9";
     return find_provider("gemini")->build(r, key);
   }
 
@@ -51,50 +99,83 @@ protected:
     r.base_url = server.base_url() + "/v1";
     r.prompt = "make it blue";
     r.width = r.height = 1024;
-    Image img(64, 64);
-    EncodedImage e{encode_png(img), "image/png", 64, 64};
-    r.images = {e};
-    r.mask = Mask(64, 64, 255);
-    return find_provider("openai")->build(r, "test-key-1");
+    r.images = {EncodedImage{encode_png(Image(64, 48)), "image/png", 64, 48}};
+    r.mask = Mask(64, 48, 255);
+    return find_provider("openai")->build(r, "test-key-123");
   }
 
-  std::vector<Outcome> send(Transport &t, std::vector<HttpRequest> reqs, GCancellable *cancel = nullptr,
-                            std::vector<TransportEvent> *events = nullptr) {
+  static RetryPolicy gemini_policy() {
     const Provider *p = find_provider("gemini");
-    return t.send_all(
-        reqs, [p](const HttpResponse &r) { return p->retry_advice(r); }, cancel,
-        [events](const TransportEvent &e) {
-          if (events) events->push_back(e);
-        });
+    return [p](const HttpResponse &r) { return p->retry_advice(r); };
   }
 
-  JsonArray *requests(json::Doc &doc) {
-    doc = json::try_parse(server.requests_json());
-    return json_node_get_array(doc.root());
+  std::vector<Outcome> send(Transport &t, const std::vector<HttpRequest> &reqs, GCancellable *cancel = nullptr) {
+    events.clear();
+    return t.send_all(reqs, gemini_policy(), cancel, [this](const TransportEvent &e) { events.push_back(e); });
+  }
+
+  std::vector<TransportEvent> of(TransportEvent::Kind kind) const {
+    std::vector<TransportEvent> out;
+    std::copy_if(events.begin(), events.end(), std::back_inserter(out), [kind](auto &e) { return e.kind == kind; });
+    return out;
   }
 
   FakeServer server;
+  std::vector<TransportEvent> events;
 };
 
-TEST_F(TransportTest, JsonRequestArrivesAndAnswers) {
+TEST_F(TransportTest, JsonRequestArrivesIntactAndTheAnswerIsWhole) {
   Transport t(fast());
-  std::vector<TransportEvent> events;
-  auto out = send(t, {gemini_request()}, nullptr, &events);
+  HttpRequest req = gemini_request();
+  auto out = send(t, {req});
   ASSERT_EQ(out.size(), 1u);
-  ASSERT_TRUE(out[0].response) << (out[0].error ? out[0].error->message() : "");
+  ASSERT_TRUE(out[0].response) << out[0].error->message();
+  EXPECT_FALSE(out[0].error);
   EXPECT_EQ(out[0].response->status, 200);
+  EXPECT_EQ(out[0].response->header("content-type"), "application/json");
+
   Result r = find_provider("gemini")->parse(*out[0].response);
+  ASSERT_EQ(r.images.size(), 1u);
   Image img = decode_image(r.images[0].bytes);
-  EXPECT_EQ(img.width, 1024);
-  json::Doc doc;
-  JsonObject *rec = json::element_object(requests(doc), 0);
-  EXPECT_TRUE(json::boolean(rec, "has_key"));
-  EXPECT_EQ(json::string(rec, "prompt"), "a red square");
-  EXPECT_EQ(json::string(rec, "aspect"), "1:1");
-  bool sending = false, done = false;
-  for (auto &e : events) sending |= e.kind == TransportEvent::Sending, done |= e.kind == TransportEvent::Done;
-  EXPECT_TRUE(sending);
-  EXPECT_TRUE(done);
+  EXPECT_EQ(img.width, 1344);  // 16:9 for gemini-2.5-flash-image
+  EXPECT_EQ(img.height, 768);
+  EXPECT_EQ(img.pixels[0], 0xFF);
+  EXPECT_EQ(img.pixels[1], 0x00);
+  EXPECT_EQ(img.pixels[2], 0xFF);
+
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].method, "POST");
+  EXPECT_EQ(recs[0].path, "/v1beta/models/gemini-2.5-flash-image:generateContent");
+  EXPECT_EQ(recs[0].content_type, "application/json");
+  EXPECT_TRUE(recs[0].has_key);
+  EXPECT_FALSE(recs[0].key_in_query);
+  EXPECT_EQ(recs[0].prompt, "a red square");
+  EXPECT_EQ(recs[0].aspect, "16:9");
+  EXPECT_EQ(recs[0].body_bytes, req.body.size());
+  EXPECT_EQ(recs[0].status, 200);
+  EXPECT_EQ(recs[0].user_agent, std::string("genfill/") + GENFILL_VERSION);
+}
+
+TEST_F(TransportTest, EventsFollowOneRequestInOrder) {
+  Transport t(fast());
+  HttpRequest req = gemini_request();
+  auto out = send(t, {req});
+  ASSERT_TRUE(out[0].response);
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events.front().kind, TransportEvent::Sending);
+  EXPECT_EQ(events[1].kind, TransportEvent::Uploaded);
+  EXPECT_EQ(events[1].bytes, req.body.size());
+  EXPECT_EQ(events.back().kind, TransportEvent::Done);
+  EXPECT_EQ(events.back().status, 200);
+  auto receiving = of(TransportEvent::Receiving);
+  ASSERT_FALSE(receiving.empty());
+  for (size_t i = 1; i < receiving.size(); ++i) EXPECT_GT(receiving[i].bytes, receiving[i - 1].bytes);
+  EXPECT_EQ(receiving.back().bytes, out[0].response->body.size());
+  for (auto &e : events) {
+    EXPECT_EQ(e.index, 0);
+    EXPECT_EQ(e.attempt, 1);
+  }
 }
 
 TEST_F(TransportTest, MultipartRequestArrivesIntact) {
@@ -102,48 +183,104 @@ TEST_F(TransportTest, MultipartRequestArrivesIntact) {
   auto out = send(t, {openai_edit()});
   ASSERT_TRUE(out[0].response);
   EXPECT_EQ(out[0].response->status, 200) << out[0].response->body;
-  json::Doc doc;
-  JsonObject *rec = json::element_object(requests(doc), 0);
-  EXPECT_EQ(json::string(rec, "path"), "/v1/images/edits");
-  EXPECT_EQ(json::integer(rec, "image_count"), 1);
-  JsonArray *mask = json::array(rec, "mask_size");
-  ASSERT_TRUE(mask);
-  EXPECT_EQ(json_array_get_int_element(mask, 0), 64);
-  EXPECT_EQ(json::string(rec, "model"), "gpt-image-1");
-  EXPECT_EQ(json::string(rec, "size"), "1024x1024");
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u);
+  const RecordedRequest &rec = recs[0];
+  EXPECT_EQ(rec.path, "/v1/images/edits");
+  EXPECT_EQ(rec.content_type.rfind("multipart/form-data; boundary=", 0), 0u) << rec.content_type;
+  EXPECT_TRUE(rec.has_key);
+  EXPECT_EQ(rec.model, "gpt-image-1");
+  EXPECT_EQ(rec.prompt, "make it blue");
+  EXPECT_EQ(rec.size, "1024x1024");
+  EXPECT_EQ(rec.image_count, 1);
+  ASSERT_EQ(rec.image_sizes.size(), 1u);
+  EXPECT_EQ(rec.image_sizes[0], std::make_pair(64, 48));
+  ASSERT_TRUE(rec.mask_size);
+  EXPECT_EQ(*rec.mask_size, std::make_pair(64, 48));
+  auto uploaded = of(TransportEvent::Uploaded);
+  ASSERT_EQ(uploaded.size(), 1u);
+  EXPECT_EQ(uploaded[0].bytes, rec.body_bytes);
+  Result r = find_provider("openai")->parse(*out[0].response);
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(decode_image(r.images[0].bytes).width, 1024);
 }
 
 TEST_F(TransportTest, RequestsRunConcurrently) {
-  server.enqueue_json(R"({"delay_ms":400,"count":3})");
+  server.enqueue_json(R"({"delay_ms":300,"count":3})");
   Transport t(fast());
   auto t0 = Clock::now();
   auto out = send(t, {gemini_request(), gemini_request(), gemini_request()});
   double s = since(t0);
-  for (auto &o : out) ASSERT_TRUE(o.response && o.response->status == 200);
-  EXPECT_LT(s, 1.0) << "three 400 ms answers took " << s << " s";
-  EXPECT_GE(s, 0.39);
+  ASSERT_EQ(out.size(), 3u);
+  for (auto &o : out) {
+    ASSERT_TRUE(o.response);
+    EXPECT_EQ(o.response->status, 200);
+  }
+  EXPECT_EQ(server.request_count(), 3u);
+  EXPECT_LT(s, 0.8) << "three 300 ms answers took " << s << " s";
+  EXPECT_GE(s, 0.29);
+}
+
+TEST_F(TransportTest, OutcomesKeepTheOrderOfTheRequests) {
+  HttpRequest unreachable = gemini_request();
+  unreachable.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1beta/models/x:generateContent";
+  HttpRequest refused = gemini_request("bad-key-1");
+  TransportOptions o = fast();
+  o.max_tries = 2;
+  Transport t(o);
+  auto out = send(t, {unreachable, gemini_request(), refused});
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Network);
+  ASSERT_TRUE(out[1].response);
+  EXPECT_EQ(out[1].response->status, 200);
+  ASSERT_TRUE(out[2].response);
+  EXPECT_EQ(out[2].response->status, 400);
+  int done[3] = {0, 0, 0};
+  for (auto &e : of(TransportEvent::Done)) done[e.index]++;
+  EXPECT_EQ(done[0], 1);
+  EXPECT_EQ(done[1], 1);
+  EXPECT_EQ(done[2], 1);
+}
+
+TEST_F(TransportTest, NothingToSendReturnsAtOnce) {
+  Transport t(fast());
+  EXPECT_TRUE(send(t, {}).empty());
 }
 
 TEST_F(TransportTest, RetriesAServerErrorThenSucceeds) {
   server.enqueue_json(R"({"status":503,"fixture":"gemini/error_503_unavailable.json"})");
   Transport t(fast());
-  std::vector<TransportEvent> events;
-  auto out = send(t, {gemini_request()}, nullptr, &events);
+  auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].response);
   EXPECT_EQ(out[0].response->status, 200);
-  EXPECT_EQ(server.request_count(), 2u);
-  int retrying = 0;
-  for (auto &e : events) retrying += e.kind == TransportEvent::Retrying;
-  EXPECT_EQ(retrying, 1);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].status, 503);
+  EXPECT_EQ(recs[1].status, 200);
+  auto retrying = of(TransportEvent::Retrying);
+  ASSERT_EQ(retrying.size(), 1u);
+  EXPECT_EQ(retrying[0].status, 503);
+  EXPECT_EQ(retrying[0].attempt, 1);
+  EXPECT_GE(retrying[0].delay_s, 0.05 * 0.75 - 1e-9);  // backoff_initial_s with -25 %..0 jitter
+  EXPECT_LE(retrying[0].delay_s, 0.05 + 1e-9);
+  EXPECT_EQ(of(TransportEvent::Sending).size(), 2u);
+  EXPECT_EQ(of(TransportEvent::Sending)[1].attempt, 2);
 }
 
 TEST_F(TransportTest, HonoursRetryAfter) {
-  server.enqueue_json(R"({"status":429,"fixture":"gemini/error_429_resource_exhausted_minimal.json","headers":{"retry-after":"1"}})");
+  server.enqueue_json(
+      R"({"status":429,"fixture":"gemini/error_429_resource_exhausted_minimal.json","headers":{"retry-after":"1"}})");
   Transport t(fast());
   auto t0 = Clock::now();
   auto out = send(t, {gemini_request()});
-  EXPECT_GE(since(t0), 0.95);
+  EXPECT_GE(since(t0), 1.0);
+  ASSERT_TRUE(out[0].response);
   EXPECT_EQ(out[0].response->status, 200);
+  auto retrying = of(TransportEvent::Retrying);
+  ASSERT_EQ(retrying.size(), 1u);
+  EXPECT_DOUBLE_EQ(retrying[0].delay_s, 1.0);
+  EXPECT_EQ(retrying[0].status, 429);
 }
 
 TEST_F(TransportTest, GivesUpAfterMaxTriesWithTheLastAnswer) {
@@ -151,16 +288,54 @@ TEST_F(TransportTest, GivesUpAfterMaxTriesWithTheLastAnswer) {
   Transport t(fast());
   auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].response);
+  EXPECT_FALSE(out[0].error);
   EXPECT_EQ(out[0].response->status, 500);
+  EXPECT_NE(out[0].response->body.find("INTERNAL"), std::string::npos);
   EXPECT_EQ(server.request_count(), 3u);
+  EXPECT_EQ(of(TransportEvent::Retrying).size(), 2u);
+}
+
+TEST_F(TransportTest, OneTryMeansNoRetry) {
+  server.enqueue_json(R"({"status":503,"fixture":"gemini/error_503_unavailable.json","count":5})");
+  TransportOptions o = fast();
+  o.max_tries = 1;
+  Transport t(o);
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 503);
+  EXPECT_EQ(server.request_count(), 1u);
 }
 
 TEST_F(TransportTest, DoesNotRetryAClientError) {
   Transport t(fast());
-  auto out = send(t, {gemini_request("bad-key")});
+  auto out = send(t, {gemini_request("bad-key-1")});
   ASSERT_TRUE(out[0].response);
   EXPECT_EQ(out[0].response->status, 400);
   EXPECT_EQ(server.request_count(), 1u);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
+}
+
+TEST_F(TransportTest, BackoffDoublesAndIsCapped) {
+  server.enqueue_json(R"({"status":500,"body":"{}","count":5})");
+  TransportOptions o = fast();
+  o.max_tries = 4;
+  o.backoff_initial_s = 0.04;
+  o.backoff_max_s = 0.06;
+  Transport t(o);
+  auto always = [](const HttpResponse &) { return RetryAdvice{true, -1}; };
+  std::vector<double> delays;
+  auto out = t.send_all({gemini_request()}, always, nullptr, [&](const TransportEvent &e) {
+    if (e.kind == TransportEvent::Retrying) delays.push_back(e.delay_s);
+  });
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 500);
+  EXPECT_EQ(server.request_count(), 4u);
+  ASSERT_EQ(delays.size(), 3u);
+  const double expected[] = {0.04, 0.06, 0.06};  // 0.04, 0.08 capped, 0.16 capped
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_LE(delays[i], expected[i] + 1e-9) << i;
+    EXPECT_GE(delays[i], expected[i] * 0.75 - 1e-9) << i;
+  }
 }
 
 TEST_F(TransportTest, ServerDelayBeyondTheLimitIsNotWaitedFor) {
@@ -171,33 +346,28 @@ TEST_F(TransportTest, ServerDelayBeyondTheLimitIsNotWaitedFor) {
   auto t0 = Clock::now();
   auto out = send(t, {gemini_request()});
   EXPECT_LT(since(t0), 2.0);
+  ASSERT_TRUE(out[0].response);
   EXPECT_EQ(out[0].response->status, 429);
+  EXPECT_EQ(server.request_count(), 1u);
 }
 
 TEST_F(TransportTest, ConnectionRefusedIsANetworkErrorAfterRetries) {
-  // A port nobody listens on: bind one, note it, close it.
-  GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
-  GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a = g_inet_socket_address_new(lo, 0);
-  g_socket_bind(s, a, TRUE, nullptr);
-  GSocketAddress *bound = g_socket_get_local_address(s, nullptr);
-  int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-  g_object_unref(bound);
-  g_object_unref(a);
-  g_object_unref(lo);
-  g_socket_close(s, nullptr);
-  g_object_unref(s);
   HttpRequest r = gemini_request();
-  r.url = "http://127.0.0.1:" + std::to_string(port) + "/v1beta/models/x:generateContent";
+  const int port = closed_port();
+  r.url = "http://127.0.0.1:" + std::to_string(port) + "/v1beta/models/x:generateContent?alt=secret-looking";
   Transport t(fast());
-  std::vector<TransportEvent> events;
-  auto out = send(t, {r}, nullptr, &events);
+  auto out = send(t, {r});
   ASSERT_TRUE(out[0].error);
+  EXPECT_FALSE(out[0].response);
   EXPECT_EQ(out[0].error->code(), ErrorCode::Network);
-  EXPECT_NE(std::string(out[0].error->message()).find("127.0.0.1"), std::string::npos);
-  int sending = 0;
-  for (auto &e : events) sending += e.kind == TransportEvent::Sending;
-  EXPECT_EQ(sending, 3);
+  const std::string msg = out[0].error->message();
+  EXPECT_NE(msg.find("Could not reach 127.0.0.1:" + std::to_string(port)), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("secret-looking"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("generateContent"), std::string::npos) << msg;
+  EXPECT_EQ(of(TransportEvent::Sending).size(), 3u);
+  EXPECT_EQ(of(TransportEvent::Retrying).size(), 2u);
+  ASSERT_EQ(of(TransportEvent::Done).size(), 1u);
+  EXPECT_EQ(of(TransportEvent::Done)[0].status, 0);
 }
 
 TEST_F(TransportTest, ConnectionResetIsRetried) {
@@ -206,7 +376,47 @@ TEST_F(TransportTest, ConnectionResetIsRetried) {
   auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].response) << out[0].error->message();
   EXPECT_EQ(out[0].response->status, 200);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].status, 0);  // closed without an answer
+}
+
+TEST_F(TransportTest, ResetMidBodyIsANetworkErrorAfterRetries) {
+  server.enqueue_json(R"({"reset":true,"truncate_at":100,"count":3})");
+  Transport t(fast());
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].error) << out[0].response->body;
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Network);
+  EXPECT_NE(std::string(out[0].error->message()).find("Could not reach"), std::string::npos);
+  EXPECT_EQ(server.request_count(), 3u);
+  auto receiving = of(TransportEvent::Receiving);
+  ASSERT_FALSE(receiving.empty());
+  for (auto &e : receiving) EXPECT_LE(e.bytes, 100u);
+}
+
+TEST_F(TransportTest, ResetMidBodyAfterADelayIsRetriedToSuccess) {
+  server.enqueue_json(R"({"reset":true,"truncate_at":10,"delay_ms":100})");
+  Transport t(fast());
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].response) << out[0].error->message();
+  EXPECT_EQ(out[0].response->status, 200);
   EXPECT_EQ(server.request_count(), 2u);
+}
+
+TEST_F(TransportTest, TruncatedButCompleteBodyIsHandedOverAndRejected) {
+  server.enqueue_json(R"({"truncate_at":60})");
+  Transport t(fast());
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 200);
+  EXPECT_EQ(out[0].response->body.size(), 60u);
+  EXPECT_EQ(server.request_count(), 1u);
+  try {
+    find_provider("gemini")->parse(*out[0].response);
+    ADD_FAILURE() << "a cut answer was accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadResponse);
+  }
 }
 
 TEST_F(TransportTest, SlowAnswerTimesOut) {
@@ -216,51 +426,180 @@ TEST_F(TransportTest, SlowAnswerTimesOut) {
   Transport t(o);
   auto t0 = Clock::now();
   auto out = send(t, {gemini_request()});
+  const double s = since(t0);
   ASSERT_TRUE(out[0].error);
   EXPECT_EQ(out[0].error->code(), ErrorCode::Timeout);
-  EXPECT_LT(since(t0), 1.5);
+  EXPECT_NE(std::string(out[0].error->message()).find("127.0.0.1"), std::string::npos);
+  EXPECT_GE(s, 0.45);
+  EXPECT_LT(s, 1.5);
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
+// A kept-alive connection carries no connect phase: the connect timeout must not cut a slow
+// answer on it. (libsoup reuses connections for idempotent requests such as GET; each POST
+// gets a fresh one.)
+TEST_F(TransportTest, ConnectTimeoutSparesSlowAnswersOnReusedConnections) {
+  HttpRequest get;
+  get.method = "GET";
+  get.url = server.base_url() + "/anything";
+  TransportOptions o = fast();
+  o.connect_timeout_s = 0.2;
+  Transport t(o);
+  auto out = send(t, {get});
+  ASSERT_TRUE(out[0].response) << out[0].error->message();
+  EXPECT_EQ(out[0].response->status, 404);
+
+  server.enqueue_json(R"({"delay_ms":600})");
+  auto t0 = Clock::now();
+  out = send(t, {get});
+  ASSERT_TRUE(out[0].response) << out[0].error->message();
+  EXPECT_EQ(out[0].response->status, 404);
+  EXPECT_GE(since(t0), 0.55);
+  EXPECT_EQ(server.request_count(), 2u);
+  EXPECT_EQ(of(TransportEvent::Sending).size(), 1u);
+}
+
+// A peer that takes the TCP connection but never answers the TLS handshake.
+TEST_F(TransportTest, ConnectTimeoutEndsAStuckHandshake) {
+  GPtr<GSocketListener> listener = adopt(g_socket_listener_new());
+  GPtr<GInetAddress> lo = adopt(g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4));
+  GPtr<GSocketAddress> any = adopt(g_inet_socket_address_new(lo.get(), 0));
+  GSocketAddress *effective = nullptr;
+  ASSERT_TRUE(g_socket_listener_add_address(listener.get(), any.get(), G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                            nullptr, &effective, nullptr));
+  const int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
+  g_object_unref(effective);
+
+  HttpRequest r = gemini_request();
+  r.url = "https://127.0.0.1:" + std::to_string(port) + "/v1beta/models/x:generateContent";
+  TransportOptions o = fast();
+  o.connect_timeout_s = 0.2;
+  o.max_tries = 2;
+  Transport t(o);
+  auto t0 = Clock::now();
+  auto out = send(t, {r});
+  const double s = since(t0);
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Network);
+  EXPECT_NE(std::string(out[0].error->message()).find("127.0.0.1"), std::string::npos);
+  EXPECT_EQ(of(TransportEvent::Sending).size(), 2u);
+  EXPECT_GE(s, 0.4);
+  EXPECT_LT(s, 2.0);
+}
+
+// A peer that answers a TLS client hello in plain HTTP and hangs up, as a misconfigured
+// endpoint would.
+class PlainTextPeer {
+public:
+  PlainTextPeer() {
+    socket_ = adopt(g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr));
+    GPtr<GInetAddress> lo = adopt(g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4));
+    GPtr<GSocketAddress> a = adopt(g_inet_socket_address_new(lo.get(), 0));
+    EXPECT_TRUE(g_socket_bind(socket_.get(), a.get(), TRUE, nullptr));
+    EXPECT_TRUE(g_socket_listen(socket_.get(), nullptr));
+    GPtr<GSocketAddress> bound = adopt(g_socket_get_local_address(socket_.get(), nullptr));
+    port_ = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound.get()));
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        if (!g_socket_condition_timed_wait(socket_.get(), G_IO_IN, 20000, nullptr, nullptr)) continue;  // 20 ms
+        GPtr<GSocket> peer = adopt(g_socket_accept(socket_.get(), nullptr, nullptr));
+        if (!peer) continue;
+        ++accepted_;
+        char buf[4096];
+        g_socket_receive(peer.get(), buf, sizeof buf, nullptr, nullptr);
+        const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        g_socket_send(peer.get(), answer, sizeof answer - 1, nullptr, nullptr);
+        g_socket_close(peer.get(), nullptr);
+      }
+    });
+  }
+  ~PlainTextPeer() {
+    stop_ = true;
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+private:
+  GPtr<GSocket> socket_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+TEST_F(TransportTest, TlsFailureIsNotRetried) {
+  PlainTextPeer peer;
+  HttpRequest r = gemini_request();
+  r.url = "https://127.0.0.1:" + std::to_string(peer.port()) + "/v1beta/models/x:generateContent";
+  Transport t(fast());
+  auto out = send(t, {r});
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Network);
+  EXPECT_NE(std::string(out[0].error->message()).find("secure connection"), std::string::npos)
+      << out[0].error->message() << " / " << out[0].error->detail();
+  EXPECT_EQ(of(TransportEvent::Sending).size(), 1u);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
+  EXPECT_EQ(peer.accepted(), 1);
 }
 
 TEST_F(TransportTest, CancelEndsEverythingPromptly) {
   server.enqueue_json(R"({"delay_ms":10000,"count":2})");
   Transport t(fast());
-  GCancellable *cancel = g_cancellable_new();
-  GSource *timer = g_timeout_source_new(300);
-  g_source_set_callback(timer, +[](gpointer c) -> gboolean {
-    g_cancellable_cancel(G_CANCELLABLE(c));
-    return G_SOURCE_REMOVE;
-  }, cancel, nullptr);
-  g_source_attach(timer, g_main_context_get_thread_default() ? g_main_context_get_thread_default() : g_main_context_default());
-  auto t0 = Clock::now();
-  auto out = send(t, {gemini_request(), gemini_request()}, cancel);
-  double s = since(t0);
-  g_source_unref(timer);
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  CancelLater later(cancel.get(), 300);
+  auto out = send(t, {gemini_request(), gemini_request()}, cancel.get());
+  const double after = since(later.at);
+  ASSERT_EQ(out.size(), 2u);
   for (auto &o : out) {
     ASSERT_TRUE(o.error);
     EXPECT_EQ(o.error->code(), ErrorCode::Cancelled);
+    EXPECT_STREQ(o.error->message(), "Cancelled.");
   }
-  EXPECT_LT(s, 0.6);
-  g_object_unref(cancel);
+  EXPECT_LT(after, 0.2) << "returned " << after << " s after the cancel";
+  EXPECT_EQ(of(TransportEvent::Done).size(), 2u);
+}
+
+TEST_F(TransportTest, CancelFromAnotherThreadIsPrompt) {
+  server.enqueue_json(R"({"delay_ms":10000})");
+  Transport t(fast());
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  std::atomic<Clock::rep> cancelled_at{0};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    cancelled_at = Clock::now().time_since_epoch().count();
+    g_cancellable_cancel(cancel.get());
+  });
+  auto out = send(t, {gemini_request()}, cancel.get());
+  const auto returned = Clock::now();
+  canceller.join();
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Cancelled);
+  const double after = std::chrono::duration<double>(returned - Clock::time_point(Clock::duration(cancelled_at.load()))).count();
+  EXPECT_LT(after, 0.2);
 }
 
 TEST_F(TransportTest, CancelDuringBackoffIsPrompt) {
   server.enqueue_json(R"({"status":503,"fixture":"gemini/error_503_unavailable.json","headers":{"retry-after":"30"}})");
-  TransportOptions o = fast();
-  Transport t(o);
-  GCancellable *cancel = g_cancellable_new();
-  GSource *timer = g_timeout_source_new(300);
-  g_source_set_callback(timer, +[](gpointer c) -> gboolean {
-    g_cancellable_cancel(G_CANCELLABLE(c));
-    return G_SOURCE_REMOVE;
-  }, cancel, nullptr);
-  g_source_attach(timer, g_main_context_default());
-  auto t0 = Clock::now();
-  auto out = send(t, {gemini_request()}, cancel);
-  g_source_unref(timer);
+  Transport t(fast());
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  CancelLater later(cancel.get(), 300);
+  auto out = send(t, {gemini_request()}, cancel.get());
   ASSERT_TRUE(out[0].error);
   EXPECT_EQ(out[0].error->code(), ErrorCode::Cancelled);
-  EXPECT_LT(since(t0), 1.0);
-  g_object_unref(cancel);
+  EXPECT_LT(since(later.at), 0.2);
+  EXPECT_EQ(server.request_count(), 1u);
+  EXPECT_EQ(of(TransportEvent::Retrying).size(), 1u);
+}
+
+TEST_F(TransportTest, AlreadyCancelledSendsNothing) {
+  Transport t(fast());
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  g_cancellable_cancel(cancel.get());
+  auto out = send(t, {gemini_request()}, cancel.get());
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Cancelled);
+  EXPECT_EQ(server.request_count(), 0u);
 }
 
 TEST_F(TransportTest, HugeDeclaredBodyStopsAtOnce) {
@@ -272,69 +611,81 @@ TEST_F(TransportTest, HugeDeclaredBodyStopsAtOnce) {
   auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].error);
   EXPECT_EQ(out[0].error->code(), ErrorCode::TooLarge);
+  EXPECT_NE(std::string(out[0].error->message()).find("1 MB"), std::string::npos) << out[0].error->message();
   EXPECT_LT(since(t0), 1.0);
+  EXPECT_TRUE(of(TransportEvent::Receiving).empty());  // refused on its Content-Length
+  EXPECT_EQ(server.request_count(), 1u);               // not retried
 }
 
-TEST_F(TransportTest, HugeChunkedBodyStopsAtTheCap) {
+TEST_F(TransportTest, HugeUndeclaredBodyStopsAtTheCap) {
   server.enqueue_json(R"({"huge_bytes":1073741824,"chunked":true})");
   TransportOptions o = fast();
   o.max_response_bytes = 4 << 20;
   Transport t(o);
   auto t0 = Clock::now();
-  std::vector<TransportEvent> events;
-  auto out = send(t, {gemini_request()}, nullptr, &events);
+  auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].error);
   EXPECT_EQ(out[0].error->code(), ErrorCode::TooLarge);
   size_t most = 0;
-  for (auto &e : events)
-    if (e.kind == TransportEvent::Receiving) most = std::max(most, e.bytes);
+  for (auto &e : of(TransportEvent::Receiving)) most = std::max(most, e.bytes);
   EXPECT_LE(most, size_t(4) << 20);
+  EXPECT_GT(most, size_t(3) << 20);
   EXPECT_LT(since(t0), 3.0);
 }
 
-TEST_F(TransportTest, TruncatedBodyArrivesAsIs) {
-  // A complete reply whose JSON is cut: the transport hands it over, the provider rejects it.
-  server.enqueue_json(R"({"truncate_at":60})");
-  Transport t(fast());
-  auto out = send(t, {gemini_request()});
-  ASSERT_TRUE(out[0].response);
-  EXPECT_EQ(out[0].response->body.size(), 60u);
-  EXPECT_THROW(find_provider("gemini")->parse(*out[0].response), Error);
+TEST_F(TransportTest, BodyExactlyAtTheCapIsAccepted) {
+  const size_t n = 300 * 1024;
+  for (bool chunked : {false, true}) {
+    server.reset();
+    FakeReply exact;
+    exact.huge_bytes = n;
+    exact.chunked = chunked;
+    server.enqueue(exact);
+    server.enqueue(exact);
+    TransportOptions o = fast();
+    o.max_response_bytes = n;
+    Transport fits(o);
+    auto out = send(fits, {gemini_request()});
+    ASSERT_TRUE(out[0].response) << chunked << ": " << out[0].error->message();
+    EXPECT_EQ(out[0].response->body.size(), n);
+    EXPECT_EQ(out[0].response->body.find_first_not_of('x'), std::string::npos);
+
+    o.max_response_bytes = n - 1;
+    Transport tight(o);
+    out = send(tight, {gemini_request()});
+    ASSERT_TRUE(out[0].error) << chunked;
+    EXPECT_EQ(out[0].error->code(), ErrorCode::TooLarge);
+  }
 }
 
-// The fake refuses what the real services refuse, so the tests above can be trusted.
-TEST_F(TransportTest, FakeIsAsStrictAsTheServices) {
-  Transport t(fast());
-  HttpRequest no_key = gemini_request();
-  no_key.headers.clear();
-  HttpRequest key_in_url = gemini_request();
-  key_in_url.url += "?key=test-key-1";
-  HttpRequest json_edit = openai_edit();
-  json_edit.form.clear();
-  json_edit.content_type = "application/json";
-  json_edit.body = R"({"model":"gpt-image-1","prompt":"x","image":"data:image/png;base64,AAAA"})";
-  // A mask of another size than the image.
-  Request r;
-  r.model = "gpt-image-1";
-  r.base_url = server.base_url() + "/v1";
-  r.prompt = "x";
-  r.images = {EncodedImage{encode_png(Image(64, 64)), "image/png", 64, 64}};
-  r.mask = Mask(32, 32, 255);
-  HttpRequest bad_mask = find_provider("openai")->build(r, "test-key-1");
-  HttpRequest octet = openai_edit();
-  octet.form[0].content_type = "application/octet-stream";
-  HttpRequest bad_size = openai_edit();
-  for (FormPart &p : bad_size.form)
-    if (p.name == "size") p.value = "512x512";
+TEST_F(TransportTest, UserAgentCanBeSet) {
+  TransportOptions o = fast();
+  o.user_agent = "genfill-test/1";
+  Transport t(o);
+  EXPECT_EQ(t.options().user_agent, "genfill-test/1");
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].response);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].user_agent, "genfill-test/1");
+}
 
-  auto out = send(t, {no_key, key_in_url, json_edit, bad_mask, octet, bad_size});
-  const int expected[] = {403, 400, 400, 400, 400, 400};
-  for (size_t i = 0; i < out.size(); ++i) {
-    ASSERT_TRUE(out[i].response) << i;
-    EXPECT_EQ(out[i].response->status, expected[i]) << i << ": " << out[i].response->body;
-  }
-  EXPECT_NE(out[3].response->body.find("same size"), std::string::npos) << out[3].response->body;
-  EXPECT_NE(out[4].response->body.find("unsupported_file_mimetype"), std::string::npos);
+TEST_F(TransportTest, AThrowingEventSinkDoesNotBreakTheRequest) {
+  Transport t(fast());
+  auto out = t.send_all({gemini_request()}, gemini_policy(), nullptr,
+                        [](const TransportEvent &) { throw std::runtime_error("sink failure"); });
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 200);
+}
+
+TEST_F(TransportTest, AnInvalidAddressIsInvalidInput) {
+  HttpRequest r = gemini_request();
+  r.url = "not a url";
+  Transport t(fast());
+  auto out = send(t, {r});
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::InvalidInput);
+  EXPECT_EQ(server.request_count(), 0u);
 }
 
 }  // namespace

@@ -1,0 +1,433 @@
+// The loopback fake itself: it must refuse what the real services refuse (so tests that pass
+// against it can be trusted), answer in the services' formats, obey its control endpoints,
+// and run as a program.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <gtest/gtest.h>
+#include <json-glib/json-glib.h>
+
+#include "core/image/image.hpp"
+#include "core/providers/json.hpp"
+#include "core/providers/provider.hpp"
+#include "core/transport/transport.hpp"
+#include "core/util/gobj.hpp"
+#include "fake_server.hpp"
+
+using namespace genfill;
+using genfill::test::FakeReply;
+using genfill::test::FakeServer;
+using genfill::test::RecordedRequest;
+
+namespace {
+
+std::string b64(const std::vector<uint8_t> &bytes) { return json::base64_encode(bytes); }
+
+std::string png_b64(int w, int h) { return b64(encode_png(Image(w, h))); }
+
+class FakeTest : public ::testing::Test {
+protected:
+  void SetUp() override { server.start(); }
+
+  // One request, one try; the answer (or the test fails).
+  HttpResponse send(const HttpRequest &req) {
+    TransportOptions o;
+    o.max_tries = 1;
+    o.timeout_s = 10;
+    Transport t(o);
+    auto out = t.send_all({req}, [](const HttpResponse &) { return RetryAdvice{}; });
+    EXPECT_TRUE(out.at(0).response) << (out[0].error ? out[0].error->message() : "");
+    return out[0].response ? *out[0].response : HttpResponse{};
+  }
+
+  HttpRequest gemini_raw(const std::string &body, const std::string &key = "test-key-123",
+                         const std::string &model = "gemini-2.5-flash-image") {
+    HttpRequest r;
+    r.url = server.base_url() + "/v1beta/models/" + model + ":generateContent";
+    if (!key.empty()) r.headers = {{"x-goog-api-key", key}};
+    r.content_type = "application/json";
+    r.body = body;
+    return r;
+  }
+
+  // contents with a prompt and (optionally) one inline picture, and a generationConfig.
+  static std::string gemini_body(const std::string &inline_part, const std::string &config) {
+    std::string parts = R"({"text":"paint it"})";
+    if (!inline_part.empty()) parts += "," + inline_part;
+    return R"({"contents":[{"role":"user","parts":[)" + parts + R"(]}],"generationConfig":)" + config + "}";
+  }
+  static std::string inline_png(int w, int h) {
+    return R"({"inlineData":{"mimeType":"image/png","data":")" + png_b64(w, h) + R"("}})";
+  }
+
+  HttpRequest openai_json(const std::string &body, const std::string &key = "test-key-123") {
+    HttpRequest r;
+    r.url = server.base_url() + "/v1/images/generations";
+    if (!key.empty()) r.headers = {{"Authorization", "Bearer " + key}};
+    r.content_type = "application/json";
+    r.body = body;
+    return r;
+  }
+
+  HttpRequest openai_form(std::vector<FormPart> parts, const std::string &key = "test-key-123") {
+    HttpRequest r;
+    r.url = server.base_url() + "/v1/images/edits";
+    if (!key.empty()) r.headers = {{"Authorization", "Bearer " + key}};
+    r.form = std::move(parts);
+    return r;
+  }
+  static FormPart file(const std::string &name, const std::vector<uint8_t> &bytes, const std::string &type = "image/png") {
+    return FormPart{name, std::string(bytes.begin(), bytes.end()), "picture.png", type};
+  }
+  static FormPart text(const std::string &name, const std::string &value) { return FormPart{name, value, "", ""}; }
+  static std::vector<FormPart> edit_parts(std::vector<FormPart> extra = {}) {
+    std::vector<FormPart> p = {file("image", encode_png(Image(32, 32))), text("model", "gpt-image-1"),
+                               text("prompt", "make it blue")};
+    p.insert(p.end(), extra.begin(), extra.end());
+    return p;
+  }
+
+  static std::string field(const std::string &body, const char *a, const char *b) {
+    json::Doc doc = json::try_parse(body);
+    return json::string(json::object(doc.object(), a), b);
+  }
+
+  FakeServer server;
+};
+
+TEST_F(FakeTest, GeminiRefusesWhatTheServiceRefuses) {
+  const std::string ok_config = R"({"responseModalities":["TEXT","IMAGE"]})";
+  HttpRequest key_in_url = gemini_raw(gemini_body("", ok_config));
+  key_in_url.url += "?key=test-key-123";
+  HttpRequest wrong_mime = gemini_raw(gemini_body(
+      R"({"inlineData":{"mimeType":"image/jpeg","data":")" + png_b64(8, 8) + R"("}})", ok_config));
+  HttpRequest data_url = gemini_raw(gemini_body(
+      R"({"inlineData":{"mimeType":"image/png","data":"data:image/png;base64,)" + png_b64(8, 8) + R"("}})", ok_config));
+  const std::string clean = png_b64(64, 64);
+  HttpRequest line_break = gemini_raw(gemini_body(R"({"inlineData":{"mimeType":"image/png","data":")" +
+                                                      clean.substr(0, 20) + "\\n" + clean.substr(20) + R"("}})",
+                                                  ok_config));
+  HttpRequest not_a_picture = gemini_raw(gemini_body(
+      R"({"inlineData":{"mimeType":"image/png","data":")" + b64({0x89, 'P', 'N', 'G', 1, 2, 3, 4}) + R"("}})", ok_config));
+
+  struct Case {
+    const char *what;
+    HttpRequest req;
+    int status;
+    const char *status_word;
+  } cases[] = {
+      {"no key", gemini_raw(gemini_body("", ok_config), ""), 403, "PERMISSION_DENIED"},
+      {"bad key", gemini_raw(gemini_body("", ok_config), "bad-key-1"), 400, "INVALID_ARGUMENT"},
+      {"key in the URL", key_in_url, 400, "INVALID_ARGUMENT"},
+      {"unknown model", gemini_raw(gemini_body("", ok_config), "test-key-123", "imagen-4"), 404, "NOT_FOUND"},
+      {"not JSON", gemini_raw("contents: none"), 400, "INVALID_ARGUMENT"},
+      {"no contents", gemini_raw(R"({"generationConfig":{"responseModalities":["IMAGE"]}})"), 400, "INVALID_ARGUMENT"},
+      {"no IMAGE modality", gemini_raw(gemini_body("", R"({"responseModalities":["TEXT"]})")), 400, "INVALID_ARGUMENT"},
+      {"two candidates", gemini_raw(gemini_body("", R"({"responseModalities":["IMAGE"],"candidateCount":2})")), 400,
+       "INVALID_ARGUMENT"},
+      {"unknown aspect", gemini_raw(gemini_body("", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"7:3"}})")),
+       400, "INVALID_ARGUMENT"},
+      {"mimeType does not match", wrong_mime, 400, "INVALID_ARGUMENT"},
+      {"data: URL", data_url, 400, "INVALID_ARGUMENT"},
+      {"line break in base64", line_break, 400, "INVALID_ARGUMENT"},
+      {"not a picture", not_a_picture, 400, "INVALID_ARGUMENT"},
+  };
+  std::vector<HttpResponse> answers;
+  for (auto &c : cases) answers.push_back(send(c.req));  // one by one: the log keeps their order
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), std::size(cases));
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    EXPECT_EQ(answers[i].status, cases[i].status) << cases[i].what << ": " << answers[i].body;
+    EXPECT_EQ(field(answers[i].body, "error", "status"), cases[i].status_word) << cases[i].what;
+    // The provider reads the fake's errors like the real ones.
+    EXPECT_THROW(find_provider("gemini")->parse(answers[i]), Error) << cases[i].what;
+  }
+  EXPECT_NE(answers[1].body.find("API_KEY_INVALID"), std::string::npos);
+  EXPECT_NE(answers[7].body.find("Multiple candidates"), std::string::npos) << answers[7].body;
+  // Records: what the fake saw, never the key.
+  EXPECT_FALSE(recs[0].has_key);
+  EXPECT_TRUE(recs[2].key_in_query);
+  EXPECT_EQ(server.requests_json().find("test-key-123"), std::string::npos);
+  EXPECT_EQ(server.requests_json().find("bad-key-1"), std::string::npos);
+}
+
+TEST_F(FakeTest, GeminiAnswersWithTheAspectsSizeOrTheInputsSize) {
+  struct Case {
+    std::string config, inline_part;
+    int w, h;
+  } cases[] = {
+      {R"({"responseModalities":["TEXT","IMAGE"],"imageConfig":{"aspectRatio":"1:1"}})", "", 1024, 1024},
+      {R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"2:3"}})", "", 832, 1248},
+      {R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"21:9"}})", inline_png(40, 30), 1536, 672},
+      {R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"9:16"}})", "", 768, 1344},
+      {R"({"responseModalities":["IMAGE"]})", inline_png(40, 30), 40, 30},
+      {R"({"responseModalities":["IMAGE"]})", "", 1024, 1024},
+      // proto field names are accepted too
+      {R"({"response_modalities":["IMAGE"],"image_config":{"aspect_ratio":"4:5"}})", "", 896, 1152},
+  };
+  for (auto &c : cases) {
+    HttpResponse a = send(gemini_raw(gemini_body(c.inline_part, c.config)));
+    ASSERT_EQ(a.status, 200) << c.config << ": " << a.body;
+    Result r = find_provider("gemini")->parse(a);
+    ASSERT_EQ(r.images.size(), 1u);
+    EXPECT_EQ(r.images[0].mime, "image/png");
+    Image img = decode_image(r.images[0].bytes);
+    EXPECT_EQ(img.width, c.w) << c.config;
+    EXPECT_EQ(img.height, c.h) << c.config;
+    EXPECT_FALSE(r.text.empty());
+    EXPECT_GT(r.usage.total_tokens, 0);
+    json::Doc doc = json::try_parse(a.body);
+    EXPECT_EQ(json::string(doc.object(), "modelVersion"), "gemini-2.5-flash-image");
+  }
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), std::size(cases));
+  EXPECT_EQ(recs[2].image_count, 1);
+  EXPECT_EQ(recs[2].image_sizes.at(0), std::make_pair(40, 30));
+  EXPECT_EQ(recs[2].aspect, "21:9");
+  EXPECT_EQ(recs[6].aspect, "4:5");
+  EXPECT_EQ(recs[0].prompt, "paint it");
+}
+
+TEST_F(FakeTest, OpenAIGenerationsAreChecked) {
+  struct Case {
+    const char *what;
+    HttpRequest req;
+    int status;
+  } cases[] = {
+      {"no key", openai_json(R"({"model":"gpt-image-1","prompt":"x"})", ""), 401},
+      {"bad key", openai_json(R"({"model":"gpt-image-1","prompt":"x"})", "bad-key-1"), 401},
+      {"no model", openai_json(R"({"prompt":"x"})"), 400},
+      {"no prompt", openai_json(R"({"model":"gpt-image-1"})"), 400},
+      {"response_format", openai_json(R"({"model":"gpt-image-1","prompt":"x","response_format":"b64_json"})"), 400},
+      {"n too big", openai_json(R"({"model":"gpt-image-1","prompt":"x","n":11})"), 400},
+      {"size for dall-e", openai_json(R"({"model":"gpt-image-1","prompt":"x","size":"512x512"})"), 400},
+      {"gpt-image-2 size not /16", openai_json(R"({"model":"gpt-image-2","prompt":"x","size":"1000x512"})"), 400},
+  };
+  for (auto &c : cases) {
+    HttpResponse a = send(c.req);
+    EXPECT_EQ(a.status, c.status) << c.what << ": " << a.body;
+    json::Doc doc = json::try_parse(a.body);
+    JsonObject *err = json::object(doc.object(), "error");
+    ASSERT_TRUE(err) << c.what;
+    for (const char *k : {"message", "type", "param", "code"}) EXPECT_TRUE(json_object_has_member(err, k)) << c.what << k;
+    EXPECT_THROW(find_provider("openai")->parse(a), Error) << c.what;
+  }
+
+  struct Good {
+    std::string body;
+    int n, w, h;
+  } good[] = {
+      {R"({"model":"gpt-image-1","prompt":"x","size":"1536x1024","n":2})", 2, 1536, 1024},
+      {R"({"model":"gpt-image-1.5","prompt":"x","size":"auto"})", 1, 1024, 1024},
+      {R"({"model":"gpt-image-2","prompt":"x","size":"1008x512"})", 1, 1008, 512},
+  };
+  for (auto &g : good) {
+    HttpResponse a = send(openai_json(g.body));
+    ASSERT_EQ(a.status, 200) << g.body << ": " << a.body;
+    Result r = find_provider("openai")->parse(a);
+    ASSERT_EQ(int(r.images.size()), g.n);
+    for (auto &e : r.images) {
+      Image img = decode_image(e.bytes);
+      EXPECT_EQ(img.width, g.w);
+      EXPECT_EQ(img.height, g.h);
+    }
+    EXPECT_GT(r.usage.total_tokens, 0);
+  }
+}
+
+TEST_F(FakeTest, OpenAIEditsAreChecked) {
+  const std::vector<uint8_t> pic = encode_png(Image(32, 32));
+  Mask half(32, 32, 0);
+  HttpRequest json_edit = openai_json(R"({"model":"gpt-image-1","prompt":"x","image":"data:image/png;base64,AAAA"})");
+  json_edit.url = server.base_url() + "/v1/images/edits";
+  std::vector<FormPart> as_text = edit_parts();
+  as_text[0] = text("image", "data:image/png;base64," + b64(pic));
+  std::vector<FormPart> octet = edit_parts();
+  octet[0].content_type = "application/octet-stream";
+  std::vector<FormPart> mixed = edit_parts({file("image[]", pic)});
+  std::vector<FormPart> repeated = edit_parts({file("image", pic)});
+
+  struct Case {
+    const char *what;
+    HttpRequest req;
+    int status;
+    const char *needle;
+  } cases[] = {
+      {"no key", openai_form(edit_parts(), ""), 401, "invalid_api_key"},
+      {"JSON edit", json_edit, 400, "multipart/form-data"},
+      {"image as text", openai_form(as_text), 400, "expected one of an array of files or file"},
+      {"octet-stream", openai_form(octet), 400, "unsupported_file_mimetype"},
+      {"no image", openai_form({text("model", "gpt-image-1"), text("prompt", "x")}), 400, "image"},
+      {"no prompt", openai_form({file("image", pic), text("model", "gpt-image-1")}), 400, "prompt"},
+      {"mask without alpha", openai_form(edit_parts({file("mask", encode_png(half))})), 400, "alpha"},
+      {"mask of another size", openai_form(edit_parts({file("mask", encode_png(Image(16, 16)))})), 400, "same size"},
+      {"image and image[]", openai_form(mixed), 400, "image"},
+      {"image twice", openai_form(repeated), 400, "image[]"},
+      {"size", openai_form(edit_parts({text("size", "256x256")})), 400, "size"},
+      {"not a picture", openai_form({file("image", {1, 2, 3}), text("model", "gpt-image-1"), text("prompt", "x")}), 400,
+       "invalid_image_file"},
+  };
+  for (auto &c : cases) {
+    HttpResponse a = send(c.req);
+    EXPECT_EQ(a.status, c.status) << c.what << ": " << a.body;
+    EXPECT_NE(a.body.find(c.needle), std::string::npos) << c.what << ": " << a.body;
+  }
+
+  // Several pictures as image[], with a mask of the first one's size: accepted and recorded.
+  server.reset();
+  HttpResponse a = send(openai_form({file("image[]", encode_png(Image(48, 40))), file("image[]", pic, "image/png"),
+                                     file("mask", encode_png(Image(48, 40))), text("model", "gpt-image-1"),
+                                     text("prompt", "combine"), text("n", "3"), text("size", "1024x1536")}));
+  ASSERT_EQ(a.status, 200) << a.body;
+  Result r = find_provider("openai")->parse(a);
+  ASSERT_EQ(r.images.size(), 3u);
+  EXPECT_EQ(decode_image(r.images[2].bytes).height, 1536);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].image_count, 2);
+  EXPECT_EQ(recs[0].image_sizes.at(0), std::make_pair(48, 40));
+  EXPECT_EQ(recs[0].image_sizes.at(1), std::make_pair(32, 32));
+  EXPECT_EQ(recs[0].mask_size, std::make_optional(std::make_pair(48, 40)));
+  EXPECT_EQ(recs[0].n, 3);
+  EXPECT_EQ(recs[0].size, "1024x1536");
+  EXPECT_EQ(recs[0].prompt, "combine");
+  EXPECT_EQ(recs[0].status, 200);
+}
+
+TEST_F(FakeTest, ScriptedRepliesAreUsedInOrderAndCounted) {
+  FakeReply green;
+  green.color = "00FF00";
+  green.count = 2;
+  server.enqueue(green);
+  server.enqueue_json(R"({"status":429,"fixture":"gemini/error_429_resource_exhausted.json","headers":{"retry-after":"7"}})");
+  server.enqueue_json(R"({"text_only":true})");
+  const std::string body = gemini_body("", R"({"responseModalities":["IMAGE"]})");
+  std::vector<HttpResponse> a;
+  for (int i = 0; i < 5; ++i) a.push_back(send(gemini_raw(body)));
+  auto pixel = [](const HttpResponse &resp) {
+    Image img = decode_image(find_provider("gemini")->parse(resp).images.at(0).bytes);
+    return (uint32_t(img.pixels[0]) << 16) | (uint32_t(img.pixels[1]) << 8) | img.pixels[2];
+  };
+  EXPECT_EQ(pixel(a[0]), 0x00FF00u);
+  EXPECT_EQ(pixel(a[1]), 0x00FF00u);
+  EXPECT_EQ(a[2].status, 429);
+  EXPECT_EQ(a[2].header("retry-after"), "7");
+  EXPECT_NE(a[2].body.find("RetryInfo"), std::string::npos);
+  try {
+    find_provider("gemini")->parse(a[3]);
+    ADD_FAILURE() << "a text-only answer was accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::TextOnly);
+  }
+  EXPECT_EQ(pixel(a[4]), 0xFF00FFu);  // the queue is empty again: the default colour
+  server.set_color(0x123456);
+  EXPECT_EQ(pixel(send(gemini_raw(body))), 0x123456u);
+
+  EXPECT_THROW(server.enqueue_json("[1,2]"), std::exception);
+  EXPECT_THROW(server.enqueue_json(R"({"color":"green"})"), std::exception);
+  EXPECT_THROW(server.enqueue_json(R"({"status":200,"fixture":"gemini/no_such_file.json"})"), std::exception);
+}
+
+TEST_F(FakeTest, BrokenPicturesAreRejectedByTheProviders) {
+  const std::string body = gemini_body("", R"({"responseModalities":["IMAGE"]})");
+  for (const char *kind : {"corrupt", "bad_base64", "huge"}) {
+    server.enqueue_json(std::string(R"({"picture":")") + kind + "\"}");
+    HttpResponse a = send(gemini_raw(body));
+    ASSERT_EQ(a.status, 200);
+    bool failed = false;
+    try {
+      Result r = find_provider("gemini")->parse(a);
+      decode_image(r.images.at(0).bytes, size_t(1) << 26);
+    } catch (const Error &) {
+      failed = true;
+    }
+    EXPECT_TRUE(failed) << kind;
+  }
+}
+
+// The control endpoints, over HTTP, as other programs use them.
+TEST_F(FakeTest, ControlEndpointsWork) {
+  auto control = [&](const char *method, const char *path, const std::string &body) {
+    HttpRequest r;
+    r.method = method;
+    r.url = server.base_url() + path;
+    r.content_type = "application/json";
+    r.body = body;
+    return send(r);
+  };
+  EXPECT_EQ(control("POST", "/_fake/enqueue", R"({"status":503,"body":"{\"error\":{\"code\":503}}","count":2})").status, 200);
+  EXPECT_EQ(control("POST", "/_fake/enqueue", "not json").status, 400);
+  const std::string body = gemini_body("", R"({"responseModalities":["IMAGE"]})");
+  EXPECT_EQ(send(gemini_raw(body)).status, 503);
+
+  HttpResponse log = control("GET", "/_fake/requests", "");
+  ASSERT_EQ(log.status, 200);
+  json::Doc doc = json::try_parse(log.body);
+  ASSERT_TRUE(doc.root() && JSON_NODE_HOLDS_ARRAY(doc.root()));
+  JsonArray *arr = json_node_get_array(doc.root());
+  ASSERT_EQ(json_array_get_length(arr), 1u);  // control requests are not recorded
+  JsonObject *rec = json::element_object(arr, 0);
+  EXPECT_EQ(json::string(rec, "path"), "/v1beta/models/gemini-2.5-flash-image:generateContent");
+  EXPECT_EQ(json::integer(rec, "status"), 503);
+  EXPECT_TRUE(json::boolean(rec, "has_key"));
+  EXPECT_EQ(json::string(rec, "model"), "gemini-2.5-flash-image");
+  EXPECT_EQ(json::integer(rec, "body_bytes"), int64_t(body.size()));
+  EXPECT_TRUE(json_node_is_null(json_object_get_member(rec, "mask_size")));
+
+  EXPECT_EQ(control("POST", "/_fake/reset", "{}").status, 200);
+  EXPECT_EQ(server.request_count(), 0u);
+  EXPECT_EQ(send(gemini_raw(body)).status, 200);  // the second 503 was cleared with the queue
+  EXPECT_EQ(control("GET", "/_fake/nothing", "").status, 404);
+}
+
+// The program: prints its URL first, serves, and ends with its standard input.
+TEST(FakeProgram, ServesAndStopsAtTheEndOfItsInput) {
+  GErrorOut err;
+  GPtr<GSubprocess> proc = adopt(g_subprocess_new(
+      GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE), err.out(), GENFILL_FAKE_SERVER_EXE,
+      "--stdin-eof", "--color", "0000ff", nullptr));
+  ASSERT_TRUE(proc) << err.message();
+  GPtr<GDataInputStream> out = adopt(g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc.get())));
+  GCharPtr line(g_data_input_stream_read_line(out.get(), nullptr, nullptr, err.out()));
+  ASSERT_TRUE(line) << err.message();
+  const std::string url = line.get();
+  ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << url;
+
+  Request req;
+  req.model = "gemini-2.5-flash-image";
+  req.base_url = url;
+  req.prompt = "blue";
+  req.aspect = "4:3";
+  TransportOptions o;
+  o.max_tries = 1;
+  Transport t(o);
+  auto res = t.send_all({find_provider("gemini")->build(req, "test-key-123")}, [](const HttpResponse &) { return RetryAdvice{}; });
+  ASSERT_TRUE(res[0].response);
+  ASSERT_EQ(res[0].response->status, 200) << res[0].response->body;
+  Image img = decode_image(find_provider("gemini")->parse(*res[0].response).images.at(0).bytes);
+  EXPECT_EQ(img.width, 1184);
+  EXPECT_EQ(img.pixels[2], 0xFF);
+  EXPECT_EQ(img.pixels[0], 0x00);
+
+  ASSERT_TRUE(g_output_stream_close(g_subprocess_get_stdin_pipe(proc.get()), nullptr, nullptr));
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(g_subprocess_wait(proc.get(), nullptr, err.out())) << err.message();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  EXPECT_TRUE(g_subprocess_get_if_exited(proc.get()));
+  EXPECT_EQ(g_subprocess_get_exit_status(proc.get()), 0);
+}
+
+TEST(FakeProgram, RefusesABadColour) {
+  GErrorOut err;
+  GPtr<GSubprocess> proc = adopt(g_subprocess_new(
+      GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE), err.out(),
+      GENFILL_FAKE_SERVER_EXE, "--color", "purple", nullptr));
+  ASSERT_TRUE(proc) << err.message();
+  ASSERT_TRUE(g_subprocess_wait(proc.get(), nullptr, nullptr));
+  EXPECT_EQ(g_subprocess_get_exit_status(proc.get()), 2);
+}
+
+}  // namespace
