@@ -73,18 +73,33 @@ std::string short_service(const Provider *p) {
   return name;
 }
 
-GimpValueArray *fail(GimpProcedure *procedure, const std::string &message) {
+// Whether this run may show windows: always when interactive; when repeating with the last
+// values (Filters > Repeat) only if GIMP runs with a display (not in gimp-console).
+bool init_ui(GimpRunMode run_mode) {
+  if (run_mode == GIMP_RUN_NONINTERACTIVE) return false;
+  if (run_mode == GIMP_RUN_WITH_LAST_VALS && !gimp_display_name()) return false;
+  gimp_ui_init("genfill");
+  return true;
+}
+
+// A failed run. With a display the user reads the reason in a GIMP message (in their words, not
+// after GIMP's "Execution error for ..."); otherwise the caller gets it in the return values.
+GimpValueArray *fail(GimpProcedure *procedure, bool ui, const std::string &message) {
+  if (ui) {
+    gimp_message(message.c_str());
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_EXECUTION_ERROR, nullptr);
+  }
   return gimp_procedure_new_return_values(procedure, GIMP_PDB_EXECUTION_ERROR,
                                           g_error_new_literal(GIMP_PLUG_IN_ERROR, 0, message.c_str()));
 }
 
-GimpValueArray *fail(GimpProcedure *procedure, const Error &e) {
+GimpValueArray *fail(GimpProcedure *procedure, bool ui, const Error &e) {
   if (e.code() == ErrorCode::Cancelled) return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
   if (!e.detail().empty()) g_debug("%s: %s", error_code_name(e.code()), e.detail().c_str());
   std::string message = e.message();
   if (!e.text().empty() && message.find(e.text().substr(0, 20)) == std::string::npos)
     message += "\n\n" + format(_("The model said: %s"), e.text().c_str());
-  return fail(procedure, message);
+  return fail(procedure, ui, message);
 }
 
 // ---------- pixels in and out ----------
@@ -259,7 +274,7 @@ public:
     if (!interactive) return;
     window_ = gtk_dialog_new_with_buttons(_("Generative Fill"), nullptr, GtkDialogFlags(0), _("_Cancel"),
                                           GTK_RESPONSE_CANCEL, nullptr);
-    gtk_window_set_keep_above(GTK_WINDOW(window_), TRUE);
+    gimp_window_set_transient(GTK_WINDOW(window_));
     GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(window_));
     gtk_container_set_border_width(GTK_CONTAINER(box), 12);
     gtk_box_set_spacing(GTK_BOX(box), 8);
@@ -331,6 +346,7 @@ std::string ask_for_key(const Provider &provider) {
   gtk_box_pack_start(GTK_BOX(box), entry, FALSE, FALSE, 0);
   gtk_box_pack_start(GTK_BOX(box), store, FALSE, FALSE, 0);
   gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
+  gimp_window_set_transient(GTK_WINDOW(dlg));
   gtk_widget_show_all(dlg);
   std::string key;
   if (gimp_dialog_run(GIMP_DIALOG(dlg)) == GTK_RESPONSE_OK) {
@@ -348,13 +364,13 @@ std::string ask_for_key(const Provider &provider) {
 }
 
 // Provider, model and key resolved before any pixel is read; asks for a missing key when it can.
-ResolvedJob resolve_with_key(JobSettings &settings, GimpRunMode run_mode) {
+ResolvedJob resolve_with_key(JobSettings &settings, bool ui) {
   try {
     ResolvedJob job = resolve(settings);
     settings.api_key = job.api_key;
     return job;
   } catch (const Error &e) {
-    if (e.code() != ErrorCode::MissingKey || run_mode != GIMP_RUN_INTERACTIVE) throw;
+    if (e.code() != ErrorCode::MissingKey || !ui) throw;
     const Provider *p = find_provider(settings.provider);
     std::string key = p ? ask_for_key(*p) : "";
     if (key.empty()) throw Error(ErrorCode::Cancelled, _("Cancelled."));
@@ -379,27 +395,26 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
 
 // Runs a job while showing progress (and, interactively, a Cancel button).
 template <typename Job>
-JobResult while_waiting(GimpRunMode run_mode, const ResolvedJob &job, Job &&run) {
-  Waiting waiting(run_mode == GIMP_RUN_INTERACTIVE, format(_("Waiting for %s…"), short_service(job.provider).c_str()));
+JobResult while_waiting(bool ui, const ResolvedJob &job, Job &&run) {
+  Waiting waiting(ui, format(_("Waiting for %s…"), short_service(job.provider).c_str()));
   return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
 }
 
 // Turns whatever a procedure body throws into return values; nothing escapes to GIMP.
 template <typename Body>
-GimpValueArray *guarded(GimpProcedure *procedure, Body &&body) {
+GimpValueArray *guarded(GimpProcedure *procedure, bool ui, Body &&body) {
   try {
     return body();
   } catch (const Error &e) {
-    return fail(procedure, e);
+    return fail(procedure, ui, e);
   } catch (const std::exception &e) {
-    return fail(procedure, format(_("genfill failed unexpectedly: %s"), e.what()));
+    return fail(procedure, ui, format(_("genfill failed unexpectedly: %s"), e.what()));
   }
 }
 
 // ---------- dialogs ----------
 
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
-  gimp_ui_init("genfill");
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
   GtkWidget *tv = gimp_procedure_dialog_get_widget(d, "prompt", GTK_TYPE_TEXT_VIEW);
@@ -473,16 +488,17 @@ private:
 
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                               GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  const bool ui = init_ui(run_mode);
   if (gimp_core_object_array_get_length(reinterpret_cast<GObject **>(drawables)) != 1)
-    return fail(procedure, _("Select exactly one layer to edit."));
+    return fail(procedure, ui, _("Select exactly one layer to edit."));
   GimpDrawable *drawable = drawables[0];
   if (!GIMP_IS_LAYER(drawable) || GIMP_IS_LAYER_MASK(drawable))
-    return fail(procedure, _("Select a layer to edit (not a mask or a channel)."));
+    return fail(procedure, ui, _("Select a layer to edit (not a mask or a channel)."));
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
   StageClock clock;
-  return guarded(procedure, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
@@ -490,7 +506,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     gdouble feather_px = 8;
     g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
     int context = config_int(config, "context");
-    ResolvedJob job = resolve_with_key(settings, run_mode);
+    ResolvedJob job = resolve_with_key(settings, ui);
 
     // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
     gint ox = 0, oy = 0;
@@ -525,7 +541,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     if (non_empty) mask = read_selection(image, where);
     clock.mark("read");
 
-    JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+    JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_edit(settings, plan, *pixels, mask, {}, cancel, progress);
     });
     clock.mark("job");
@@ -549,19 +565,20 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
 
 GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  const bool ui = init_ui(run_mode);
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
-  return guarded(procedure, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
-    ResolvedJob job = resolve_with_key(settings, run_mode);
+    ResolvedJob job = resolve_with_key(settings, ui);
     gboolean non_empty = FALSE;
     gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
     gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
     Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
                            : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
-    JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+    JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_generate(settings, "", where.w, where.h, {}, cancel, progress);
     });
     GimpDrawable *anchor = nullptr;
@@ -579,15 +596,16 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
 GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer) {
   GimpRunMode run_mode = GIMP_RUN_NONINTERACTIVE;
   g_object_get(config, "run-mode", &run_mode, nullptr);
+  const bool ui = init_ui(run_mode);
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
-  return guarded(procedure, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config, false);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
     std::string aspect = config_string(config, "aspect");
-    ResolvedJob job = resolve_with_key(settings, run_mode);
-    JobResult result = while_waiting(run_mode, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+    ResolvedJob job = resolve_with_key(settings, ui);
+    JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_generate(settings, aspect, 0, 0, {}, cancel, progress);
     });
     const Image &img = result.images.front();
@@ -596,7 +614,7 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     insert_results(image, nullptr, result, settings.prompt, settings.seed, Rect{0, 0, img.width, img.height},
                    std::nullopt);
     gimp_image_undo_enable(image);
-    if (run_mode == GIMP_RUN_INTERACTIVE) gimp_display_new(image);
+    if (ui) gimp_display_new(image);
     GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
     GIMP_VALUES_SET_IMAGE(ret, 1, image);
     return ret;

@@ -1,5 +1,7 @@
 // Decoding answers (PNG, JPEG, WebP) and encoding uploads (PNG), through libspng,
 // libturbojpeg and libwebp.
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -7,6 +9,7 @@
 #include <spng.h>
 #include <turbojpeg.h>
 #include <webp/decode.h>
+#include <zlib.h>
 
 #include "core/util/i18n.hpp"
 #include "core/image/image.hpp"
@@ -36,7 +39,8 @@ using SpngCtx = std::unique_ptr<spng_ctx, SpngDeleter>;
 Image decode_png(std::span<const uint8_t> bytes, size_t max_pixels) {
   SpngCtx ctx(spng_ctx_new(0));
   if (!ctx) throw unreadable("spng_ctx_new failed");
-  spng_set_crc_action(ctx.get(), SPNG_CRC_USE, SPNG_CRC_USE);  // ancillary CRC errors are harmless
+  // Like web browsers, ignore chunk checksums: zlib's own checksum still guards the pixels.
+  spng_set_crc_action(ctx.get(), SPNG_CRC_USE, SPNG_CRC_USE);
   spng_set_chunk_limits(ctx.get(), 1 << 20, 1 << 24);
   if (int rc = spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size())) throw unreadable(spng_strerror(rc));
   spng_ihdr ihdr{};
@@ -51,20 +55,41 @@ Image decode_png(std::span<const uint8_t> bytes, size_t max_pixels) {
   return img;
 }
 
+// Adobe-style CMYK (the way libjpeg stores it, inverted): R = C * K / 255, and so on.
+void cmyk_to_rgba(const std::vector<uint8_t> &cmyk, Image &img) {
+  for (size_t i = 0; i < cmyk.size(); i += 4) {
+    const unsigned k = cmyk[i + 3];
+    img.pixels[i] = uint8_t((cmyk[i] * k + 127) / 255);
+    img.pixels[i + 1] = uint8_t((cmyk[i + 1] * k + 127) / 255);
+    img.pixels[i + 2] = uint8_t((cmyk[i + 2] * k + 127) / 255);
+    img.pixels[i + 3] = 255;
+  }
+}
+
 Image decode_jpeg(std::span<const uint8_t> bytes, size_t max_pixels) {
   tjhandle tj = tjInitDecompress();
   if (!tj) throw unreadable("tjInitDecompress failed");
   std::unique_ptr<void, int (*)(tjhandle)> guard(tj, tjDestroy);
   int w = 0, h = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), &w, &h, &subsamp,
-                          &colorspace) != 0)
+  const auto size = static_cast<unsigned long>(bytes.size());
+  if (tjDecompressHeader3(tj, bytes.data(), size, &w, &h, &subsamp, &colorspace) != 0)
     throw unreadable(std::string("JPEG header: ") + tjGetErrorStr2(tj));
   check_size(uint64_t(w), uint64_t(h), max_pixels);
   Image img(w, h);
-  if (tjDecompress2(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), img.pixels.data(), w, 0, h,
-                    TJPF_RGBA, TJFLAG_ACCURATEDCT) != 0 &&
-      tjGetErrorCode(tj) == TJERR_FATAL)
-    throw unreadable(std::string("JPEG data: ") + tjGetErrorStr2(tj));
+  // LIMITSCANS: a progressive JPEG with thousands of scans is a time bomb; real ones have < 20.
+  const int flags = TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS;
+  const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+  std::vector<uint8_t> cmyk_pixels(cmyk ? img.pixels.size() : 0);
+  int rc = cmyk ? tjDecompress2(tj, bytes.data(), size, cmyk_pixels.data(), w, 0, h, TJPF_CMYK, flags)
+                : tjDecompress2(tj, bytes.data(), size, img.pixels.data(), w, 0, h, TJPF_RGBA, flags);
+  if (rc != 0) {
+    // Warnings leave a usable picture ("extraneous bytes before marker"), except when the data
+    // ran out: then the rest of the picture is grey.
+    const std::string why = tjGetErrorStr2(tj);
+    if (tjGetErrorCode(tj) == TJERR_FATAL || why.find("remature end") != std::string::npos)
+      throw unreadable("JPEG data: " + why);
+  }
+  if (cmyk) cmyk_to_rgba(cmyk_pixels, img);
   return img;
 }
 
@@ -80,21 +105,47 @@ Image decode_webp(std::span<const uint8_t> bytes, size_t max_pixels) {
 
 std::vector<uint8_t> encode_png_raw(const uint8_t *data, size_t size, int w, int h, uint8_t color_type,
                                     int channels, int level) {
+  if (w <= 0 || h <= 0 || size != size_t(w) * size_t(h) * size_t(channels))
+    throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."),
+                "encode_png: " + std::to_string(w) + "x" + std::to_string(h) + " with " + std::to_string(size) +
+                    " bytes");
+  level = std::clamp(level, 0, 9);
   SpngCtx ctx(spng_ctx_new(SPNG_CTX_ENCODER));
   if (!ctx) throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."), "spng_ctx_new");
   spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
   spng_set_option(ctx.get(), SPNG_IMG_COMPRESSION_LEVEL, level);
-  // Filter and level, measured on a 1024x1024 crop of GIMP's splash photo (one core here):
-  //   up,   level 1:  926 KB  32 ms     up,   level 3: 841 KB  64 ms   up,   level 6: 713 KB 181 ms
-  //   all,  level 3:  828 KB 104 ms     none, level 3: 1095 KB 43 ms   paeth,level 3: 853 KB  73 ms
-  // "up" at level 3 is within 2 % of adaptive filtering's size at 60 % of its time.
-  spng_set_option(ctx.get(), SPNG_FILTER_CHOICE, channels == 1 ? SPNG_FILTER_CHOICE_NONE : SPNG_FILTER_CHOICE_UP);
+  // Filter and zlib strategy, measured on one core (x86-64, zlib 1.3, libspng 0.7.4) on a
+  // 1024x1024 crop of GIMP's splash photo (4 MB raw), a 720x477 noisy camera JPEG and a
+  // 1053x745 diagram; size and time of each:
+  //                           splash            camera          diagram
+  //   up,    level 3        1058 KB  78 ms     852 KB  36 ms    88 KB  9 ms
+  //   paeth, level 3        1060 KB  89 ms     778 KB  40 ms    88 KB 13 ms
+  //   all,   level 6         899 KB 295 ms     723 KB 144 ms    79 KB 40 ms
+  //   avg,   level 6         871 KB 226 ms     794 KB 102 ms   102 KB 17 ms
+  //   up,    RLE            1079 KB  36 ms     841 KB  16 ms   134 KB  8 ms
+  //   paeth, RLE             949 KB  45 ms     734 KB  19 ms    78 KB 12 ms
+  // Filtered photos have few long matches, so run-length coding after the Paeth filter is both
+  // smaller (by 10-14 %) and 1.7-1.9 times as fast as zlib's fast levels on photos: that is the
+  // upload setting (levels 1-5; under RLE zlib's level makes no difference). Levels 6-9 ask for
+  // the smallest file: full LZ77 at that level with adaptive filtering, 2-5 % smaller than RLE
+  // on photos and 6-8 times slower. Level 0 stores. Masks (gray) use the same settings: a
+  // 1024x1024 feathered mask is 29 KB in 4 ms, a hard-edged one 5 KB.
+  if (level == 0) {
+    spng_set_option(ctx.get(), SPNG_FILTER_CHOICE, SPNG_FILTER_CHOICE_NONE);
+  } else if (level <= 5) {
+    spng_set_option(ctx.get(), SPNG_IMG_COMPRESSION_STRATEGY, Z_RLE);
+    spng_set_option(ctx.get(), SPNG_FILTER_CHOICE, SPNG_FILTER_CHOICE_PAETH);
+  } else {
+    spng_set_option(ctx.get(), SPNG_IMG_COMPRESSION_STRATEGY, Z_FILTERED);
+    spng_set_option(ctx.get(), SPNG_FILTER_CHOICE, SPNG_FILTER_CHOICE_ALL);
+  }
   spng_ihdr ihdr{};
   ihdr.width = uint32_t(w);
   ihdr.height = uint32_t(h);
   ihdr.bit_depth = 8;
   ihdr.color_type = color_type;
-  spng_set_ihdr(ctx.get(), &ihdr);
+  if (int rc = spng_set_ihdr(ctx.get(), &ihdr))
+    throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."), spng_strerror(rc));
   if (int rc = spng_encode_image(ctx.get(), data, size, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE))
     throw Error(ErrorCode::InvalidInput, _("Could not prepare the picture."), spng_strerror(rc));
   size_t out_size = 0;

@@ -11,7 +11,7 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gimp, Gegl, Gio  # noqa: E402
 
 URL = os.environ["GENFILL_FAKE_URL"]
-KEY = os.environ["GEMINI_API_KEY"]
+KEY = os.environ.get("GEMINI_API_KEY", "")
 PHOTO = os.environ.get("GENFILL_TEST_PHOTO", "/usr/share/gimp/3.0/images/gimp-splash.png")
 ONLY = os.environ.get("GENFILL_GIMP_TEST", "")
 MAGENTA = (255, 0, 255, 255)
@@ -349,6 +349,23 @@ def parasite_records_provenance_but_never_the_key():
     check(KEY.encode() not in raw, "the key is not in the parasite")
     check(layers[0].get_name().startswith("a red kite"), layers[0].get_name())
     image.delete()
+
+
+if not KEY:
+    # Run by the runner a second time, with no key anywhere: a clear error, never a prompt.
+    @test
+    def missing_key_is_a_clear_error():
+        for provider, var in (("gemini", "GEMINI_API_KEY"), ("openai", "OPENAI_API_KEY")):
+            image, layer = open_photo()
+            image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+            count = len(image.get_layers())
+            status, message = run("plug-in-genfill-edit", image, [layer], prompt="x", provider=provider,
+                                  endpoint=endpoint(provider))
+            check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+            check("No API key" in (message or "") and var in message, "message: %r" % message)
+            check(len(image.get_layers()) == count, "nothing added")
+            image.delete()
+        check(fake("/_fake/requests") == [], "nothing was sent")
 
 
 if os.environ.get("GENFILL_EXPECT_LANG") == "es":

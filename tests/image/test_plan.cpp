@@ -1,6 +1,11 @@
-// Region planning: which part of the picture is sent, and at what size.
+// The model catalog, and region planning: which part of the picture is sent, and at what size.
+#include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -18,50 +23,229 @@ bool contains(Rect outer, Rect inner) {
 }
 
 double ratio(const Aspect &a) { return double(a.w) / a.h; }
+// The shape the model answers in: its output size at that aspect.
+double shape(const Aspect &a) { return double(a.out_w) / a.out_h; }
+double ratio(Rect r) { return double(r.w) / r.h; }
+
+std::string code_of(const std::function<void()> &f) {
+  try {
+    f();
+  } catch (const Error &e) {
+    return error_code_name(e.code());
+  }
+  return "none";
+}
+
+Rect clip(Rect sel, int iw, int ih) {
+  int x0 = std::max(0, sel.x), y0 = std::max(0, sel.y);
+  int x1 = std::min(iw, sel.right()), y1 = std::min(ih, sel.bottom());
+  return Rect{x0, y0, x1 - x0, y1 - y0};
+}
+
+// The selection box plus its context margins, clamped: what the plan grows from.
+Rect margin_box(int iw, int ih, Rect sel, const PlanOptions &o) {
+  if (sel.empty()) return Rect{0, 0, iw, ih};
+  sel = clip(sel, iw, ih);
+  int mx = std::max(o.min_context, int(std::ceil(o.context * sel.w)));
+  int my = std::max(o.min_context, int(std::ceil(o.context * sel.h)));
+  int x0 = std::max(0, sel.x - mx), y0 = std::max(0, sel.y - my);
+  return Rect{x0, y0, std::min(iw, sel.right() + mx) - x0, std::min(ih, sel.bottom() + my) - y0};
+}
+
+bool padded(const Plan &p) { return !(p.content == Rect{0, 0, p.canvas_w, p.canvas_h}); }
 
 // What must hold for every plan.
-void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &m) {
+void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &m, const PlanOptions &o = {}) {
   SCOPED_TRACE(::testing::Message() << "image " << iw << "x" << ih << " sel " << sel.x << "," << sel.y << " "
-                                    << sel.w << "x" << sel.h << " model " << m.id);
+                                    << sel.w << "x" << sel.h << " model " << m.id << " context " << o.context
+                                    << "/" << o.min_context << " -> region " << p.region.x << "," << p.region.y
+                                    << " " << p.region.w << "x" << p.region.h << " aspect " << p.aspect.label()
+                                    << " canvas " << p.canvas_w << "x" << p.canvas_h << " content " << p.content.x
+                                    << "," << p.content.y << " " << p.content.w << "x" << p.content.h);
+  // The region: inside the picture, never empty, holds the selection and its margins.
   ASSERT_FALSE(p.region.empty());
   EXPECT_TRUE(contains(Rect{0, 0, iw, ih}, p.region));
+  const Rect box = margin_box(iw, ih, sel, o);
   if (!sel.empty()) {
-    EXPECT_TRUE(contains(p.region, sel));
+    EXPECT_TRUE(contains(p.region, clip(sel, iw, ih)));
   }
+  EXPECT_TRUE(contains(p.region, box));
+  // Only one side grows.
+  EXPECT_TRUE(p.region.w == box.w || p.region.h == box.h);
+
+  // The aspect: offered, and the one whose answer shape is nearest to the box on a log scale.
   bool offered = false;
-  for (const Aspect &a : m.aspects) offered |= a.w == p.aspect.w && a.h == p.aspect.h;
+  double best = 1e9;
+  for (const Aspect &a : m.aspects) {
+    offered |= a.w == p.aspect.w && a.h == p.aspect.h && a.out_w == p.aspect.out_w && a.out_h == p.aspect.out_h;
+    best = std::min(best, std::fabs(std::log(shape(a) / ratio(box))));
+  }
   EXPECT_TRUE(offered);
+  EXPECT_NEAR(std::fabs(std::log(shape(p.aspect) / ratio(box))), best, 1e-9);
+
+  // How far the region is from the answer's shape, and what rounding alone may explain.
+  const double off = std::fabs(std::log(ratio(p.region) / shape(p.aspect)));
+  const double rounding = 0.5 / p.region.w + 0.5 / p.region.h + 1e-9;
+  // Whether the region spans the picture along the side that had to grow.
+  const bool spans = ratio(p.region) < shape(p.aspect) ? p.region.w == iw : p.region.h == ih;
+
+  // The canvas: at least 1x1, no larger than the aspect's output size, with the answer's shape
+  // (the region's own shape when that is within 3 % of it).
   EXPECT_GE(p.canvas_w, 1);
   EXPECT_GE(p.canvas_h, 1);
   EXPECT_LE(p.canvas_w, p.aspect.out_w);
   EXPECT_LE(p.canvas_h, p.aspect.out_h);
-  // The canvas has the model's aspect, within rounding of one pixel.
-  EXPECT_NEAR(double(p.canvas_w) / p.canvas_h, ratio(p.aspect),
-              ratio(p.aspect) * (1.0 / p.canvas_w + 1.0 / p.canvas_h) + 1e-9);
-  EXPECT_TRUE(contains(Rect{0, 0, p.canvas_w, p.canvas_h}, p.content));
+  const double canvas_off = std::fabs(std::log(double(p.canvas_w) / p.canvas_h / shape(p.aspect)));
+  const double canvas_rounding = 0.5 / p.canvas_w + 0.5 / p.canvas_h + 1e-9;
+  if (padded(p)) {
+    EXPECT_LE(canvas_off, 2 * canvas_rounding);  // the frame has the shape exactly
+  } else {
+    // The canvas is the region, scaled.
+    EXPECT_LE(std::fabs(std::log(double(p.canvas_w) / p.canvas_h / ratio(p.region))), 2 * canvas_rounding);
+  }
+  // Not needlessly small: either the content is the region at its own size or the canvas
+  // fills the output size along one axis.
+  const bool own_size = p.content.w == p.region.w && p.content.h == p.region.h;
+  EXPECT_TRUE(own_size || p.canvas_w >= p.aspect.out_w - 1 || p.canvas_h >= p.aspect.out_h - 1);
+
+  // The content: inside the canvas, centred, never upscaled, with the region's shape.
   EXPECT_FALSE(p.content.empty());
-  // Never upscaled: the content is at most the region's size.
+  EXPECT_TRUE(contains(Rect{0, 0, p.canvas_w, p.canvas_h}, p.content));
+  EXPECT_EQ(p.content.x, (p.canvas_w - p.content.w) / 2);
+  EXPECT_EQ(p.content.y, (p.canvas_h - p.content.h) / 2);
   EXPECT_LE(p.content.w, p.region.w);
   EXPECT_LE(p.content.h, p.region.h);
+  EXPECT_NEAR(double(p.content.w) / p.region.w, double(p.content.h) / p.region.h,
+              1.0 / p.content.w + 1.0 / p.content.h + 1e-9);
+
+  if (!padded(p)) {
+    // The region itself has the answer's shape: within 1 % (or rounding, for tiny regions), or
+    // within 3 % where the picture ran out.
+    if (!spans) {
+      EXPECT_LE(off, std::max(0.01, rounding));
+    } else {
+      EXPECT_LE(off, std::max(0.03, rounding));
+    }
+  } else {
+    // Padding only where the picture ran out along the side that had to grow, and only when
+    // the region is more than 3 % off.
+    EXPECT_TRUE(spans);
+    EXPECT_GT(off, 0.03);
+  }
 }
 
 const ModelInfo kGemini = model_info("gemini", "gemini-2.5-flash-image");
+const ModelInfo kGemini3 = model_info("gemini", "gemini-3-pro-image-preview");
 const ModelInfo kOpenAI = model_info("openai", "gpt-image-1");
 
-TEST(Catalog, KnownAndUnknownModels) {
-  EXPECT_EQ(kGemini.aspects.size(), 10u);
-  EXPECT_FALSE(kGemini.takes_mask);
-  EXPECT_TRUE(kOpenAI.takes_mask);
-  EXPECT_EQ(kOpenAI.aspects.size(), 3u);
-  ModelInfo future = model_info("gemini", "gemini-9-image");
-  EXPECT_EQ(future.id, "gemini-9-image");
-  EXPECT_EQ(future.aspects.size(), kGemini.aspects.size());
-  EXPECT_THROW(model_info("nobody", "x"), Error);
+// ---- catalog --------------------------------------------------------------------------------
+
+using Sizes = std::vector<std::tuple<int, int, int, int>>;
+
+Sizes sizes_of(const ModelInfo &m) {
+  Sizes s;
+  for (const Aspect &a : m.aspects) s.emplace_back(a.w, a.h, a.out_w, a.out_h);
+  return s;
+}
+
+const Sizes kGemini25Sizes = {{1, 1, 1024, 1024}, {2, 3, 832, 1248}, {3, 2, 1248, 832},  {3, 4, 864, 1184},
+                              {4, 3, 1184, 864},  {4, 5, 896, 1152}, {5, 4, 1152, 896},  {9, 16, 768, 1344},
+                              {16, 9, 1344, 768}, {21, 9, 1536, 672}};
+const Sizes kGemini3Sizes = {{1, 1, 1024, 1024}, {2, 3, 848, 1264}, {3, 2, 1264, 848},  {3, 4, 896, 1200},
+                             {4, 3, 1200, 896},  {4, 5, 928, 1152}, {5, 4, 1152, 928},  {9, 16, 768, 1376},
+                             {16, 9, 1376, 768}, {21, 9, 1584, 672}};
+const Sizes kGptSizes = {{1, 1, 1024, 1024}, {3, 2, 1536, 1024}, {2, 3, 1024, 1536}};
+
+TEST(Catalog, GeminiModels) {
+  for (const char *id : {"gemini-2.5-flash-image", "gemini-2.0-flash-exp-image-generation"}) {
+    ModelInfo m = model_info("gemini", id);
+    EXPECT_EQ(m.id, id);
+    EXPECT_EQ(m.provider, "gemini");
+    EXPECT_EQ(sizes_of(m), kGemini25Sizes) << id;
+    EXPECT_FALSE(m.takes_mask);
+    EXPECT_FALSE(m.exact_size);
+    EXPECT_TRUE(m.can_edit);
+    EXPECT_EQ(m.max_images_per_call, 1);
+    EXPECT_FALSE(m.display_name.empty());
+  }
+  EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").max_input_images, 3);
+  for (const char *id : {"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview"}) {
+    ModelInfo m = model_info("gemini", id);
+    EXPECT_EQ(m.id, id);
+    EXPECT_EQ(sizes_of(m), kGemini3Sizes) << id;
+    EXPECT_FALSE(m.takes_mask);
+    EXPECT_FALSE(m.exact_size);
+    EXPECT_EQ(m.max_images_per_call, 1);
+    EXPECT_EQ(m.max_input_images, 14);
+  }
+}
+
+TEST(Catalog, OpenAIModels) {
+  for (const char *id : {"gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2"}) {
+    ModelInfo m = model_info("openai", id);
+    EXPECT_EQ(m.id, id);
+    EXPECT_EQ(m.provider, "openai");
+    EXPECT_EQ(sizes_of(m), kGptSizes) << id;
+    EXPECT_TRUE(m.takes_mask);
+    EXPECT_TRUE(m.exact_size);
+    EXPECT_TRUE(m.can_edit);
+    EXPECT_EQ(m.max_images_per_call, 10);
+    EXPECT_EQ(m.max_input_images, 16);
+  }
+}
+
+TEST(Catalog, TheTableIsConsistent) {
+  std::set<std::string> ids;
   int gemini = 0, openai = 0;
-  for (const ModelInfo &m : known_models()) (m.provider == "gemini" ? gemini : openai)++;
+  for (const ModelInfo &m : known_models()) {
+    EXPECT_TRUE(ids.insert(m.provider + "/" + m.id).second) << m.id;
+    (m.provider == "gemini" ? gemini : openai)++;
+    ASSERT_FALSE(m.aspects.empty()) << m.id;
+    for (const Aspect &a : m.aspects) {
+      // The output size has the ratio it is listed under (Gemini's sizes are rounded to 16 px).
+      EXPECT_NEAR(shape(a), ratio(a), 0.03 * ratio(a)) << m.id << " " << a.label();
+      EXPECT_EQ(a.out_w % 16, 0) << m.id << " " << a.label();
+      EXPECT_EQ(a.out_h % 16, 0) << m.id << " " << a.label();
+    }
+    // Lookup by id returns the entry itself.
+    EXPECT_EQ(sizes_of(model_info(m.provider, m.id)), sizes_of(m));
+  }
   EXPECT_EQ(gemini, 4);
   EXPECT_EQ(openai, 4);
+  // The first entry of each provider is its default.
+  EXPECT_EQ(known_models().front().id, "gemini-2.5-flash-image");
+  auto first_openai = std::find_if(known_models().begin(), known_models().end(),
+                                   [](const ModelInfo &m) { return m.provider == "openai"; });
+  ASSERT_NE(first_openai, known_models().end());
+  EXPECT_EQ(first_openai->id, "gpt-image-1");
+  EXPECT_EQ(Aspect{}.label(), "1:1");
+  EXPECT_EQ((Aspect{21, 9, 0, 0}.label()), "21:9");
 }
+
+TEST(Catalog, UnknownModelsTakeTheProvidersDefaults) {
+  ModelInfo g = model_info("gemini", "gemini-9-image");
+  EXPECT_EQ(g.id, "gemini-9-image");
+  EXPECT_EQ(g.provider, "gemini");
+  EXPECT_EQ(sizes_of(g), kGemini25Sizes);
+  EXPECT_EQ(g.max_input_images, 3);
+  EXPECT_FALSE(g.takes_mask);
+  ModelInfo o = model_info("openai", "gpt-image-7");
+  EXPECT_EQ(o.id, "gpt-image-7");
+  EXPECT_EQ(sizes_of(o), kGptSizes);
+  EXPECT_TRUE(o.exact_size);
+  EXPECT_TRUE(o.takes_mask);
+  EXPECT_EQ(o.max_images_per_call, 10);
+  // The table itself is untouched.
+  EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").id, "gemini-2.5-flash-image");
+}
+
+TEST(Catalog, UnknownProviderIsInvalidInput) {
+  EXPECT_EQ(code_of([] { model_info("nobody", "x"); }), "invalid-input");
+  EXPECT_EQ(code_of([] { model_info("", "gpt-image-1"); }), "invalid-input");
+  EXPECT_EQ(code_of([] { model_info("Gemini", "gemini-2.5-flash-image"); }), "invalid-input");
+}
+
+// ---- planning ---------------------------------------------------------------------------------
 
 TEST(Plan, NoSelectionSendsTheWholePicture) {
   Plan p = plan_region(1920, 1080, Rect{}, kGemini);
@@ -69,7 +253,12 @@ TEST(Plan, NoSelectionSendsTheWholePicture) {
   EXPECT_EQ(p.aspect.label(), "16:9");
   EXPECT_EQ(p.canvas_w, 1344);
   EXPECT_EQ(p.canvas_h, 756);  // 16:9 exactly; the model answers 1344x768 and is mapped back
+  EXPECT_EQ(p.content, (Rect{0, 0, 1344, 756}));
   check_invariants(p, 1920, 1080, Rect{}, kGemini);
+  // A selection of the whole picture is the same as none.
+  Plan q = plan_region(1920, 1080, Rect{0, 0, 1920, 1080}, kGemini);
+  EXPECT_EQ(q.region, p.region);
+  EXPECT_EQ(q.canvas_w, p.canvas_w);
 }
 
 TEST(Plan, ContextMarginIsAQuarterOrAtLeast32px) {
@@ -78,38 +267,97 @@ TEST(Plan, ContextMarginIsAQuarterOrAtLeast32px) {
   EXPECT_EQ(p.region, (Rect{1700, 1200, 600, 600}));
   EXPECT_EQ(p.aspect.label(), "1:1");
   EXPECT_EQ(p.canvas_w, 600);  // a small region uploads at its own size
+  EXPECT_EQ(p.canvas_h, 600);
   // 40x40 selection: margin 32 px (25 % would be 10).
   Plan q = plan_region(4000, 3000, Rect{1000, 1000, 40, 40}, kGemini);
   EXPECT_EQ(q.region, (Rect{968, 968, 104, 104}));
   check_invariants(q, 4000, 3000, Rect{1000, 1000, 40, 40}, kGemini);
+  // Per axis: 420x100 gets 105 px left and right, 32 px above and below (630x164), then
+  // grows to Gemini's 21:9 shape (1536x672: 630 * 672 / 1536 = 275.6 -> 276 px high) around
+  // its centre.
+  Plan r = plan_region(4000, 3000, Rect{1000, 1000, 420, 100}, kGemini);
+  EXPECT_EQ(r.aspect.label(), "21:9");
+  EXPECT_EQ(r.region, (Rect{895, 912, 630, 276}));
+  // Other options.
+  Plan none = plan_region(4000, 3000, Rect{1000, 1000, 300, 300}, kGemini, PlanOptions{0.0, 0});
+  EXPECT_EQ(none.region, (Rect{1000, 1000, 300, 300}));
+  Plan wide = plan_region(4000, 3000, Rect{1000, 1000, 300, 300}, kGemini, PlanOptions{1.0, 0});
+  EXPECT_EQ(wide.region, (Rect{700, 700, 900, 900}));
 }
 
 TEST(Plan, GrowsToTheNearestOfferedAspect) {
-  // 300x100 selection -> 450x164 with margins (75 px; 32 px beats 25 px) -> nearest Gemini ratio
-  // 21:9, so the height grows to 450 / (21/9) = 193.
+  // 300x100 selection -> 450x164 with margins (75 px; 32 px beats 25 px) -> nearest Gemini
+  // aspect 21:9, answered at 1536x672, so the height grows to 450 * 672 / 1536 = 196.9 -> 197.
   Plan p = plan_region(4000, 3000, Rect{1000, 1000, 300, 100}, kGemini);
   EXPECT_EQ(p.aspect.label(), "21:9");
-  EXPECT_NEAR(double(p.region.w) / p.region.h, 21.0 / 9.0, 0.01);
-  EXPECT_EQ(p.region.h, 193);
+  EXPECT_NEAR(ratio(p.region), 1536.0 / 672.0, 0.01);
+  EXPECT_EQ(p.region.h, 197);
   // OpenAI offers only 1:1, 3:2, 2:3.
   Plan o = plan_region(4000, 3000, Rect{1000, 1000, 300, 100}, kOpenAI);
   EXPECT_EQ(o.aspect.label(), "3:2");
-  EXPECT_NEAR(double(o.region.w) / o.region.h, 1.5, 0.01);
+  EXPECT_NEAR(ratio(o.region), 1.5, 0.01);
   EXPECT_EQ(o.region.w, 450);
   check_invariants(o, 4000, 3000, Rect{1000, 1000, 300, 100}, kOpenAI);
 }
 
+TEST(Plan, EveryAspectIsChosenForItsOwnShape) {
+  for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI}) {
+    for (const Aspect &a : m->aspects) {
+      SCOPED_TRACE(m->id + " " + a.label());
+      // A selection of exactly the answer's shape, without context: sent as it is.
+      Rect sel{3000, 2000, a.out_w, a.out_h};
+      Plan p = plan_region(10000, 10000, sel, *m, PlanOptions{0.0, 0});
+      EXPECT_EQ(p.aspect.label(), a.label());
+      EXPECT_EQ(p.region, sel);
+      EXPECT_FALSE(padded(p));
+      EXPECT_EQ(p.canvas_w, a.out_w);
+      EXPECT_EQ(p.canvas_h, a.out_h);
+      check_invariants(p, 10000, 10000, sel, *m, PlanOptions{0.0, 0});
+      // Of the nominal ratio, with the default context: the same aspect, grown to its shape.
+      Rect nominal{3000, 2000, a.w * 60, a.h * 60};
+      Plan q = plan_region(10000, 10000, nominal, *m);
+      EXPECT_EQ(q.aspect.label(), a.label());
+      EXPECT_NEAR(ratio(q.region), shape(a), 0.01 * shape(a));
+      check_invariants(q, 10000, 10000, nominal, *m);
+      // A whole picture at the output size goes up as it is; twice as large, scaled to it.
+      Plan r = plan_region(a.out_w, a.out_h, Rect{}, *m);
+      EXPECT_EQ(r.aspect.label(), a.label());
+      EXPECT_EQ(r.canvas_w, a.out_w);
+      EXPECT_EQ(r.canvas_h, a.out_h);
+      EXPECT_FALSE(padded(r));
+      Plan s = plan_region(a.out_w * 2, a.out_h * 2, Rect{}, *m);
+      EXPECT_EQ(s.canvas_w, a.out_w);
+      EXPECT_EQ(s.canvas_h, a.out_h);
+      // A picture of the exact ratio but not of the output size: the nearest aspect is still a.
+      Plan t = plan_region(a.w * 37, a.h * 37, Rect{}, *m);
+      EXPECT_EQ(t.aspect.label(), a.label());
+      EXPECT_FALSE(padded(t));
+      check_invariants(t, a.w * 37, a.h * 37, Rect{}, *m);
+    }
+  }
+}
+
 TEST(Plan, SelectionsAtEdgesAndCornersStayInside) {
   for (Rect sel : {Rect{0, 0, 50, 50}, Rect{3950, 2950, 50, 50}, Rect{0, 1400, 4000, 10}, Rect{1990, 0, 20, 3000},
-                   Rect{3999, 2999, 1, 1}}) {
-    for (const ModelInfo *m : {&kGemini, &kOpenAI}) {
+                   Rect{3999, 2999, 1, 1}, Rect{0, 0, 1, 1}, Rect{3999, 0, 1, 1}, Rect{0, 2999, 1, 1},
+                   Rect{0, 0, 4000, 1}, Rect{0, 2999, 4000, 1}, Rect{3999, 0, 1, 3000}}) {
+    for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI}) {
       Plan p = plan_region(4000, 3000, sel, *m);
       check_invariants(p, 4000, 3000, sel, *m);
     }
   }
+  // Against an edge the region is shifted inwards rather than cut: it keeps its aspect.
   Plan corner = plan_region(4000, 3000, Rect{0, 0, 50, 50}, kGemini);
   EXPECT_EQ(corner.region.x, 0);
   EXPECT_EQ(corner.region.y, 0);
+  Plan top = plan_region(4000, 3000, Rect{1000, 0, 600, 40}, kOpenAI);
+  EXPECT_EQ(top.region.y, 0);
+  EXPECT_FALSE(padded(top));
+  EXPECT_NEAR(ratio(top.region), 1.5, 0.01);
+  Plan right = plan_region(4000, 3000, Rect{3990, 1000, 10, 900}, kOpenAI);
+  EXPECT_EQ(right.region.right(), 4000);
+  EXPECT_FALSE(padded(right));
+  EXPECT_NEAR(ratio(right.region), 2.0 / 3.0, 0.01);
 }
 
 TEST(Plan, PadsWhenThePictureCannotHoldTheAspect) {
@@ -119,22 +367,51 @@ TEST(Plan, PadsWhenThePictureCannotHoldTheAspect) {
   EXPECT_EQ(p.aspect.label(), "3:2");
   EXPECT_EQ(p.canvas_w, 1536);
   EXPECT_EQ(p.canvas_h, 1024);
-  EXPECT_EQ(p.content.w, 1536);
-  EXPECT_EQ(p.content.h, 256);
-  EXPECT_EQ(p.content.y, (1024 - 256) / 2);
+  EXPECT_EQ(p.content, (Rect{0, (1024 - 256) / 2, 1536, 256}));
   check_invariants(p, 3000, 500, Rect{}, kOpenAI);
+  // A 16:9 picture with OpenAI: 3:2 is nearest, and the picture is not tall enough for it.
+  Plan w = plan_region(1920, 1080, Rect{}, kOpenAI);
+  EXPECT_EQ(w.aspect.label(), "3:2");
+  EXPECT_EQ(w.region, (Rect{0, 0, 1920, 1080}));
+  EXPECT_TRUE(padded(w));
+  EXPECT_EQ(w.canvas_w, 1536);
+  EXPECT_EQ(w.canvas_h, 1024);
+  EXPECT_EQ(w.content, (Rect{0, 80, 1536, 864}));
+  // Tall: Gemini's tallest is 9:16; a 1:4 picture is padded left and right.
+  Plan t = plan_region(500, 2000, Rect{}, kGemini);
+  EXPECT_EQ(t.aspect.label(), "9:16");
+  EXPECT_TRUE(padded(t));
+  EXPECT_EQ(t.content.h, t.canvas_h);
+  EXPECT_LT(t.content.w, t.canvas_w);
+  check_invariants(t, 500, 2000, Rect{}, kGemini);
+  // A small padded picture keeps its own size inside the canvas.
+  Plan s = plan_region(300, 50, Rect{}, kOpenAI);
+  EXPECT_EQ(s.content.w, 300);
+  EXPECT_EQ(s.content.h, 50);
+  EXPECT_EQ(s.canvas_w, 300);
+  EXPECT_EQ(s.canvas_h, 200);
+  // A selection spanning a wide strip's whole height.
+  Plan sel = plan_region(3000, 500, Rect{1000, 100, 900, 300}, kOpenAI);
+  check_invariants(sel, 3000, 500, Rect{1000, 100, 900, 300}, kOpenAI);
 }
 
 TEST(Plan, TinyPictures) {
-  for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 7}, std::pair{9, 1}, std::pair{2, 3}}) {
-    for (const ModelInfo *m : {&kGemini, &kOpenAI}) {
+  for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 7}, std::pair{9, 1}, std::pair{2, 3}, std::pair{1, 2},
+                      std::pair{2, 1}, std::pair{3, 3}, std::pair{1, 5000}, std::pair{5000, 1}}) {
+    for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI}) {
       Plan p = plan_region(w, h, Rect{}, *m);
       EXPECT_EQ(p.region, (Rect{0, 0, w, h}));
       check_invariants(p, w, h, Rect{}, *m);
       Plan s = plan_region(w, h, Rect{0, 0, 1, 1}, *m);
       check_invariants(s, w, h, Rect{0, 0, 1, 1}, *m);
+      Plan e = plan_region(w, h, Rect{w - 1, h - 1, 1, 1}, *m);
+      check_invariants(e, w, h, Rect{w - 1, h - 1, 1, 1}, *m);
     }
   }
+  Plan one = plan_region(1, 1, Rect{}, kOpenAI);
+  EXPECT_EQ(one.canvas_w, 1);
+  EXPECT_EQ(one.canvas_h, 1);
+  EXPECT_EQ(one.aspect.label(), "1:1");
 }
 
 TEST(Plan, HugeSelectionIsScaledDownToTheModelsSize) {
@@ -143,74 +420,200 @@ TEST(Plan, HugeSelectionIsScaledDownToTheModelsSize) {
   EXPECT_EQ(p.aspect.label(), "3:2");
   EXPECT_EQ(p.canvas_w, 1248);
   EXPECT_EQ(p.canvas_h, 832);
+  Plan q = plan_region(30000, 20000, Rect{}, kGemini3);
+  EXPECT_EQ(q.canvas_w, 1264);
+  EXPECT_EQ(q.canvas_h, 843);  // 3:2 of the 1264 px width
+  check_invariants(q, 30000, 20000, Rect{}, kGemini3);
+  Plan r = plan_region(30000, 20000, Rect{5, 5, 29990, 19990}, kOpenAI);
+  EXPECT_EQ(r.canvas_w, 1536);
+  EXPECT_EQ(r.canvas_h, 1024);
 }
 
-TEST(Plan, SelectionOutsideThePictureIsAnError) {
-  EXPECT_THROW(plan_region(100, 100, Rect{200, 200, 10, 10}, kGemini), Error);
-  EXPECT_THROW(plan_region(0, 100, Rect{}, kGemini), Error);
+TEST(Plan, BadInputs) {
+  EXPECT_EQ(code_of([] { plan_region(100, 100, Rect{200, 200, 10, 10}, kGemini); }), "invalid-input");
+  EXPECT_EQ(code_of([] { plan_region(100, 100, Rect{-50, 0, 40, 10}, kGemini); }), "invalid-input");
+  EXPECT_EQ(code_of([] { plan_region(0, 100, Rect{}, kGemini); }), "invalid-input");
+  EXPECT_EQ(code_of([] { plan_region(100, -1, Rect{}, kGemini); }), "invalid-input");
+  ModelInfo bare = kGemini;
+  bare.aspects.clear();
+  EXPECT_EQ(code_of([&] { plan_region(100, 100, Rect{}, bare); }), "invalid-input");
   // Partly outside: clipped.
   Plan p = plan_region(100, 100, Rect{90, 90, 50, 50}, kGemini);
   check_invariants(p, 100, 100, Rect{90, 90, 10, 10}, kGemini);
+  Plan q = plan_region(100, 100, Rect{-20, -20, 30, 30}, kGemini);
+  check_invariants(q, 100, 100, Rect{0, 0, 10, 10}, kGemini);
+  // Sizes near the limits of int do not overflow.
+  Plan r = plan_region(5000, 4000, Rect{10, 10, INT_MAX - 20, INT_MAX - 20}, kGemini);
+  check_invariants(r, 5000, 4000, Rect{10, 10, 4990, 3990}, kGemini);
+  // Nonsense options behave as no context.
+  Plan s = plan_region(5000, 4000, Rect{1000, 1000, 100, 100}, kGemini, PlanOptions{-3.0, -5});
+  EXPECT_EQ(s.region, (Rect{1000, 1000, 100, 100}));
+  Plan t = plan_region(5000, 4000, Rect{1000, 1000, 100, 100}, kGemini, PlanOptions{std::nan(""), 0});
+  EXPECT_EQ(t.region, (Rect{1000, 1000, 100, 100}));
 }
 
 TEST(Plan, RandomSelectionsKeepEveryInvariant) {
   std::mt19937 rng(42);
-  for (int i = 0; i < 3000; ++i) {
-    int iw = 1 + int(rng() % 6000), ih = 1 + int(rng() % 6000);
-    Rect sel{int(rng() % unsigned(iw)), int(rng() % unsigned(ih)), 0, 0};
-    sel.w = 1 + int(rng() % unsigned(iw - sel.x));
-    sel.h = 1 + int(rng() % unsigned(ih - sel.y));
-    const ModelInfo &m = (i % 2) ? kGemini : kOpenAI;
-    PlanOptions opts{double(rng() % 100) / 100.0, int(rng() % 64)};
-    Plan p = plan_region(iw, ih, sel, m, opts);
-    check_invariants(p, iw, ih, sel, m);
-    // Where the picture has room on the short side, the region itself has the aspect.
-    bool padded = p.content.w < p.canvas_w - 1 || p.content.h < p.canvas_h - 1;
-    if (!padded) {
-      EXPECT_NEAR(double(p.region.w) / p.region.h, ratio(p.aspect), ratio(p.aspect) * 0.01 + 2.0 / p.region.h);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto log_size = [&](int max) { return std::max(1, int(std::exp(std::uniform_real_distribution<double>(0, std::log(max))(rng)))); };
+  const std::vector<ModelInfo> &models = known_models();
+  int padded_plans = 0, unpadded = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const int iw = log_size(20000), ih = log_size(20000);
+    Rect sel;
+    switch (i % 5) {
+      case 0: break;  // whole picture
+      case 1: sel = Rect{uniform(0, iw - 1), uniform(0, ih - 1), 1, 1}; break;
+      default:
+        sel.x = uniform(0, iw - 1);
+        sel.y = uniform(0, ih - 1);
+        sel.w = std::min(iw - sel.x, log_size(iw));
+        sel.h = std::min(ih - sel.y, log_size(ih));
     }
+    const ModelInfo &m = models[size_t(i) % models.size()];
+    PlanOptions opts{uniform(0, 100) / 100.0, uniform(0, 64)};
+    Plan p = plan_region(iw, ih, sel, m, opts);
+    check_invariants(p, iw, ih, sel, m, opts);
+    (padded(p) ? padded_plans : unpadded)++;
     if (HasFailure()) break;
   }
+  // Both kinds were exercised.
+  EXPECT_GT(padded_plans, 500);
+  EXPECT_GT(unpadded, 5000);
+}
+
+// ---- canvas mapping -------------------------------------------------------------------------
+
+Image smooth(int w, int h) {
+  Image img(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      uint8_t *p = img.at(x, y);
+      p[0] = uint8_t(x * 255 / std::max(1, w - 1));
+      p[1] = uint8_t(y * 255 / std::max(1, h - 1));
+      p[2] = uint8_t(128 + 100 * std::sin(x * 0.01) * std::cos(y * 0.013));
+      p[3] = 255;
+    }
+  return img;
+}
+
+double mean_abs_diff(const Image &a, const Image &b) {
+  double err = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) err += std::abs(a.pixels[i] - b.pixels[i]);
+  return err / double(a.pixels.size());
 }
 
 TEST(Canvas, RoundTripIsCloseToIdentity) {
-  Image region(300, 200);
-  for (int y = 0; y < 200; ++y)
-    for (int x = 0; x < 300; ++x) {
-      uint8_t *p = region.at(x, y);
-      p[0] = uint8_t(x * 255 / 299);
-      p[1] = uint8_t(y * 255 / 199);
-      p[2] = 128;
-      p[3] = 255;
+  struct Case {
+    int w, h;
+    Rect sel;
+    const ModelInfo *model;
+  };
+  for (const Case &c : {Case{300, 200, Rect{}, &kOpenAI}, Case{1200, 900, Rect{}, &kGemini},
+                        Case{3000, 500, Rect{}, &kOpenAI}, Case{640, 480, Rect{100, 100, 50, 50}, &kGemini},
+                        Case{500, 2000, Rect{}, &kGemini3}, Case{1, 1, Rect{}, &kOpenAI}, Case{7, 3, Rect{}, &kGemini}}) {
+    SCOPED_TRACE(::testing::Message() << c.w << "x" << c.h << " " << c.model->id);
+    Image picture = smooth(c.w, c.h);
+    Plan plan = plan_region(c.w, c.h, c.sel, *c.model);
+    Image region = crop(picture, plan.region);
+    Image canvas = to_canvas(region, plan);
+    ASSERT_EQ(canvas.width, plan.canvas_w);
+    ASSERT_EQ(canvas.height, plan.canvas_h);
+    // The answer is the canvas itself: identity, exact when nothing was scaled.
+    Image back = from_canvas(canvas, plan);
+    ASSERT_EQ(back.width, plan.region.w);
+    ASSERT_EQ(back.height, plan.region.h);
+    const bool scaled = plan.content.w != plan.region.w || plan.content.h != plan.region.h;
+    if (!scaled) {
+      EXPECT_EQ(back.pixels, region.pixels);
+    } else {
+      EXPECT_LT(mean_abs_diff(back, region), 2.0);
     }
-  Plan plan = plan_region(300, 200, Rect{}, kOpenAI);
-  Image canvas = to_canvas(region, plan);
-  ASSERT_EQ(canvas.width, plan.canvas_w);
-  Image back = from_canvas(canvas, plan);
-  ASSERT_EQ(back.width, 300);
-  ASSERT_EQ(back.height, 200);
-  double err = 0;
-  for (size_t i = 0; i < back.pixels.size(); ++i) err += std::abs(back.pixels[i] - region.pixels[i]);
-  EXPECT_LT(err / back.pixels.size(), 1.0);
+    // An answer at another size (the model's own) maps back as well.
+    Image big = scale(canvas, canvas.width * 3, canvas.height * 3);
+    Image back2 = from_canvas(big, plan);
+    ASSERT_EQ(back2.width, plan.region.w);
+    EXPECT_LT(mean_abs_diff(back2, region), 2.5);
+  }
+}
 
-  // A bigger answer (the model's own size) maps back just as well.
-  Image big = scale(canvas, canvas.width * 3, canvas.height * 3);
-  Image back2 = from_canvas(big, plan);
-  double err2 = 0;
-  for (size_t i = 0; i < back2.pixels.size(); ++i) err2 += std::abs(back2.pixels[i] - region.pixels[i]);
-  EXPECT_LT(err2 / back2.pixels.size(), 1.5);
+TEST(Canvas, PaddingIsNeverTakenBack) {
+  // The model paints the padding magenta: none of it reaches the region.
+  Plan plan = plan_region(3000, 500, Rect{}, kOpenAI);
+  ASSERT_TRUE(padded(plan));
+  Image region = smooth(3000, 500);
+  for (size_t i = 1; i < region.pixels.size(); i += 4) region.pixels[i] = 200;  // green everywhere
+  Image canvas = to_canvas(region, plan);
+  Image content = crop(canvas, plan.content);
+  for (int f : {1, 2, 3}) {
+    // The answer at f times the canvas size: magenta padding, sharp against the content.
+    Image answer(plan.canvas_w * f, plan.canvas_h * f);
+    for (size_t i = 0; i < answer.pixels.size(); i += 4) {
+      answer.pixels[i] = 255, answer.pixels[i + 1] = 0, answer.pixels[i + 2] = 255, answer.pixels[i + 3] = 255;
+    }
+    Image big = scale(content, plan.content.w * f, plan.content.h * f);
+    for (int y = 0; y < big.height; ++y)
+      std::memcpy(answer.at(plan.content.x * f, plan.content.y * f + y), big.at(0, y), size_t(big.width) * 4);
+    Image back = from_canvas(answer, plan);
+    for (size_t i = 0; i < back.pixels.size(); i += 4) {
+      ASSERT_GE(back.pixels[i + 1], 198) << "pixel " << i / 4 << " at answer scale " << f;  // no magenta
+    }
+    EXPECT_LT(mean_abs_diff(back, region), 2.5);
+  }
 }
 
 TEST(Canvas, PaddingRepeatsEdgesAndMaskPaddingIsKept) {
   Plan plan = plan_region(3000, 500, Rect{}, kOpenAI);
   Image region(3000, 500);
-  for (size_t i = 0; i < region.pixels.size(); i += 4) region.pixels[i] = 77, region.pixels[i + 3] = 255;
+  for (int y = 0; y < 500; ++y)
+    for (int x = 0; x < 3000; ++x) {
+      uint8_t *p = region.at(x, y);
+      p[0] = y < 250 ? 77 : 150;
+      p[1] = uint8_t(x / 12);
+      p[3] = 255;
+    }
   Image c = to_canvas(region, plan);
-  EXPECT_EQ(c.at(10, 0)[0], 77);  // top padding repeats the first row
-  EXPECT_EQ(c.at(10, 0)[3], 255);
+  for (int x = 0; x < c.width; x += 97) {
+    // Top padding repeats the first content row, bottom padding the last.
+    EXPECT_EQ(std::memcmp(c.at(x, 0), c.at(x, plan.content.y), 4), 0);
+    EXPECT_EQ(std::memcmp(c.at(x, c.height - 1), c.at(x, plan.content.bottom() - 1), 4), 0);
+    EXPECT_EQ(c.at(x, 0)[0], 77);
+    EXPECT_EQ(c.at(x, c.height - 1)[0], 150);
+  }
   Mask m = to_canvas(Mask(3000, 500, 255), plan);
-  EXPECT_EQ(m.at(10, 0), 0);
-  EXPECT_EQ(m.at(10, plan.content.y + 5), 255);
+  ASSERT_EQ(m.width, plan.canvas_w);
+  ASSERT_EQ(m.height, plan.canvas_h);
+  for (int y = 0; y < m.height; ++y)
+    for (int x = 0; x < m.width; x += 13)
+      ASSERT_EQ(m.at(x, y), contains(plan.content, Rect{x, y, 1, 1}) ? 255 : 0) << x << "," << y;
+
+  // Tall padding: left and right.
+  Plan tall = plan_region(500, 2000, Rect{}, kGemini);
+  Image col = smooth(500, 2000);
+  Image t = to_canvas(col, tall);
+  for (int y = 0; y < t.height; y += 31) {
+    EXPECT_EQ(std::memcmp(t.at(0, y), t.at(tall.content.x, y), 4), 0);
+    EXPECT_EQ(std::memcmp(t.at(t.width - 1, y), t.at(tall.content.right() - 1, y), 4), 0);
+  }
+}
+
+TEST(Canvas, UnpaddedMaskAndEmptyAnswers) {
+  Plan plan = plan_region(800, 600, Rect{100, 100, 200, 200}, kGemini);
+  ASSERT_FALSE(padded(plan));
+  Mask region_mask(plan.region.w, plan.region.h, 0);
+  for (int y = 0; y < region_mask.height / 2; ++y)
+    for (int x = 0; x < region_mask.width; ++x) region_mask.at(x, y) = 255;
+  Mask c = to_canvas(region_mask, plan);
+  EXPECT_EQ(c.width, plan.canvas_w);
+  EXPECT_EQ(c.at(0, 0), 255);
+  EXPECT_EQ(c.at(c.width - 1, c.height - 1), 0);
+  EXPECT_EQ(code_of([&] { from_canvas(Image(), plan); }), "bad-response");
+  // A 1x1 answer still fills the region.
+  Image one(1, 1);
+  one.pixels = {9, 8, 7, 255};
+  Image back = from_canvas(one, plan);
+  EXPECT_EQ(back.width, plan.region.w);
+  EXPECT_EQ(back.at(back.width - 1, back.height - 1)[0], 9);
 }
 
 }  // namespace
