@@ -104,19 +104,24 @@ GimpValueArray *fail(GimpProcedure *procedure, bool ui, const Error &e) {
 
 // ---------- pixels in and out ----------
 
-Image read_rgba(GimpDrawable *drawable, Rect r /* drawable coordinates */) {
+// Reads `r` (in the buffer's coordinates) at full resolution.
+void read_full(GeglBuffer *buffer, Rect r, const Babl *format, void *dst) {
+  GeglRectangle rect{r.x, r.y, r.w, r.h};
+  gegl_buffer_get(buffer, &rect, 1.0, format, dst, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+}
+
+// `r` at out_w x out_h: read whole, then scaled at once so only the small copy is kept.
+Image read_rgba(GimpDrawable *drawable, Rect r /* drawable coordinates */, int out_w, int out_h) {
   Image img(r.w, r.h);
   GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
-  GeglRectangle rect{r.x, r.y, r.w, r.h};
-  gegl_buffer_get(buffer, &rect, 1.0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE,
-                  GEGL_ABYSS_NONE);
+  read_full(buffer, r, babl_format("R'G'B'A u8"), img.pixels.data());
   g_object_unref(buffer);
-  return img;
+  return scale(img, out_w, out_h);
 }
 
 // What the user sees over `r` (image coordinates): the visible layers merged, read from a
 // cropped duplicate so only the region is composited.
-std::optional<Image> read_visible(GimpImage *image, Rect r) {
+std::optional<Image> read_visible(GimpImage *image, Rect r, int out_w, int out_h) {
   GimpImage *dup = gimp_image_duplicate(image);
   if (!dup) return std::nullopt;
   gimp_image_undo_disable(dup);
@@ -127,36 +132,42 @@ std::optional<Image> read_visible(GimpImage *image, Rect r) {
       gimp_drawable_get_offsets(GIMP_DRAWABLE(merged), &ox, &oy);
       if (!gimp_drawable_has_alpha(GIMP_DRAWABLE(merged))) gimp_layer_add_alpha(merged);
       // The merged layer may be smaller than the crop (only where layers are): read with offsets.
-      Image img(r.w, r.h);
-      GeglBuffer *buffer = gimp_drawable_get_buffer(GIMP_DRAWABLE(merged));
-      GeglRectangle rect{-ox, -oy, r.w, r.h};
-      gegl_buffer_get(buffer, &rect, 1.0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE,
-                      GEGL_ABYSS_NONE);
-      g_object_unref(buffer);
-      out = std::move(img);
+      out = read_rgba(GIMP_DRAWABLE(merged), Rect{-ox, -oy, r.w, r.h}, out_w, out_h);
     }
   }
   gimp_image_delete(dup);
   return out;
 }
 
-Mask read_selection(GimpImage *image, Rect r /* image coordinates */) {
+Mask read_selection(GimpImage *image, Rect r /* image coordinates */, int out_w, int out_h) {
   Mask m(r.w, r.h);
   GimpSelection *sel = gimp_image_get_selection(image);
   GeglBuffer *buffer = gimp_drawable_get_buffer(GIMP_DRAWABLE(sel));
-  GeglRectangle rect{r.x, r.y, r.w, r.h};
-  gegl_buffer_get(buffer, &rect, 1.0, babl_format("Y u8"), m.values.data(), GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  read_full(buffer, r, babl_format("Y u8"), m.values.data());
   g_object_unref(buffer);
-  return m;
+  return scale(m, out_w, out_h);
 }
 
-void write_rgba(GimpDrawable *drawable, const Image &img) {
+// The layer's pixels (the layer is where.w x where.h). A result at the upload's scale is scaled
+// up strip by strip, so no full-size copy is ever held.
+void write_rgba(GimpLayer *layer, const Image &img, Rect where) {
+  GimpDrawable *drawable = GIMP_DRAWABLE(layer);
   GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
-  GeglRectangle rect{0, 0, img.width, img.height};
-  gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+  if (img.width == where.w && img.height == where.h) {
+    GeglRectangle rect{0, 0, img.width, img.height};
+    gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+  } else {
+    const int rows = std::max(16, int((8u << 20) / (size_t(where.w) * 4)));  // about 8 MB a strip
+    for (int y = 0; y < where.h; y += rows) {
+      const int last = std::min(where.h, y + rows);
+      Image strip = scale_rows(img, where.w, where.h, y, last);
+      GeglRectangle rect{0, y, where.w, last - y};
+      gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), strip.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+    }
+  }
   gegl_buffer_flush(buffer);
   g_object_unref(buffer);
-  gimp_drawable_update(drawable, 0, 0, img.width, img.height);
+  gimp_drawable_update(drawable, 0, 0, where.w, where.h);
 }
 
 void write_mask(GimpLayer *layer, const Mask &mask) {
@@ -233,12 +244,12 @@ std::vector<GimpLayer *> insert_results(GimpImage *image, GimpDrawable *anchor, 
   for (size_t i = 0; i < result.images.size(); ++i) {
     const Image &img = result.images[i];
     std::string layer_name = result.images.size() > 1 ? name + " (" + std::to_string(i + 1) + ")" : name;
-    GimpLayer *layer = gimp_layer_new(image, layer_name.c_str(), img.width, img.height, type, 100.0,
+    GimpLayer *layer = gimp_layer_new(image, layer_name.c_str(), where.w, where.h, type, 100.0,
                                       GIMP_LAYER_MODE_NORMAL);
     // Insert below the previous variation so (1) stays on top of the group.
     gimp_image_insert_layer(image, layer, parent, position + int(i));
     gimp_layer_set_offsets(layer, where.x, where.y);
-    write_rgba(GIMP_DRAWABLE(layer), img);
+    write_rgba(layer, img, where);
     if (layer_mask) write_mask(layer, *layer_mask);
     gimp_item_set_visible(GIMP_ITEM(layer), i == 0);
     attach_metadata(layer, result, prompt, seed, int(i), where);
@@ -534,11 +545,17 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     Rect where{bounds.x + plan.region.x, bounds.y + plan.region.y, plan.region.w, plan.region.h};
     clock.mark("plan");
 
+    // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
+    settings.results_at_upload_scale = true;
+    const int cw = plan.content.w, ch = plan.content.h;
     std::optional<Image> pixels;
-    if (sample_merged) pixels = read_visible(image, where);
-    if (!pixels) pixels = read_rgba(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h});
-    std::optional<Mask> mask;
-    if (non_empty) mask = read_selection(image, where);
+    if (sample_merged) pixels = read_visible(image, where, cw, ch);
+    if (!pixels) pixels = read_rgba(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h}, cw, ch);
+    std::optional<Mask> selection_mask, mask;  // full size (for the layer), upload size
+    if (non_empty) {
+      selection_mask = read_selection(image, where, where.w, where.h);
+      mask = scale(*selection_mask, cw, ch);
+    }
     clock.mark("read");
 
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
@@ -547,9 +564,11 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     clock.mark("job");
     clock.add(result.timings);
 
-    // Everything is in memory: change the image now, in one undo step.
+    // The layer mask at full resolution: the selection softened inwards, so nothing outside
+    // the selection changes.
     std::optional<Mask> layer_mask;
-    if (mask) layer_mask = feather_inside(*mask, feather_px);
+    if (selection_mask) layer_mask = feather_inside(*selection_mask, feather_px);
+    selection_mask.reset();
     clock.mark("feather");
     gimp_image_undo_group_start(image);
     std::vector<GimpLayer *> layers =

@@ -197,7 +197,9 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   ResolvedJob job = resolve(settings);
   if (settings.prompt.empty())
     throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
-  if (region.width != plan.region.w || region.height != plan.region.h)
+  const bool full = region.width == plan.region.w && region.height == plan.region.h;
+  const bool scaled = region.width == plan.content.w && region.height == plan.content.h;
+  if (!full && !scaled)
     throw Error(ErrorCode::InvalidInput, _("The picture to edit does not match the planned region."));
   if (mask && (mask->width != region.width || mask->height != region.height))
     throw Error(ErrorCode::InvalidInput, _("The selection does not match the picture to edit."));
@@ -229,7 +231,9 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   report(progress, _("Placing the result"));
   auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
-  for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan));
+  const int out_w = settings.results_at_upload_scale ? plan.content.w : plan.region.w;
+  const int out_h = settings.results_at_upload_scale ? plan.content.h : plan.region.h;
+  for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan, out_w, out_h));
   out.timings = {{"encode", encode_s}, {"request", g.request_s}, {"decode", g.decode_s},
                  {"scale", seconds_since(t_scale)}};
   out.bytes_sent = g.bytes_sent;

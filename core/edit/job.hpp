@@ -25,6 +25,10 @@ struct JobSettings {
   std::string prompt;
   int variations = 1;       // images wanted
   std::optional<int64_t> seed;
+  // Edit results at the upload's scale (plan.content's size) instead of the region's: for hosts
+  // that scale the result themselves (the plug-in lets GIMP do it) and so never hold a
+  // full-resolution copy.
+  bool results_at_upload_scale = false;
   TransportOptions transport;
 };
 
@@ -55,8 +59,10 @@ struct ResolvedJob {
 };
 ResolvedJob resolve(const JobSettings &settings);
 
-// Edit: `region` holds the pixels of plan.region, `mask` (optional) the selection over that
-// region (same size; 255 = change). Returns variations region-sized images. Throws Error.
+// Edit: `region` holds the pixels of plan.region, either at full size or already scaled to
+// plan.content's size; `mask` (optional) the selection over that region (same size as `region`;
+// 255 = change). Returns variations region-sized images (content-sized with
+// results_at_upload_scale). Throws Error.
 JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
                    const std::optional<Mask> &mask, const std::vector<Image> &references,
                    GCancellable *cancel = nullptr, const ProgressSink &progress = {});

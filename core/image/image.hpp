@@ -72,6 +72,9 @@ Mask crop(const Mask &mask, Rect r);
 // Resamples with a separable filter (Lanczos-3 on upscale, area-weighted on downscale),
 // alpha-weighted so transparent pixels do not bleed colour.
 Image scale(const Image &img, int width, int height);
+// Rows [first, last) of scale(img, width, height), without making the rest: a host writes a large
+// result strip by strip and never holds it whole.
+Image scale_rows(const Image &img, int width, int height, int first, int last);
 Mask scale(const Mask &mask, int width, int height);
 // Gaussian feather of radius px (sigma = radius / 2); 0 returns the mask unchanged.
 Mask feather(const Mask &mask, double radius);

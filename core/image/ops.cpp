@@ -135,12 +135,16 @@ void filter_row(const float *in, float *out, int out_w, const Taps &t) {
 
 // Separable resampling of C interleaved channels from w x h to ow x oh.
 // load(y, row): source row y as w * C floats. store(y, row): output row y, ow * C floats.
+// Only output rows [first, last) are made (a strip of a larger result); store(y, ...) gets y
+// relative to `first`.
 template <int C, typename Load, typename Store>
-void resample(int w, int h, int ow, int oh, Load &&load, Store &&store) {
+void resample(int w, int h, int ow, int oh, Load &&load, Store &&store, int first = 0, int last = -1) {
+  if (last < 0) last = oh;
   const Taps tx = make_taps(w, ow), ty = make_taps(h, oh);
   const size_t out_len = size_t(ow) * C;
   const size_t work = out_len * size_t(ty.stride) + size_t(w) * C * size_t(std::max(1, h / oh));
-  parallel_for(oh, work, [&](int y0, int y1) {
+  parallel_for(last - first, work, [&](int r0, int r1) {
+    const int y0 = first + r0, y1 = first + r1;
     std::vector<float> src(size_t(w) * C), ring(size_t(ty.stride) * out_len), acc(out_len);
     std::vector<int> held(size_t(ty.stride), -1);  // which source row each ring slot holds
     for (int y = y0; y < y1; ++y) {
@@ -163,7 +167,7 @@ void resample(int w, int h, int ow, int oh, Load &&load, Store &&store) {
         float *a = acc.data();
         for (size_t i = 0; i < out_len; ++i) a[i] += f * row[i];
       }
-      store(y, acc.data());
+      store(y - first, acc.data());
     }
   });
 }
@@ -186,11 +190,14 @@ Mask crop(const Mask &mask, Rect r) {
   return out;
 }
 
-Image scale(const Image &img, int width, int height) {
-  if (img.empty() || width <= 0 || height <= 0 || img.pixels.size() != size_t(img.width) * size_t(img.height) * 4)
+Image scale(const Image &img, int width, int height) { return scale_rows(img, width, height, 0, height); }
+
+Image scale_rows(const Image &img, int width, int height, int first, int last) {
+  if (img.empty() || width <= 0 || height <= 0 || img.pixels.size() != size_t(img.width) * size_t(img.height) * 4 ||
+      first < 0 || last > height || first >= last)
     throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty picture."));
-  if (width == img.width && height == img.height) return img;
-  Image out(width, height);
+  if (width == img.width && height == img.height) return crop(img, Rect{0, first, width, last - first});
+  Image out(width, last - first);
   constexpr float kInv255 = 1.f / 255.f;
   resample<4>(
       img.width, img.height, width, height,
@@ -218,7 +225,8 @@ Image scale(const Image &img, int width, int height) {
           p[1] = to_u8(row[1] * inv);
           p[2] = to_u8(row[2] * inv);
         }
-      });
+      },
+      first, last);
   return out;
 }
 

@@ -128,7 +128,11 @@ Mask to_canvas(const Mask &region_mask, const Plan &plan) {
   return canvas;
 }
 
-Image from_canvas(const Image &answer, const Plan &plan) {
+Image from_canvas(const Image &answer, const Plan &plan, int width, int height) {
+  if (width <= 0 || height <= 0) {
+    width = plan.region.w;
+    height = plan.region.h;
+  }
   if (answer.empty()) throw Error(ErrorCode::BadResponse, _("The service sent an empty picture."));
   // The content rect, in the answer's own pixels (the answer may come at another size).
   const double fx = double(answer.width) / plan.canvas_w, fy = double(answer.height) / plan.canvas_h;
@@ -137,8 +141,8 @@ Image from_canvas(const Image &answer, const Plan &plan) {
   const int x1 = std::clamp(iround(plan.content.right() * fx), x0 + 1, answer.width);
   const int y1 = std::clamp(iround(plan.content.bottom() * fy), y0 + 1, answer.height);
   if (x0 == 0 && y0 == 0 && x1 == answer.width && y1 == answer.height)
-    return scale(answer, plan.region.w, plan.region.h);
-  return scale(crop(answer, Rect{x0, y0, x1 - x0, y1 - y0}), plan.region.w, plan.region.h);
+    return scale(answer, width, height);
+  return scale(crop(answer, Rect{x0, y0, x1 - x0, y1 - y0}), width, height);
 }
 
 }  // namespace genfill

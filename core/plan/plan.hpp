@@ -25,10 +25,13 @@ Plan plan_region(int image_w, int image_h, Rect selection, const ModelInfo &mode
                  const PlanOptions &opts = {});
 
 // Region pixels -> upload canvas (scaled into plan.content, padding filled by edge replication).
+// `region` may also come already at plan.content's size (a host that reads it scaled).
 Image to_canvas(const Image &region, const Plan &plan);
-// Region-size mask -> canvas-size mask (padding = 0, i.e. keep).
+// Region-size (or content-size) mask -> canvas-size mask (padding = 0, i.e. keep).
 Mask to_canvas(const Mask &region_mask, const Plan &plan);
-// A model's answer (any size) -> region pixels: maps the canvas' content rect back to the region.
-Image from_canvas(const Image &answer, const Plan &plan);
+// A model's answer (any size) -> region pixels: maps the canvas' content rect back to the region,
+// at the region's size, or at width x height when given (e.g. plan.content's size, for a host
+// that scales the result itself).
+Image from_canvas(const Image &answer, const Plan &plan, int width = 0, int height = 0);
 
 }  // namespace genfill
