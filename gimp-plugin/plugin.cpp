@@ -139,6 +139,18 @@ std::optional<Image> read_visible(GimpImage *image, Rect r, int out_w, int out_h
   return out;
 }
 
+// Whether what the user sees is exactly this layer's pixels (a photo opened as is): then it is
+// read directly, without merging a copy of the image.
+bool sole_plain_layer(GimpImage *image, GimpDrawable *drawable) {
+  GimpLayer **layers = gimp_image_get_layers(image);
+  const bool sole = layers && layers[0] && !layers[1] && GIMP_DRAWABLE(layers[0]) == drawable;
+  g_free(layers);
+  if (!sole) return false;
+  GimpLayer *layer = GIMP_LAYER(drawable);
+  return gimp_item_get_visible(GIMP_ITEM(layer)) && gimp_layer_get_opacity(layer) >= 100.0 &&
+         gimp_layer_get_mode(layer) == GIMP_LAYER_MODE_NORMAL && !gimp_layer_get_mask(layer);
+}
+
 Mask read_selection(GimpImage *image, Rect r /* image coordinates */, int out_w, int out_h) {
   Mask m(r.w, r.h);
   GimpSelection *sel = gimp_image_get_selection(image);
@@ -244,14 +256,19 @@ std::vector<GimpLayer *> insert_results(GimpImage *image, GimpDrawable *anchor, 
   for (size_t i = 0; i < result.images.size(); ++i) {
     const Image &img = result.images[i];
     std::string layer_name = result.images.size() > 1 ? name + " (" + std::to_string(i + 1) + ")" : name;
-    GimpLayer *layer = gimp_layer_new(image, layer_name.c_str(), where.w, where.h, type, 100.0,
-                                      GIMP_LAYER_MODE_NORMAL);
+    // Further variations copy the first layer inside GIMP (its mask comes along, with no second
+    // transfer) and get only their own pixels. Hidden ones are hidden before their pixels
+    // arrive, so GIMP does not redraw the group for each.
+    GimpLayer *layer = i == 0 ? gimp_layer_new(image, layer_name.c_str(), where.w, where.h, type, 100.0,
+                                               GIMP_LAYER_MODE_NORMAL)
+                              : gimp_layer_copy(layers.front());
+    if (i > 0) gimp_item_set_name(GIMP_ITEM(layer), layer_name.c_str());
+    gimp_item_set_visible(GIMP_ITEM(layer), i == 0);
     // Insert below the previous variation so (1) stays on top of the group.
     gimp_image_insert_layer(image, layer, parent, position + int(i));
     gimp_layer_set_offsets(layer, where.x, where.y);
     write_rgba(layer, img, where);
-    if (layer_mask) write_mask(layer, *layer_mask);
-    gimp_item_set_visible(GIMP_ITEM(layer), i == 0);
+    if (layer_mask && i == 0) write_mask(layer, *layer_mask);
     attach_metadata(layer, result, prompt, seed, int(i), where);
     layers.push_back(layer);
   }
@@ -456,17 +473,20 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
 // the upload's PNG size, and the plug-in's peak memory. Nothing is written otherwise.
 // The process's own peak resident memory (VmHWM). getrusage's ru_maxrss would be wrong here:
 // Linux keeps it across exec, so a plug-in started by a large GIMP inherits GIMP's figure.
-long peak_rss_kb() {
+// VmRSS at the start of a run is the plug-in's own footprint (GIMP's libraries, GTK, GEGL),
+// which an edit does not add to.
+long status_kb(const char *field) {
   std::ifstream f("/proc/self/status");
   std::string line;
+  const size_t n = strlen(field);
   while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.compare(0, n, field) == 0) return std::atol(line.c_str() + n);
   return -1;
 }
 
 class StageClock {
 public:
-  StageClock() : enabled_(g_getenv("GENFILL_TIMINGS") != nullptr) {}
+  StageClock() : enabled_(g_getenv("GENFILL_TIMINGS") != nullptr), start_rss_kb_(enabled_ ? status_kb("VmRSS:") : -1) {}
   void mark(const char *stage) {
     if (!enabled_) return;
     auto now = std::chrono::steady_clock::now();
@@ -481,7 +501,8 @@ public:
     std::ofstream f(g_getenv("GENFILL_TIMINGS"), std::ios::app);
     f << "{\"proc\":\"" << proc << "\",\"region\":[" << region.w << "," << region.h << "],\"variations\":" << variations
       << ",\"total\":" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()
-      << ",\"bytes_sent\":" << bytes_sent << ",\"upload_png\":" << upload_png << ",\"peak_rss_kb\":" << peak_rss_kb()
+      << ",\"bytes_sent\":" << bytes_sent << ",\"upload_png\":" << upload_png << ",\"peak_rss_kb\":" << status_kb("VmHWM:")
+      << ",\"start_rss_kb\":" << start_rss_kb_
       << ",\"stages\":{";
     for (size_t i = 0; i < stages_.size(); ++i)
       f << (i ? "," : "") << "\"" << stages_[i].first << "\":" << stages_[i].second;
@@ -491,6 +512,7 @@ public:
 
 private:
   bool enabled_;
+  long start_rss_kb_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
   std::vector<std::pair<std::string, double>> stages_;
 };
@@ -499,6 +521,10 @@ private:
 
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                               GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  // Pixels pass through GEGL's tile cache on their way in and out; GIMP gives plug-ins its own
+  // large cache size, which would keep a second copy of a whole layer here. A few MB suffice for
+  // reading and writing once, in order.
+  g_object_set(gegl_config(), "tile-cache-size", guint64(16) << 20, nullptr);
   const bool ui = init_ui(run_mode);
   if (gimp_core_object_array_get_length(reinterpret_cast<GObject **>(drawables)) != 1)
     return fail(procedure, ui, _("Select exactly one layer to edit."));
@@ -549,7 +575,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     settings.results_at_upload_scale = true;
     const int cw = plan.content.w, ch = plan.content.h;
     std::optional<Image> pixels;
-    if (sample_merged) pixels = read_visible(image, where, cw, ch);
+    if (sample_merged && !sole_plain_layer(image, drawable)) pixels = read_visible(image, where, cw, ch);
     if (!pixels) pixels = read_rgba(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h}, cw, ch);
     std::optional<Mask> selection_mask, mask;  // full size (for the layer), upload size
     if (non_empty) {

@@ -75,7 +75,7 @@ struct Gathered {
   std::vector<Image> images;
   std::string text, finish_reason;
   Usage usage;
-  double request_s = 0, decode_s = 0;
+  double build_s = 0, request_s = 0, decode_s = 0;
   size_t bytes_sent = 0;
 };
 
@@ -101,6 +101,7 @@ void add_usage(Usage &sum, const Usage &u) {
 
 Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Request base,
                          GCancellable *cancel, const ProgressSink &progress) {
+  const auto t_build = std::chrono::steady_clock::now();
   const int wanted = std::clamp(settings.variations, 1, 10);
   const int per_call = std::max(1, job.model.max_images_per_call);
   std::vector<HttpRequest> http;
@@ -117,6 +118,7 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
   const std::string waiting = waiting_label(*job.provider);
   report(progress, waiting);
   Gathered out;
+  out.build_s = seconds_since(t_build);
   for (const HttpRequest &r : http) out.bytes_sent += body_bytes(r);
   auto t_request = std::chrono::steady_clock::now();
   Transport transport(settings.transport);
@@ -194,7 +196,9 @@ ResolvedJob resolve(const JobSettings &settings) {
 JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
                    const std::optional<Mask> &mask, const std::vector<Image> &references,
                    GCancellable *cancel, const ProgressSink &progress) {
+  const auto t_start = std::chrono::steady_clock::now();
   ResolvedJob job = resolve(settings);
+  const double resolve_s = seconds_since(t_start);
   if (settings.prompt.empty())
     throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
   const bool full = region.width == plan.region.w && region.height == plan.region.h;
@@ -234,7 +238,8 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   const int out_w = settings.results_at_upload_scale ? plan.content.w : plan.region.w;
   const int out_h = settings.results_at_upload_scale ? plan.content.h : plan.region.h;
   for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan, out_w, out_h));
-  out.timings = {{"encode", encode_s}, {"request", g.request_s}, {"decode", g.decode_s},
+  out.timings = {{"resolve", resolve_s}, {"encode", encode_s}, {"build", g.build_s}, {"request", g.request_s},
+                 {"decode", g.decode_s},
                  {"scale", seconds_since(t_scale)}};
   out.bytes_sent = g.bytes_sent;
   out.text = std::move(g.text);
