@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -171,9 +172,8 @@ void write_rgba(GimpLayer *layer, const Image &img, Rect where) {
   } else {
     const int rows = std::max(16, int((8u << 20) / (size_t(where.w) * 4)));  // about 8 MB a strip
     for (int y = 0; y < where.h; y += rows) {
-      const int last = std::min(where.h, y + rows);
-      Image strip = scale_rows(img, where.w, where.h, y, last);
-      GeglRectangle rect{0, y, where.w, last - y};
+      Image strip = scale_rows(img, where.w, where.h, y, std::min(where.h, y + rows));
+      GeglRectangle rect{0, y, where.w, strip.height};
       gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), strip.pixels.data(), GEGL_AUTO_ROWSTRIDE);
     }
   }
@@ -500,7 +500,7 @@ public:
     if (!enabled_) return;
     std::ofstream f(g_getenv("GENFILL_TIMINGS"), std::ios::app);
     f << "{\"proc\":\"" << proc << "\",\"region\":[" << region.w << "," << region.h << "],\"variations\":" << variations
-      << ",\"total\":" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()
+      << ",\"total\":" << std::chrono::duration<double>(last_ - start_).count()
       << ",\"bytes_sent\":" << bytes_sent << ",\"upload_png\":" << upload_png << ",\"peak_rss_kb\":" << status_kb("VmHWM:")
       << ",\"start_rss_kb\":" << start_rss_kb_
       << ",\"stages\":{";
@@ -584,16 +584,22 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     }
     clock.mark("read");
 
+    // The layer mask at full resolution, the selection softened inwards so nothing outside it
+    // changes: made on another thread while the service works.
+    std::future<Mask> layer_mask_soon;
+    if (selection_mask)
+      layer_mask_soon = std::async(std::launch::async, [&selection_mask, feather_px] {
+        return feather_inside(*selection_mask, feather_px);
+      });
+
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_edit(settings, plan, *pixels, mask, {}, cancel, progress);
     });
     clock.mark("job");
     clock.add(result.timings);
 
-    // The layer mask at full resolution: the selection softened inwards, so nothing outside
-    // the selection changes.
     std::optional<Mask> layer_mask;
-    if (selection_mask) layer_mask = feather_inside(*selection_mask, feather_px);
+    if (layer_mask_soon.valid()) layer_mask = layer_mask_soon.get();
     selection_mask.reset();
     clock.mark("feather");
     gimp_image_undo_group_start(image);

@@ -533,6 +533,7 @@ struct FakeServer::Impl {
   // ---------- dispatch ----------
 
   void handle(SoupServerMessage *msg, const char *path) {
+    const gint64 received_us = g_get_monotonic_time();
     const std::string p = path;
     const char *method = soup_server_message_get_method(msg);
     GBytes *flat = soup_message_body_flatten(soup_server_message_get_request_body(msg));
@@ -591,7 +592,11 @@ struct FakeServer::Impl {
       std::lock_guard lock(mu);
       log.push_back(rec);
     }
-    deliver_after(msg, std::move(answer), reply ? *reply : FakeReply{}, reply ? reply->delay_ms : 0);
+    // delay_ms counts from the request's arrival: the fake's own checking is part of the service's
+    // time, as it is for a real one.
+    const int spent_ms = int((g_get_monotonic_time() - received_us) / 1000);
+    const int delay_ms = reply && reply->delay_ms > 0 ? std::max(1, reply->delay_ms - spent_ms) : 0;
+    deliver_after(msg, std::move(answer), reply ? *reply : FakeReply{}, delay_ms);
   }
 
   // Pending answers, for delay_ms; freed on stop() when still pending.

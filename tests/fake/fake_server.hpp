@@ -29,7 +29,7 @@ struct FakeReply {
   std::string fixture;         // file under the fixtures folder, e.g. "gemini/error_500_internal.json"
   std::string body;
   std::map<std::string, std::string> headers;  // extra answer headers, e.g. {"retry-after", "1"}
-  int delay_ms = 0;            // wait this long before answering (or before closing, with reset)
+  int delay_ms = 0;            // answer (or close, with reset) this long after the request arrived
   long truncate_at = -1;       // send only the first N bytes of the body, declared as the whole body
                                // (Content-Length N), then close the connection: a complete but
                                // cut answer, which the provider must reject as not understood
