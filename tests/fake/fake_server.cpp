@@ -608,6 +608,7 @@ struct FakeServer::Impl {
     guint source = 0;
   };
   std::set<Later *> pending;  // server thread only
+  std::vector<GIOStream *> stalled;  // connections left silent on purpose (stall); server thread only
 
   void drop(Later *l) {
     pending.erase(l);
@@ -643,16 +644,21 @@ struct FakeServer::Impl {
   }
 
   void deliver(SoupServerMessage *msg, const Answer &a, const FakeReply &reply) {
-    if (reply.reset) {
+    if (reply.reset || reply.stall) {
       GIOStream *io = soup_server_message_steal_connection(msg);
-      if (reply.truncate_at >= 0) {  // headers for the whole body, then part of it
+      const long cut = reply.truncate_at >= 0 ? reply.truncate_at : reply.stall ? 0 : -1;
+      if (cut >= 0) {  // headers for the whole body, then part of it
         const char *phrase = soup_status_get_phrase(guint(a.status));
         std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + (phrase ? phrase : "Unknown") +
                            "\r\nContent-Type: " + a.content_type + "\r\nContent-Length: " + std::to_string(a.body.size()) +
                            "\r\n\r\n";
-        head += a.body.substr(0, std::min(a.body.size(), size_t(reply.truncate_at)));
+        head += a.body.substr(0, std::min(a.body.size(), size_t(cut)));
         g_output_stream_write_all(g_io_stream_get_output_stream(io), head.data(), head.size(), nullptr, nullptr,
                                   nullptr);
+      }
+      if (reply.stall) {  // and then nothing: the client waits mid-answer until it gives up
+        stalled.push_back(io);
+        return;
       }
       g_io_stream_close(io, nullptr, nullptr);
       g_object_unref(io);
@@ -748,6 +754,7 @@ struct FakeServer::Impl {
     r.huge_bytes = size_t(std::max<int64_t>(0, json::integer(o, "huge_bytes", 0)));
     r.chunked = json::boolean(o, "chunked");
     r.reset = json::boolean(o, "reset");
+    r.stall = json::boolean(o, "stall");
     r.text_only = json::boolean(o, "text_only");
     r.color = json::string(o, "color");
     r.picture = json::string(o, "picture");
@@ -842,6 +849,11 @@ void FakeServer::start(int port) {
     listening.set_value(ok ? std::string() : "fake server could not listen: " + err.message());
     if (ok) g_main_loop_run(impl->loop);
     while (!impl->pending.empty()) impl->drop(*impl->pending.begin());
+    for (GIOStream *io : impl->stalled) {
+      g_io_stream_close(io, nullptr, nullptr);
+      g_object_unref(io);
+    }
+    impl->stalled.clear();
     soup_server_disconnect(impl->server);
     g_object_unref(impl->server);
     impl->server = nullptr;

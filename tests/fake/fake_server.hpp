@@ -37,6 +37,8 @@ struct FakeReply {
   bool chunked = false;        // with huge_bytes: chunked encoding, no Content-Length
   bool reset = false;          // close the connection without an answer; with truncate_at: after
                                // the headers (declaring the full length) and N bytes of the body
+  bool stall = false;          // headers (declaring the full length) and truncate_at bytes of the
+                               // body (0 if unset), then silence with the connection left open
   bool text_only = false;      // a valid 200 answer with text and no picture
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000

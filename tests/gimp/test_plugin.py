@@ -333,6 +333,23 @@ def cancel_while_waiting_leaves_the_image_as_it_was():
 
 
 @test
+def cancel_mid_answer_leaves_the_image_as_it_was():
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    count = len(image.get_layers())
+    fake("/_fake/enqueue", {"stall": True, "truncate_at": 200})  # half an answer, then silence
+    killer = kill_plugin_after(1.0)
+    status, _ = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="openai",
+                    endpoint=endpoint("openai"))
+    killer.join()
+    check(status != Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check(len(image.get_layers()) == count, "nothing added")
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
+    image.delete()
+
+
+@test
 def parasite_records_provenance_but_never_the_key():
     image, layer = open_photo()
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)

@@ -355,6 +355,16 @@ TEST_F(CliTest, CtrlCCancelsPromptly) {
   EXPECT_FALSE(exists("out.png"));
 }
 
+TEST_F(CliTest, CtrlCMidDownloadCancelsPromptly) {
+  fake_->enqueue(R"({"stall":true,"truncate_at":200})");  // half an answer, then silence
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("out.png")},
+              true, 1.0);
+  EXPECT_EQ(r.status, 130) << r.err;
+  EXPECT_LT(r.seconds, 5.0);
+  EXPECT_EQ(fake_->request_count(), 1) << "cancelled, not retried";
+  EXPECT_FALSE(exists("out.png"));
+}
+
 TEST_F(CliTest, MaskOfTheWrongSizeIsRefusedBeforeSending) {
   Mask small(10, 10, 255);
   std::vector<uint8_t> png = encode_png(small);

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <thread>
 
+#include <sys/socket.h>
+
 #include <gio/gio.h>
 #include <glib.h>
 #include <gtest/gtest.h>
@@ -558,6 +560,101 @@ TEST_F(TransportTest, CancelEndsEverythingPromptly) {
   }
   EXPECT_LT(after, 0.2) << "returned " << after << " s after the cancel";
   EXPECT_EQ(of(TransportEvent::Done).size(), 2u);
+}
+
+// A raw peer that takes a connection and then stalls: either it reads nothing at all (the client
+// is stuck mid-upload once the socket buffers are full), or it reads the request and answers
+// with headers and the first bytes of a body, then nothing more (the client is mid-download).
+class StallingPeer {
+public:
+  enum Mode { MidUpload, MidDownload };
+  explicit StallingPeer(Mode mode) {
+    socket_ = adopt(g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr));
+    // A small receive window, inherited by accepted sockets: the upload stalls early.
+    g_socket_set_option(socket_.get(), SOL_SOCKET, SO_RCVBUF, 4096, nullptr);
+    GPtr<GInetAddress> lo = adopt(g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4));
+    GPtr<GSocketAddress> a = adopt(g_inet_socket_address_new(lo.get(), 0));
+    EXPECT_TRUE(g_socket_bind(socket_.get(), a.get(), TRUE, nullptr));
+    EXPECT_TRUE(g_socket_listen(socket_.get(), nullptr));
+    GPtr<GSocketAddress> bound = adopt(g_socket_get_local_address(socket_.get(), nullptr));
+    port_ = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound.get()));
+    thread_ = std::thread([this, mode] {
+      GPtr<GSocket> peer;
+      while (!stop_) {
+        if (!peer) {
+          if (!g_socket_condition_timed_wait(socket_.get(), G_IO_IN, 20000, nullptr, nullptr)) continue;
+          peer = adopt(g_socket_accept(socket_.get(), nullptr, nullptr));
+          if (!peer) continue;
+          if (mode == MidDownload) {
+            // Read the whole request (headers and the declared body), then half an answer.
+            std::string got;
+            char buf[65536];
+            size_t want = std::string::npos;
+            while (!stop_ && (want == std::string::npos || got.size() < want)) {
+              gssize n = g_socket_receive(peer.get(), buf, sizeof buf, nullptr, nullptr);
+              if (n <= 0) break;
+              got.append(buf, size_t(n));
+              const size_t end = got.find("\r\n\r\n");
+              if (want == std::string::npos && end != std::string::npos) {
+                std::string lower = got.substr(0, end);
+                for (char &c : lower) c = char(g_ascii_tolower(c));
+                const size_t cl = lower.find("content-length:");
+                want = end + 4 + (cl == std::string::npos ? 0 : std::stoul(lower.substr(cl + 15)));
+              }
+            }
+            const std::string head =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                "{\"candidates\": [{\"content\": {\"parts\": [{\"inlineData\": {\"data\": \"iVBORw0KGgo";
+            g_socket_send(peer.get(), head.data(), head.size(), nullptr, nullptr);
+            answered_ = true;
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // and never another byte
+      }
+    });
+  }
+  ~StallingPeer() {
+    stop_ = true;
+    thread_.join();
+  }
+  int port() const { return port_; }
+  bool answered() const { return answered_; }
+
+private:
+  GPtr<GSocket> socket_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false}, answered_{false};
+  std::thread thread_;
+};
+
+TEST_F(TransportTest, CancelMidUploadIsPrompt) {
+  StallingPeer peer(StallingPeer::MidUpload);
+  HttpRequest r = gemini_request();
+  r.url = "http://127.0.0.1:" + std::to_string(peer.port()) + "/v1beta/models/x:generateContent";
+  r.body.assign(64u << 20, ' ');  // 64 MB: far more than any socket buffer holds
+  Transport t(fast());
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  CancelLater later(cancel.get(), 300);
+  auto out = send(t, {r}, cancel.get());
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Cancelled) << out[0].error->detail();
+  EXPECT_LT(since(later.at), 0.2);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
+}
+
+TEST_F(TransportTest, CancelMidDownloadIsPrompt) {
+  StallingPeer peer(StallingPeer::MidDownload);
+  HttpRequest r = gemini_request();
+  r.url = "http://127.0.0.1:" + std::to_string(peer.port()) + "/v1beta/models/x:generateContent";
+  Transport t(fast());
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  CancelLater later(cancel.get(), 500);
+  auto out = send(t, {r}, cancel.get());
+  EXPECT_TRUE(peer.answered()) << "the answer had begun before the cancel";
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Cancelled) << out[0].error->detail();
+  EXPECT_LT(since(later.at), 0.2);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
 }
 
 TEST_F(TransportTest, CancelFromAnotherThreadIsPrompt) {
