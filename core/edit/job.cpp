@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <cmath>
 #include <cstdio>
 
@@ -110,7 +111,12 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     Request r = base;
     r.n = std::min(per_call, wanted - done);
     if (settings.seed && per_call == 1) r.seed = *settings.seed + i;  // distinct variations
-    http.push_back(job.provider->build(r, job.api_key));
+    // Calls that ask for the same thing (no seed) share one built request: building means
+    // base64 and JSON over the whole picture.
+    if (i > 0 && !settings.seed && r.n == asked.back())
+      http.push_back(http.back());
+    else
+      http.push_back(job.provider->build(r, job.api_key));
     asked.push_back(r.n);
     done += r.n;
   }
@@ -139,6 +145,7 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
 
   auto t_decode = std::chrono::steady_clock::now();
   report(progress, _("Reading the answer"));
+  std::vector<EncodedImage> pictures;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome &o = outcomes[i];
     if (o.error) throw *o.error;
@@ -146,14 +153,20 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     add_usage(out.usage, res.usage);
     if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
     if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
-    int take = std::min<int>(asked[i], int(res.images.size()));
-    for (int k = 0; k < take; ++k) {
-      Image img = decode_image(res.images[size_t(k)].bytes);
-      if (img.width < 8 || img.height < 8)  // a broken answer, not a picture to stretch over the region
-        throw Error(ErrorCode::BadResponse, _("The service sent a picture too small to use."),
-                    std::to_string(img.width) + "x" + std::to_string(img.height));
-      out.images.push_back(std::move(img));
-    }
+    const size_t take = std::min(size_t(asked[i]), res.images.size());
+    for (size_t k = 0; k < take; ++k) pictures.push_back(std::move(res.images[k]));
+  }
+  // Variations are decoded side by side; the first failure (in the model's order) is reported.
+  std::vector<std::future<Image>> decoded;
+  for (const EncodedImage &p : pictures)
+    decoded.push_back(std::async(pictures.size() > 1 ? std::launch::async : std::launch::deferred,
+                                 [&p] { return decode_image(p.bytes); }));
+  for (std::future<Image> &f : decoded) {
+    Image img = f.get();
+    if (img.width < 8 || img.height < 8)  // a broken answer, not a picture to stretch over the region
+      throw Error(ErrorCode::BadResponse, _("The service sent a picture too small to use."),
+                  std::to_string(img.width) + "x" + std::to_string(img.height));
+    out.images.push_back(std::move(img));
   }
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));

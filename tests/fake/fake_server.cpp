@@ -533,7 +533,8 @@ struct FakeServer::Impl {
   // ---------- dispatch ----------
 
   void handle(SoupServerMessage *msg, const char *path) {
-    const gint64 received_us = g_get_monotonic_time();
+    const gsize arrived = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), "genfill-fake-arrived"));
+    const gint64 received_us = arrived ? gint64(arrived) : g_get_monotonic_time();
     const std::string p = path;
     const char *method = soup_server_message_get_method(msg);
     GBytes *flat = soup_message_body_flatten(soup_server_message_get_request_body(msg));
@@ -593,7 +594,7 @@ struct FakeServer::Impl {
       log.push_back(rec);
     }
     // delay_ms counts from the request's arrival: the fake's own checking is part of the service's
-    // time, as it is for a real one.
+    // time, as it is for a real one (and requests are worked on side by side, as by a service).
     const int spent_ms = int((g_get_monotonic_time() - received_us) / 1000);
     const int delay_ms = reply && reply->delay_ms > 0 ? std::max(1, reply->delay_ms - spent_ms) : 0;
     deliver_after(msg, std::move(answer), reply ? *reply : FakeReply{}, delay_ms);
@@ -835,6 +836,12 @@ void FakeServer::start(int port) {
                               static_cast<Impl *>(self)->handle(msg, path);
                             },
                             impl, nullptr);
+    // When each request began to arrive: a service works on requests side by side, so delay_ms
+    // counts from here, not from when this single thread got round to checking the request.
+    g_signal_connect(impl->server, "request-started", G_CALLBACK(+[](SoupServer *, SoupServerMessage *msg, gpointer) {
+                       g_object_set_data(G_OBJECT(msg), "genfill-fake-arrived",
+                                         GSIZE_TO_POINTER(gsize(g_get_monotonic_time())));
+                     }), nullptr);
     GErrorOut err;
     GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
     GSocketAddress *addr = g_inet_socket_address_new(lo, guint16(port));
