@@ -1,0 +1,84 @@
+# The genfill plug-in in real GIMP with a display (Xvfb), run by tests/gimp/run-gimp-gui-tests
+# through Python-Fu. The runner plays the user: it presses keys in the plug-in's own windows
+# (xdotool) while the calls below wait. GENFILL_GUI_CASE names the case:
+#   cancel  the run waits for a slow answer; the user presses Cancel in genfill's progress
+#           window: the call ends at once as cancelled and the image is as it was.
+#   key     no API key anywhere: genfill asks for one; the user types it and presses Enter:
+#           the edit completes with that key.
+# Both run with the last values (what Filters > Repeat does), so no procedure dialog opens;
+# the runner writes those values beforehand.
+import json
+import os
+import time
+import traceback
+import urllib.request
+
+import gi
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gimp, Gegl, Gio  # noqa: E402
+
+URL = os.environ["GENFILL_FAKE_URL"]
+CASE = os.environ["GENFILL_GUI_CASE"]
+PHOTO = "/usr/share/gimp/3.0/images/gimp-splash.png"
+DELAY_MS = 60000
+
+
+def fake(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + path, data=data, method="GET" if body is None else "POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def pixels(drawable):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return drawable.get_buffer().get(rect, 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def edit_with_last_values(image, layer):
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.WITH_LAST_VALS)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", [layer])
+    start = time.monotonic()
+    res = proc.run(cfg)
+    return res, time.monotonic() - start
+
+
+def case_cancel(image, layer):
+    before = pixels(layer)
+    count = len(image.get_layers())
+    fake("/_fake/enqueue", {"delay_ms": DELAY_MS})
+    res, seconds = edit_with_last_values(image, layer)
+    check(res.index(0) == Gimp.PDBStatusType.CANCEL, "status %s" % res.index(0))
+    check(seconds < DELAY_MS / 1000 / 2, "ended %.1f s after the start, not at the Cancel" % seconds)
+    check(len(fake("/_fake/requests")) == 1, "the request had been sent")
+    check(len(image.get_layers()) == count, "nothing added")
+    check(pixels(layer) == before, "source unchanged")
+
+
+def case_key(image, layer):
+    count = len(image.get_layers())
+    res, _ = edit_with_last_values(image, layer)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1 and reqs[0]["has_key"], "sent with the typed key: %s" % reqs)
+
+
+image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PHOTO))
+Gimp.Display.new(image)
+layer = image.get_layers()[0]
+image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+try:
+    {"cancel": case_cancel, "key": case_key}[CASE](image, layer)
+    print("PASS", CASE, flush=True)
+except Exception:
+    print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)
