@@ -497,8 +497,8 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   if (gimp_procedure_find_argument(procedure, "references")) {
     GObject **refs = gimp_procedure_config_get_core_object_array(config, "references");
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
-    GtkWidget *label = gtk_label_new(_("Reference layers (optional): other layers to guide the model, "
-                                       "e.g. \"put this cat on that pillow\""));
+    GtkWidget *label =
+        gtk_label_new(_("Other layers, from this or another open image, sent as extra pictures to guide the model"));
     gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
     gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
     gtk_label_set_xalign(GTK_LABEL(label), 0);
@@ -512,9 +512,13 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
       choosers.push_back(chooser);
     }
     g_free(refs);
-    gtk_container_set_border_width(GTK_CONTAINER(box), 12);
-    gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), box, FALSE, FALSE, 0);
-    gtk_widget_show_all(box);
+    // Folded away like "More options" unless references are already set.
+    GtkWidget *expander = gtk_expander_new_with_mnemonic(_("_Reference layers"));
+    gtk_expander_set_expanded(GTK_EXPANDER(expander), have > 0);
+    gtk_container_add(GTK_CONTAINER(expander), box);
+    gtk_container_set_border_width(GTK_CONTAINER(expander), 12);
+    gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), expander, FALSE, FALSE, 0);
+    gtk_widget_show_all(expander);
   }
 
   gboolean ok = gimp_procedure_dialog_run(d);
