@@ -180,6 +180,33 @@ void add_exchange(Conversation &c, Turn user, Turn model) {
   while (c.turns.size() > 2 * kMaxExchanges) c.turns.erase(c.turns.begin(), c.turns.begin() + 2);
 }
 
+void prune_conversations(int days) {
+  GCharPtr root(g_build_filename(g_get_user_cache_dir(), "genfill", "conversations", nullptr));
+  GDir *d = g_dir_open(root.get(), 0, nullptr);
+  if (!d) return;
+  const gint64 cutoff = g_get_real_time() / G_USEC_PER_SEC - gint64(days) * 24 * 3600;
+  std::vector<std::string> old;
+  while (const char *name = g_dir_read_name(d)) {
+    if (!valid_conversation_id(name)) continue;
+    GCharPtr file(g_build_filename(root.get(), name, kFile, nullptr));
+    GStatBuf st;
+    if (g_stat(file.get(), &st) == 0 && gint64(st.st_mtime) >= cutoff) continue;
+    old.push_back(name);
+  }
+  g_dir_close(d);
+  for (const std::string &id : old) {
+    const std::string dir = conversation_dir(id);
+    if (GDir *cd = g_dir_open(dir.c_str(), 0, nullptr)) {
+      while (const char *name = g_dir_read_name(cd)) {
+        GCharPtr p(g_build_filename(dir.c_str(), name, nullptr));
+        g_remove(p.get());
+      }
+      g_dir_close(cd);
+    }
+    g_rmdir(dir.c_str());
+  }
+}
+
 std::string remember_exchange(std::optional<Conversation> c, const std::string &provider, const std::string &model,
                               Turn user, Turn model_turn, std::string *why) {
   if (!c) {
@@ -189,7 +216,9 @@ std::string remember_exchange(std::optional<Conversation> c, const std::string &
   c->provider = provider;
   c->model = model;
   add_exchange(*c, std::move(user), std::move(model_turn));
-  return save_conversation(*c, why) ? c->id : std::string();
+  const bool saved = save_conversation(*c, why);
+  prune_conversations();
+  return saved ? c->id : std::string();
 }
 
 }  // namespace genfill

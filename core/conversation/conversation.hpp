@@ -23,6 +23,7 @@ struct Conversation {
 };
 
 constexpr size_t kMaxExchanges = 3;
+constexpr int kKeepDays = 30;  // conversations untouched this long are removed from the cache
 
 std::string new_conversation_id();                 // 32 lower-case hex digits
 bool valid_conversation_id(std::string_view id);   // what new_conversation_id makes; nothing else
@@ -35,8 +36,10 @@ std::optional<Conversation> load_conversation(const std::string &id);
 bool save_conversation(const Conversation &c, std::string *why = nullptr);
 // Appends one exchange and drops the oldest beyond kMaxExchanges.
 void add_exchange(Conversation &c, Turn user, Turn model);
+// Removes cached conversations not touched for `days` days (only folders named by an id).
+void prune_conversations(int days = kKeepDays);
 // After a successful edit: adds the exchange to `c` (or to a new conversation when there is
-// none) and saves it. Returns the conversation's id, or "" when it could not be saved (`why`).
+// none) and saves it; old conversations are pruned. Returns the conversation's id, or "" when it could not be saved (`why`).
 std::string remember_exchange(std::optional<Conversation> c, const std::string &provider, const std::string &model,
                               Turn user, Turn model_turn, std::string *why = nullptr);
 

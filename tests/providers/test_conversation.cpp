@@ -6,6 +6,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <utime.h>
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
 
@@ -32,6 +33,25 @@ const std::string &cache_root() {
   return root;
 }
 const std::string &kInit = cache_root();
+
+void remove_tree(const std::string &dir) {
+  if (GDir *d = g_dir_open(dir.c_str(), 0, nullptr)) {
+    while (const char *name = g_dir_read_name(d)) {
+      const std::string p = dir + "/" + name;
+      if (g_file_test(p.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(p.c_str(), G_FILE_TEST_IS_SYMLINK)) remove_tree(p);
+      else g_remove(p.c_str());
+    }
+    g_dir_close(d);
+  }
+  g_rmdir(dir.c_str());
+}
+
+// The temporary cache goes when the tests end.
+class CacheCleanup : public ::testing::Environment {
+public:
+  void TearDown() override { remove_tree(cache_root()); }
+};
+::testing::Environment *const kCleanup = ::testing::AddGlobalTestEnvironment(new CacheCleanup);
 
 EncodedImage png_of(int w, int h, uint8_t seed) {
   Image img(w, h);
@@ -250,6 +270,21 @@ TEST(ConversationStore, AMissingOrBrokenFolderIsNoConversation) {
                       nullptr);
   g_free(path);
   EXPECT_FALSE(load_conversation(id).has_value()) << "file names stay inside the folder";
+}
+
+TEST(ConversationStore, ConversationsUntouchedForLongArePruned) {
+  const Turn user{"user", {TurnPart{"x", std::nullopt, {}}}}, model{"model", {TurnPart{{}, png_of(8, 8, 1), {}}}};
+  const std::string old_id = remember_exchange(std::nullopt, "gemini", "m", user, model);
+  const std::string new_id = remember_exchange(std::nullopt, "gemini", "m", user, model);
+  ASSERT_FALSE(old_id.empty());
+  gchar *file = g_build_filename(conversation_dir(old_id).c_str(), "conversation.json", nullptr);
+  struct utimbuf long_ago {};
+  long_ago.actime = long_ago.modtime = time_t(g_get_real_time() / G_USEC_PER_SEC - (kKeepDays + 1) * 24 * 3600);
+  ASSERT_EQ(g_utime(file, &long_ago), 0);
+  g_free(file);
+  prune_conversations();
+  EXPECT_FALSE(g_file_test(conversation_dir(old_id).c_str(), G_FILE_TEST_EXISTS)) << "older than kept: removed";
+  EXPECT_TRUE(load_conversation(new_id).has_value()) << "recent ones stay";
 }
 
 }  // namespace
