@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/catalog/models.hpp"
+#include "core/conversation/conversation.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
 #include "core/plan/plan.hpp"
@@ -176,7 +177,7 @@ void print_json(JsonBuilder *b) {
 }
 
 void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
-                        const std::optional<Rect> &region) {
+                        const std::optional<Rect> &region, const std::string &conversation = {}) {
   GPtr<JsonBuilder> b = adopt(json_builder_new());
   json_builder_begin_object(b.get());
   json_builder_set_member_name(b.get(), "command");
@@ -205,6 +206,10 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
   json_builder_set_member_name(b.get(), "finish_reason");
   json_builder_add_string_value(b.get(), r.finish_reason.c_str());
   json_usage(b.get(), r.usage);
+  if (!conversation.empty()) {
+    json_builder_set_member_name(b.get(), "conversation");
+    json_builder_add_string_value(b.get(), conversation.c_str());
+  }
   json_builder_end_object(b.get());
   print_json(b.get());
 }
@@ -262,7 +267,7 @@ void setup_logging(const Common &c) {
 
 int cmd_edit(int argc, char **argv) {
   Common c;
-  gchar *mask_path = nullptr;
+  gchar *mask_path = nullptr, *continue_id = nullptr;
   gchar **refs = nullptr;
   gdouble context = 25, feather_px = 4;
   GOptionEntry entries[] = {
@@ -274,6 +279,9 @@ int cmd_edit(int argc, char **argv) {
        N_("Context sent around the selection, percent of its size (default 25)"), "PCT"},
       {"feather", 0, 0, G_OPTION_ARG_DOUBLE, &feather_px,
        N_("Soften the selection's edge inwards by this many pixels (default 4)"), "PX"},
+      {"continue", 0, 0, G_OPTION_ARG_STRING, &continue_id,
+       N_("Continue an earlier edit's conversation (its id is printed by --json); INPUT is that edit's result"),
+       "ID"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   GOptionContext *ctx = g_option_context_new(_("INPUT - edit a picture with a prompt"));
   g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
@@ -281,7 +289,7 @@ int cmd_edit(int argc, char **argv) {
   add_common(ctx, c);
   bool ok = parse_options(ctx, argc, argv);
   g_option_context_free(ctx);
-  GCharPtr mask_holder(mask_path);
+  GCharPtr mask_holder(mask_path), continue_holder(continue_id);
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
   if (argc != 2 || !c.output || !c.prompt) {
@@ -295,6 +303,18 @@ int cmd_edit(int argc, char **argv) {
     JobSettings s = settings_from(c);
     ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
     s.api_key = resolved.api_key;
+    std::optional<Conversation> conversation;
+    if (continue_id) {
+      if (!valid_conversation_id(continue_id))
+        throw Error(ErrorCode::InvalidInput,
+                    format(_("\"%s\" is not a conversation id: give the id that --json printed."), continue_id));
+      conversation = load_conversation(continue_id);
+      if (conversation) s.history = conversation->turns;
+      else if (!c.quiet)
+        std::fprintf(stderr, "%s\n",
+                     _("The earlier steps of this conversation are gone from the cache: this edit starts afresh "
+                       "from the picture as it is."));
+    }
 
     Image input = load_image_file(argv[1]);
     std::optional<Mask> mask;
@@ -325,12 +345,16 @@ int cmd_edit(int argc, char **argv) {
       result = run_edit(s, plan, region, region_mask, references, cancel.c,
                         [&](const Progress &p) { reporter.stage(p); });
     }
+    std::string why;
+    const std::string conversation_id = remember_exchange(std::move(conversation), result.provider, result.model,
+                                                          result.user_turn, result.model_turn, &why);
+    if (conversation_id.empty()) g_debug("conversation not saved: %s", why.c_str());
     std::vector<Image> outputs;
     for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
     std::vector<std::string> names = output_names(c.output, int(outputs.size()));
     write_all(outputs, names);
     if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
-    if (c.json) print_success_json("edit", result, names, plan.region);
+    if (c.json) print_success_json("edit", result, names, plan.region, conversation_id);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
   } catch (const Error &e) {

@@ -15,6 +15,7 @@
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
+#include "core/conversation/conversation.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
 #include "core/keys/keys.hpp"
@@ -195,7 +196,8 @@ void write_mask(GimpLayer *layer, const Mask &mask) {
 
 // Provenance on each new layer: never the key.
 void attach_metadata(GimpLayer *layer, const JobResult &r, const std::string &prompt,
-                     const std::optional<int64_t> &seed, int variation, const Rect &region) {
+                     const std::optional<int64_t> &seed, int variation, const Rect &region,
+                     const std::string &conversation) {
   GPtr<JsonBuilder> b = adopt(json_builder_new());
   json_builder_begin_object(b.get());
   auto str = [&](const char *k, const std::string &v) {
@@ -221,6 +223,7 @@ void attach_metadata(GimpLayer *layer, const JobResult &r, const std::string &pr
   json_builder_begin_array(b.get());
   for (int v : {region.x, region.y, region.w, region.h}) json_builder_add_int_value(b.get(), v);
   json_builder_end_array(b.get());
+  if (!conversation.empty()) str("conversation", conversation);  // the cache folder's name, nothing secret
   json_builder_end_object(b.get());
   JsonNode *root = json_builder_get_root(b.get());
   gchar *text = json_to_string(root, FALSE);
@@ -236,7 +239,7 @@ void attach_metadata(GimpLayer *layer, const JobResult &r, const std::string &pr
 // or a group named after the prompt holding one layer per variation (first visible).
 std::vector<GimpLayer *> insert_results(GimpImage *image, GimpDrawable *anchor, const JobResult &result,
                                         const std::string &prompt, const std::optional<int64_t> &seed, Rect where,
-                                        const std::optional<Mask> &layer_mask) {
+                                        const std::optional<Mask> &layer_mask, const std::string &conversation = {}) {
   GimpLayer *parent = nullptr;
   gint position = 0;
   if (anchor) {
@@ -269,7 +272,7 @@ std::vector<GimpLayer *> insert_results(GimpImage *image, GimpDrawable *anchor, 
     gimp_layer_set_offsets(layer, where.x, where.y);
     write_rgba(layer, img, where);
     if (layer_mask && i == 0) write_mask(layer, *layer_mask);
-    attach_metadata(layer, result, prompt, seed, int(i), where);
+    attach_metadata(layer, result, prompt, seed, int(i), where, conversation);
     layers.push_back(layer);
   }
   return layers;
@@ -282,6 +285,57 @@ GimpValueArray *layers_return(GimpProcedure *procedure, const std::vector<GimpLa
   arr.push_back(nullptr);
   GIMP_VALUES_SET_CORE_OBJECT_ARRAY(ret, 1, arr.data());
   return ret;
+}
+
+// ---------- conversations and references ----------
+
+// The conversation id in the `genfill` parasite of a layer genfill made; "" otherwise.
+std::string layer_conversation(GimpDrawable *drawable) {
+  GimpParasite *p = gimp_item_get_parasite(GIMP_ITEM(drawable), kParasite);
+  if (!p) return {};
+  guint32 size = 0;
+  const char *data = static_cast<const char *>(gimp_parasite_get_data(p, &size));
+  std::string id;
+  GPtr<JsonParser> parser = adopt(json_parser_new());
+  if (data && json_parser_load_from_data(parser.get(), data, gssize(size), nullptr)) {
+    JsonNode *root = json_parser_get_root(parser.get());
+    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+      JsonObject *o = json_node_get_object(root);
+      if (json_object_has_member(o, "conversation")) {
+        JsonNode *n = json_object_get_member(o, "conversation");
+        if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) id = json_node_get_string(n);
+      }
+    }
+  }
+  gimp_parasite_free(p);
+  return id;
+}
+
+// The layers picked as references (from any open image), as pictures.
+std::vector<Image> read_references(GimpProcedureConfig *config) {
+  std::vector<Image> out;
+  GObject **refs = gimp_procedure_config_get_core_object_array(config, "references");
+  for (gsize i = 0; refs && refs[i]; ++i) {
+    if (!GIMP_IS_DRAWABLE(refs[i])) continue;
+    GimpDrawable *d = GIMP_DRAWABLE(refs[i]);
+    if (!gimp_item_is_valid(GIMP_ITEM(d))) continue;
+    // Read at about the size the models work at (1.5 MP at most): a 24 MP reference would only
+    // be scaled down by the service after a long upload.
+    const int w = gimp_drawable_get_width(d), h = gimp_drawable_get_height(d);
+    const double s = std::min(1.0, std::sqrt(1.5e6 / (double(w) * h)));
+    out.push_back(read_rgba(d, Rect{0, 0, w, h}, std::max(1, int(w * s + 0.5)), std::max(1, int(h * s + 0.5))));
+  }
+  g_free(refs);
+  return out;
+}
+
+void add_references_argument(GimpProcedure *p) {
+  gimp_procedure_add_core_object_array_argument(
+      p, "references", _("_References"),
+      _("Other layers, from this or another open image, sent as extra pictures to guide the model"),
+      // Not set is fine (GIMP 3.0 would refuse an unset array); references are for one run, not
+      // remembered with the last values (they may belong to images long closed).
+      GIMP_TYPE_DRAWABLE, GParamFlags(G_PARAM_READWRITE | GIMP_PARAM_NO_VALIDATE | GIMP_PARAM_DONT_SERIALIZE));
 }
 
 // ---------- waiting: progress, pulse, cancel ----------
@@ -442,6 +496,8 @@ GimpValueArray *guarded(GimpProcedure *procedure, bool ui, Body &&body) {
 
 // ---------- dialogs ----------
 
+constexpr int kReferenceChoosers = 3;
+
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
@@ -459,10 +515,51 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
     gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
   gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
   gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
-  gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
-                             nullptr);
+  if (edit)
+    gimp_procedure_dialog_fill(d, "prompt-box", "continue-conversation", "provider", "model", "variations", "more",
+                               nullptr);
+  else
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
+                               nullptr);
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
+
+  // References: GimpProcedureDialog makes no widget for a drawable array, so a few drawable
+  // choosers (each lists the layers of every open image) stand for it.
+  std::vector<GtkWidget *> choosers;
+  if (gimp_procedure_find_argument(procedure, "references")) {
+    GObject **refs = gimp_procedure_config_get_core_object_array(config, "references");
+    GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
+    GtkWidget *label =
+        gtk_label_new(_("Other layers, from this or another open image, sent as extra pictures to guide the model"));
+    gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+    gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+    gtk_label_set_xalign(GTK_LABEL(label), 0);
+    gtk_box_pack_start(GTK_BOX(box), label, FALSE, FALSE, 0);
+    gsize have = refs ? gimp_core_object_array_get_length(refs) : 0;
+    for (int i = 0; i < kReferenceChoosers; ++i) {
+      GimpDrawable *initial = gsize(i) < have && GIMP_IS_DRAWABLE(refs[i]) ? GIMP_DRAWABLE(refs[i]) : nullptr;
+      const std::string name = format(_("Reference %d"), i + 1);
+      GtkWidget *chooser = gimp_drawable_chooser_new(name.c_str(), name.c_str(), GIMP_TYPE_DRAWABLE, initial);
+      gtk_box_pack_start(GTK_BOX(box), chooser, FALSE, FALSE, 0);
+      choosers.push_back(chooser);
+    }
+    g_free(refs);
+    // Folded away like "More options" unless references are already set.
+    GtkWidget *expander = gtk_expander_new_with_mnemonic(_("_Reference layers"));
+    gtk_expander_set_expanded(GTK_EXPANDER(expander), have > 0);
+    gtk_container_add(GTK_CONTAINER(expander), box);
+    gtk_container_set_border_width(GTK_CONTAINER(expander), 12);
+    gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), expander, FALSE, FALSE, 0);
+    gtk_widget_show_all(expander);
+  }
+
   gboolean ok = gimp_procedure_dialog_run(d);
+  if (ok && !choosers.empty()) {
+    std::vector<GObject *> picked;
+    for (GtkWidget *c : choosers)
+      if (GimpDrawable *dr = gimp_drawable_chooser_get_drawable(GIMP_DRAWABLE_CHOOSER(c))) picked.push_back(G_OBJECT(dr));
+    gimp_procedure_config_set_core_object_array(config, "references", picked.data(), picked.size());
+  }
   gtk_widget_destroy(dlg);
   return ok;
 }
@@ -543,7 +640,28 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     gdouble feather_px = 8;
     g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
     int context = config_int(config, "context");
+    gboolean continue_conversation = TRUE;
+    g_object_get(config, "continue-conversation", &continue_conversation, nullptr);
     ResolvedJob job = resolve_with_key(settings, ui);
+    std::vector<Image> references = read_references(config);
+
+    // Layer by layer: a layer genfill made carries its conversation; its earlier turns go with
+    // this request. Without the cache (the file came from elsewhere) it is a single turn.
+    std::optional<Conversation> conversation;
+    if (continue_conversation) {
+      const std::string id = layer_conversation(drawable);
+      if (!id.empty()) {
+        conversation = load_conversation(id);
+        if (conversation) {
+          settings.history = conversation->turns;
+        } else {
+          const char *gone = _("The earlier steps of this layer's conversation are not on this computer: this edit "
+                               "starts afresh from the layer as it is.");
+          if (ui) gimp_message(gone);
+          else g_message("%s", gone);
+        }
+      }
+    }
 
     // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
     gint ox = 0, oy = 0;
@@ -593,10 +711,14 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
       });
 
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
-      return run_edit(settings, plan, *pixels, mask, {}, cancel, progress);
+      return run_edit(settings, plan, *pixels, mask, references, cancel, progress);
     });
     clock.mark("job");
     clock.add(result.timings);
+    std::string why;
+    const std::string conversation_id = remember_exchange(std::move(conversation), result.provider, result.model,
+                                                          result.user_turn, result.model_turn, &why);
+    if (conversation_id.empty()) g_debug("conversation not saved: %s", why.c_str());
 
     std::optional<Mask> layer_mask;
     if (layer_mask_soon.valid()) layer_mask = layer_mask_soon.get();
@@ -604,7 +726,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     clock.mark("feather");
     gimp_image_undo_group_start(image);
     std::vector<GimpLayer *> layers =
-        insert_results(image, drawable, result, settings.prompt, settings.seed, where, layer_mask);
+        insert_results(image, drawable, result, settings.prompt, settings.seed, where, layer_mask, conversation_id);
     gimp_image_undo_group_end(image);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     clock.mark("insert");
@@ -624,13 +746,14 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
     ResolvedJob job = resolve_with_key(settings, ui);
+    std::vector<Image> references = read_references(config);
     gboolean non_empty = FALSE;
     gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
     gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
     Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
                            : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
-      return run_generate(settings, "", where.w, where.h, {}, cancel, progress);
+      return run_generate(settings, "", where.w, where.h, references, cancel, progress);
     });
     GimpDrawable *anchor = nullptr;
     if (drawables && drawables[0] && GIMP_IS_LAYER(drawables[0]) && !GIMP_IS_LAYER_MASK(drawables[0]))
@@ -737,6 +860,11 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_double_argument(p, "feather", _("_Feather (px)"),
                                        _("Softens the new layer's mask inside the selection's edge"), 0, 200, 8,
                                        G_PARAM_READWRITE);
+    gimp_procedure_add_boolean_argument(
+        p, "continue-conversation", _("_Continue the layer's conversation"),
+        _("On a layer genfill made, the model sees the earlier steps, so \"now make it yellow\" is understood"),
+        TRUE, G_PARAM_READWRITE);
+    add_references_argument(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kGenerate) == 0) {
@@ -749,6 +877,7 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
                  "(or of the image)."));
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     add_common_arguments(p, true);
+    add_references_argument(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kNewImage) == 0) {

@@ -78,6 +78,7 @@ struct Gathered {
   Usage usage;
   double build_s = 0, request_s = 0, decode_s = 0;
   size_t bytes_sent = 0;
+  std::vector<TurnPart> model_parts;  // of the first answer
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -150,6 +151,7 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     Outcome &o = outcomes[i];
     if (o.error) throw *o.error;
     Result res = provider->parse(*o.response);
+    if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);
     if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
     if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
@@ -233,6 +235,7 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   req.model = job.model.id;
   req.base_url = job.base_url;
   req.prompt = settings.prompt;
+  req.history = settings.history;
   req.images.push_back(encode(to_canvas(region, plan)));
   for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (mask) req.mask = to_canvas(*mask, plan);
@@ -244,6 +247,7 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   }
 
   const double encode_s = seconds_since(t_encode);
+  Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
   Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
   report(progress, _("Placing the result"));
   auto t_scale = std::chrono::steady_clock::now();
@@ -255,6 +259,10 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
                  {"decode", g.decode_s},
                  {"scale", seconds_since(t_scale)}};
   out.bytes_sent = g.bytes_sent;
+  out.user_turn = std::move(user_turn);
+  out.model_turn.role = "model";
+  if (!g.model_parts.empty()) out.model_turn.parts = std::move(g.model_parts);
+  else out.model_turn.parts.push_back(TurnPart{{}, encode(g.images.front()), {}});  // services without turns
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);
   out.usage = g.usage;

@@ -30,6 +30,7 @@ struct JobSettings {
   // full-resolution copy.
   bool results_at_upload_scale = false;
   TransportOptions transport;
+  std::vector<Turn> history; // edit only: earlier turns of the conversation being continued
 };
 
 struct Progress {
@@ -48,6 +49,9 @@ struct JobResult {
   // the bytes of all request bodies sent.
   std::vector<std::pair<std::string, double>> timings;
   size_t bytes_sent = 0;
+  // Edit only: this exchange as conversation turns (the prompt and the picture sent; the first
+  // answer as the model gave it, signatures kept), for the next "now make it ..." step.
+  Turn user_turn, model_turn;
 };
 
 // Resolves provider, model and key; throws Error{InvalidInput|MissingKey} early, before any work.

@@ -23,13 +23,37 @@ constexpr const char *kMaskInstruction =
     "and keep everything else exactly as it is, with the same framing, size and perspective. "
     "Answer with the edited first image.";
 
-void add_inline_image(JsonBuilder *b, const std::string &mime, const std::vector<uint8_t> &bytes) {
+void add_inline_image(JsonBuilder *b, const std::string &mime, const std::vector<uint8_t> &bytes,
+                      const std::string &signature = {}) {
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "inlineData");
   json_builder_begin_object(b);
   json::add(b, "mimeType", mime);
   json::add(b, "data", json::base64_encode(bytes));  // bare base64, no data: URL
   json_builder_end_object(b);
+  if (!signature.empty()) json::add(b, "thoughtSignature", signature);
+  json_builder_end_object(b);
+}
+
+// An earlier turn, as it was sent or received (REFERENCE §1.9): the model's parts go back in
+// the same order with the same thoughtSignature on the same part.
+void add_turn(JsonBuilder *b, const Turn &turn) {
+  json_builder_begin_object(b);
+  json::add(b, "role", turn.role == "model" ? std::string("model") : std::string("user"));
+  json_builder_set_member_name(b, "parts");
+  json_builder_begin_array(b);
+  for (const TurnPart &part : turn.parts) {
+    if (part.image) {
+      add_inline_image(b, part.image->mime.empty() ? "image/png" : part.image->mime, part.image->bytes,
+                       part.thought_signature);
+      continue;
+    }
+    json_builder_begin_object(b);
+    json::add(b, "text", part.text);
+    if (!part.thought_signature.empty()) json::add(b, "thoughtSignature", part.thought_signature);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
   json_builder_end_object(b);
 }
 
@@ -142,6 +166,7 @@ public:
     json_builder_begin_object(b.get());
     json_builder_set_member_name(b.get(), "contents");
     json_builder_begin_array(b.get());
+    for (const Turn &turn : req.history) add_turn(b.get(), turn);
     json_builder_begin_object(b.get());
     json::add(b.get(), "role", std::string("user"));
     json_builder_set_member_name(b.get(), "parts");
@@ -212,10 +237,12 @@ public:
     std::optional<EncodedImage> last;  // the deliverable is the last non-thought picture
     for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
       JsonObject *part = json::element_object(parts, i);
-      if (json::boolean(part, "thought")) continue;  // reasoning and draft pictures
+      if (json::boolean(part, "thought")) continue;  // reasoning and draft pictures (may be dropped from history)
+      const std::string signature = json::string(part, "thoughtSignature", json::string(part, "thought_signature"));
       if (part && json_object_has_member(part, "text")) {
         const std::string text = json::string(part, "text");
         if (!text.empty()) result.text += (result.text.empty() ? "" : "\n") + text;
+        result.model_parts.push_back(TurnPart{text, std::nullopt, signature});
         continue;
       }
       JsonObject *data = json::object(part, "inlineData");
@@ -226,6 +253,7 @@ public:
       EncodedImage img;
       img.mime = mime;
       img.bytes = json::base64_decode(json::string(data, "data"), kService);
+      result.model_parts.push_back(TurnPart{{}, img, signature});
       last = std::move(img);
     }
     if (last) {

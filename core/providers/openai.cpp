@@ -121,6 +121,23 @@ std::string answer_mime(const std::vector<uint8_t> &bytes, const std::string &ou
   return mime;
 }
 
+// "Earlier instructions ... 1. make it red 2. add a hat. Now: make it yellow".
+Request with_history_folded(const Request &in) {
+  Request out = in;
+  out.history.clear();
+  std::string earlier;
+  int k = 0;
+  for (const Turn &turn : in.history) {
+    if (turn.role != "user") continue;
+    for (const TurnPart &part : turn.parts)
+      if (!part.image && !part.text.empty()) earlier += "\n" + std::to_string(++k) + ". " + part.text;
+  }
+  if (k > 0)
+    out.prompt = "This picture is the result of earlier instructions, already carried out:" + earlier +
+                 "\n\nNow, keeping those changes: " + in.prompt;
+  return out;
+}
+
 class OpenAI final : public Provider {
 public:
   std::string_view name() const override { return "openai"; }
@@ -129,7 +146,12 @@ public:
   std::string_view default_base_url() const override { return "https://api.openai.com/v1"; }
   std::vector<std::string> key_env_vars() const override { return {"OPENAI_API_KEY"}; }
 
-  HttpRequest build(const Request &req, const std::string &api_key) const override {
+  HttpRequest build(const Request &req_in, const std::string &api_key) const override {
+    // OpenAI's image endpoints keep no conversation: the picture sent is already the previous
+    // result, and the earlier instructions are folded into the prompt.
+    Request folded;
+    if (!req_in.history.empty()) folded = with_history_folded(req_in);
+    const Request &req = req_in.history.empty() ? req_in : folded;
     if (req.n < 1 || req.n > 10)
       throw Error(ErrorCode::InvalidInput, _("OpenAI makes 1 to 10 pictures per request."), "n=" + std::to_string(req.n));
     // OpenAI takes no seed and no ratio: req.seed and req.aspect are left out.

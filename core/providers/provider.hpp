@@ -44,6 +44,20 @@ struct Usage {
   int64_t input_tokens = -1, output_tokens = -1, total_tokens = -1;  // -1 = not reported
 };
 
+// One part of an earlier conversation turn: text or an image, with the model's opaque
+// signature (Gemini `thoughtSignature`) kept exactly as received so it can be returned unchanged.
+struct TurnPart {
+  std::string text;
+  std::optional<EncodedImage> image;
+  std::string thought_signature;  // "" = none
+};
+
+// An earlier turn: "user" (what was asked and sent) or "model" (what came back).
+struct Turn {
+  std::string role;
+  std::vector<TurnPart> parts;
+};
+
 struct Request {
   std::string model;                 // never empty by the time a provider sees it
   std::string base_url;              // never empty by the time a provider sees it (no trailing '/')
@@ -54,6 +68,9 @@ struct Request {
   int width = 0, height = 0;         // exact output size (for models that take one), 0 = let the model choose
   int n = 1;                         // images wanted from this one call
   std::optional<int64_t> seed;
+  // Earlier turns of the same conversation, oldest first, ending with a "model" turn. Providers
+  // that keep context (Gemini) send them as history; others fold the earlier instructions in.
+  std::vector<Turn> history;
 };
 
 struct Result {
@@ -61,6 +78,9 @@ struct Result {
   std::string text;                  // any text the model sent alongside
   std::string finish_reason;         // the provider's own word, e.g. "STOP"
   Usage usage;
+  // The model's answer as a conversation turn (its non-thought parts in order, signatures
+  // kept), for continuing the conversation. Empty for providers without conversations.
+  std::vector<TurnPart> model_parts;
 };
 
 // What to do about a failed try.

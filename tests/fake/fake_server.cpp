@@ -264,6 +264,9 @@ struct FakeServer::Impl {
         json::add(b, "mimeType", std::string("image/png"));
         json::add(b, "data", *png_b64);
         json_builder_end_object(b);
+        // Like Gemini 3: an opaque signature the client must send back unchanged in history.
+        const std::string sig = "fake-signature-" + std::to_string(id);
+        json::add(b, "thoughtSignature", json::base64_encode(std::vector<uint8_t>(sig.begin(), sig.end())));
         json_builder_end_object(b);
       }
       json_builder_end_array(b);
@@ -321,13 +324,29 @@ struct FakeServer::Impl {
     if (!root) throw invalid("Invalid JSON payload received.");
     JsonArray *contents = json::array(root, "contents");
     if (!contents || json_array_get_length(contents) == 0) throw invalid("* GenerateContentRequest.contents: contents is not specified");
+    const guint last = json_array_get_length(contents) - 1;
     for (guint c = 0; c < json_array_get_length(contents); ++c) {
+      // Earlier turns (history) are recorded apart: prompt and pictures are the last turn's.
+      const std::string role = json::string(json::element_object(contents, c), "role", "user");
+      if (role != "user" && role != "model")
+        throw invalid("Please use a valid role: user, model.");
+      if (c == last && role != "user") throw invalid("The last turn must be the user's.");
+      rec.roles.push_back(role);
       JsonArray *parts = json::array(json::element_object(contents, c), "parts");
       if (!parts || json_array_get_length(parts) == 0)
         throw invalid("* GenerateContentRequest.contents[" + std::to_string(c) + "].parts: contents.parts must not be empty.");
       for (guint i = 0; i < json_array_get_length(parts); ++i) {
         JsonObject *part = json::element_object(parts, i);
         if (!part) throw invalid("Invalid JSON payload received. Expected an object in parts.");
+        if (json_object_has_member(part, "thoughtSignature")) {
+          if (role != "model") throw invalid("Thought signatures belong to the model's turns.");
+          rec.signatures.push_back(json::string(part, "thoughtSignature"));
+        }
+        if (c != last) {
+          if (json_object_has_member(part, "text") && role == "user") rec.history_prompts.push_back(json::string(part, "text"));
+          if (object2(part, "inlineData", "inline_data")) ++rec.history_images;
+          continue;
+        }
         if (json_object_has_member(part, "text") && rec.prompt.empty()) rec.prompt = json::string(part, "text");
         JsonObject *data = object2(part, "inlineData", "inline_data");
         if (!data) continue;
@@ -805,6 +824,16 @@ struct FakeServer::Impl {
       json_builder_begin_array(o);
       for (auto [w, h] : r.image_sizes) add_pair(o, w, h);
       json_builder_end_array(o);
+      auto strings = [&](const char *name, const std::vector<std::string> &v) {
+        json_builder_set_member_name(o, name);
+        json_builder_begin_array(o);
+        for (const std::string &x : v) json_builder_add_string_value(o, x.c_str());
+        json_builder_end_array(o);
+      };
+      strings("roles", r.roles);
+      strings("signatures", r.signatures);
+      strings("history_prompts", r.history_prompts);
+      json::add(o, "history_images", int64_t(r.history_images));
       json_builder_set_member_name(o, "mask_size");
       if (r.mask_size) add_pair(o, r.mask_size->first, r.mask_size->second);
       else json_builder_add_null_value(o);

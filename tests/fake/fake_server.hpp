@@ -58,6 +58,10 @@ struct RecordedRequest {
   int image_count = 0;
   std::vector<std::pair<int, int>> image_sizes;   // (width, height) of each input picture
   std::optional<std::pair<int, int>> mask_size;   // OpenAI mask (width, height)
+  // Gemini conversations: the role of each turn, the thoughtSignatures sent back (in the model's
+  // turns), and what the earlier user turns asked and how many pictures the earlier turns held.
+  std::vector<std::string> roles, signatures, history_prompts;
+  int history_images = 0;
   size_t body_bytes = 0;
   int status = 0;             // what was answered; 0 = connection closed without an answer
 };

@@ -59,7 +59,10 @@ def run(name, image=None, drawables=(), **args):
         cfg.set_property("image", image)
         cfg.set_core_object_array("drawables", list(drawables))
     for k, v in args.items():
-        cfg.set_property(k.replace("_", "-"), v)
+        if isinstance(v, list):
+            cfg.set_core_object_array(k.replace("_", "-"), v)
+        else:
+            cfg.set_property(k.replace("_", "-"), v)
     res = proc.run(cfg)
     status = res.index(0)
     value = None
@@ -366,6 +369,142 @@ def parasite_records_provenance_but_never_the_key():
     check(KEY.encode() not in raw, "the key is not in the parasite")
     check(layers[0].get_name().startswith("a red kite"), layers[0].get_name())
     image.delete()
+
+
+def meta_of(layer):
+    return json.loads(bytes(layer.get_parasite("genfill").get_data()).decode())
+
+
+def cache_dir():
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ["HOME"], ".cache"),
+                        "genfill", "conversations")
+
+
+def seen_at(image, x, y):
+    px = composite(image)
+    i = (y * image.get_width() + x) * 4
+    return tuple(px[i:i + 4])
+
+
+@test
+def refine_twice_in_plain_words():
+    """Select, ask, then refine twice: each step a new masked layer that continues the conversation."""
+    image, layer = open_photo()
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 400, 300, 300, 200)
+    steps = [("make it red", "FF0000", None), ("now make it yellow", "FFFF00", None),
+             ("a little darker", "808000", (480, 340, 140, 120))]  # the third on a smaller selection
+    made = []
+    source = layer
+    for prompt, color, rect in steps:
+        if rect:
+            image.select_rectangle(Gimp.ChannelOps.REPLACE, *rect)
+        fake("/_fake/enqueue", {"color": color})
+        status, layers = run("plug-in-genfill-edit", image, [source], prompt=prompt, provider="gemini",
+                             endpoint=endpoint("gemini"))
+        check(status == Gimp.PDBStatusType.SUCCESS, "%s: status %s: %s" % (prompt, status, layers))
+        new = layers[0]
+        check(new.get_mask() is not None, "%s: masked to the selection" % prompt)
+        check(image.get_item_position(new) == image.get_item_position(source) - 1, "%s: right above" % prompt)
+        made.append(new)
+        source = new
+
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 3, "three requests, got %d" % len(reqs))
+    check(reqs[0]["roles"] == ["user"], reqs[0]["roles"])
+    check(reqs[1]["roles"] == ["user", "model", "user"], "the second request carries the first turn: %s"
+          % reqs[1]["roles"])
+    check(reqs[1]["history_prompts"] == ["make it red"], reqs[1]["history_prompts"])
+    check(reqs[1]["history_images"] == 2, "the picture sent and the one received: %d" % reqs[1]["history_images"])
+    check(len(reqs[1]["signatures"]) == 1, reqs[1]["signatures"])
+    import base64
+    check(base64.b64decode(reqs[1]["signatures"][0]).startswith(b"fake-signature-"), "signature returned unchanged")
+    check(reqs[1]["prompt"].startswith("now make it yellow"), reqs[1]["prompt"])
+    check(reqs[2]["roles"] == ["user", "model"] * 2 + ["user"], reqs[2]["roles"])
+    check(reqs[2]["history_prompts"] == ["make it red", "now make it yellow"], reqs[2]["history_prompts"])
+    ids = {meta_of(l)["conversation"] for l in made}
+    check(len(ids) == 1 and len(ids.pop()) == 32, "one conversation through the steps")
+    check(KEY.encode() not in b"".join(bytes(l.get_parasite("genfill").get_data()) for l in made), "no key")
+
+    # Flip back through the steps: what is seen deep inside the last selection.
+    check(seen_at(image, 550, 400) == (128, 128, 0, 255), "step 3 seen: %s" % (seen_at(image, 550, 400),))
+    made[2].set_visible(False)
+    check(seen_at(image, 550, 400) == (255, 255, 0, 255), "step 2 seen: %s" % (seen_at(image, 550, 400),))
+    made[1].set_visible(False)
+    check(seen_at(image, 550, 400) == (255, 0, 0, 255), "step 1 seen: %s" % (seen_at(image, 550, 400),))
+    made[1].set_visible(True)
+    made[2].set_visible(True)
+
+    # Turned off: a single turn.
+    fake("/_fake/reset", {})
+    status, _ = run("plug-in-genfill-edit", image, [made[2]], prompt="blue", provider="gemini",
+                    endpoint=endpoint("gemini"), continue_conversation=False)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check(fake("/_fake/requests")[0]["roles"] == ["user"], "no history when turned off")
+
+    # The cache gone (the file opened on another computer): a single turn on the layer's pixels.
+    import shutil
+    conv = meta_of(made[2])["conversation"]
+    shutil.rmtree(os.path.join(cache_dir(), conv))
+    fake("/_fake/reset", {})
+    status, layers = run("plug-in-genfill-edit", image, [made[2]], prompt="green", provider="gemini",
+                         endpoint=endpoint("gemini"))
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check(fake("/_fake/requests")[0]["roles"] == ["user"], "single turn without the cache")
+    check(meta_of(layers[0])["conversation"] != conv, "a new conversation starts")
+    image.delete()
+
+
+def small_reference(w=64, h=48):
+    other = Gimp.Image.new(w, h, Gimp.ImageBaseType.RGB)
+    ref = Gimp.Layer.new(other, "cat", w, h, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    other.insert_layer(ref, None, 0)
+    return other, ref
+
+
+@test
+def reference_layer_is_sent_as_a_second_picture():
+    for provider in ("gemini", "openai"):
+        fake("/_fake/reset", {})
+        image, layer = open_photo()
+        Gimp.Selection.none(image)
+        other, ref = small_reference()
+        status, layers = run("plug-in-genfill-edit", image, [layer], prompt="put this cat on that pillow",
+                             provider=provider, endpoint=endpoint(provider), references=[ref])
+        check(status == Gimp.PDBStatusType.SUCCESS, "%s: status %s: %s" % (provider, status, layers))
+        req = fake("/_fake/requests")[0]
+        check(req["image_count"] == 2, "%s: two pictures, got %d" % (provider, req["image_count"]))
+        check(req["image_sizes"][1] == [64, 48], "%s: the reference as it is: %s" % (provider, req["image_sizes"]))
+        image.delete()
+        other.delete()
+
+
+@test
+def too_many_references_are_refused_clearly():
+    image, layer = open_photo()
+    others = [small_reference() for _ in range(3)]
+    count = len(image.get_layers())
+    status, message = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="gemini",
+                          endpoint=endpoint("gemini"), references=[r for _, r in others])
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check("at most 3 pictures" in (message or ""), "message: %r" % message)
+    check(len(image.get_layers()) == count, "nothing added")
+    check(fake("/_fake/requests") == [], "nothing sent")
+    image.delete()
+    for o, _ in others:
+        o.delete()
+
+
+@test
+def generate_takes_references():
+    image, layer = open_photo()
+    other, ref = small_reference()
+    status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a cat like this one",
+                         provider="gemini", endpoint=endpoint("gemini"), references=[ref])
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    req = fake("/_fake/requests")[0]
+    check(req["image_count"] == 1 and req["image_sizes"][0] == [64, 48], req)
+    image.delete()
+    other.delete()
 
 
 if not KEY:

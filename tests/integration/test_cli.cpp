@@ -38,12 +38,19 @@ protected:
   }
   void TearDown() override {
     fake_.reset();
-    GDir *d = g_dir_open(tmp_.c_str(), 0, nullptr);
+    remove_tree(tmp_);
+  }
+  static void remove_tree(const std::string &dir) {
+    GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
     if (d) {
-      while (const char *name = g_dir_read_name(d)) g_unlink((tmp_ + "/" + name).c_str());
+      while (const char *name = g_dir_read_name(d)) {
+        const std::string p = dir + "/" + name;
+        if (g_file_test(p.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(p.c_str(), G_FILE_TEST_IS_SYMLINK)) remove_tree(p);
+        else g_unlink(p.c_str());
+      }
       g_dir_close(d);
     }
-    g_rmdir(tmp_.c_str());
+    g_rmdir(dir.c_str());
   }
 
   std::string path(const std::string &name) const { return tmp_ + "/" + name; }
@@ -65,6 +72,7 @@ protected:
       g_subprocess_launcher_setenv(launcher.get(), "OPENAI_API_KEY", kKey, TRUE);
     }
     g_subprocess_launcher_setenv(launcher.get(), "GENFILL_NO_KEYRING", "1", TRUE);
+    g_subprocess_launcher_setenv(launcher.get(), "XDG_CACHE_HOME", path("cache").c_str(), TRUE);
     std::vector<const char *> argv{g_getenv("GENFILL_CLI")};
     for (const std::string &a : args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
@@ -182,6 +190,92 @@ TEST_F(CliTest, GeminiEditHonoursTheMaskPixelForPixel) {
   EXPECT_LE(json_object_get_int_member(region, "y"), box.y);
   EXPECT_LT(json_object_get_int_member(region, "width"), photo_.width) << "only the region is sent";
   json_node_unref(doc);
+}
+
+std::string json_string(const std::string &doc_text, const char *member) {
+  GErrorOut err;
+  JsonNode *doc = json_from_string(doc_text.c_str(), err.out());
+  if (!doc || !JSON_NODE_HOLDS_OBJECT(doc)) {
+    ADD_FAILURE() << "not JSON: " << doc_text;
+    if (doc) json_node_unref(doc);
+    return {};
+  }
+  JsonObject *o = json_node_get_object(doc);
+  std::string v = json_object_has_member(o, member) ? json_object_get_string_member(o, member) : "";
+  json_node_unref(doc);
+  return v;
+}
+
+std::vector<std::string> strings_of(JsonObject *o, const char *member) {
+  std::vector<std::string> v;
+  JsonArray *a = json_object_get_array_member(o, member);
+  for (guint i = 0; a && i < json_array_get_length(a); ++i) v.push_back(json_array_get_string_element(a, i));
+  return v;
+}
+
+// Layer by layer: the second edit continues the first one's conversation.
+TEST_F(CliTest, GeminiContinueSendsTheFirstTurnBackWithItsSignature) {
+  std::string mask_path = write_ellipse_mask();
+  CliRun first = run({"edit", "--provider", "gemini", "--endpoint", endpoint("gemini"), "--prompt", "make it red",
+                      "--mask", mask_path, "--json", photo_path_, "-o", path("step1.png")});
+  ASSERT_EQ(first.status, 0) << first.err;
+  const std::string id = json_string(first.out, "conversation");
+  ASSERT_EQ(id.size(), 32u) << first.out;
+
+  CliRun second = run({"edit", "--provider", "gemini", "--endpoint", endpoint("gemini"), "--prompt",
+                       "now make it yellow", "--mask", mask_path, "--continue", id, "--json", path("step1.png"), "-o",
+                       path("step2.png")});
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(json_string(second.out, "conversation"), id) << "the same conversation goes on";
+
+  JsonNode *reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(arr), 2u);
+  JsonObject *one = json_array_get_object_element(arr, 0), *two = json_array_get_object_element(arr, 1);
+  EXPECT_EQ(strings_of(one, "roles"), std::vector<std::string>{"user"});
+  EXPECT_EQ(strings_of(two, "roles"), (std::vector<std::string>{"user", "model", "user"}));
+  EXPECT_EQ(strings_of(two, "history_prompts"), std::vector<std::string>{"make it red"});
+  EXPECT_EQ(json_object_get_int_member(two, "history_images"), 2) << "the picture sent and the one received";
+  const std::vector<std::string> sigs = strings_of(two, "signatures");
+  ASSERT_EQ(sigs.size(), 1u);
+  gsize len = 0;
+  guchar *raw = g_base64_decode(sigs[0].c_str(), &len);
+  EXPECT_EQ(std::string(reinterpret_cast<char *>(raw), len).rfind("fake-signature-", 0), 0u) << "returned unchanged";
+  g_free(raw);
+  EXPECT_EQ(std::string(json_object_get_string_member(two, "prompt")).rfind("now make it yellow", 0), 0u);
+  json_node_unref(reqs);
+
+  // A conversation gone from the cache: a single turn, and the user is told.
+  remove_tree(path("cache"));
+  CliRun third = run({"edit", "--provider", "gemini", "--endpoint", endpoint("gemini"), "--prompt", "and blue",
+                      "--continue", id, path("step2.png"), "-o", path("step3.png")});
+  ASSERT_EQ(third.status, 0) << third.err;
+  EXPECT_NE(third.err.find("starts afresh"), std::string::npos) << third.err;
+  reqs = fake_->requests();
+  EXPECT_EQ(strings_of(last_request(reqs), "roles"), std::vector<std::string>{"user"});
+  json_node_unref(reqs);
+
+  CliRun bad = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--continue", "../../etc", "--json",
+                    path("step2.png"), "-o", path("bad.png")});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("invalid-input"), std::string::npos) << bad.out;
+}
+
+TEST_F(CliTest, OpenAIContinueFoldsTheEarlierInstructionIntoThePrompt) {
+  CliRun first = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "make it red",
+                      "--json", photo_path_, "-o", path("step1.png")});
+  ASSERT_EQ(first.status, 0) << first.err;
+  const std::string id = json_string(first.out, "conversation");
+  CliRun second = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt",
+                       "now make it yellow", "--continue", id, "--json", path("step1.png"), "-o", path("step2.png")});
+  ASSERT_EQ(second.status, 0) << second.err;
+  JsonNode *reqs = fake_->requests();
+  JsonObject *two = last_request(reqs);
+  const std::string prompt = json_object_get_string_member(two, "prompt");
+  EXPECT_NE(prompt.find("make it red"), std::string::npos) << prompt;
+  EXPECT_LT(prompt.find("make it red"), prompt.find("now make it yellow")) << prompt;
+  EXPECT_EQ(json_object_get_int_member(two, "image_count"), 1) << "the previous result is the only input";
+  json_node_unref(reqs);
 }
 
 TEST_F(CliTest, OpenAIEditSendsAMaskOfTheImagesSize) {
