@@ -230,8 +230,15 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
   for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan));
+  const double scale_s = seconds_since(t_scale);
+  auto t_seam = std::chrono::steady_clock::now();
+  for (Image &img : out.images) {
+    seam::Report rep;
+    img = seam::correct(region, img, mask ? &*mask : nullptr, settings.seam, &rep);
+    out.seam.push_back(std::move(rep));
+  }
   out.timings = {{"encode", encode_s}, {"request", g.request_s}, {"decode", g.decode_s},
-                 {"scale", seconds_since(t_scale)}};
+                 {"scale", scale_s}, {"seam", seconds_since(t_seam)}};
   out.bytes_sent = g.bytes_sent;
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);

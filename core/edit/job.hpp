@@ -13,6 +13,7 @@
 #include "core/image/image.hpp"
 #include "core/plan/plan.hpp"
 #include "core/providers/provider.hpp"
+#include "core/seam/seam.hpp"
 #include "core/transport/transport.hpp"
 
 namespace genfill {
@@ -26,6 +27,8 @@ struct JobSettings {
   int variations = 1;       // images wanted
   std::optional<int64_t> seed;
   TransportOptions transport;
+  // Edits: how the answer is fitted to the region sent (registration, colours, seam).
+  seam::Options seam;
 };
 
 struct Progress {
@@ -44,6 +47,8 @@ struct JobResult {
   // the bytes of all request bodies sent.
   std::vector<std::pair<std::string, double>> timings;
   size_t bytes_sent = 0;
+  // Edits: what the seam correction found and applied, one per image.
+  std::vector<seam::Report> seam;
 };
 
 // Resolves provider, model and key; throws Error{InvalidInput|MissingKey} early, before any work.

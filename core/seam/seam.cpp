@@ -554,9 +554,33 @@ Image correct(const Image &sent, const Image &answer, const Mask *mask, const Op
       r.note = d.note;
     }
   }
+  // Colours and seam are fitted only when the answer kept the context (the same picture,
+  // drifted); an answer that repainted everything has no drift to undo.
+  bool kept_context = false;
+  if (mask) {
+    double n = 0, sa = 0, ss = 0, saa = 0, sss = 0, sas = 0;
+    for (int y = 0; y < sent.height; y += 2)
+      for (int x = 0; x < sent.width; x += 2) {
+        if (!keep.at(x, y)) continue;
+        const uint8_t *a = out.at(x, y), *b = sent.at(x, y);
+        double la = 0.299 * a[0] + 0.587 * a[1] + 0.114 * a[2], lb = 0.299 * b[0] + 0.587 * b[1] + 0.114 * b[2];
+        n += 1;
+        sa += la;
+        ss += lb;
+        saa += la * la;
+        sss += lb * lb;
+        sas += la * lb;
+      }
+    if (n >= 100) {
+      double va = saa / n - (sa / n) * (sa / n), vs = sss / n - (ss / n) * (ss / n), cv = sas / n - (sa / n) * (ss / n);
+      kept_context = va > 1 && vs > 1 && cv / std::sqrt(va * vs) > 0.5;
+    }
+    if (!kept_context && (opts.match_colours || opts.blend_seam))
+      r.note += std::string(r.note.empty() ? "" : "; ") + "answer does not keep the context";
+  }
   // Without a selection the whole region was to change: nothing was asked to be kept, so its
   // colours are the edit, not a drift.
-  if (opts.match_colours && mask) {
+  if (opts.match_colours && mask && kept_context) {
     ColourFit f = estimate_colour(sent, out, keep);
     if (f.found) {
       apply_colour(out, f);
@@ -567,7 +591,7 @@ Image correct(const Image &sent, const Image &answer, const Mask *mask, const Op
       }
     }
   }
-  if (opts.blend_seam && mask) {
+  if (opts.blend_seam && mask && kept_context) {
     blend_membrane(sent, out, *mask);
     r.blended = true;
   }
