@@ -95,9 +95,16 @@ Peak phase_correlate(const Plane &s, const Plane &a, const Plane &k) {
   ms /= ws;
   ma /= ws;
   for (int y = 0; y < h; ++y) {
-    double wy = 0.5 - 0.5 * std::cos(2 * M_PI * (y + 0.5) / h);
+    // A Tukey window (only the outer 12 % tapered): the kept context often lies near the
+    // region's border, which a full Hann window would erase.
+    auto tukey = [](double t) {
+      const double a = 0.12;
+      double e = std::min(t, 1 - t);
+      return e >= a ? 1.0 : 0.5 - 0.5 * std::cos(M_PI * e / a);
+    };
+    double wy = tukey((y + 0.5) / h);
     for (int x = 0; x < w; ++x) {
-      double win = wy * (0.5 - 0.5 * std::cos(2 * M_PI * (x + 0.5) / w));
+      double win = wy * tukey((x + 0.5) / w);
       size_t i = size_t(y) * w + x;
       // Only the sent side is masked: masking both would correlate the hole with itself.
       bs[i] = float((s.v[i] - ms) * win * k.at(x, y));
@@ -308,25 +315,27 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
     n.k = half(levels.back().k, true);
     levels.push_back(std::move(n));
   }
-  for (size_t i = 1; i < levels.size(); ++i) gradients(levels[i]);
+  for (Level &l : levels) gradients(l);
   // Coarse: sweep the scale; phase correlation gives each scale's shift, a few Gauss-Newton
   // steps polish it, and the lowest robust cost wins (the correlation peak alone judges scale poorly).
   Level &top = levels.back();
   Params p;
   double best_cost = INFINITY, best_strength = 0;
-  for (int i = -12; i <= 12; ++i) {
-    double s = 1 + 0.01 * i;
+  for (int i = -6; i <= 6; ++i) {
+    double s = 1 + 0.02 * i;
     Peak pk = phase_correlate(top.s, scaled_about_centre(top.a, s), top.k);
     best_strength = std::max(best_strength, pk.strength);
-    Params c;
-    c.s = s;
-    c.tx = -s * pk.x;
-    c.ty = -s * pk.y;
-    for (int it = 0; it < 6; ++it) gauss_newton(top, c, 1, true);
-    double cost = gauss_newton(top, c, 1, false);
-    if (cost < best_cost) {
-      best_cost = cost;
-      p = c;
+    for (int start = 0; start < 2; ++start) {  // from the correlation's shift, and from none
+      Params c;
+      c.s = s;
+      c.tx = start == 0 ? -s * pk.x : 0;
+      c.ty = start == 0 ? -s * pk.y : 0;
+      for (int it = 0; it < 4; ++it) gauss_newton(top, c, 2, true);
+      double cost = gauss_newton(top, c, 2, false);
+      if (cost < best_cost) {
+        best_cost = cost;
+        p = c;
+      }
     }
   }
   if (std::getenv("GENFILL_SEAM_DEBUG"))
@@ -343,7 +352,7 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
       p.tx *= 2;
       p.ty *= 2;
     }
-    int iters = li == levels.size() - 1 ? 10 : 5;
+    int iters = li == levels.size() - 1 ? 8 : 4;
     for (int it = 0; it < iters; ++it) gauss_newton(levels[li], p, 1, true);
   }
   Level &l1 = levels.size() > 1 ? levels[1] : levels[0];
@@ -355,10 +364,13 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
   identity.b = id2.b;
   double c_id = gauss_newton(l1, identity, 1, false);
   // Full resolution, every other pixel.
-  p.tx *= 2;
-  p.ty *= 2;
-  gradients(levels[0]);
+  if (levels.size() > 1) {
+    p.tx *= 2;
+    p.ty *= 2;
+  }
   for (int it = 0; it < 3; ++it) gauss_newton(levels[0], p, 2, true);
+  if (std::getenv("GENFILL_SEAM_DEBUG"))
+    std::fprintf(stderr, "final: s=%.4f tx=%.2f ty=%.2f texture=%.2f cost %.4f vs %.4f\n", p.s, p.tx, p.ty, texture, c_found, c_id);
   const double maxshift = 0.12 * std::max(sent.width, sent.height);
   if (texture < 1.0) {
     d.note = "low texture";
