@@ -210,6 +210,39 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
     json_builder_set_member_name(b.get(), "conversation");
     json_builder_add_string_value(b.get(), conversation.c_str());
   }
+  if (!r.seam.empty()) {  // what the seam correction found, one entry per file
+    json_builder_set_member_name(b.get(), "seam");
+    json_builder_begin_array(b.get());
+    for (const seam::Report &sr : r.seam) {
+      json_builder_begin_object(b.get());
+      json_builder_set_member_name(b.get(), "registered");
+      json_builder_add_boolean_value(b.get(), sr.registered);
+      const char *names[] = {"dx", "dy", "scale"};
+      double values[] = {sr.dx, sr.dy, sr.scale};
+      for (int i = 0; i < 3; ++i) {
+        json_builder_set_member_name(b.get(), names[i]);
+        json_builder_add_double_value(b.get(), values[i]);
+      }
+      json_builder_set_member_name(b.get(), "colour_matched");
+      json_builder_add_boolean_value(b.get(), sr.colour_matched);
+      json_builder_set_member_name(b.get(), "gain");
+      json_builder_begin_array(b.get());
+      for (double g : sr.gain) json_builder_add_double_value(b.get(), g);
+      json_builder_end_array(b.get());
+      json_builder_set_member_name(b.get(), "offset");
+      json_builder_begin_array(b.get());
+      for (double o : sr.offset) json_builder_add_double_value(b.get(), o);
+      json_builder_end_array(b.get());
+      json_builder_set_member_name(b.get(), "blended");
+      json_builder_add_boolean_value(b.get(), sr.blended);
+      json_builder_set_member_name(b.get(), "note");
+      json_builder_add_string_value(b.get(), sr.note.c_str());
+      json_builder_set_member_name(b.get(), "seconds");
+      json_builder_add_double_value(b.get(), sr.seconds);
+      json_builder_end_object(b.get());
+    }
+    json_builder_end_array(b.get());
+  }
   json_builder_end_object(b.get());
   print_json(b.get());
 }
@@ -270,6 +303,7 @@ int cmd_edit(int argc, char **argv) {
   gchar *mask_path = nullptr, *continue_id = nullptr;
   gchar **refs = nullptr;
   gdouble context = 25, feather_px = 4;
+  gboolean no_register = FALSE, no_colours = FALSE, no_blend = FALSE, raw = FALSE;
   GOptionEntry entries[] = {
       {"mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path,
        N_("Area to change: white (or opaque) pixels; default: the whole image"), "MASK.png"},
@@ -282,6 +316,14 @@ int cmd_edit(int argc, char **argv) {
       {"continue", 0, 0, G_OPTION_ARG_STRING, &continue_id,
        N_("Continue an earlier edit's conversation (its id is printed by --json); INPUT is that edit's result"),
        "ID"},
+      {"no-register", 0, 0, G_OPTION_ARG_NONE, &no_register,
+       N_("Do not correct the shift and scale of the model's answer"), nullptr},
+      {"no-colour-match", 0, 0, G_OPTION_ARG_NONE, &no_colours,
+       N_("Do not correct the colours of the model's answer"), nullptr},
+      {"no-blend", 0, 0, G_OPTION_ARG_NONE, &no_blend,
+       N_("Do not blend the answer into its surroundings across the selection's edge"), nullptr},
+      {"raw", 0, 0, G_OPTION_ARG_NONE, &raw,
+       N_("Composite the model's pixels untouched (no registration, colour match or blend)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   GOptionContext *ctx = g_option_context_new(_("INPUT - edit a picture with a prompt"));
   g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
@@ -301,6 +343,8 @@ int cmd_edit(int argc, char **argv) {
     if (context < 0 || context > 400) throw Error(ErrorCode::InvalidInput, _("--context must be 0-400 percent."));
     if (feather_px < 0 || feather_px > 500) throw Error(ErrorCode::InvalidInput, _("--feather must be 0-500 px."));
     JobSettings s = settings_from(c);
+    s.seam = raw ? seam::Options::raw()
+                 : seam::Options{!no_register, !no_colours, !no_blend};
     ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
     s.api_key = resolved.api_key;
     std::optional<Conversation> conversation;
@@ -349,6 +393,7 @@ int cmd_edit(int argc, char **argv) {
     const std::string conversation_id = remember_exchange(std::move(conversation), result.provider, result.model,
                                                           result.user_turn, result.model_turn, &why);
     if (conversation_id.empty()) g_debug("conversation not saved: %s", why.c_str());
+    for (const seam::Report &sr : result.seam) g_debug("seam: %s (%.0f ms)", sr.summary().c_str(), sr.seconds * 1000);
     std::vector<Image> outputs;
     for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
     std::vector<std::string> names = output_names(c.output, int(outputs.size()));

@@ -224,6 +224,34 @@ void attach_metadata(GimpLayer *layer, const JobResult &r, const std::string &pr
   for (int v : {region.x, region.y, region.w, region.h}) json_builder_add_int_value(b.get(), v);
   json_builder_end_array(b.get());
   if (!conversation.empty()) str("conversation", conversation);  // the cache folder's name, nothing secret
+  if (size_t(variation) < r.seam.size()) {  // what fitting the answer in place found and applied
+    const seam::Report &sr = r.seam[size_t(variation)];
+    json_builder_set_member_name(b.get(), "seam");
+    json_builder_begin_object(b.get());
+    json_builder_set_member_name(b.get(), "registered");
+    json_builder_add_boolean_value(b.get(), sr.registered);
+    json_builder_set_member_name(b.get(), "shift");
+    json_builder_begin_array(b.get());
+    json_builder_add_double_value(b.get(), sr.registered ? sr.dx : 0.0);
+    json_builder_add_double_value(b.get(), sr.registered ? sr.dy : 0.0);
+    json_builder_end_array(b.get());
+    json_builder_set_member_name(b.get(), "scale");
+    json_builder_add_double_value(b.get(), sr.registered ? sr.scale : 1.0);
+    json_builder_set_member_name(b.get(), "colour-matched");
+    json_builder_add_boolean_value(b.get(), sr.colour_matched);
+    json_builder_set_member_name(b.get(), "gain");
+    json_builder_begin_array(b.get());
+    for (double g : sr.gain) json_builder_add_double_value(b.get(), g);
+    json_builder_end_array(b.get());
+    json_builder_set_member_name(b.get(), "offset");
+    json_builder_begin_array(b.get());
+    for (double o : sr.offset) json_builder_add_double_value(b.get(), o);
+    json_builder_end_array(b.get());
+    json_builder_set_member_name(b.get(), "blended");
+    json_builder_add_boolean_value(b.get(), sr.blended);
+    str("note", sr.note);
+    json_builder_end_object(b.get());
+  }
   json_builder_end_object(b.get());
   JsonNode *root = json_builder_get_root(b.get());
   gchar *text = json_to_string(root, FALSE);
@@ -510,7 +538,8 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
 
   const bool has_aspect = gimp_procedure_find_argument(procedure, "aspect") != nullptr;
   if (edit)
-    gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "context", "feather", nullptr);
+    gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "context", "feather", "register",
+                                   "match-colours", "blend-seam", "raw", nullptr);
   else
     gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
   gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
@@ -642,6 +671,9 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     int context = config_int(config, "context");
     gboolean continue_conversation = TRUE;
     g_object_get(config, "continue-conversation", &continue_conversation, nullptr);
+    gboolean reg = TRUE, colours = TRUE, blend = TRUE, raw = FALSE;
+    g_object_get(config, "register", &reg, "match-colours", &colours, "blend-seam", &blend, "raw", &raw, nullptr);
+    settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
     ResolvedJob job = resolve_with_key(settings, ui);
     std::vector<Image> references = read_references(config);
 
@@ -865,6 +897,19 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
         _("On a layer genfill made, the model sees the earlier steps, so \"now make it yellow\" is understood"),
         TRUE, G_PARAM_READWRITE);
     add_references_argument(p);
+    // Fitting the answer in place; keep these last, as one block.
+    gimp_procedure_add_boolean_argument(p, "register", _("_Align the answer"),
+                                        _("Undo the shift and scale the model adds to the picture"), TRUE,
+                                        G_PARAM_READWRITE);
+    gimp_procedure_add_boolean_argument(p, "match-colours", _("Match _colours"),
+                                        _("Undo the model's change of brightness and colour"), TRUE,
+                                        G_PARAM_READWRITE);
+    gimp_procedure_add_boolean_argument(p, "blend-seam", _("_Blend the seam"),
+                                        _("Blend the answer into its surroundings across the selection's edge"),
+                                        TRUE, G_PARAM_READWRITE);
+    gimp_procedure_add_boolean_argument(p, "raw", _("_Raw answer"),
+                                        _("Use the model's pixels untouched (overrides the three above)"), FALSE,
+                                        G_PARAM_READWRITE);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kGenerate) == 0) {

@@ -255,9 +255,26 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   const int out_w = settings.results_at_upload_scale ? plan.content.w : plan.region.w;
   const int out_h = settings.results_at_upload_scale ? plan.content.h : plan.region.h;
   for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan, out_w, out_h));
+  const double scale_s = seconds_since(t_scale);
+  // Each answer is fitted against what was sent, at the results' scale.
+  auto t_seam = std::chrono::steady_clock::now();
+  std::optional<Image> sent_scaled;
+  std::optional<Mask> mask_scaled;
+  if (region.width != out_w || region.height != out_h) {
+    sent_scaled = scale(region, out_w, out_h);
+    if (mask) mask_scaled = scale(*mask, out_w, out_h);
+  }
+  const Image &sent = sent_scaled ? *sent_scaled : region;
+  const Mask *sent_mask = mask_scaled ? &*mask_scaled : mask ? &*mask : nullptr;
+  for (Image &img : out.images) {
+    seam::Report rep;
+    img = seam::correct(sent, img, sent_mask, settings.seam, &rep);
+    rep.dx *= double(plan.region.w) / out_w;  // reported in the region's pixels
+    rep.dy *= double(plan.region.h) / out_h;
+    out.seam.push_back(std::move(rep));
+  }
   out.timings = {{"resolve", resolve_s}, {"encode", encode_s}, {"build", g.build_s}, {"request", g.request_s},
-                 {"decode", g.decode_s},
-                 {"scale", seconds_since(t_scale)}};
+                 {"decode", g.decode_s}, {"scale", scale_s}, {"seam", seconds_since(t_seam)}};
   out.bytes_sent = g.bytes_sent;
   out.user_turn = std::move(user_turn);
   out.model_turn.role = "model";

@@ -13,6 +13,7 @@
 #include "core/image/image.hpp"
 #include "core/plan/plan.hpp"
 #include "core/providers/provider.hpp"
+#include "core/seam/seam.hpp"
 #include "core/transport/transport.hpp"
 
 namespace genfill {
@@ -31,6 +32,8 @@ struct JobSettings {
   bool results_at_upload_scale = false;
   TransportOptions transport;
   std::vector<Turn> history; // edit only: earlier turns of the conversation being continued
+  // Edits: how the answer is fitted to the region sent (registration, colours, seam).
+  seam::Options seam;
 };
 
 struct Progress {
@@ -52,6 +55,8 @@ struct JobResult {
   // Edit only: this exchange as conversation turns (the prompt and the picture sent; the first
   // answer as the model gave it, signatures kept), for the next "now make it ..." step.
   Turn user_turn, model_turn;
+  // Edits: what the seam correction found and applied, one per image.
+  std::vector<seam::Report> seam;
 };
 
 // Resolves provider, model and key; throws Error{InvalidInput|MissingKey} early, before any work.

@@ -2,6 +2,7 @@
 #include "fake_server.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -20,6 +21,7 @@
 
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
+#include "core/seam/seam.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
 
@@ -153,9 +155,33 @@ std::string png_chunk(const std::string &type, const std::string &data) {
   return be32(uint32_t(data.size())) + typed + be32(~c);
 }
 
+// The uploaded picture, drifted as a model would (see FakeReply::drift).
+Image drifted(const Image &in, int w, int h, const FakeReply &r) {
+  Image src = (in.width == w && in.height == h) ? in : scale(in, w, h);
+  if (!r.color.empty()) {
+    uint32_t rgb = 0;
+    parse_color(r.color, &rgb);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        double u = (x - w / 2.0) / (w * 0.3), v = (y - h / 2.0) / (h * 0.3);
+        if (u * u + v * v > 1) continue;
+        uint8_t *p = src.at(x, y);
+        double shade = 0.75 + 0.25 * std::sin(x * 0.05) * std::cos(y * 0.05);  // some texture
+        p[0] = uint8_t(std::clamp(((rgb >> 16) & 255) * shade, 0.0, 255.0));
+        p[1] = uint8_t(std::clamp(((rgb >> 8) & 255) * shade, 0.0, 255.0));
+        p[2] = uint8_t(std::clamp((rgb & 255) * shade, 0.0, 255.0));
+        p[3] = 255;
+      }
+  }
+  double g[3] = {r.drift_gain, r.drift_gain, r.drift_gain}, o[3] = {r.drift_offset, r.drift_offset, r.drift_offset};
+  return seam::apply_drift(src, r.drift_dx, r.drift_dy, r.drift_scale, g, o);
+}
+
 // The picture an answer carries, base64, possibly broken on purpose.
-std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply) {
+std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr) {
   const std::string kind = reply ? reply->picture : "";
+  if (reply && reply->drift && upload && !upload->empty() && kind.empty())
+    return json::base64_encode(encode_png(drifted(*upload, w, h, *reply), 1));
   const std::string sig = "\x89PNG\r\n\x1a\n";
   if (kind == "bad_base64") return "iVBORw0KGgo#not*base64";
   std::vector<uint8_t> bytes;
@@ -303,6 +329,7 @@ struct FakeServer::Impl {
 
   Answer gemini(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
                 const FakeReply *reply) {
+    Image upload;  // the first picture sent, for drifted answers
     SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
     const char *key = soup_message_headers_get_one(h, "x-goog-api-key");
     rec.has_key = key && *key;
@@ -360,6 +387,7 @@ struct FakeServer::Impl {
           throw invalid("Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting");
         Image img = decode_or(bytes, {400, gemini_error(400, "INVALID_ARGUMENT", "Unable to process input image.")});
         rec.image_sizes.emplace_back(img.width, img.height);
+        if (upload.empty()) upload = std::move(img);
         ++rec.image_count;
       }
     }
@@ -387,7 +415,7 @@ struct FakeServer::Impl {
 
     if (reply && reply->text_only)
       return {200, gemini_success(model, "I can describe the picture, but I will not draw it.", nullptr)};
-    const std::string b64 = picture_b64(w, ht, color_for(reply), reply);
+    const std::string b64 = picture_b64(w, ht, color_for(reply), reply, &upload);
     return {200, gemini_success(model, "Here is the edited picture.", &b64)};
   }
 
@@ -481,6 +509,7 @@ struct FakeServer::Impl {
     if (!mp) throw invalid("Could not parse multipart form.", nullptr);
     std::unique_ptr<SoupMultipart, void (*)(SoupMultipart *)> guard(mp, soup_multipart_free);
     std::optional<std::pair<int, int>> first;
+    Image upload;  // the first picture sent, for drifted answers
     bool mask_has_alpha = false;
     std::string image_field;
     for (int i = 0; i < soup_multipart_get_length(mp); ++i) {
@@ -512,6 +541,7 @@ struct FakeServer::Impl {
                                                  "invalid_request_error", "image", "invalid_image_file")});
         if (!first) first = std::make_pair(img.width, img.height);
         rec.image_sizes.emplace_back(img.width, img.height);
+        if (upload.empty()) upload = std::move(img);
         ++rec.image_count;
       } else if (name == "mask") {
         const std::vector<uint8_t> mb(value.begin(), value.end());
@@ -546,7 +576,7 @@ struct FakeServer::Impl {
     if (rec.size.empty()) rec.size = "auto";
     if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
     if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
-    return openai_images(picture_b64(w, hh, color_for(reply), reply), rec.n, rec.size);
+    return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload), rec.n, rec.size);
   }
 
   // ---------- dispatch ----------
@@ -779,6 +809,18 @@ struct FakeServer::Impl {
     r.color = json::string(o, "color");
     r.picture = json::string(o, "picture");
     r.count = int(json::integer(o, "count", 1));
+    if (JsonObject *d = json::object(o, "drift")) {
+      auto num = [&](const char *k, double def) {
+        return json_object_has_member(d, k) ? json_object_get_double_member(d, k) : def;
+      };
+      r.drift = true;
+      r.drift_dx = num("dx", 0);
+      r.drift_dy = num("dy", 0);
+      r.drift_scale = num("scale", 1);
+      r.drift_gain = num("gain", 1);
+      r.drift_offset = num("offset", 0);
+      if (!(r.drift_scale > 0.5 && r.drift_scale < 2)) throw std::invalid_argument("drift scale must be 0.5..2");
+    }
     if (r.status != 0 && (r.status < 100 || r.status > 599)) throw std::invalid_argument("status must be 100..599");
     if (!r.fixture.empty() && load_fixture(r.fixture).find("fake_fixture_missing") != std::string::npos)
       throw std::invalid_argument("no such fixture: " + r.fixture);

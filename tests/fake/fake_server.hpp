@@ -44,6 +44,11 @@ struct FakeReply {
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
                                // declared), "bad_base64"
   int count = 1;               // use for this many provider requests
+  // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,
+  // shifted, scaled about its centre and its colours changed (out = gain * in + offset), as
+  // image models do; a centred ellipse is painted in `color` when one is given (the "edit").
+  bool drift = false;
+  double drift_dx = 0, drift_dy = 0, drift_scale = 1, drift_gain = 1, drift_offset = 0;
 };
 
 // What the fake saw of one provider request. Never holds the key itself.

@@ -321,6 +321,43 @@ TEST_F(CliTest, WithoutAMaskTheWholePictureIsEdited) {
   expect_masked_edit(photo_, out, all, 0);
 }
 
+// The fake answers with the uploaded picture drifted (shifted, scaled, brighter) and the
+// selection painted: by default the result has no seam; --raw shows the drift at the edge.
+TEST_F(CliTest, DriftedAnswerIsRegisteredAndLeavesNoSeam) {
+  Mask mask;
+  std::string mask_path = write_ellipse_mask(&mask);
+  const char *drift = R"({"color":"3366CC","count":2,"drift":{"dx":7,"dy":-5,"scale":1.04,"gain":1.12,"offset":-6}})";
+  fake_->enqueue(drift);
+  CliRun fixed = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--mask", mask_path, "--json",
+                      photo_path_, "-o", path("fixed.png")});
+  ASSERT_EQ(fixed.status, 0) << fixed.err;
+  CliRun raw = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--mask", mask_path, "--raw",
+                    "--json", photo_path_, "-o", path("raw.png")});
+  ASSERT_EQ(raw.status, 0) << raw.err;
+  EXPECT_NE(fixed.out.find("\"registered\" : true"), std::string::npos) << fixed.out;
+  EXPECT_NE(raw.out.find("\"registered\" : false"), std::string::npos) << raw.out;
+  // Mean error against the original in a ring just inside the selection's edge (the edit's
+  // ellipse is smaller than the selection, so the ring is context the model kept).
+  auto ring_error = [&](const Image &out) {
+    double err = 0, n = 0;
+    for (int y = 8; y < photo_.height - 8; ++y)
+      for (int x = 8; x < photo_.width - 8; ++x) {
+        if (!mask.at(x, y)) continue;
+        bool near = !mask.at(x - 6, y) || !mask.at(x + 6, y) || !mask.at(x, y - 6) || !mask.at(x, y + 6);
+        if (!near) continue;
+        for (int c = 0; c < 3; ++c) err += std::abs(out.at(x, y)[c] - double(photo_.at(x, y)[c]));
+        n += 3;
+      }
+    return err / n;
+  };
+  double e_fixed = ring_error(load_image_file(path("fixed.png")));
+  double e_raw = ring_error(load_image_file(path("raw.png")));
+  RecordProperty("ring_error_raw", std::to_string(e_raw));
+  RecordProperty("ring_error_fixed", std::to_string(e_fixed));
+  EXPECT_LT(e_fixed, e_raw / 2) << "raw " << e_raw << " fixed " << e_fixed;
+  EXPECT_LT(e_fixed, 6.0) << "raw " << e_raw << " fixed " << e_fixed;
+}
+
 TEST_F(CliTest, GenerateSeveralImages) {
   CliRun r = run({"generate", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a lighthouse",
                "--aspect", "3:2", "-n", "2", "-o", path("gen.png")});
