@@ -524,6 +524,47 @@ if not KEY:
         check(fake("/_fake/requests") == [], "nothing was sent")
 
 
+
+@test
+def drifted_answer_is_fitted_in_place():
+    """The model's answer comes back shifted, scaled and brighter: by default the new layer meets
+    its surroundings (registered, colours matched, seam blended) and the parasite says what was
+    done; raw=True composites the answer untouched and shows the seam."""
+    drift = {"color": "3366CC", "drift": {"dx": 7, "dy": -5, "scale": 1.04, "gain": 1.12, "offset": -6}}
+    rx, ry, rw, rh = 400, 300, 300, 200
+    errors, metas = {}, {}
+    for raw in (False, True):
+        image, layer = open_photo()
+        before = composite(image)
+        image.select_ellipse(Gimp.ChannelOps.REPLACE, rx, ry, rw, rh)
+        fake("/_fake/enqueue", drift)
+        status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a blue disc", provider="gemini",
+                             endpoint=endpoint("gemini"), feather=4.0, raw=raw)
+        check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+        metas[raw] = meta_of(layers[0])["seam"]
+        after = composite(image)
+        W = image.get_width()
+        err = n = 0
+        cx, cy, ax, ay = rx + rw / 2.0, ry + rh / 2.0, rw / 2.0, rh / 2.0
+        for yy in range(ry, ry + rh):
+            for xx in range(rx, rx + rw):
+                d = ((xx + 0.5 - cx) / ax) ** 2 + ((yy + 0.5 - cy) / ay) ** 2
+                if 0.93 <= d <= 0.99:  # a ring just inside the selection's edge, outside the painted disc
+                    i = (yy * W + xx) * 4
+                    err += sum(abs(after[i + c] - before[i + c]) for c in range(3))
+                    n += 3
+        errors[raw] = err / n
+        image.delete()
+    fixed, raw = metas[False], metas[True]
+    print("INFO edge error raw %.2f, fitted %.2f; found %s" % (errors[True], errors[False], fixed), flush=True)
+    check(fixed["registered"] and fixed["colour-matched"] and fixed["blended"], fixed)
+    check(abs(fixed["scale"] - 1.04) < 0.01, "scale found %s" % fixed["scale"])
+    check(fixed["shift"][0] > 2 and fixed["shift"][1] < -1, "shift found %s" % fixed["shift"])
+    check(not raw["registered"] and not raw["colour-matched"] and not raw["blended"], raw)
+    check(errors[False] < errors[True] / 2 and errors[False] < 6,
+          "edge error raw %.2f, fitted %.2f" % (errors[True], errors[False]))
+
+
 if os.environ.get("GENFILL_EXPECT_LANG") == "es":
     @test
     def in_spanish():
