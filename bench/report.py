@@ -16,7 +16,7 @@ runs = [json.loads(l) for l in open(runs_path)]
 stages = [json.loads(l) for l in open(stages_path)]
 assert len(runs) == len(stages), (len(runs), len(stages))
 
-STAGES = ["read", "plan", "resolve", "encode", "build", "request", "decode", "scale", "feather", "insert"]
+STAGES = ["read", "plan", "resolve", "encode", "build", "request", "decode", "scale", "seam", "feather", "insert"]
 groups = {}
 for run, st in zip(runs, stages):
     key = (run["megapixels"], run["selection"], run.get("variations", 1), run["provider"])

@@ -2,8 +2,10 @@
 #include "core/edit/job.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 
@@ -266,13 +268,23 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   }
   const Image &sent = sent_scaled ? *sent_scaled : region;
   const Mask *sent_mask = mask_scaled ? &*mask_scaled : mask ? &*mask : nullptr;
-  for (Image &img : out.images) {
-    seam::Report rep;
-    img = seam::correct(sent, img, sent_mask, settings.seam, &rep);
+  out.seam.resize(out.images.size());
+  auto fit = [&](size_t i) {
+    seam::Report &rep = out.seam[i];
+    out.images[i] = seam::correct(sent, out.images[i], sent_mask, settings.seam, &rep);
     rep.dx *= double(plan.region.w) / out_w;  // reported in the region's pixels
     rep.dy *= double(plan.region.h) / out_h;
-    out.seam.push_back(std::move(rep));
-  }
+  };
+  // Variations are fitted side by side, as many at once as there are cores.
+  const size_t workers = std::min<size_t>(out.images.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < out.images.size();) fit(i);
+  };
+  std::vector<std::future<void>> helpers;
+  for (size_t w = 1; w < workers; ++w) helpers.push_back(std::async(std::launch::async, work));
+  work();
+  for (auto &h : helpers) h.get();  // rethrows a helper's exception
   out.timings = {{"resolve", resolve_s}, {"encode", encode_s}, {"build", g.build_s}, {"request", g.request_s},
                  {"decode", g.decode_s}, {"scale", scale_s}, {"seam", seconds_since(t_seam)}};
   out.bytes_sent = g.bytes_sent;
