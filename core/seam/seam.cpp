@@ -8,7 +8,6 @@
 #include <cmath>
 #include <complex>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <vector>
 
@@ -338,9 +337,6 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
       }
     }
   }
-  if (std::getenv("GENFILL_SEAM_DEBUG"))
-    std::fprintf(stderr, "coarse %dx%d: s=%.3f tx=%.2f ty=%.2f cost=%.3f strength=%.3f\n", top.s.w, top.s.h, p.s, p.tx,
-                 p.ty, best_cost, best_strength);
   if (best_strength < 0.04) {
     d.note = "no reliable match (low texture)";
     return d;
@@ -369,8 +365,6 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
     p.ty *= 2;
   }
   for (int it = 0; it < 3; ++it) gauss_newton(levels[0], p, 2, true);
-  if (std::getenv("GENFILL_SEAM_DEBUG"))
-    std::fprintf(stderr, "final: s=%.4f tx=%.2f ty=%.2f texture=%.2f cost %.4f vs %.4f\n", p.s, p.tx, p.ty, texture, c_found, c_id);
   const double maxshift = 0.12 * std::max(sent.width, sent.height);
   if (texture < 1.0) {
     d.note = "low texture";
