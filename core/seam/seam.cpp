@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -493,6 +494,7 @@ Sums full_pass(const Image &sent, const Image &answer, const Mask &keep, const P
 }
 
 uint8_t to_u8(double v) { return uint8_t(std::clamp(v + 0.5, 0.0, 255.0)); }
+uint8_t to_u8(float v) { return uint8_t(std::clamp(v + 0.5f, 0.f, 255.f)); }
 
 struct Tap {
   int i[4];
@@ -725,48 +727,179 @@ void apply_colour(Image &img, const ColourFit &fit) {
 
 namespace {
 
-// Harmonic fill of the unknown values (known == 0) of three planes, coarse to fine.
-void membrane(std::array<Plane, 3> &d, Plane &known) {
-  const int w = known.w, h = known.h;
-  if (w > 24 && h > 24) {
-    std::array<Plane, 3> cd;
-    Plane ck(w / 2, h / 2);
-    for (auto &p : cd) p = Plane(w / 2, h / 2);
-    for (int y = 0; y < h / 2; ++y)
-      for (int x = 0; x < w / 2; ++x) {
-        double n = 0, s[3] = {};
-        for (int j = 0; j < 2; ++j)
-          for (int i = 0; i < 2; ++i)
-            if (known.at(2 * x + i, 2 * y + j) > 0) {
-              n += 1;
-              for (int c = 0; c < 3; ++c) s[c] += d[size_t(c)].at(2 * x + i, 2 * y + j);
-            }
-        ck.at(x, y) = n > 0 ? 1.f : 0.f;
-        for (int c = 0; c < 3; ++c) cd[size_t(c)].at(x, y) = n > 0 ? float(s[c] / n) : 0.f;
+// The membrane's unknown field: three channels side by side, and which pixels are known.
+struct Field {
+  int w = 0, h = 0;
+  std::vector<uint8_t> known;
+  std::vector<std::array<float, 3>> d;
+  Field(int w_, int h_) : w(w_), h(h_), known(size_t(w_) * h_, 0), d(size_t(w_) * h_, std::array<float, 3>{}) {}
+};
+
+// Half resolution: a pixel is known when any of its four is, with their mean.
+Field restrict_field(const Field &f) {
+  Field c(f.w / 2, f.h / 2);
+  for (int y = 0; y < c.h; ++y)
+    for (int x = 0; x < c.w; ++x) {
+      int n = 0;
+      float s[3] = {};
+      for (int j = 0; j < 2; ++j)
+        for (int i = 0; i < 2; ++i) {
+          const size_t k = size_t(2 * y + j) * f.w + size_t(2 * x + i);
+          if (!f.known[k]) continue;
+          ++n;
+          for (int ch = 0; ch < 3; ++ch) s[ch] += f.d[k][size_t(ch)];
+        }
+      if (n == 0) continue;
+      const size_t k = size_t(y) * c.w + size_t(x);
+      c.known[k] = 1;
+      for (int ch = 0; ch < 3; ++ch) c.d[k][size_t(ch)] = s[ch] / float(n);
+    }
+  return c;
+}
+
+// Bilinear taps from a fine coordinate to the coarse grid of half the size, at (x - 0.5) / 2
+// (clamped), as pixel centres line up.
+struct UpTap {
+  int i0, i1;
+  float f;
+};
+std::vector<UpTap> up_taps(int n_fine, int n_coarse) {
+  std::vector<UpTap> t(static_cast<size_t>(n_fine));
+  for (int x = 0; x < n_fine; ++x) {
+    const double X = std::clamp((x - 0.5) / 2.0, 0.0, double(n_coarse - 1));
+    const int i0 = std::min(int(X), std::max(n_coarse - 2, 0));
+    t[size_t(x)] = {i0, std::min(i0 + 1, n_coarse - 1), float(X - i0)};
+  }
+  return t;
+}
+
+// Bilinear upsampling of a coarse field, a fine row at a time: the two coarse rows are blended
+// once per fine row, then each pixel blends two values of that line.
+class Upsampler {
+ public:
+  Upsampler(const Field &c, int w, int h) : c_(c), tx_(up_taps(w, c.w)), ty_(up_taps(h, c.h)), line_(size_t(c.w)) {}
+  void row(int y) {
+    const UpTap &t = ty_[size_t(y)];
+    const std::array<float, 3> *r0 = &c_.d[size_t(t.i0) * c_.w], *r1 = &c_.d[size_t(t.i1) * c_.w];
+    for (int i = 0; i < c_.w; ++i)
+      for (size_t ch = 0; ch < 3; ++ch) line_[size_t(i)][ch] = r0[i][ch] + (r1[i][ch] - r0[i][ch]) * t.f;
+  }
+  std::array<float, 3> at(int x) const {
+    const UpTap &t = tx_[size_t(x)];
+    const std::array<float, 3> &a = line_[size_t(t.i0)], &b = line_[size_t(t.i1)];
+    return {a[0] + (b[0] - a[0]) * t.f, a[1] + (b[1] - a[1]) * t.f, a[2] + (b[2] - a[2]) * t.f};
+  }
+
+ private:
+  const Field &c_;
+  std::vector<UpTap> tx_, ty_;
+  std::vector<std::array<float, 3>> line_;
+};
+
+// Chessboard distance of every pixel to the nearest known one, capped at cap (< 255): two
+// chamfer passes, each taking the row before (three neighbours) and then the pixel before.
+std::vector<uint8_t> distance_to_known(const Field &f, int cap) {
+  const int w = f.w, h = f.h;
+  std::vector<uint8_t> dist(f.known.size()), near(static_cast<size_t>(w));
+  auto pass = [&](int y, int prev_y, bool forward) {
+    uint8_t *row = &dist[size_t(y) * w];
+    const uint8_t *known = &f.known[size_t(y) * w];
+    if (forward) std::fill(row, row + w, uint8_t(cap));
+    if (prev_y >= 0 && prev_y < h) {
+      const uint8_t *prev = &dist[size_t(prev_y) * w];
+      // near[x]: the least of the three pixels above (below), plus one.
+      near[0] = uint8_t(std::min(prev[0], prev[std::min(1, w - 1)]) + 1);
+      for (int x = 1; x < w - 1; ++x) near[size_t(x)] = uint8_t(std::min({prev[x - 1], prev[x], prev[x + 1]}) + 1);
+      if (w > 1) near[size_t(w - 1)] = uint8_t(std::min(prev[w - 2], prev[w - 1]) + 1);
+      for (int x = 0; x < w; ++x) row[x] = std::min(row[x], near[size_t(x)]);
+    }
+    for (int x = 0; x < w; ++x)
+      if (known[x]) row[x] = 0;
+    if (forward)
+      for (int x = 1; x < w; ++x) row[x] = std::min(row[x], uint8_t(row[x - 1] + 1));
+    else
+      for (int x = w - 2; x >= 0; --x) row[x] = std::min(row[x], uint8_t(row[x + 1] + 1));
+  };
+  for (int y = 0; y < h; ++y) pass(y, y - 1, true);
+  for (int y = h - 1; y >= 0; --y) pass(y, y + 1, false);
+  return dist;
+}
+
+// An unknown pixel to relax: its index and which of its four neighbours lie outside the field.
+struct Cell {
+  int k;
+  uint8_t edges;  // 1 left, 2 right, 4 up, 8 down
+};
+
+Cell cell_at(int x, int y, int w, int h) {
+  return {y * w + x, uint8_t((x == 0 ? 1 : 0) | (x == w - 1 ? 2 : 0) | (y == 0 ? 4 : 0) | (y == h - 1 ? 8 : 0))};
+}
+
+// Over-relaxed Gauss-Seidel sweeps over the listed pixels, in the listed order.
+void relax(Field &f, const std::vector<Cell> &cells, int iters) {
+  const int w = f.w;
+  std::array<float, 3> *d = f.d.data();
+  for (int it = 0; it < iters; ++it)
+    for (const Cell &c : cells) {
+      std::array<float, 3> &v = d[c.k];
+      float s[3];
+      float inv_n = 0.25f;
+      if (c.edges == 0) {
+        const auto &l = d[c.k - 1], &r = d[c.k + 1], &u = d[c.k - w], &b = d[c.k + w];
+        for (size_t ch = 0; ch < 3; ++ch) s[ch] = l[ch] + r[ch] + u[ch] + b[ch];
+      } else {
+        int n = 0;
+        s[0] = s[1] = s[2] = 0;
+        auto add = [&](int j) {
+          for (size_t ch = 0; ch < 3; ++ch) s[ch] += d[j][ch];
+          ++n;
+        };
+        if (!(c.edges & 1)) add(c.k - 1);
+        if (!(c.edges & 2)) add(c.k + 1);
+        if (!(c.edges & 4)) add(c.k - w);
+        if (!(c.edges & 8)) add(c.k + w);
+        inv_n = 1.f / float(n);
       }
-    membrane(cd, ck);
+      for (size_t ch = 0; ch < 3; ++ch) v[ch] += 1.6f * (s[ch] * inv_n - v[ch]);
+    }
+}
+
+constexpr int kCoarsest = 24;  // levels up to this size are solved outright
+constexpr int kBand = 8;       // finer levels relax only this far (in pixels) from known ones
+
+// Harmonic fill of the unknown values, coarse to fine. At the finer levels the coarser solution,
+// upsampled, is relaxed only in a band along the known pixels: further in, it is smooth already
+// and a few sweeps would not change it. With `interior` false, the pixels beyond the band are
+// left unset (the caller upsamples them from `coarse` itself).
+void solve(Field &f, Field *coarse_out = nullptr, std::vector<uint8_t> *dist_out = nullptr) {
+  const int w = f.w, h = f.h;
+  if (w <= kCoarsest || h <= kCoarsest) {
+    std::vector<Cell> cells;
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x)
-        if (known.at(x, y) <= 0)
-          for (int c = 0; c < 3; ++c)
-            d[size_t(c)].at(x, y) = cd[size_t(c)].sample((x - 0.5) / 2.0, (y - 0.5) / 2.0);
+        if (!f.known[size_t(y) * w + x]) cells.push_back(cell_at(x, y, w, h));
+    relax(f, cells, 300);
+    return;
   }
-  const int iters = (w > 24 && h > 24) ? 5 : 300;  // the coarser level already did the far-reaching work
-  for (int it = 0; it < iters; ++it)
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        if (known.at(x, y) > 0) continue;
-        for (auto &p : d) {
-          float s = 0;
-          int n = 0;
-          if (x > 0) s += p.at(x - 1, y), ++n;
-          if (x < w - 1) s += p.at(x + 1, y), ++n;
-          if (y > 0) s += p.at(x, y - 1), ++n;
-          if (y < h - 1) s += p.at(x, y + 1), ++n;
-          float v = s / float(n);
-          p.at(x, y) += 1.6f * (v - p.at(x, y));  // over-relaxed Gauss-Seidel
-        }
-      }
+  Field c = restrict_field(f);
+  solve(c);
+  std::vector<uint8_t> dist = distance_to_known(f, kBand + 2);
+  std::vector<Cell> band;
+  Upsampler up(c, w, h);
+  for (int y = 0; y < h; ++y) {
+    up.row(y);
+    for (int x = 0; x < w; ++x) {
+      const size_t k = size_t(y) * w + x;
+      if (f.known[k] || (coarse_out && dist[k] > kBand + 1)) continue;
+      f.d[k] = up.at(x);
+      if (dist[k] <= kBand) band.push_back(cell_at(x, y, w, h));
+    }
+  }
+  relax(f, band, 5);
+  if (coarse_out) {
+    *coarse_out = std::move(c);
+    *dist_out = std::move(dist);
+  }
 }
 
 }  // namespace
@@ -778,27 +911,39 @@ void blend_membrane(const Image &sent, Image &answer, const Mask &mask) {
   b.y = std::max(0, b.y - 1);
   b.w = std::min(mask.width, b.right() + 1) - b.x;
   b.h = std::min(mask.height, b.bottom() + 1) - b.y;
-  std::array<Plane, 3> d;
-  for (auto &p : d) p = Plane(b.w, b.h);
-  Plane known(b.w, b.h);
+  Field f(b.w, b.h);
   bool any_known = false;
-  for (int y = 0; y < b.h; ++y)
+  for (int y = 0; y < b.h; ++y) {
+    const uint8_t *m = &mask.values[size_t(b.y + y) * mask.width + b.x];
+    const uint8_t *s = sent.at(b.x, b.y + y), *a = answer.at(b.x, b.y + y);
     for (int x = 0; x < b.w; ++x) {
-      bool k = mask.at(b.x + x, b.y + y) == 0;
-      known.at(x, y) = k ? 1.f : 0.f;
-      any_known |= k;
-      if (k)
-        for (int c = 0; c < 3; ++c)
-          d[size_t(c)].at(x, y) = float(sent.at(b.x + x, b.y + y)[c]) - float(answer.at(b.x + x, b.y + y)[c]);
+      if (m[x]) continue;
+      const size_t k = size_t(y) * b.w + x;
+      f.known[k] = 1;
+      any_known = true;
+      for (size_t c = 0; c < 3; ++c) f.d[k][c] = float(s[4 * x + int(c)]) - float(a[4 * x + int(c)]);
     }
+  }
   if (!any_known) return;  // the selection covers the whole region: no edge to match
-  membrane(d, known);
-  for (int y = 0; y < b.h; ++y)
-    for (int x = 0; x < b.w; ++x) {
-      if (known.at(x, y) > 0) continue;
-      uint8_t *px = answer.at(b.x + x, b.y + y);
-      for (int c = 0; c < 3; ++c) px[c] = to_u8(px[c] + d[size_t(c)].at(x, y));
+  // The finest level's interior is upsampled from the coarser solution while it is applied.
+  Field coarse(0, 0);
+  std::vector<uint8_t> dist;
+  solve(f, &coarse, &dist);
+  const bool split = !dist.empty();
+  split_in_two(b.h, size_t(b.w) * b.h > 100000, [&](int y0, int y1) {
+    std::optional<Upsampler> up;
+    if (split) up.emplace(coarse, b.w, b.h);
+    for (int y = y0; y < y1; ++y) {
+      if (up) up->row(y);
+      uint8_t *px = answer.at(b.x, b.y + y);
+      for (int x = 0; x < b.w; ++x, px += 4) {
+        const size_t k = size_t(y) * b.w + x;
+        if (f.known[k]) continue;
+        const std::array<float, 3> v = up && dist[k] > kBand ? up->at(x) : f.d[k];
+        for (size_t c = 0; c < 3; ++c) px[c] = to_u8(px[c] + v[c]);
+      }
     }
+  });
 }
 
 Image apply_drift(const Image &in, double dx, double dy, double scale, const double gain[3],
