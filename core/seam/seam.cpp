@@ -888,12 +888,17 @@ void relax(Field &f, const std::vector<Cell> &cells, int iters) {
 
 constexpr int kCoarsest = 24;  // levels up to this size are solved outright
 constexpr int kBand = 8;       // finer levels relax only this far (in pixels) from known ones
+constexpr int kCap = kBand + 2;
 
 // Harmonic fill of the unknown values, coarse to fine. At the finer levels the coarser solution,
 // upsampled, is relaxed only in a band along the known pixels: further in, it is smooth already
-// and a few sweeps would not change it. With `interior` false, the pixels beyond the band are
-// left unset (the caller upsamples them from `coarse` itself).
-void solve(Field &f, Field *coarse_out = nullptr, std::vector<uint8_t> *dist_out = nullptr) {
+// and a few sweeps would not change it. Returns the level's distance to the known pixels
+// (chessboard, capped at kCap).
+//
+// With coarse_out, f is the finest level: its band is read from the coarser level's distances
+// (which saves a distance transform at full size) and only the band and its rim are filled;
+// zone_out tells them apart (0 band, 1 rim, 2 beyond: to be upsampled from *coarse_out).
+std::vector<uint8_t> solve(Field &f, Field *coarse_out = nullptr, std::vector<uint8_t> *zone_out = nullptr) {
   const int w = f.w, h = f.h;
   if (w <= kCoarsest || h <= kCoarsest) {
     std::vector<Cell> cells;
@@ -901,27 +906,45 @@ void solve(Field &f, Field *coarse_out = nullptr, std::vector<uint8_t> *dist_out
       for (int x = 0; x < w; ++x)
         if (!f.known[size_t(y) * w + x]) cells.push_back(cell_at(x, y, w, h));
     relax(f, cells, 300);
-    return;
+    return distance_to_known(f, kCap);
   }
   Field c = restrict_field(f);
-  solve(c);
-  std::vector<uint8_t> dist = distance_to_known(f, kBand + 2);
+  const std::vector<uint8_t> cdist = solve(c);
+  std::vector<uint8_t> dist;
+  if (coarse_out) {
+    // A pixel within kBand of a known one lies within kBand / 2 + 1 cells of a known cell. A
+    // last column (row) of an odd size belongs to no cell: the pixels near it join the band.
+    zone_out->assign(f.known.size(), 2);
+    const int near_cells = kBand / 2 + 1;
+    for (int y = 0; y < h; ++y) {
+      const uint8_t *crow = &cdist[size_t(std::min(y / 2, c.h - 1)) * c.w];
+      const int edge_y = h % 2 ? h - 1 - y : kCap;
+      uint8_t *zone = &(*zone_out)[size_t(y) * w];
+      for (int x = 0; x < w; ++x) {
+        const int edge = std::min(edge_y, w % 2 ? w - 1 - x : kCap);
+        const int cd = crow[std::min(x / 2, c.w - 1)];
+        zone[x] = cd <= near_cells || edge <= kBand ? 0 : cd <= near_cells + 1 || edge <= kBand + 1 ? 1 : 2;
+      }
+    }
+  } else {
+    dist = distance_to_known(f, kCap);
+  }
   std::vector<Cell> band;
   Upsampler up(c, w, h);
   for (int y = 0; y < h; ++y) {
     up.row(y);
     for (int x = 0; x < w; ++x) {
       const size_t k = size_t(y) * w + x;
-      if (f.known[k] || (coarse_out && dist[k] > kBand + 1)) continue;
+      if (f.known[k]) continue;
+      const bool in_band = coarse_out ? (*zone_out)[k] == 0 : dist[k] <= kBand;
+      if (coarse_out && (*zone_out)[k] == 2) continue;
       f.d[k] = up.at(x);
-      if (dist[k] <= kBand) band.push_back(cell_at(x, y, w, h));
+      if (in_band) band.push_back(cell_at(x, y, w, h));
     }
   }
   relax(f, band, 5);
-  if (coarse_out) {
-    *coarse_out = std::move(c);
-    *dist_out = std::move(dist);
-  }
+  if (coarse_out) *coarse_out = std::move(c);
+  return dist;
 }
 
 }  // namespace
@@ -949,9 +972,9 @@ void blend_membrane(const Image &sent, Image &answer, const Mask &mask) {
   if (!any_known) return;  // the selection covers the whole region: no edge to match
   // The finest level's interior is upsampled from the coarser solution while it is applied.
   Field coarse(0, 0);
-  std::vector<uint8_t> dist;
-  solve(f, &coarse, &dist);
-  const bool split = !dist.empty();
+  std::vector<uint8_t> zone;
+  solve(f, &coarse, &zone);
+  const bool split = !zone.empty();
   split_in_two(b.h, size_t(b.w) * b.h > 100000, [&](int y0, int y1) {
     std::optional<Upsampler> up;
     if (split) up.emplace(coarse, b.w, b.h);
@@ -961,7 +984,7 @@ void blend_membrane(const Image &sent, Image &answer, const Mask &mask) {
       for (int x = 0; x < b.w; ++x, px += 4) {
         const size_t k = size_t(y) * b.w + x;
         if (f.known[k]) continue;
-        const std::array<float, 3> v = up && dist[k] > kBand ? up->at(x) : f.d[k];
+        const std::array<float, 3> v = up && zone[k] == 2 ? up->at(x) : f.d[k];
         for (size_t c = 0; c < 3; ++c) px[c] = to_u8(px[c] + v[c]);
       }
     }
