@@ -587,9 +587,16 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
   // last refinement samples the full-resolution pictures directly.
   const bool halved = std::max(sent.width, sent.height) > 160 && std::min(sent.width, sent.height) >= 32;
   std::vector<Level> levels(1);
-  levels[0].s = halved ? luma_half(sent) : luma(sent);
-  levels[0].a = halved ? luma_half(answer) : luma(answer);
-  levels[0].k = keep_plane(keep, halved);
+  split_in_two(2, halved, [&](int i0, int i1) {  // the sent side, the answer side
+    for (int i = i0; i < i1; ++i)
+      if (i == 0) {
+        levels[0].s = halved ? luma_half(sent) : luma(sent);
+        levels[0].k = keep_plane(keep, halved);
+      } else {
+        levels[0].a = halved ? luma_half(answer) : luma(answer);
+        gradients(levels[0]);
+      }
+  });
   while (std::max(levels.back().s.w, levels.back().s.h) > 160 && std::min(levels.back().s.w, levels.back().s.h) >= 32) {
     Level n;
     n.s = half(levels.back().s, false);
@@ -597,7 +604,7 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
     n.k = half(levels.back().k, true);
     levels.push_back(std::move(n));
   }
-  for (Level &l : levels) gradients(l);
+  for (size_t i = 1; i < levels.size(); ++i) gradients(levels[i]);
   auto half_diagonal = [](const Plane &pl) { return 0.5 * std::hypot(pl.w, pl.h); };
   auto stride_for = [](const Plane &pl) { return size_t(pl.w) * pl.h > 150000 ? 2 : 1; };
   // Coarse: sweep the scale; phase correlation gives each scale's shift, a few Gauss-Newton
@@ -1066,16 +1073,16 @@ Mask away_from(const Mask &mask, double margin) {
 Image correct(const Image &sent, const Image &answer, const Mask *mask, const Options &opts, Report *report) {
   auto t0 = std::chrono::steady_clock::now();
   Report r;
-  Image out = answer;
   if (sent.width != answer.width || sent.height != answer.height || !opts.any()) {
     if (report) *report = r;
-    return out;
+    return answer;
   }
   // The kept context, away from the selection (the model may blur or restyle its surroundings).
   Mask keep(sent.width, sent.height, 255);
   if (mask) keep = away_from(*mask, std::max(4.0, 0.02 * std::max(sent.width, sent.height)));
   for (size_t i = 0; i < keep.values.size(); ++i)
     if (sent.pixels[i * 4 + 3] < 255 || answer.pixels[i * 4 + 3] == 0) keep.values[i] = 0;
+  Image out;  // the answer, registered when it drifted
   if (opts.register_answer) {
     Drift d = estimate_drift(sent, answer, keep);
     if (d.found) {
@@ -1090,6 +1097,7 @@ Image correct(const Image &sent, const Image &answer, const Mask *mask, const Op
       r.note = d.note;
     }
   }
+  if (!r.registered) out = answer;
   // Colours and seam are fitted only when the answer kept the context (the same picture,
   // drifted); an answer that repainted everything has no drift to undo.
   bool kept_context = false;
