@@ -782,15 +782,16 @@ struct Field {
   Field(int w_, int h_) : w(w_), h(h_), known(size_t(w_) * h_, 0), d(size_t(w_) * h_, std::array<float, 3>{}) {}
 };
 
-// Half resolution: a pixel is known when any of its four is, with their mean.
+// Half resolution (rounded up, so that every pixel has its cell): a cell is known when any of
+// its pixels is, with their mean.
 Field restrict_field(const Field &f) {
-  Field c(f.w / 2, f.h / 2);
+  Field c((f.w + 1) / 2, (f.h + 1) / 2);
   for (int y = 0; y < c.h; ++y)
     for (int x = 0; x < c.w; ++x) {
       int n = 0;
       float s[3] = {};
-      for (int j = 0; j < 2; ++j)
-        for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2 && 2 * y + j < f.h; ++j)
+        for (int i = 0; i < 2 && 2 * x + i < f.w; ++i) {
           const size_t k = size_t(2 * y + j) * f.w + size_t(2 * x + i);
           if (!f.known[k]) continue;
           ++n;
@@ -937,18 +938,15 @@ std::vector<uint8_t> solve(Field &f, Field *coarse_out = nullptr, std::vector<ui
   const std::vector<uint8_t> cdist = solve(c);
   std::vector<uint8_t> dist;
   if (coarse_out) {
-    // A pixel within kBand of a known one lies within kBand / 2 + 1 cells of a known cell. A
-    // last column (row) of an odd size belongs to no cell: the pixels near it join the band.
+    // A pixel within kBand of a known one lies within kBand / 2 + 1 cells of a known cell.
     zone_out->assign(f.known.size(), 2);
     const int near_cells = kBand / 2 + 1;
     for (int y = 0; y < h; ++y) {
-      const uint8_t *crow = &cdist[size_t(std::min(y / 2, c.h - 1)) * c.w];
-      const int edge_y = h % 2 ? h - 1 - y : kCap;
+      const uint8_t *crow = &cdist[size_t(y / 2) * c.w];
       uint8_t *zone = &(*zone_out)[size_t(y) * w];
       for (int x = 0; x < w; ++x) {
-        const int edge = std::min(edge_y, w % 2 ? w - 1 - x : kCap);
-        const int cd = crow[std::min(x / 2, c.w - 1)];
-        zone[x] = cd <= near_cells || edge <= kBand ? 0 : cd <= near_cells + 1 || edge <= kBand + 1 ? 1 : 2;
+        const int cd = crow[x / 2];
+        zone[x] = cd <= near_cells ? 0 : cd <= near_cells + 1 ? 1 : 2;
       }
     }
   } else {
@@ -977,10 +975,12 @@ std::vector<uint8_t> solve(Field &f, Field *coarse_out = nullptr, std::vector<ui
 void blend_membrane(const Image &sent, Image &answer, const Mask &mask) {
   Rect b = mask_bounds(mask);
   if (b.empty()) return;
+  // The selection's bounds and the kept pixels around them, on all four sides.
+  const int right = std::min(mask.width, b.right() + 1), bottom = std::min(mask.height, b.bottom() + 1);
   b.x = std::max(0, b.x - 1);
   b.y = std::max(0, b.y - 1);
-  b.w = std::min(mask.width, b.right() + 1) - b.x;
-  b.h = std::min(mask.height, b.bottom() + 1) - b.y;
+  b.w = right - b.x;
+  b.h = bottom - b.y;
   Field f(b.w, b.h);
   bool any_known = false;
   for (int y = 0; y < b.h; ++y) {
