@@ -452,10 +452,10 @@ inline void cubic_weights(float f, float w[4], float dw[4]) {
   dw[3] = 0.5f * (3 * f2 - 2 * f);
 }
 
-// One pass at full resolution, straight from the pictures: the answer's luma is interpolated
-// with Catmull-Rom (as the warp does; bilinear would bias sub-pixel shifts towards whole
-// pixels), its gradient is that interpolant's.
-Sums full_pass(const Image &sent, const Image &answer, const Mask &keep, const Params &p, int stride, Pass pass) {
+// One pass at full resolution over the answer's luma and the sent picture: the luma is
+// interpolated with Catmull-Rom (as the warp does; bilinear would bias sub-pixel shifts towards
+// whole pixels), its gradient is that interpolant's.
+Sums full_pass(const Image &sent, const Plane &answer, const Mask &keep, const Params &p, int stride, Pass pass) {
   const int w = sent.width, h = sent.height;
   const double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
   return over_rows(w, h, stride, pass, p, [&](int y, Row &row) {
@@ -464,8 +464,8 @@ Sums full_pass(const Image &sent, const Image &answer, const Mask &keep, const P
     const int y0 = std::min(int(Y), h - 2);
     float wy[4], dwy[4];
     cubic_weights(float(Y - y0), wy, dwy);
-    const uint8_t *rows[4];
-    for (int j = 0; j < 4; ++j) rows[j] = &answer.pixels[size_t(std::clamp(y0 - 1 + j, 0, h - 1)) * w * 4];
+    const float *rows[4];
+    for (int j = 0; j < 4; ++j) rows[j] = &answer.v[size_t(std::clamp(y0 - 1 + j, 0, h - 1)) * w];
     const uint8_t *krow = &keep.values[size_t(y) * w];
     for (int x = 0; x < w; x += stride) {
       if (!krow[x]) continue;
@@ -475,12 +475,12 @@ Sums full_pass(const Image &sent, const Image &answer, const Mask &keep, const P
       float wx[4], dwx[4];
       cubic_weights(float(X - x0), wx, dwx);
       size_t xi[4];
-      for (int i = 0; i < 4; ++i) xi[i] = size_t(std::clamp(x0 - 1 + i, 0, w - 1)) * 4;
+      for (int i = 0; i < 4; ++i) xi[i] = size_t(std::clamp(x0 - 1 + i, 0, w - 1));
       float A = 0, Ax = 0, Ay = 0;
       for (int j = 0; j < 4; ++j) {
         float v = 0, dv = 0;
         for (int i = 0; i < 4; ++i) {
-          const float l = luma_of(rows[j] + xi[i]);
+          const float l = rows[j][xi[i]];
           v += wx[i] * l;
           dv += dwx[i] * l;
         }
@@ -587,13 +587,15 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
   // last refinement samples the full-resolution pictures directly.
   const bool halved = std::max(sent.width, sent.height) > 160 && std::min(sent.width, sent.height) >= 32;
   std::vector<Level> levels(1);
+  Plane answer_luma;  // at full resolution, for the last refinement
   split_in_two(2, halved, [&](int i0, int i1) {  // the sent side, the answer side
     for (int i = i0; i < i1; ++i)
       if (i == 0) {
         levels[0].s = halved ? luma_half(sent) : luma(sent);
         levels[0].k = keep_plane(keep, halved);
       } else {
-        levels[0].a = halved ? luma_half(answer) : luma(answer);
+        answer_luma = luma(answer);
+        levels[0].a = halved ? half(answer_luma, false) : answer_luma;
         gradients(levels[0]);
       }
   });
@@ -689,7 +691,7 @@ Drift estimate_drift(const Image &sent, const Image &answer, const Mask &keep) {
   const int s0 = std::clamp(int(std::lround(std::sqrt(kept / 40000.0))), 1, 4);
   const double hd0 = 0.5 * std::hypot(sent.width, sent.height);
   for (int it = 0; it < 3; ++it) {
-    Sums sums = full_pass(sent, answer, keep, p, s0, Pass::step);
+    Sums sums = full_pass(sent, answer_luma, keep, p, s0, Pass::step);
     if (take_step(sums, p, hd0) < 0.005) break;
   }
   const double maxshift = 0.12 * std::max(sent.width, sent.height);
