@@ -1,4 +1,5 @@
 // Known drifts applied to real pictures must be found and undone; flat pictures must fall back.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -140,6 +141,34 @@ TEST(Seam, BlendMakesTheEdgeContinuous) {
         n += 1;
       }
   EXPECT_LT(err / n, 4.0);
+}
+
+// A band of selection between two kept strips, the blend's field an odd number of pixels wide
+// (a halving that rounds down would drop its last, kept, column): the correction must meet the
+// kept pixels on both sides, not only on one.
+TEST(Seam, BlendMeetsBothSidesOfAnOddWidthSelection) {
+  const int w = 201, h = 151;
+  Image sent = region_of("gimp-splash.png", w, h);
+  Mask m(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 50; x < 151; ++x) m.at(x, y) = 255;
+  Image answer = sent;  // red 30 levels too high left of the middle, 30 too low right of it
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      uint8_t *p = answer.at(x, y);
+      p[0] = uint8_t(std::clamp(p[0] + (x <= 100 ? 30 : -30), 0, 255));
+    }
+  seam::blend_membrane(sent, answer, m);
+  for (int x : {50, 150}) {
+    double err = 0, n = 0;
+    for (int y = 10; y < h - 10; ++y) {
+      if (sent.at(x, y)[0] < 35 || sent.at(x, y)[0] > 220) continue;  // away from clipping
+      err += std::abs(answer.at(x, y)[0] - double(sent.at(x, y)[0]));
+      n += 1;
+    }
+    ASSERT_GT(n, 20);
+    EXPECT_LT(err / n, 4.0) << "column " << x;
+  }
 }
 
 }  // namespace
