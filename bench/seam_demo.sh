@@ -2,7 +2,7 @@
 # Makes docs/seam-before-after.png: the CLI against the fake server answering with a drifted
 # copy of the upload, composited --raw (left) and corrected (right). Run in scripts/devenv.
 set -e
-cd /work/wt-seam
+cd "$(dirname "$0")/.."
 B=build
 T=$(mktemp -d)
 python3 - "$T" <<'PY'
