@@ -345,6 +345,7 @@ int cmd_edit(int argc, char **argv) {
     JobSettings s = settings_from(c);
     s.seam = raw ? seam::Options::raw()
                  : seam::Options{!no_register, !no_colours, !no_blend};
+    check_edit_supported(s);            // a model that only generates: say so before anything else
     ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
     s.api_key = resolved.api_key;
     std::optional<Conversation> conversation;
