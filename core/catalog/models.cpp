@@ -46,6 +46,21 @@ ModelInfo gpt(std::string id, std::string display) {
   return m;
 }
 
+// --- Relays and legacy formats (issue 4): Imagen :predict.
+// Kept together so they move as one block when the table becomes data.
+std::vector<Aspect> imagen_aspects() {  // Vertex AI's model page of imagen-3.0-generate-002
+  return {{1, 1, 1024, 1024}, {3, 4, 896, 1280}, {4, 3, 1280, 896}, {9, 16, 768, 1408}, {16, 9, 1408, 768}};
+}
+
+ModelInfo imagen(std::string id, std::string display) {  // text to image only, 1-4 per request
+  ModelInfo m = gemini(std::move(id), std::move(display), imagen_aspects(), 0);
+  m.provider = "imagen";
+  m.can_edit = false;
+  m.max_images_per_call = 4;
+  return m;
+}
+// --- end of relays and legacy formats
+
 }  // namespace
 
 const std::vector<ModelInfo> &known_models() {
@@ -60,6 +75,10 @@ const std::vector<ModelInfo> &known_models() {
       gpt("gpt-image-1-mini", "GPT Image 1 mini"),
       gpt("gpt-image-1.5", "GPT Image 1.5"),
       gpt("gpt-image-2", "GPT Image 2"),
+      // --- Relays and legacy formats (issue 4); the first of each provider is its default.
+      imagen("imagen-4.0-generate-001", "Imagen 4 (legacy, retired by Google)"),
+      imagen("imagen-3.0-generate-002", "Imagen 3 (legacy, retired by Google)"),
+      // --- end of relays and legacy formats
   };
   return models;
 }

@@ -105,6 +105,7 @@ const std::vector<const Provider *> &all_providers() {
   static const std::vector<const Provider *> providers = {
       &gemini_provider(),
       &openai_provider(),
+      &imagen_provider(),
   };
   return providers;
 }
