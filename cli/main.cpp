@@ -53,7 +53,8 @@ struct Common {
 
 void add_common(GOptionContext *ctx, Common &c) {
   GOptionEntry entries[] = {
-      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider, N_("Service: gemini (default) or openai"), "NAME"},
+      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider,
+       N_("Service: gemini (default), openai, imagen or openai-chat"), "NAME"},
       {"prompt", 0, 0, G_OPTION_ARG_STRING, &c.prompt, N_("What to do, in plain words"), "TEXT"},
       {"model", 'm', 0, G_OPTION_ARG_STRING, &c.model, N_("Model id (default: the provider's default)"), "MODEL"},
       {"endpoint", 0, 0, G_OPTION_ARG_STRING, &c.endpoint,

@@ -46,7 +46,7 @@ ModelInfo gpt(std::string id, std::string display) {
   return m;
 }
 
-// --- Relays and legacy formats (issue 4): Imagen :predict.
+// --- Relays and legacy formats (issue 4): Imagen :predict and OpenAI-compatible chat relays.
 // Kept together so they move as one block when the table becomes data.
 std::vector<Aspect> imagen_aspects() {  // Vertex AI's model page of imagen-3.0-generate-002
   return {{1, 1, 1024, 1024}, {3, 4, 896, 1280}, {4, 3, 1280, 896}, {9, 16, 768, 1408}, {16, 9, 1408, 768}};
@@ -57,6 +57,12 @@ ModelInfo imagen(std::string id, std::string display) {  // text to image only, 
   m.provider = "imagen";
   m.can_edit = false;
   m.max_images_per_call = 4;
+  return m;
+}
+
+ModelInfo chat_relay(std::string id, std::string display, std::vector<Aspect> aspects, int max_inputs) {
+  ModelInfo m = gemini(std::move(id), std::move(display), std::move(aspects), max_inputs);
+  m.provider = "openai-chat";
   return m;
 }
 // --- end of relays and legacy formats
@@ -78,6 +84,11 @@ const std::vector<ModelInfo> &known_models() {
       // --- Relays and legacy formats (issue 4); the first of each provider is its default.
       imagen("imagen-4.0-generate-001", "Imagen 4 (legacy, retired by Google)"),
       imagen("imagen-3.0-generate-002", "Imagen 3 (legacy, retired by Google)"),
+      chat_relay("google/gemini-2.5-flash-image", "Gemini 2.5 Flash Image (chat relay)", gemini_25_aspects(), 3),
+      chat_relay("google/gemini-3-pro-image-preview", "Gemini 3 Pro Image preview (chat relay)", gemini_3_aspects(),
+                 14),
+      chat_relay("google/gemini-3.1-flash-image-preview", "Gemini 3.1 Flash Image preview (chat relay)",
+                 gemini_3_aspects(), 14),
       // --- end of relays and legacy formats
   };
   return models;

@@ -106,6 +106,7 @@ const std::vector<const Provider *> &all_providers() {
       &gemini_provider(),
       &openai_provider(),
       &imagen_provider(),
+      &openai_chat_provider(),
   };
   return providers;
 }

@@ -214,7 +214,7 @@ TEST(Catalog, TheTableIsConsistent) {
     EXPECT_EQ(sizes_of(model_info(m.provider, m.id)), sizes_of(m));
   }
   EXPECT_EQ(per_provider,
-            (std::map<std::string, int>{{"gemini", 4}, {"openai", 4}, {"imagen", 2}}));
+            (std::map<std::string, int>{{"gemini", 4}, {"openai", 4}, {"imagen", 2}, {"openai-chat", 3}}));
   // The first entry of each provider is its default.
   EXPECT_EQ(known_models().front().id, "gemini-2.5-flash-image");
   auto first_openai = std::find_if(known_models().begin(), known_models().end(),
