@@ -53,7 +53,8 @@ struct Common {
 
 void add_common(GOptionContext *ctx, Common &c) {
   GOptionEntry entries[] = {
-      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider, N_("Service: gemini (default) or openai"), "NAME"},
+      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider,
+       N_("Service: gemini (default), openai, imagen or openai-chat"), "NAME"},
       {"prompt", 0, 0, G_OPTION_ARG_STRING, &c.prompt, N_("What to do, in plain words"), "TEXT"},
       {"model", 'm', 0, G_OPTION_ARG_STRING, &c.model, N_("Model id (default: the provider's default)"), "MODEL"},
       {"endpoint", 0, 0, G_OPTION_ARG_STRING, &c.endpoint,
@@ -345,6 +346,7 @@ int cmd_edit(int argc, char **argv) {
     JobSettings s = settings_from(c);
     s.seam = raw ? seam::Options::raw()
                  : seam::Options{!no_register, !no_colours, !no_blend};
+    check_edit_supported(s);            // a model that only generates: say so before anything else
     ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
     s.api_key = resolved.api_key;
     std::optional<Conversation> conversation;

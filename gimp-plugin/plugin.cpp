@@ -674,6 +674,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     gboolean reg = TRUE, colours = TRUE, blend = TRUE, raw = FALSE;
     g_object_get(config, "register", &reg, "match-colours", &colours, "blend-seam", &blend, "raw", &raw, nullptr);
     settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
+    check_edit_supported(settings);  // a model that only generates: before asking for a key
     ResolvedJob job = resolve_with_key(settings, ui);
     std::vector<Image> references = read_references(config);
 

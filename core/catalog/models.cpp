@@ -46,6 +46,27 @@ ModelInfo gpt(std::string id, std::string display) {
   return m;
 }
 
+// --- Relays and legacy formats (issue 4): Imagen :predict and OpenAI-compatible chat relays.
+// Kept together so they move as one block when the table becomes data.
+std::vector<Aspect> imagen_aspects() {  // Vertex AI's model page of imagen-3.0-generate-002
+  return {{1, 1, 1024, 1024}, {3, 4, 896, 1280}, {4, 3, 1280, 896}, {9, 16, 768, 1408}, {16, 9, 1408, 768}};
+}
+
+ModelInfo imagen(std::string id, std::string display) {  // text to image only, 1-4 per request
+  ModelInfo m = gemini(std::move(id), std::move(display), imagen_aspects(), 0);
+  m.provider = "imagen";
+  m.can_edit = false;
+  m.max_images_per_call = 4;
+  return m;
+}
+
+ModelInfo chat_relay(std::string id, std::string display, std::vector<Aspect> aspects, int max_inputs) {
+  ModelInfo m = gemini(std::move(id), std::move(display), std::move(aspects), max_inputs);
+  m.provider = "openai-chat";
+  return m;
+}
+// --- end of relays and legacy formats
+
 }  // namespace
 
 const std::vector<ModelInfo> &known_models() {
@@ -60,6 +81,15 @@ const std::vector<ModelInfo> &known_models() {
       gpt("gpt-image-1-mini", "GPT Image 1 mini"),
       gpt("gpt-image-1.5", "GPT Image 1.5"),
       gpt("gpt-image-2", "GPT Image 2"),
+      // --- Relays and legacy formats (issue 4); the first of each provider is its default.
+      imagen("imagen-4.0-generate-001", "Imagen 4 (legacy, retired by Google)"),
+      imagen("imagen-3.0-generate-002", "Imagen 3 (legacy, retired by Google)"),
+      chat_relay("google/gemini-2.5-flash-image", "Gemini 2.5 Flash Image (chat relay)", gemini_25_aspects(), 3),
+      chat_relay("google/gemini-3-pro-image-preview", "Gemini 3 Pro Image preview (chat relay)", gemini_3_aspects(),
+                 14),
+      chat_relay("google/gemini-3.1-flash-image-preview", "Gemini 3.1 Flash Image preview (chat relay)",
+                 gemini_3_aspects(), 14),
+      // --- end of relays and legacy formats
   };
   return models;
 }

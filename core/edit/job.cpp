@@ -210,10 +210,23 @@ ResolvedJob resolve(const JobSettings &settings) {
   return job;
 }
 
+void check_edit_supported(const JobSettings &settings) {
+  const Provider *provider = find_provider(settings.provider);
+  if (!provider) return;  // resolve() says which providers there are
+  const ModelInfo model =
+      model_info(provider->name(), settings.model.empty() ? std::string(provider->default_model()) : settings.model);
+  if (!model.can_edit)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("%s only creates new pictures from a prompt: it cannot change an existing picture. Choose "
+                         "a model that edits, such as a Gemini image model, or generate a new picture instead."),
+                       model.id.c_str()));
+}
+
 JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
                    const std::optional<Mask> &mask, const std::vector<Image> &references,
                    GCancellable *cancel, const ProgressSink &progress) {
   const auto t_start = std::chrono::steady_clock::now();
+  check_edit_supported(settings);  // before anything else, a missing key included
   ResolvedJob job = resolve(settings);
   const double resolve_s = seconds_since(t_start);
   if (settings.prompt.empty())
@@ -306,6 +319,10 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   ResolvedJob job = resolve(settings);
   if (settings.prompt.empty())
     throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+  if (!references.empty() && !job.model.can_edit)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("%s makes pictures from the prompt alone: it takes no reference pictures."),
+                       job.model.id.c_str()));
   if (int(references.size()) > job.model.max_input_images)
     throw Error(ErrorCode::InvalidInput,
                 format(g_dngettext(GETTEXT_PACKAGE, "%s takes at most %d reference picture.",

@@ -68,6 +68,10 @@ struct ResolvedJob {
 };
 ResolvedJob resolve(const JobSettings &settings);
 
+// Throws Error{InvalidInput} when the chosen model only creates new pictures (it takes no input
+// picture): hosts call it before asking for a key or reading pixels; run_edit calls it too.
+void check_edit_supported(const JobSettings &settings);
+
 // Edit: `region` holds the pixels of plan.region, either at full size or already scaled to
 // plan.content's size; `mask` (optional) the selection over that region (same size as `region`;
 // 255 = change). Returns variations region-sized images (content-sized with

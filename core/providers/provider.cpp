@@ -105,6 +105,8 @@ const std::vector<const Provider *> &all_providers() {
   static const std::vector<const Provider *> providers = {
       &gemini_provider(),
       &openai_provider(),
+      &imagen_provider(),
+      &openai_chat_provider(),
   };
   return providers;
 }

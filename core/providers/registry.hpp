@@ -8,6 +8,8 @@ namespace genfill {
 
 const Provider &gemini_provider();
 const Provider &openai_provider();
+const Provider &imagen_provider();
+const Provider &openai_chat_provider();
 
 // Shared by providers: Retry-After / retry-after-ms / x-should-retry, and the status codes
 // worth another try.

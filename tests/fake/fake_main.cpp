@@ -1,9 +1,10 @@
-// genfill-fake-server: the loopback fake of the Gemini and OpenAI image services as a program.
+// genfill-fake-server: the loopback fake of the image services (Gemini, OpenAI, Imagen, chat
+// relays) as a program.
 //   genfill-fake-server [--port N] [--color RRGGBB] [--fixtures DIR] [--stdin-eof]
 // Prints its base URL (http://127.0.0.1:PORT) on the first line of stdout and serves until
 // SIGTERM or SIGINT, or, with --stdin-eof, until its standard input ends (so it cannot outlive
-// a parent that holds the other end of a pipe). Gemini base = that URL; OpenAI base = that
-// URL + "/v1". Control endpoints: see fake_server.hpp.
+// a parent that holds the other end of a pipe). Gemini and Imagen base = that URL; OpenAI and
+// chat-relay base = that URL + "/v1". Control endpoints: see fake_server.hpp.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -43,7 +44,7 @@ int main(int argc, char **argv) {
        "DIR"},
       {"stdin-eof", 0, 0, G_OPTION_ARG_NONE, &stdin_eof, "Also stop when standard input ends", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new("- loopback fake of the Gemini and OpenAI image services");
+  GOptionContext *ctx = g_option_context_new("- loopback fake of the Gemini, OpenAI, Imagen and chat-relay image services");
   g_option_context_add_main_entries(ctx, entries, nullptr);
   GError *err = nullptr;
   const bool parsed = g_option_context_parse(ctx, &argc, &argv, &err);

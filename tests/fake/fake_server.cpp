@@ -1,4 +1,4 @@
-// The loopback fake of the Gemini and OpenAI image services (see fake_server.hpp).
+// The loopback fake of the image services (see fake_server.hpp).
 #include "fake_server.hpp"
 
 #include <algorithm>
@@ -44,6 +44,16 @@ const struct {
 } kAspects[] = {{"1:1", 1024, 1024}, {"2:3", 832, 1248}, {"3:2", 1248, 832}, {"3:4", 864, 1184},
                 {"4:3", 1184, 864},  {"4:5", 896, 1152}, {"5:4", 1152, 896}, {"9:16", 768, 1344},
                 {"16:9", 1344, 768}, {"21:9", 1536, 672}};
+
+// Imagen (:predict): the five ratios it takes => output size.
+const struct {
+  const char *ratio;
+  int w, h;
+} kImagenAspects[] = {{"1:1", 1024, 1024}, {"3:4", 896, 1280}, {"4:3", 1280, 896}, {"9:16", 768, 1408}, {"16:9", 1408, 768}};
+
+// Chat relays (OpenRouter's image_config.aspect_ratio): the Gemini ratios plus the extended ones.
+const char *const kRelayRatios[] = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
+                                    "1:4", "4:1", "1:8", "8:1"};
 
 // A provider's verdict: the answer to send.
 struct Answer {
@@ -102,6 +112,17 @@ std::string openai_error(const std::string &message, const char *type, const cha
     add_nullable(b, "type", type);
     add_nullable(b, "param", param);
     add_nullable(b, "code", code);
+    json_builder_end_object(b);
+  });
+}
+
+// A chat relay's error body, as OpenRouter sends it: {"error": {"code": <int>, "message"}}.
+std::string relay_error(int code, const std::string &message) {
+  return build_object([&](JsonBuilder *b) {
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    json::add(b, "code", int64_t(code));
+    json::add(b, "message", message);
     json_builder_end_object(b);
   });
 }
@@ -579,6 +600,224 @@ struct FakeServer::Impl {
     return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload), rec.n, rec.size);
   }
 
+  // ---------- Imagen (:predict, legacy) ----------
+
+  Answer imagen(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
+                const FakeReply *reply) {
+    SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+    const char *key = soup_message_headers_get_one(h, "x-goog-api-key");
+    rec.has_key = key && *key;
+    rec.key_in_query = query_has(msg, {"key"});
+    rec.model = model;
+    if (rec.key_in_query)
+      return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
+    if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
+    if (g_str_has_prefix(key, "bad")) return {400, load_fixture("imagen/error_400_api_key_invalid.json")};
+    if (!g_str_has_prefix(model.c_str(), "imagen"))  // as imagen/error_404_model_retired.json, naming this model
+      return {404, gemini_error(404, "NOT_FOUND",
+                                "models/" + model +
+                                    " is not found for API version v1beta, or is not supported for predict. Call "
+                                    "ListModels to see the list of available models and their supported methods.")};
+    auto invalid = [](const std::string &m) { return Reject{{400, gemini_error(400, "INVALID_ARGUMENT", m)}}; };
+    json::Doc doc = json::try_parse(body);
+    JsonObject *root = doc.object();
+    if (!root) throw invalid("Invalid JSON payload received.");
+    JsonArray *instances = json::array(root, "instances");
+    if (!instances || json_array_get_length(instances) != 1) throw invalid("Exactly one instance is expected.");
+    JsonObject *instance = json::element_object(instances, 0);
+    for (const char *editing : {"image", "referenceImages", "mask"})
+      if (instance && json_object_has_member(instance, editing))
+        throw invalid(std::string("Image editing is not supported by this model (instances[0].") + editing + ").");
+    rec.prompt = json::string(instance, "prompt");
+    if (rec.prompt.empty()) throw invalid("instances[0].prompt is required.");
+    JsonObject *params = json::object(root, "parameters");
+    bool rai = false;
+    if (params) {  // only what the Gemini API's Imagen mapper sends (REFERENCE §2)
+      static const std::set<std::string> known = {"sampleCount", "aspectRatio", "personGeneration", "safetySetting",
+                                                  "guidanceScale", "includeSafetyAttributes", "includeRaiReason",
+                                                  "language", "outputOptions", "sampleImageSize"};
+      GList *names = json_object_get_members(params);
+      std::string unknown;
+      for (GList *l = names; l; l = l->next)
+        if (!known.count(static_cast<const char *>(l->data))) unknown = static_cast<const char *>(l->data);
+      g_list_free(names);
+      if (!unknown.empty()) throw invalid(unknown + " parameter is not supported in Gemini API.");
+      rai = json::boolean(params, "includeRaiReason");
+    }
+    rec.n = int(json::integer(params, "sampleCount", 4));
+    if (rec.n < 1 || rec.n > 4) throw invalid("sampleCount must be between 1 and 4.");
+    rec.aspect = json::string(params, "aspectRatio");
+    int w = 1024, ht = 1024;
+    if (!rec.aspect.empty()) {
+      auto it = std::find_if(std::begin(kImagenAspects), std::end(kImagenAspects),
+                             [&](const auto &a) { return rec.aspect == a.ratio; });
+      if (it == std::end(kImagenAspects)) throw invalid("Unsupported aspect ratio: " + rec.aspect);
+      w = it->w;
+      ht = it->h;
+    }
+    // "No picture": every picture filtered, said so with includeRaiReason, else dropped ({}).
+    const bool none = reply && reply->text_only;
+    if (none && !rai) return {200, "{}"};
+    const std::string b64 = none ? std::string() : picture_b64(w, ht, color_for(reply), reply);
+    return {200, build_object([&](JsonBuilder *b) {
+              json_builder_set_member_name(b, "predictions");
+              json_builder_begin_array(b);
+              for (int i = 0; i < rec.n; ++i) {
+                json_builder_begin_object(b);
+                if (none) {
+                  json::add(b, "raiFilteredReason", std::string("The fake filtered this picture."));
+                } else {
+                  json::add(b, "mimeType", std::string("image/png"));
+                  json::add(b, "bytesBase64Encoded", b64);
+                }
+                json_builder_end_object(b);
+              }
+              json_builder_end_array(b);
+            })};
+  }
+
+  // ---------- OpenAI-compatible chat relay (OpenRouter's image form) ----------
+
+  // A data: URL of a picture, checked as strictly as the pictures of the other services.
+  Image relay_picture(const std::string &url, const std::function<Reject(const std::string &)> &invalid) {
+    const std::string marker = ";base64,";
+    const size_t at = url.find(marker);
+    if (url.rfind("data:image/", 0) != 0 || at == std::string::npos)
+      throw invalid("image_url.url must be a data:image/...;base64, URL here (the fake fetches nothing).");
+    const std::string mime = url.substr(5, at - 5), b64 = url.substr(at + marker.size());
+    if (!strict_base64(b64)) throw invalid("image_url.url: invalid base64 data.");
+    const std::vector<uint8_t> bytes = json::base64_decode(b64, "fake");
+    if (sniff_image_mime(bytes) != mime) throw invalid("image_url.url: the data is not a " + mime + " picture.");
+    return decode_or(bytes, {400, relay_error(400, "image_url.url: the picture cannot be read.")});
+  }
+
+  Answer relay(SoupServerMessage *msg, const std::string &body, RecordedRequest &rec, const FakeReply *reply) {
+    SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+    const char *auth = soup_message_headers_get_one(h, "Authorization");
+    rec.has_key = auth && g_str_has_prefix(auth, "Bearer ") && strlen(auth) > 7;
+    rec.key_in_query = query_has(msg, {"key", "api_key"});
+    if (rec.key_in_query) return {400, relay_error(400, "API keys must not be sent in the URL (fake server rule).")};
+    if (!rec.has_key || g_str_has_prefix(auth + 7, "bad"))
+      return {401, load_fixture("openai-chat/error_401_invalid_key.json")};
+    auto invalid = [](const std::string &m) { return Reject{{400, relay_error(400, m)}}; };
+    if (!g_str_has_prefix(rec.content_type.c_str(), "application/json"))
+      throw invalid("Content-Type must be application/json.");
+    json::Doc doc = json::try_parse(body);
+    JsonObject *root = doc.object();
+    if (!root) throw invalid("Invalid JSON body.");
+    rec.model = json::string(root, "model");
+    if (rec.model.empty()) throw invalid("model is required.");
+    if (rec.model.find("image") == std::string::npos)
+      return {404, relay_error(404, "No endpoints found for " + rec.model + ".")};
+    JsonArray *messages = json::array(root, "messages");
+    if (!messages || json_array_get_length(messages) == 0) throw invalid("messages must be a non-empty array.");
+    const guint last = json_array_get_length(messages) - 1;
+    Image upload;  // the first picture of the last turn, for drifted answers
+    for (guint m = 0; m <= last; ++m) {
+      JsonObject *message = json::element_object(messages, m);
+      const std::string role = json::string(message, "role");
+      if (role != "user" && role != "assistant" && role != "system")
+        throw invalid("messages[" + std::to_string(m) + "].role must be system, user or assistant.");
+      if (m == last && role != "user") throw invalid("The last message must be the user's.");
+      rec.roles.push_back(role);
+      if (message && json_object_has_member(message, "content") && !json::array(message, "content")) {
+        const std::string text = json::string(message, "content");  // plain text content
+        if (text.empty()) throw invalid("messages[" + std::to_string(m) + "].content must not be empty.");
+        if (m != last && role == "user") rec.history_prompts.push_back(text);
+        if (m == last) rec.prompt = text;
+        continue;
+      }
+      JsonArray *parts = json::array(message, "content");
+      if (!parts || json_array_get_length(parts) == 0)
+        throw invalid("messages[" + std::to_string(m) + "].content must be a string or a non-empty array.");
+      for (guint i = 0; i < json_array_get_length(parts); ++i) {
+        JsonObject *part = json::element_object(parts, i);
+        const std::string type = json::string(part, "type");
+        if (type == "text") {
+          const std::string text = json::string(part, "text");
+          if (m != last && role == "user") rec.history_prompts.push_back(text);
+          if (m == last && rec.prompt.empty()) rec.prompt = text;
+        } else if (type == "image_url") {
+          if (role == "assistant") throw invalid("Assistant messages take text only (fake server rule).");
+          Image img = relay_picture(json::string(json::object(part, "image_url"), "url"), invalid);
+          if (m != last) {
+            ++rec.history_images;
+            continue;
+          }
+          rec.image_sizes.emplace_back(img.width, img.height);
+          if (upload.empty()) upload = std::move(img);
+          ++rec.image_count;
+        } else {
+          throw invalid("Unknown content part type \"" + type + "\".");
+        }
+      }
+    }
+    bool image = false;
+    JsonArray *mods = json::array(root, "modalities");
+    for (guint i = 0; mods && i < json_array_get_length(mods); ++i)
+      image = image || g_strcmp0(json_array_get_string_element(mods, i), "image") == 0;
+    if (!image) throw invalid("This fake answers image requests only: modalities must include \"image\".");
+    if (json_object_has_member(root, "n") && json::integer(root, "n", 1) != 1) throw invalid("n must be 1.");
+    rec.aspect = json::string(json::object(root, "image_config"), "aspect_ratio");
+    int w = 1024, ht = 1024;
+    if (!rec.image_sizes.empty()) std::tie(w, ht) = rec.image_sizes.front();
+    if (!rec.aspect.empty()) {
+      if (std::find_if(std::begin(kRelayRatios), std::end(kRelayRatios),
+                       [&](const char *r) { return rec.aspect == r; }) == std::end(kRelayRatios))
+        throw invalid("image_config.aspect_ratio " + rec.aspect + " is not supported.");
+      auto it = std::find_if(std::begin(kAspects), std::end(kAspects), [&](const auto &a) { return rec.aspect == a.ratio; });
+      if (it != std::end(kAspects)) {
+        w = it->w;
+        ht = it->h;
+      }
+    }
+    const bool none = reply && reply->text_only;
+    const std::string b64 = none ? std::string() : picture_b64(w, ht, color_for(reply), reply, &upload);
+    unsigned id = 0;
+    {
+      std::lock_guard lock(mu);
+      id = ++answers;
+    }
+    return {200, build_object([&](JsonBuilder *b) {
+              json::add(b, "id", "gen-fake-" + std::to_string(id));
+              json::add(b, "object", std::string("chat.completion"));
+              json::add(b, "created", int64_t(1767225600));
+              json::add(b, "model", rec.model);
+              json_builder_set_member_name(b, "choices");
+              json_builder_begin_array(b);
+              json_builder_begin_object(b);
+              json::add(b, "index", int64_t(0));
+              json::add(b, "finish_reason", std::string("stop"));
+              json::add(b, "native_finish_reason", std::string("STOP"));
+              json_builder_set_member_name(b, "message");
+              json_builder_begin_object(b);
+              json::add(b, "role", std::string("assistant"));
+              json::add(b, "content", std::string(none ? "I can describe the picture, but I will not draw it."
+                                                       : "Here is the edited picture."));
+              if (!none) {
+                json_builder_set_member_name(b, "images");
+                json_builder_begin_array(b);
+                json_builder_begin_object(b);
+                json::add(b, "type", std::string("image_url"));
+                json_builder_set_member_name(b, "image_url");
+                json_builder_begin_object(b);
+                json::add(b, "url", "data:image/png;base64," + b64);
+                json_builder_end_object(b);
+                json_builder_end_object(b);
+                json_builder_end_array(b);
+              }
+              json_builder_end_object(b);
+              json_builder_end_object(b);
+              json_builder_end_array(b);
+              json_builder_set_member_name(b, "usage");
+              json_builder_begin_object(b);
+              json::add(b, "prompt_tokens", int64_t(1300));
+              json::add(b, "completion_tokens", int64_t(none ? 12 : 1302));
+              json::add(b, "total_tokens", int64_t(none ? 1312 : 2602));
+              json_builder_end_object(b);
+            })};
+  }
+
   // ---------- dispatch ----------
 
   void handle(SoupServerMessage *msg, const char *path) {
@@ -608,11 +847,18 @@ struct FakeServer::Impl {
     Answer answer;
     bool known = true;
     try {
-      static const std::string gprefix = "/v1beta/models/", gsuffix = ":generateContent";
+      static const std::string gprefix = "/v1beta/models/", gsuffix = ":generateContent", isuffix = ":predict";
       const bool post = g_strcmp0(method, "POST") == 0;
-      if (post && p.rfind(gprefix, 0) == 0 && p.size() > gprefix.size() + gsuffix.size() &&
-          p.compare(p.size() - gsuffix.size(), gsuffix.size(), gsuffix) == 0) {
+      auto google = [&](const std::string &suffix) {
+        return post && p.rfind(gprefix, 0) == 0 && p.size() > gprefix.size() + suffix.size() &&
+               p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      if (google(gsuffix)) {
         answer = gemini(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - gsuffix.size()), body, rec, reply);
+      } else if (google(isuffix)) {
+        answer = imagen(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - isuffix.size()), body, rec, reply);
+      } else if (post && (p == "/v1/chat/completions" || p == "/api/v1/chat/completions")) {
+        answer = relay(msg, body, rec, reply);
       } else if (post && (p == "/v1/images/generations" || p == "/v1/images/edits")) {
         answer = openai(msg, p == "/v1/images/edits", body, rec, reply);
       } else {

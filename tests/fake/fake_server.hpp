@@ -1,10 +1,15 @@
-// A loopback fake of the Gemini and OpenAI image services, strict about their wire formats.
+// A loopback fake of the Gemini, OpenAI, Imagen and chat-relay image services, strict about
+// their wire formats.
 // Runs a SoupServer on 127.0.0.1 in its own thread and main context.
 //
 // Provider endpoints (base URL = base_url(); OpenAI's base = base_url() + "/v1"):
 //   POST /v1beta/models/{model}:generateContent   Gemini (key in x-goog-api-key)
 //   POST /v1/images/generations                   OpenAI, JSON
 //   POST /v1/images/edits                         OpenAI, multipart/form-data only
+//   POST /v1beta/models/{model}:predict           Imagen, legacy (key in x-goog-api-key)
+//   POST /v1/chat/completions                     chat relay, OpenRouter's image form (also under
+//                                                 /api/v1/, OpenRouter's own path); relay base =
+//                                                 base_url() + "/v1"
 // Control endpoints (for tests that run the fake as a separate program):
 //   POST /_fake/enqueue    a FakeReply as JSON (the field names below)
 //   GET  /_fake/requests   the RecordedRequest log as a JSON array
@@ -39,7 +44,8 @@ struct FakeReply {
                                // the headers (declaring the full length) and N bytes of the body
   bool stall = false;          // headers (declaring the full length) and truncate_at bytes of the
                                // body (0 if unset), then silence with the connection left open
-  bool text_only = false;      // a valid 200 answer with text and no picture
+  bool text_only = false;      // a valid 200 answer with text and no picture (Imagen: every
+                               // picture filtered)
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
                                // declared), "bad_base64"
@@ -57,14 +63,14 @@ struct RecordedRequest {
   bool has_key = false;       // a key was sent the proper way (header)
   bool key_in_query = false;  // a key was sent in the URL (always refused)
   std::string model, prompt;
-  int n = 1;
+  int n = 1;                  // OpenAI n, Imagen sampleCount
   std::string size;           // OpenAI "WxH" or "auto"
-  std::string aspect;         // Gemini imageConfig.aspectRatio
+  std::string aspect;         // Gemini imageConfig.aspectRatio, Imagen aspectRatio, relay aspect_ratio
   int image_count = 0;
   std::vector<std::pair<int, int>> image_sizes;   // (width, height) of each input picture
   std::optional<std::pair<int, int>> mask_size;   // OpenAI mask (width, height)
-  // Gemini conversations: the role of each turn, the thoughtSignatures sent back (in the model's
-  // turns), and what the earlier user turns asked and how many pictures the earlier turns held.
+  // Conversations (Gemini, chat relays): the role of each turn, the thoughtSignatures sent back (in
+  // the model's turns), and what the earlier user turns asked and how many pictures they held.
   std::vector<std::string> roles, signatures, history_prompts;
   int history_images = 0;
   size_t body_bytes = 0;

@@ -1,4 +1,4 @@
-# The genfill plug-in inside real headless GIMP 3, against the loopback fake of both services.
+# The genfill plug-in inside real headless GIMP 3, against the loopback fake of the services.
 # Run by tests/gimp/run-gimp-tests through gimp-console's Python-Fu (Gimp, Gegl, Gio in scope).
 import json
 import os
@@ -26,7 +26,7 @@ def fake(path, body=None):
 
 
 def endpoint(provider):
-    return URL + "/v1" if provider == "openai" else URL
+    return URL + "/v1" if provider in ("openai", "openai-chat") else URL
 
 
 def pixels(drawable, x, y, w, h):
@@ -218,6 +218,31 @@ def new_image_from_prompt():
     check((image.get_width(), image.get_height()) == (1344, 768), "the model's 16:9 size")
     check(len(image.get_layers()) == 1, "one layer")
     check(fake("/_fake/requests")[0]["aspect"] == "16:9", "asked for 16:9")
+    image.delete()
+
+
+@test
+def imagen_generates_and_refuses_edits():
+    """Imagen (legacy :predict) makes a layer from the prompt; an edit with it stops before sending."""
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 50, 60, 100, 80)
+    status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a small boat", provider="imagen",
+                         endpoint=endpoint("imagen"))
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check((layers[0].get_width(), layers[0].get_height()) == (100, 80), "selection box size")
+    req = fake("/_fake/requests")[0]
+    check(req["path"].endswith("/imagen-4.0-generate-001:predict"), req["path"])
+    check(req["has_key"] and not req["key_in_query"], "the key in its header")
+    fake("/_fake/reset", {})
+    before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    count = len(image.get_layers())
+    status, message = run("plug-in-genfill-edit", image, [layer], prompt="make it red", provider="imagen",
+                          endpoint=endpoint("imagen"))
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check("only creates new pictures" in (message or ""), "message: %r" % message)
+    check(len(image.get_layers()) == count, "nothing added")
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
+    check(fake("/_fake/requests") == [], "nothing was sent")
     image.delete()
 
 

@@ -1,8 +1,9 @@
-// The genfill command line, end to end, against the loopback fake of both services.
+// The genfill command line, end to end, against the loopback fake of the services.
 #include <chrono>
 #include <cstring>
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,19 +58,21 @@ protected:
   bool exists(const std::string &name) const { return g_file_test(path(name).c_str(), G_FILE_TEST_EXISTS); }
 
   std::string endpoint(const std::string &provider) const {
-    return provider == "openai" ? fake_->url() + "/v1" : fake_->url();
+    return provider == "openai" || provider == "openai-chat" ? fake_->url() + "/v1" : fake_->url();
   }
 
-  // Runs build/cli/genfill with args; the environment carries the fake key for both providers
+  // Runs build/cli/genfill with args; the environment carries the fake key for every provider
   // unless `with_key` is false. interrupt_after >= 0 sends SIGINT after that many seconds.
   CliRun run(std::vector<std::string> args, bool with_key = true, double interrupt_after = -1) {
     GPtr<GSubprocessLauncher> launcher =
         adopt(g_subprocess_launcher_new(GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE)));
-    for (const char *var : {"GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY"})
+    for (const char *var : {"GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "GENFILL_CHAT_API_KEY",
+                            "OPENROUTER_API_KEY"})
       g_subprocess_launcher_unsetenv(launcher.get(), var);
     if (with_key) {
       g_subprocess_launcher_setenv(launcher.get(), "GEMINI_API_KEY", kKey, TRUE);
       g_subprocess_launcher_setenv(launcher.get(), "OPENAI_API_KEY", kKey, TRUE);
+      g_subprocess_launcher_setenv(launcher.get(), "GENFILL_CHAT_API_KEY", kKey, TRUE);
     }
     g_subprocess_launcher_setenv(launcher.get(), "GENFILL_NO_KEYRING", "1", TRUE);
     g_subprocess_launcher_setenv(launcher.get(), "XDG_CACHE_HOME", path("cache").c_str(), TRUE);
@@ -381,11 +384,110 @@ TEST_F(CliTest, GenerateSeveralImages) {
   EXPECT_EQ(fake_->request_count(), 4) << "Gemini needs one call per image";
 }
 
+// Imagen (legacy :predict, as relays and old endpoints serve it): up to four pictures per call,
+// the key in a header, each picture at the model's size for the ratio.
+TEST_F(CliTest, ImagenGeneratesFromThePromptAlone) {
+  CliRun r = run({"generate", "--provider", "imagen", "--endpoint", endpoint("imagen"), "--prompt", "a lighthouse",
+                  "--aspect", "16:9", "-n", "3", "--json", "-o", path("gen.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char *name : {"gen-1.png", "gen-2.png", "gen-3.png"}) {
+    Image img = load_image_file(path(name));
+    EXPECT_EQ(img.width, 1408) << name;
+    EXPECT_EQ(img.height, 768) << name;
+  }
+  EXPECT_EQ(json_string(r.out, "provider"), "imagen");
+  EXPECT_EQ(json_string(r.out, "model"), "imagen-4.0-generate-001");
+  JsonNode *reqs = fake_->requests();
+  ASSERT_EQ(json_array_get_length(json_node_get_array(reqs)), 1u) << "three pictures in one call";
+  JsonObject *req = last_request(reqs);
+  EXPECT_STREQ(json_object_get_string_member(req, "path"), "/v1beta/models/imagen-4.0-generate-001:predict");
+  EXPECT_TRUE(json_object_get_boolean_member(req, "has_key"));
+  EXPECT_FALSE(json_object_get_boolean_member(req, "key_in_query"));
+  EXPECT_EQ(json_object_get_int_member(req, "n"), 3);
+  EXPECT_STREQ(json_object_get_string_member(req, "aspect"), "16:9");
+  EXPECT_STREQ(json_object_get_string_member(req, "prompt"), "a lighthouse");
+  EXPECT_EQ(json_object_get_int_member(req, "status"), 200);
+  json_node_unref(reqs);
+
+  // Six pictures: four, then two.
+  CliRun six = run({"generate", "-p", "imagen", "-m", "imagen-3.0-generate-002", "--endpoint", endpoint("imagen"),
+                    "--prompt", "a lighthouse", "-n", "6", "-o", path("six.png")});
+  ASSERT_EQ(six.status, 0) << six.err;
+  EXPECT_TRUE(exists("six-6.png"));
+  reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(arr), 3u);
+  // Sent side by side: they may arrive in either order.
+  std::multiset<int64_t> counts = {json_object_get_int_member(json_array_get_object_element(arr, 1), "n"),
+                                   json_object_get_int_member(json_array_get_object_element(arr, 2), "n")};
+  EXPECT_EQ(counts, (std::multiset<int64_t>{4, 2}));
+  json_node_unref(reqs);
+}
+
+// An edit with a model that only generates stops before anything is sent, in plain words, and
+// before a missing key would be reported.
+TEST_F(CliTest, ImagenEditIsRefusedBeforeSending) {
+  for (bool with_key : {true, false}) {
+    CliRun r = run({"edit", "--provider", "imagen", "--endpoint", endpoint("imagen"), "--prompt", "make it red",
+                    "--json", photo_path_, "-o", path("out.png")},
+                   with_key);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("only creates new pictures"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("\"invalid-input\""), std::string::npos) << r.out;
+    EXPECT_FALSE(exists("out.png"));
+  }
+  CliRun refs = run({"generate", "--provider", "imagen", "--endpoint", endpoint("imagen"), "--prompt", "x", "-r",
+                     photo_path_, "-o", path("gen.png")});
+  EXPECT_EQ(refs.status, 1);
+  EXPECT_NE(refs.err.find("reference"), std::string::npos) << refs.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+}
+
+// A chat relay (OpenRouter's form): the picture, the mask as a second picture and the prompt go as
+// one user message; the answer's picture comes back as a data URL and is composited pixel-exact.
+TEST_F(CliTest, ChatRelayEditHonoursTheMask) {
+  Mask mask;
+  std::string mask_path = write_ellipse_mask(&mask);
+  CliRun r = run({"edit", "--provider", "openai-chat", "--endpoint", endpoint("openai-chat"), "--prompt",
+                  "replace it with a magenta balloon", "--mask", mask_path, "--feather", "0", "--json", photo_path_,
+                  "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  expect_masked_edit(photo_, load_image_file(path("out.png")), mask, 1);
+  EXPECT_EQ(json_string(r.out, "provider"), "openai-chat");
+  EXPECT_EQ(json_string(r.out, "model"), "google/gemini-2.5-flash-image");
+  EXPECT_EQ(json_string(r.out, "text"), "Here is the edited picture.");
+
+  JsonNode *reqs = fake_->requests();
+  JsonObject *req = last_request(reqs);
+  EXPECT_STREQ(json_object_get_string_member(req, "path"), "/v1/chat/completions");
+  EXPECT_TRUE(json_object_get_boolean_member(req, "has_key"));
+  EXPECT_FALSE(json_object_get_boolean_member(req, "key_in_query"));
+  EXPECT_EQ(json_object_get_int_member(req, "image_count"), 2) << "the picture and its mask";
+  EXPECT_STRNE(json_object_get_string_member(req, "aspect"), "");
+  EXPECT_EQ(std::string(json_object_get_string_member(req, "prompt")).rfind("replace it with a magenta balloon", 0), 0u);
+  EXPECT_EQ(strings_of(req, "roles"), std::vector<std::string>{"user"});
+  json_node_unref(reqs);
+
+  // The next step goes on from the conversation: the earlier turns travel as messages.
+  const std::string id = json_string(r.out, "conversation");
+  CliRun next = run({"edit", "-p", "openai-chat", "--endpoint", endpoint("openai-chat"), "--prompt",
+                     "now make it yellow", "--mask", mask_path, "--continue", id, path("out.png"), "-o",
+                     path("step2.png")});
+  ASSERT_EQ(next.status, 0) << next.err;
+  reqs = fake_->requests();
+  req = last_request(reqs);
+  EXPECT_EQ(strings_of(req, "roles"), (std::vector<std::string>{"user", "assistant", "user"}));
+  EXPECT_EQ(strings_of(req, "history_prompts"), std::vector<std::string>{"replace it with a magenta balloon"});
+  EXPECT_EQ(json_object_get_int_member(req, "history_images"), 1) << "the picture sent earlier";
+  json_node_unref(reqs);
+}
+
 struct ErrorCase {
   const char *provider;
   const char *reply;        // JSON for /_fake/enqueue
   const char *code;         // expected error code in --json
   const char *in_message;   // expected words in the message
+  const char *command = "edit";  // "generate" for models that only generate
 };
 
 class CliErrorTest : public CliTest, public ::testing::WithParamInterface<ErrorCase> {};
@@ -394,8 +496,10 @@ TEST_P(CliErrorTest, FailsCleanlyWithAClearMessage) {
   const ErrorCase &c = GetParam();
   fake_->enqueue(c.reply);
   // Verbose, so every log line of every failure path is checked for the key too (run() does).
-  CliRun r = run({"edit", "-v", "--provider", c.provider, "--endpoint", endpoint(c.provider), "--prompt", "x",
-                  "--json", "--timeout", "2", photo_path_, "-o", path("out.png")});
+  std::vector<std::string> args = {c.command, "-v", "--provider", c.provider, "--endpoint", endpoint(c.provider),
+                                    "--prompt", "x", "--json", "--timeout", "2", "-o", path("out.png")};
+  if (std::string(c.command) == "edit") args.push_back(photo_path_);
+  CliRun r = run(args);
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_FALSE(exists("out.png")) << "nothing is written on failure";
   EXPECT_NE(r.err.find(c.in_message), std::string::npos) << r.err;
@@ -444,7 +548,22 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"openai", R"({"picture":"huge"})", "too-large", "too large"},
         ErrorCase{"gemini", R"({"huge_bytes":1073741824})", "too-large", "larger than genfill accepts"},
         ErrorCase{"openai", R"({"status":400,"fixture":"openai/error_400_invalid_size_gpt_image.json"})",
-                  "bad-request", "rejected the request"}));
+                  "bad-request", "rejected the request"},
+        // The relay formats: server error, cut JSON, no picture (and what each says on top).
+        ErrorCase{"imagen", R"({"status":500,"fixture":"imagen/error_500_internal.json","count":3})", "server-error",
+                  "Imagen", "generate"},
+        ErrorCase{"imagen", R"({"truncate_at":40})", "bad-response", "Imagen", "generate"},
+        ErrorCase{"imagen", R"({"text_only":true})", "refused", "safety filters", "generate"},
+        ErrorCase{"imagen", R"({"status":404,"fixture":"imagen/error_404_model_retired.json"})", "model-not-found",
+                  "retired by its owner", "generate"},
+        ErrorCase{"openai-chat", R"({"status":502,"fixture":"openai-chat/error_502_model_down.json","count":3})",
+                  "server-error", "relay"},
+        ErrorCase{"openai-chat", R"({"truncate_at":40})", "bad-response", "relay"},
+        ErrorCase{"openai-chat", R"({"text_only":true})", "text-only", "text instead of a picture"},
+        ErrorCase{"openai-chat", R"({"status":402,"fixture":"openai-chat/error_402_insufficient_credits.json"})",
+                  "quota-exhausted", "credit"},
+        ErrorCase{"openai-chat", R"({"status":403,"fixture":"openai-chat/error_403_moderation.json"})", "refused",
+                  "moderation"}));
 
 TEST_F(CliTest, ConnectionRefusedIsANetworkError) {
   // A port nobody listens on (the fake's, once it is gone).
@@ -515,7 +634,7 @@ TEST_F(CliTest, VerboseLoggingNeverShowsTheKey) {
   EXPECT_FALSE(r.err.empty());
 }
 
-TEST_F(CliTest, ProvidersListsBothServices) {
+TEST_F(CliTest, ProvidersListsEveryService) {
   CliRun r = run({"providers", "--json"});
   ASSERT_EQ(r.status, 0);
   GErrorOut err;
@@ -525,7 +644,7 @@ TEST_F(CliTest, ProvidersListsBothServices) {
   std::vector<std::string> names;
   for (guint i = 0; i < json_array_get_length(arr); ++i)
     names.push_back(json_object_get_string_member(json_array_get_object_element(arr, i), "name"));
-  EXPECT_EQ(names, (std::vector<std::string>{"gemini", "openai"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"gemini", "openai", "imagen", "openai-chat"}));
   json_node_unref(doc);
 }
 

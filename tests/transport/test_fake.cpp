@@ -297,6 +297,144 @@ TEST_F(FakeTest, OpenAIEditsAreChecked) {
   EXPECT_EQ(recs[0].status, 200);
 }
 
+// Imagen's :predict: what the providers build is accepted; what the service refuses is refused.
+TEST_F(FakeTest, ImagenPredictIsChecked) {
+  auto predict = [&](const std::string &body, const std::string &key = "test-key-123",
+                     const std::string &model = "imagen-4.0-generate-001") {
+    HttpRequest r;
+    r.url = server.base_url() + "/v1beta/models/" + model + ":predict";
+    if (!key.empty()) r.headers = {{"x-goog-api-key", key}};
+    r.content_type = "application/json";
+    r.body = body;
+    return r;
+  };
+  const std::string ok = R"({"instances":[{"prompt":"x"}],"parameters":{"sampleCount":1}})";
+  HttpRequest key_in_url = predict(ok);
+  key_in_url.url += "?key=test-key-123";
+  struct Case {
+    const char *what;
+    HttpRequest req;
+    int status;
+  } cases[] = {
+      {"no key", predict(ok, ""), 403},
+      {"bad key", predict(ok, "bad-key-1"), 400},
+      {"key in the URL", key_in_url, 400},
+      {"not Imagen", predict(ok, "test-key-123", "gemini-2.5-flash-image"), 404},
+      {"no prompt", predict(R"({"instances":[{}]})"), 400},
+      {"two instances", predict(R"({"instances":[{"prompt":"x"},{"prompt":"y"}]})"), 400},
+      {"an input picture", predict(R"({"instances":[{"prompt":"x","image":{"bytesBase64Encoded":"AAAA"}}]})"), 400},
+      {"seed", predict(R"({"instances":[{"prompt":"x"}],"parameters":{"seed":3}})"), 400},
+      {"five samples", predict(R"({"instances":[{"prompt":"x"}],"parameters":{"sampleCount":5}})"), 400},
+      {"3:2", predict(R"({"instances":[{"prompt":"x"}],"parameters":{"aspectRatio":"3:2"}})"), 400},
+  };
+  for (auto &c : cases) {
+    HttpResponse a = send(c.req);
+    EXPECT_EQ(a.status, c.status) << c.what << ": " << a.body;
+    EXPECT_THROW(find_provider("imagen")->parse(a), Error) << c.what;
+  }
+  EXPECT_EQ(server.requests_json().find("test-key-123"), std::string::npos);
+
+  // The provider's own request, through the fake and back.
+  server.reset();
+  Request req;
+  req.model = "imagen-3.0-generate-002";
+  req.base_url = server.base_url();
+  req.prompt = "a lighthouse";
+  req.aspect = "3:4";
+  req.n = 3;
+  Result r = find_provider("imagen")->parse(send(find_provider("imagen")->build(req, "test-key-123")));
+  ASSERT_EQ(r.images.size(), 3u);
+  Image img = decode_image(r.images[0].bytes);
+  EXPECT_EQ(img.width, 896);
+  EXPECT_EQ(img.height, 1280);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].n, 3);
+  EXPECT_EQ(recs[0].aspect, "3:4");
+  EXPECT_EQ(recs[0].model, "imagen-3.0-generate-002");
+  EXPECT_TRUE(recs[0].has_key);
+
+  // "No picture": each one filtered and said so (the provider asks for reasons).
+  FakeReply none;
+  none.text_only = true;
+  server.enqueue(none);
+  try {
+    find_provider("imagen")->parse(send(find_provider("imagen")->build(req, "test-key-123")));
+    ADD_FAILURE() << "filtered pictures parsed";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::Refused);
+  }
+}
+
+// The chat relay (OpenRouter's image form).
+TEST_F(FakeTest, ChatRelayIsChecked) {
+  auto chat = [&](const std::string &body, const std::string &key = "test-key-123",
+                  const std::string &path = "/v1/chat/completions") {
+    HttpRequest r;
+    r.url = server.base_url() + path;
+    if (!key.empty()) r.headers = {{"Authorization", "Bearer " + key}};
+    r.content_type = "application/json";
+    r.body = body;
+    return r;
+  };
+  auto body = [](const std::string &content, const std::string &extra = R"(,"modalities":["image","text"])") {
+    return R"({"model":"google/gemini-2.5-flash-image","messages":[{"role":"user","content":)" + content + "}]" +
+           extra + "}";
+  };
+  const std::string text = R"([{"type":"text","text":"x"}])";
+  const std::string pic = "data:image/png;base64," + png_b64(20, 10);
+  HttpRequest key_in_url = chat(body(text));
+  key_in_url.url += "?api_key=test-key-123";
+  struct Case {
+    const char *what;
+    HttpRequest req;
+    int status;
+  } cases[] = {
+      {"no key", chat(body(text), ""), 401},
+      {"bad key", chat(body(text), "bad-key-1"), 401},
+      {"key in the URL", key_in_url, 400},
+      {"no image modality", chat(body(text, R"(,"modalities":["text"])")), 400},
+      {"not an image model", chat(R"({"model":"openai/gpt-5","messages":[{"role":"user","content":"x"}],"modalities":["image"]})"), 404},
+      {"bare base64", chat(body(R"([{"type":"image_url","image_url":{"url":")" + png_b64(4, 4) + R"("}}])")), 400},
+      {"type mismatch", chat(body(R"([{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,)" + png_b64(4, 4) + R"("}}])")), 400},
+      {"unknown ratio", chat(body(text, R"(,"modalities":["image","text"],"image_config":{"aspect_ratio":"7:3"})")), 400},
+      {"empty content", chat(body("\"\"")), 400},
+      {"last turn not the user's", chat(R"({"model":"google/gemini-2.5-flash-image","messages":[{"role":"assistant","content":"x"}],"modalities":["image"]})"), 400},
+  };
+  for (auto &c : cases) {
+    HttpResponse a = send(c.req);
+    EXPECT_EQ(a.status, c.status) << c.what << ": " << a.body;
+    EXPECT_THROW(find_provider("openai-chat")->parse(a), Error) << c.what;
+  }
+  // OpenRouter's own path works too; the answer's size is the ratio's, else the picture's.
+  HttpResponse a = send(chat(body(R"([{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":")" + pic +
+                                      R"("}}])"),
+                             "test-key-123", "/api/v1/chat/completions"));
+  ASSERT_EQ(a.status, 200) << a.body;
+  Result r = find_provider("openai-chat")->parse(a);
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(decode_image(r.images[0].bytes).width, 20);
+  EXPECT_EQ(r.text, "Here is the edited picture.");
+  EXPECT_GT(r.usage.total_tokens, 0);
+
+  // The provider's own request, through the fake and back.
+  server.reset();
+  Request req;
+  req.model = "google/gemini-3-pro-image-preview";
+  req.base_url = server.base_url() + "/v1";
+  req.prompt = "a lighthouse";
+  req.aspect = "16:9";
+  r = find_provider("openai-chat")->parse(send(find_provider("openai-chat")->build(req, "test-key-123")));
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(decode_image(r.images[0].bytes).width, 1344);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].aspect, "16:9");
+  EXPECT_EQ(recs[0].prompt, "a lighthouse");
+  EXPECT_EQ(recs[0].image_count, 0);
+  EXPECT_EQ(server.requests_json().find("test-key-123"), std::string::npos);
+}
+
 TEST_F(FakeTest, ScriptedRepliesAreUsedInOrderAndCounted) {
   FakeReply green;
   green.color = "00FF00";

@@ -1,0 +1,170 @@
+// Google Imagen, the legacy `:predict` format (REFERENCE §2), for the relays and legacy
+// endpoints that still serve it: Google shut Imagen down on its own API in 2026.
+// POST {base}/v1beta/models/{model}:predict, key in x-goog-api-key (never in the URL);
+// {"instances":[{"prompt"}],"parameters":{"sampleCount","aspectRatio","includeRaiReason"}} ->
+// {"predictions":[{"bytesBase64Encoded","mimeType"} | {"raiFilteredReason"}]}; errors are
+// google.rpc.Status bodies as for Gemini (§1.10). Text to image only: no input pictures, no seed
+// (the Gemini API mapper refuses seed and negativePrompt).
+#include <glib.h>
+
+#include "core/image/image.hpp"
+#include "core/providers/json.hpp"
+#include "core/providers/registry.hpp"
+#include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
+
+namespace genfill {
+
+namespace {
+
+constexpr const char *kService = "Imagen";
+constexpr int kMaxSamples = 4;  // sampleCount 1..4
+
+// google.rpc.Status (or a body that is not JSON at all) -> Error.
+Error status_error(const HttpResponse &resp) {
+  const json::RpcStatus st = json::read_rpc_status(resp.body);
+  const int code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
+  const std::string message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
+  const std::string detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
+                             (st.reason.empty() ? "" : " " + st.reason) + ": " +
+                             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
+
+  if (st.reason == "API_KEY_INVALID" || code == 401)
+    return Error(ErrorCode::BadKey,
+                 format(_("%s rejected the API key. Check %s or the key stored in your keyring."), kService,
+                        "GEMINI_API_KEY"),
+                 detail, code);
+  if (code == 403)
+    return Error(ErrorCode::PermissionDenied,
+                 format(_("%s refused access with this key: %s"), kService,
+                        message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
+                 detail, code);
+  if (code == 404)  // what Google answers for every Imagen id since the shutdown
+    return Error(ErrorCode::ModelNotFound,
+                 _("This Imagen model was retired by its owner and this service no longer offers it. Choose a "
+                   "Gemini image model instead (provider gemini, for example gemini-2.5-flash-image)."),
+                 detail, code);
+  if (code == 429) {
+    if (st.per_day_quota())
+      return Error(ErrorCode::QuotaExhausted,
+                   _("The daily Imagen quota of this key is used up. Try again tomorrow or use a paid key."), detail,
+                   code);
+    return Error(ErrorCode::RateLimited,
+                 format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
+                 detail, code);
+  }
+  return common_status_error(kService, code, message, detail);
+}
+
+class Imagen final : public Provider {
+public:
+  std::string_view name() const override { return "imagen"; }
+  std::string_view display_name() const override { return "Google Imagen"; }
+  std::string_view default_model() const override { return "imagen-4.0-generate-001"; }
+  std::string_view default_base_url() const override { return "https://generativelanguage.googleapis.com"; }
+  std::vector<std::string> key_env_vars() const override { return {"GEMINI_API_KEY", "GOOGLE_API_KEY"}; }
+
+  HttpRequest build(const Request &req, const std::string &api_key) const override {
+    if (!req.images.empty() || req.mask)
+      throw Error(ErrorCode::InvalidInput,
+                  _("Imagen only creates new pictures from a prompt: it cannot edit a picture or take reference "
+                    "pictures. Choose a Gemini image model to edit."),
+                  "imagen: " + std::to_string(req.images.size()) + " input pictures");
+    if (req.n < 1 || req.n > kMaxSamples)
+      throw Error(ErrorCode::InvalidInput, _("Imagen makes 1 to 4 pictures per request."), "n=" + std::to_string(req.n));
+    const std::string model = req.model.rfind("models/", 0) == 0 ? req.model.substr(7) : req.model;
+    GCharPtr escaped(g_uri_escape_string(model.c_str(), "-._~", FALSE));
+
+    GPtr<JsonBuilder> b = adopt(json_builder_new());
+    json_builder_begin_object(b.get());
+    json_builder_set_member_name(b.get(), "instances");
+    json_builder_begin_array(b.get());
+    json_builder_begin_object(b.get());
+    json::add(b.get(), "prompt", req.prompt);
+    json_builder_end_object(b.get());
+    json_builder_end_array(b.get());
+    json_builder_set_member_name(b.get(), "parameters");
+    json_builder_begin_object(b.get());
+    json::add(b.get(), "sampleCount", int64_t(req.n));
+    if (!req.aspect.empty()) json::add(b.get(), "aspectRatio", req.aspect);
+    // A filtered picture then comes back as {"raiFilteredReason": ...} instead of silently
+    // missing, so users learn why they got fewer pictures.
+    json_builder_set_member_name(b.get(), "includeRaiReason");
+    json_builder_add_boolean_value(b.get(), TRUE);
+    json_builder_end_object(b.get());  // no seed: the Gemini API refuses it for Imagen
+    json_builder_end_object(b.get());
+
+    HttpRequest http;
+    http.url = req.base_url + "/v1beta/models/" + escaped.get() + ":predict";
+    http.headers = {{"x-goog-api-key", api_key}};  // never in the URL
+    http.content_type = "application/json";
+    http.body = json::to_string(b.get());
+    return http;
+  }
+
+  Result parse(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
+    JsonObject *root = doc.object();
+    if (json::object(root, "error")) throw status_error(resp);
+
+    Result result;
+    JsonArray *predictions = json::array(root, "predictions");
+    int filtered = 0;
+    std::string reason;
+    for (guint i = 0; predictions && i < json_array_get_length(predictions); ++i) {
+      JsonObject *p = json::element_object(predictions, i);
+      const std::string b64 = json::string(p, "bytesBase64Encoded");
+      if (b64.empty()) {
+        const std::string why = json::string(p, "raiFilteredReason");
+        if (!why.empty()) {
+          ++filtered;
+          if (reason.empty()) reason = why;
+        }
+        continue;
+      }
+      EncodedImage img;
+      img.bytes = json::base64_decode(b64, kService);
+      img.mime = sniff_image_mime(img.bytes);
+      if (img.mime.empty()) img.mime = json::string(p, "mimeType");
+      result.images.push_back(std::move(img));
+    }
+    if (result.images.empty()) {
+      // Everything filtered: with includeRaiReason each picture says why; without it they are
+      // dropped and the answer is {} (REFERENCE §2).
+      throw Error(ErrorCode::Refused,
+              reason.empty()
+                  ? _("Imagen answered without a picture: its safety filters removed what it made. Rephrase the "
+                      "prompt.")
+                  : format(_("Imagen's safety filters removed every picture it made (%s). Rephrase the prompt."),
+                           json::excerpt(reason, 300).c_str()),
+              filtered ? "raiFilteredReason x" + std::to_string(filtered) : std::string("no predictions"),
+              resp.status);
+    }
+    if (filtered > 0)
+      result.text = format(g_dngettext(GETTEXT_PACKAGE, "Imagen's safety filters removed %d picture.",
+                                       "Imagen's safety filters removed %d pictures.", gulong(filtered)),
+                           filtered);
+    result.finish_reason = filtered > 0 ? "filtered" : "stop";
+    return result;
+  }
+
+  // As for Gemini: RetryInfo.retryDelay, and no retry once a daily quota is used up.
+  RetryAdvice retry_advice(const HttpResponse &resp) const override {
+    RetryAdvice advice = http_retry_advice(resp);
+    if (!advice.retry) return advice;
+    const json::RpcStatus st = json::read_rpc_status(resp.body);
+    if (st.per_day_quota()) return RetryAdvice{false, -1};
+    if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
+    return advice;
+  }
+};
+
+}  // namespace
+
+const Provider &imagen_provider() {
+  static const Imagen provider;
+  return provider;
+}
+
+}  // namespace genfill
