@@ -294,11 +294,29 @@ def fault_matrix_changes_nothing():
         fake("/_fake/reset", {})
 
 
+def parent_of(pid):
+    """The parent process id of pid, or None when it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def kill_plugin_after(seconds):
-    """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits."""
+    """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits.
+
+    Only this GIMP's own genfill plug-in is killed: this script runs in a plug-in of the GIMP
+    under test, so that GIMP is our parent, and its genfill child is the one to kill. Other GIMP
+    runs on the machine (another suite, another checkout) keep theirs."""
     import signal
     import threading
     import time
+
+    gimp = os.getppid()
 
     def killer():
         time.sleep(seconds)
@@ -310,8 +328,15 @@ def kill_plugin_after(seconds):
                     cmd = f.read().split(b"\0")[0]
             except OSError:
                 continue
-            if cmd.endswith(b"gimp-plugin/genfill/genfill"):
+            if cmd.endswith(b"gimp-plugin/genfill/genfill") and parent_of(pid) == gimp:
                 os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+
+    killed = []
+    t = threading.Thread(target=killer)
+    t.start()
+    t.killed = killed
+    return t
 
     t = threading.Thread(target=killer)
     t.start()
@@ -329,6 +354,7 @@ def cancel_while_waiting_leaves_the_image_as_it_was():
     status, _ = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="gemini",
                     endpoint=endpoint("gemini"))
     killer.join()
+    check(len(killer.killed) == 1, "killed this GIMP's own plug-in, and only it: %s" % killer.killed)
     check(status != Gimp.PDBStatusType.SUCCESS, "status %s" % status)
     check(len(image.get_layers()) == count, "nothing added")
     check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
@@ -346,6 +372,7 @@ def cancel_mid_answer_leaves_the_image_as_it_was():
     status, _ = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="openai",
                     endpoint=endpoint("openai"))
     killer.join()
+    check(len(killer.killed) == 1, "killed this GIMP's own plug-in, and only it: %s" % killer.killed)
     check(status != Gimp.PDBStatusType.SUCCESS, "status %s" % status)
     check(len(image.get_layers()) == count, "nothing added")
     check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
