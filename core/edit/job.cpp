@@ -189,7 +189,8 @@ ResolvedJob resolve(const JobSettings &settings) {
     throw Error(ErrorCode::InvalidInput,
                 format(_("Unknown provider \"%s\". Choose one of: %s."), settings.provider.c_str(), names.c_str()));
   }
-  std::string model = settings.model.empty() ? std::string(job.provider->default_model()) : settings.model;
+  std::string model = settings.model.empty() ? default_model_id(job.provider->name()) : settings.model;
+  if (model.empty()) model = std::string(job.provider->default_model());
   job.model = model_info(job.provider->name(), model);
   job.base_url = settings.endpoint.empty() ? std::string(job.provider->default_base_url()) : settings.endpoint;
   while (!job.base_url.empty() && job.base_url.back() == '/') job.base_url.pop_back();
@@ -224,6 +225,10 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
     throw Error(ErrorCode::InvalidInput, _("The picture to edit does not match the planned region."));
   if (mask && (mask->width != region.width || mask->height != region.height))
     throw Error(ErrorCode::InvalidInput, _("The selection does not match the picture to edit."));
+  if (!job.model.can_edit)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("%s only makes new pictures; it cannot edit one. Choose another model."),
+                       job.model.display_name.c_str()));
   if (int(references.size()) + 1 > job.model.max_input_images)
     throw Error(ErrorCode::InvalidInput,
                 format(g_dngettext(GETTEXT_PACKAGE, "%s takes at most %d picture; %d reference pictures are too many.",

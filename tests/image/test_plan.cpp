@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -136,9 +137,11 @@ void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &
 
 const ModelInfo kGemini = model_info("gemini", "gemini-2.5-flash-image");
 const ModelInfo kGemini3 = model_info("gemini", "gemini-3-pro-image-preview");
+const ModelInfo kGemini31 = model_info("gemini", "gemini-3.1-flash-image-preview");
 const ModelInfo kOpenAI = model_info("openai", "gpt-image-1");
+const ModelInfo kGpt2 = model_info("openai", "gpt-image-2");
 
-// ---- catalog --------------------------------------------------------------------------------
+// ---- catalog: the shipped entries --------------------------------------------------------------
 
 using Sizes = std::vector<std::tuple<int, int, int, int>>;
 
@@ -146,6 +149,12 @@ Sizes sizes_of(const ModelInfo &m) {
   Sizes s;
   for (const Aspect &a : m.aspects) s.emplace_back(a.w, a.h, a.out_w, a.out_h);
   return s;
+}
+
+std::vector<std::pair<std::string, double>> image_sizes_of(const ModelInfo &m) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const ImageSize &s : m.image_sizes) out.emplace_back(s.name, s.scale);
+  return out;
 }
 
 const Sizes kGemini25Sizes = {{1, 1, 1024, 1024}, {2, 3, 832, 1248}, {3, 2, 1248, 832},  {3, 4, 864, 1184},
@@ -156,28 +165,45 @@ const Sizes kGemini3Sizes = {{1, 1, 1024, 1024}, {2, 3, 848, 1264}, {3, 2, 1264,
                              {16, 9, 1376, 768}, {21, 9, 1584, 672}};
 const Sizes kGptSizes = {{1, 1, 1024, 1024}, {3, 2, 1536, 1024}, {2, 3, 1024, 1536}};
 
+Sizes gemini31_sizes() {
+  Sizes s = kGemini3Sizes;
+  s.insert(s.end(), {{1, 4, 512, 2048}, {4, 1, 2048, 512}, {1, 8, 352, 2816}, {8, 1, 2816, 352}});
+  return s;
+}
+
 TEST(Catalog, GeminiModels) {
   for (const char *id : {"gemini-2.5-flash-image", "gemini-2.0-flash-exp-image-generation"}) {
     ModelInfo m = model_info("gemini", id);
     EXPECT_EQ(m.id, id);
     EXPECT_EQ(m.provider, "gemini");
     EXPECT_EQ(sizes_of(m), kGemini25Sizes) << id;
+    EXPECT_TRUE(m.image_sizes.empty()) << id << ": one size only, no imageSize";
     EXPECT_FALSE(m.takes_mask);
     EXPECT_FALSE(m.exact_size);
     EXPECT_TRUE(m.can_edit);
+    EXPECT_FALSE(m.thought_images);
+    EXPECT_FALSE(m.transparent);
     EXPECT_EQ(m.max_images_per_call, 1);
+    EXPECT_EQ(m.response_modalities, (std::vector<std::string>{"TEXT", "IMAGE"})) << id;
     EXPECT_FALSE(m.display_name.empty());
   }
   EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").max_input_images, 3);
+  EXPECT_TRUE(model_info("gemini", "gemini-2.0-flash-exp-image-generation").legacy);
   for (const char *id : {"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview"}) {
     ModelInfo m = model_info("gemini", id);
     EXPECT_EQ(m.id, id);
-    EXPECT_EQ(sizes_of(m), kGemini3Sizes) << id;
     EXPECT_FALSE(m.takes_mask);
     EXPECT_FALSE(m.exact_size);
+    EXPECT_TRUE(m.thought_images);
     EXPECT_EQ(m.max_images_per_call, 1);
     EXPECT_EQ(m.max_input_images, 14);
+    EXPECT_EQ(m.default_image_size, "1K");
   }
+  EXPECT_EQ(sizes_of(kGemini3), kGemini3Sizes);
+  EXPECT_EQ(image_sizes_of(kGemini3), (std::vector<std::pair<std::string, double>>{{"1K", 1}, {"2K", 2}, {"4K", 4}}));
+  EXPECT_EQ(sizes_of(kGemini31), gemini31_sizes());
+  EXPECT_EQ(image_sizes_of(kGemini31),
+            (std::vector<std::pair<std::string, double>>{{"512", 0.5}, {"1K", 1}, {"2K", 2}, {"4K", 4}}));
 }
 
 TEST(Catalog, OpenAIModels) {
@@ -189,35 +215,74 @@ TEST(Catalog, OpenAIModels) {
     EXPECT_TRUE(m.takes_mask);
     EXPECT_TRUE(m.exact_size);
     EXPECT_TRUE(m.can_edit);
+    EXPECT_TRUE(m.transparent);
+    EXPECT_TRUE(m.image_sizes.empty());
     EXPECT_EQ(m.max_images_per_call, 10);
     EXPECT_EQ(m.max_input_images, 16);
+    // input_fidelity: every GPT image model but the mini one.
+    EXPECT_EQ(m.input_fidelity, std::string(id) != "gpt-image-1-mini") << id;
+    // Free sizes: gpt-image-2 only, multiples of 16 between 1:3 and 3:1, at most 2560x1440's pixels.
+    EXPECT_EQ(m.free_size.has_value(), std::string(id) == "gpt-image-2") << id;
   }
+  ASSERT_TRUE(kGpt2.free_size);
+  EXPECT_EQ(kGpt2.free_size->multiple, 16);
+  EXPECT_EQ(kGpt2.free_size->max_ratio, 3);
+  EXPECT_EQ(kGpt2.free_size->max_pixels, 2560 * 1440);
+  EXPECT_EQ(kGpt2.free_size->max_side, 3840);
+}
+
+TEST(Catalog, RelayAndLegacyEntriesLoadWhateverTheRegistryHolds) {
+  // Providers this build may not have (the registry is not consulted when loading).
+  for (const char *id : {"imagen-4.0-generate-001", "imagen-3.0-generate-002"}) {
+    ModelInfo m = model_info("imagen", id);
+    EXPECT_EQ(m.provider, "imagen");
+    EXPECT_FALSE(m.can_edit) << id << " only generates";
+    EXPECT_EQ(m.max_input_images, 0);
+    EXPECT_TRUE(m.legacy);
+  }
+  EXPECT_EQ(image_sizes_of(model_info("imagen", "imagen-4.0-generate-001")),
+            (std::vector<std::pair<std::string, double>>{{"1K", 1}, {"2K", 2}}));
+  for (const char *id : {"google/gemini-2.5-flash-image", "google/gemini-3-pro-image-preview",
+                         "google/gemini-3.1-flash-image-preview"}) {
+    ModelInfo m = model_info("openai-chat", id);
+    EXPECT_EQ(m.provider, "openai-chat");
+    EXPECT_TRUE(m.can_edit);
+    EXPECT_FALSE(m.takes_mask);
+  }
+  EXPECT_EQ(default_model_id("openai-chat"), "google/gemini-2.5-flash-image");
+  EXPECT_EQ(default_model_id("imagen"), "imagen-4.0-generate-001");
+  EXPECT_EQ(default_model_id("nobody"), "");
 }
 
 TEST(Catalog, TheTableIsConsistent) {
   std::set<std::string> ids;
-  int gemini = 0, openai = 0;
+  std::map<std::string, int> per_provider;
   for (const ModelInfo &m : known_models()) {
-    EXPECT_TRUE(ids.insert(m.provider + "/" + m.id).second) << m.id;
-    (m.provider == "gemini" ? gemini : openai)++;
+    EXPECT_TRUE(ids.insert(m.id).second) << m.id;
+    per_provider[m.provider]++;
     ASSERT_FALSE(m.aspects.empty()) << m.id;
     for (const Aspect &a : m.aspects) {
-      // The output size has the ratio it is listed under (Gemini's sizes are rounded to 16 px).
-      EXPECT_NEAR(shape(a), ratio(a), 0.03 * ratio(a)) << m.id << " " << a.label();
+      // The output size has the ratio it is listed under: within 3 % for models that edit (the
+      // region is grown to that shape; Gemini's sizes are rounded to 16 px), within 10 % for
+      // generation-only ones (Imagen answers 3:4 with 896x1280).
+      const double tolerance = m.can_edit ? 0.03 : 0.10;
+      EXPECT_NEAR(shape(a), ratio(a), tolerance * ratio(a)) << m.id << " " << a.label();
       EXPECT_EQ(a.out_w % 16, 0) << m.id << " " << a.label();
       EXPECT_EQ(a.out_h % 16, 0) << m.id << " " << a.label();
+    }
+    if (!m.image_sizes.empty()) {
+      EXPECT_TRUE(std::any_of(m.image_sizes.begin(), m.image_sizes.end(),
+                              [&](const ImageSize &s) { return s.name == m.default_image_size; }))
+          << m.id;
     }
     // Lookup by id returns the entry itself.
     EXPECT_EQ(sizes_of(model_info(m.provider, m.id)), sizes_of(m));
   }
-  EXPECT_EQ(gemini, 4);
-  EXPECT_EQ(openai, 4);
-  // The first entry of each provider is its default.
+  EXPECT_EQ(per_provider, (std::map<std::string, int>{{"gemini", 4}, {"openai", 4}, {"imagen", 2}, {"openai-chat", 3}}));
+  // Each provider's default.
+  EXPECT_EQ(default_model_id("gemini"), "gemini-2.5-flash-image");
+  EXPECT_EQ(default_model_id("openai"), "gpt-image-1");
   EXPECT_EQ(known_models().front().id, "gemini-2.5-flash-image");
-  auto first_openai = std::find_if(known_models().begin(), known_models().end(),
-                                   [](const ModelInfo &m) { return m.provider == "openai"; });
-  ASSERT_NE(first_openai, known_models().end());
-  EXPECT_EQ(first_openai->id, "gpt-image-1");
   EXPECT_EQ(Aspect{}.label(), "1:1");
   EXPECT_EQ((Aspect{21, 9, 0, 0}.label()), "21:9");
 }
@@ -229,6 +294,7 @@ TEST(Catalog, UnknownModelsTakeTheProvidersDefaults) {
   EXPECT_EQ(sizes_of(g), kGemini25Sizes);
   EXPECT_EQ(g.max_input_images, 3);
   EXPECT_FALSE(g.takes_mask);
+  EXPECT_FALSE(g.is_default);
   ModelInfo o = model_info("openai", "gpt-image-7");
   EXPECT_EQ(o.id, "gpt-image-7");
   EXPECT_EQ(sizes_of(o), kGptSizes);
