@@ -246,12 +246,17 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   req.images.push_back(encode(to_canvas(region, plan)));
   for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (mask) req.mask = to_canvas(*mask, plan);
-  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the aspect's size
-    req.width = plan.aspect.out_w;
-    req.height = plan.aspect.out_h;
+  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the planned size
+    req.width = plan.out_w;
+    req.height = plan.out_h;
   } else {
     req.aspect = plan.aspect.label();
   }
+  req.image_size = plan.image_size;
+  req.response_modalities = job.model.response_modalities;
+  // Edits keep the input's details where the model offers it (faces, text, textures outside
+  // the change); its cost is a few more input tokens.
+  req.input_fidelity_high = job.model.input_fidelity;
 
   const double encode_s = seconds_since(t_encode);
   Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
@@ -319,7 +324,8 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   if (width < 0 || height < 0 || (width > 0) != (height > 0))
     throw Error(ErrorCode::InvalidInput, _("Give the size as WIDTHxHEIGHT, for example 1024x768."));
 
-  // The model's aspect closest to what was asked for (size first, then ratio, else square).
+  // The model's aspect closest to what was asked for (size first, then ratio, else square), at
+  // a size that covers the asked-for size.
   double want = 1.0;
   if (width > 0) {
     want = double(width) / height;
@@ -329,11 +335,7 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
       throw Error(ErrorCode::InvalidInput, _("Give the aspect ratio as W:H, for example 16:9."));
     want = double(aw) / ah;
   }
-  const Aspect *best = &job.model.aspects.front();
-  for (const Aspect &a : job.model.aspects)
-    if (std::abs(std::log(double(a.w) / a.h) - std::log(want)) <
-        std::abs(std::log(double(best->w) / best->h) - std::log(want)))
-      best = &a;
+  const OutputChoice choice = choose_output(job.model, want, width, height);
 
   Request req;
   req.model = job.model.id;
@@ -341,11 +343,13 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   req.prompt = settings.prompt;
   for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (job.model.exact_size) {
-    req.width = best->out_w;
-    req.height = best->out_h;
+    req.width = choice.out_w;
+    req.height = choice.out_h;
   } else {
-    req.aspect = best->label();
+    req.aspect = choice.aspect.label();
   }
+  req.image_size = choice.image_size;
+  req.response_modalities = job.model.response_modalities;
 
   Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
   JobResult out;

@@ -189,6 +189,7 @@ public:
     http.form.push_back(FormPart{"prompt", req.prompt, "", ""});
     http.form.push_back(FormPart{"n", std::to_string(req.n), "", ""});
     http.form.push_back(FormPart{"size", size_param(req), "", ""});
+    if (req.input_fidelity_high) http.form.push_back(FormPart{"input_fidelity", "high", "", ""});
     return http;
   }
 

@@ -37,13 +37,21 @@ bool parse_color(const std::string &text, uint32_t *rgb) {
 
 namespace {
 
-// gemini-2.5-flash-image: aspect ratio => output size.
-const struct {
+// Aspect ratio => output size, per model family (REFERENCE §1.4).
+struct AspectSize {
   const char *ratio;
   int w, h;
-} kAspects[] = {{"1:1", 1024, 1024}, {"2:3", 832, 1248}, {"3:2", 1248, 832}, {"3:4", 864, 1184},
-                {"4:3", 1184, 864},  {"4:5", 896, 1152}, {"5:4", 1152, 896}, {"9:16", 768, 1344},
-                {"16:9", 1344, 768}, {"21:9", 1536, 672}};
+};
+// gemini-2.5-flash-image (and the older 2.0 ids): one size per ratio, no imageSize.
+const AspectSize kAspects[] = {{"1:1", 1024, 1024}, {"2:3", 832, 1248}, {"3:2", 1248, 832}, {"3:4", 864, 1184},
+                               {"4:3", 1184, 864},  {"4:5", 896, 1152}, {"5:4", 1152, 896}, {"9:16", 768, 1344},
+                               {"16:9", 1344, 768}, {"21:9", 1536, 672}};
+// Gemini 3 image models at 1K (2K and 4K are twice and four times that, 512 half); the last
+// four ratios are 3.1 Flash's only.
+const AspectSize kAspects3[] = {{"1:1", 1024, 1024}, {"2:3", 848, 1264}, {"3:2", 1264, 848}, {"3:4", 896, 1200},
+                                {"4:3", 1200, 896},  {"4:5", 928, 1152}, {"5:4", 1152, 928}, {"9:16", 768, 1376},
+                                {"16:9", 1376, 768}, {"21:9", 1584, 672}, {"1:4", 512, 2048}, {"4:1", 2048, 512},
+                                {"1:8", 352, 2816},  {"8:1", 2816, 352}};
 
 // A provider's verdict: the answer to send.
 struct Answer {
@@ -403,14 +411,36 @@ struct FakeServer::Impl {
     JsonObject *image_config = object2(config, "imageConfig", "image_config");
     int w = 1024, ht = 1024;
     if (!rec.image_sizes.empty()) std::tie(w, ht) = rec.image_sizes.front();
+    // Gemini 3 models have their own sizes and take imageSize; 3.1 Flash also 512 and four
+    // more ratios. Earlier models refuse imageSize.
+    const bool gemini3 = g_str_has_prefix(model.c_str(), "gemini-3");
+    const bool flash31 = g_str_has_prefix(model.c_str(), "gemini-3.1-flash-image");
+    const AspectSize *table = gemini3 ? std::begin(kAspects3) : std::begin(kAspects);
+    const AspectSize *table_end = gemini3 ? std::end(kAspects3) - (flash31 ? 0 : 4) : std::end(kAspects);
     rec.aspect = string2(image_config, "aspectRatio", "aspect_ratio");
+    rec.image_size = string2(image_config, "imageSize", "image_size");
+    double scale = 1;
+    if (!rec.image_size.empty()) {
+      if (!gemini3)
+        throw invalid("* GenerateContentRequest.generation_config.image_config.image_size: Image size is not "
+                      "supported for models/" + model + ".");
+      if (rec.image_size == "512" && flash31) scale = 0.5;
+      else if (rec.image_size == "1K") scale = 1;
+      else if (rec.image_size == "2K") scale = 2;
+      else if (rec.image_size == "4K") scale = 4;
+      else
+        throw invalid("* GenerateContentRequest.generation_config.image_config.image_size: Unsupported image size: " +
+                      rec.image_size);
+    }
     if (!rec.aspect.empty()) {
-      auto it = std::find_if(std::begin(kAspects), std::end(kAspects), [&](const auto &a) { return rec.aspect == a.ratio; });
-      if (it == std::end(kAspects))
+      auto it = std::find_if(table, table_end, [&](const AspectSize &a) { return rec.aspect == a.ratio; });
+      if (it == table_end)
         throw invalid("* GenerateContentRequest.generation_config.image_config.aspect_ratio: Unsupported aspect ratio: " +
                       rec.aspect);
-      w = it->w;
-      ht = it->h;
+      w = int(it->w * scale);
+      ht = int(it->h * scale);
+    } else if (!rec.image_size.empty()) {
+      w = ht = int(1024 * scale);
     }
 
     if (reply && reply->text_only)
@@ -424,7 +454,9 @@ struct FakeServer::Impl {
   // As error_400_invalid_size_gpt_image.json, naming the size sent.
   static Answer bad_size(const std::string &model, const std::string &size) {
     const bool free_size = model.rfind("gpt-image-2", 0) == 0;
-    return {400, openai_error(free_size ? "Invalid value: '" + size + "'. Width and height must be positive multiples of 16."
+    return {400, openai_error(free_size ? "Invalid value: '" + size +
+                                              "'. Width and height must be positive multiples of 16, the long side at "
+                                              "most 3 times the short one, within 3840x2160."
                                         : "Invalid value: '" + size +
                                               "'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.",
                               "invalid_request_error", "size", "invalid_value")};
@@ -437,7 +469,11 @@ struct FakeServer::Impl {
     }
     char tail = 0;
     if (std::sscanf(size.c_str(), "%dx%d%c", &w, &h, &tail) != 2) return false;
-    if (model.rfind("gpt-image-2", 0) == 0) return w % 16 == 0 && h % 16 == 0 && w > 0 && h > 0;
+    // gpt-image-2: free sizes, both sides multiples of 16, between 1:3 and 3:1, at most
+    // 3840x2160 (REFERENCE §3.2).
+    if (model.rfind("gpt-image-2", 0) == 0)
+      return w > 0 && h > 0 && w % 16 == 0 && h % 16 == 0 && std::max(w, h) <= 3 * std::min(w, h) &&
+             std::max(w, h) <= 3840 && int64_t(w) * h <= int64_t(3840) * 2160;
     return size == "1024x1024" || size == "1536x1024" || size == "1024x1536";
   }
 
@@ -559,6 +595,8 @@ struct FakeServer::Impl {
         rec.n = std::atoi(value.c_str());
       } else if (name == "size") {
         rec.size = value;
+      } else if (name == "input_fidelity") {
+        rec.input_fidelity = value;
       } else if (name == "response_format") {
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
       }
@@ -573,6 +611,14 @@ struct FakeServer::Impl {
         throw invalid("Invalid mask image size - mask must be the same size as the image", "mask");
     }
     if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
+    if (!rec.input_fidelity.empty()) {  // REFERENCE §3.3: high or low; not on gpt-image-1-mini
+      if (rec.input_fidelity != "high" && rec.input_fidelity != "low")
+        throw invalid("Invalid value: '" + rec.input_fidelity + "'. Supported values are: 'high' and 'low'.",
+                      "input_fidelity", "invalid_value");
+      if (rec.model.rfind("gpt-image-1-mini", 0) == 0)
+        throw invalid("input_fidelity is not supported for model '" + rec.model + "'.", "input_fidelity",
+                      "unsupported_parameter");
+    }
     if (rec.size.empty()) rec.size = "auto";
     if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
     if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
@@ -854,6 +900,8 @@ struct FakeServer::Impl {
       json::add(o, "prompt", r.prompt);
       json::add(o, "size", r.size);
       json::add(o, "aspect", r.aspect);
+      json::add(o, "image_size", r.image_size);
+      json::add(o, "input_fidelity", r.input_fidelity);
       json_builder_set_member_name(o, "has_key");
       json_builder_add_boolean_value(o, r.has_key);
       json_builder_set_member_name(o, "key_in_query");

@@ -60,6 +60,8 @@ struct RecordedRequest {
   int n = 1;
   std::string size;           // OpenAI "WxH" or "auto"
   std::string aspect;         // Gemini imageConfig.aspectRatio
+  std::string image_size;     // Gemini imageConfig.imageSize ("1K", "2K", "4K", "512")
+  std::string input_fidelity; // OpenAI edits: "high", "low" or "" when not sent
   int image_count = 0;
   std::vector<std::pair<int, int>> image_sizes;   // (width, height) of each input picture
   std::optional<std::pair<int, int>> mask_size;   // OpenAI mask (width, height)
