@@ -411,11 +411,14 @@ int cmd_generate(int argc, char **argv) {
   Common c;
   gchar *size = nullptr, *aspect = nullptr;
   gchar **refs = nullptr;
+  gboolean transparent = FALSE;
   GOptionEntry entries[] = {
       {"size", 's', 0, G_OPTION_ARG_STRING, &size, N_("Output size, e.g. 1536x1024"), "WxH"},
       {"aspect", 'a', 0, G_OPTION_ARG_STRING, &aspect, N_("Aspect ratio, e.g. 16:9 (default 1:1)"), "W:H"},
       {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, N_("Picture to guide the model (repeatable)"),
        "REF.png"},
+      {"transparent", 0, 0, G_OPTION_ARG_NONE, &transparent,
+       N_("Transparent background (models that can: see genfill providers)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   GOptionContext *ctx = g_option_context_new(_("- make a picture from a prompt"));
   g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
@@ -443,6 +446,7 @@ int cmd_generate(int argc, char **argv) {
         throw Error(ErrorCode::InvalidInput, _("Give --size as WIDTHxHEIGHT, for example 1536x1024."));
     }
     JobSettings s = settings_from(c);
+    s.transparent = transparent;
     s.api_key = resolve(s).api_key;
     std::vector<Image> references;
     for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));

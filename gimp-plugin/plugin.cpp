@@ -547,6 +547,9 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   if (edit)
     gimp_procedure_dialog_fill(d, "prompt-box", "continue-conversation", "provider", "model", "variations", "more",
                                nullptr);
+  else if (gimp_procedure_find_argument(procedure, "transparent"))
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations",
+                               "transparent", "more", nullptr);
   else
     gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
                                nullptr);
@@ -777,6 +780,9 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+    gboolean transparent = FALSE;
+    g_object_get(config, "transparent", &transparent, nullptr);
+    settings.transparent = transparent;
     ResolvedJob job = resolve_with_key(settings, ui);
     std::vector<Image> references = read_references(config);
     gboolean non_empty = FALSE;
@@ -923,6 +929,11 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     add_common_arguments(p, true);
     add_references_argument(p);
+    // Added after the first release: keep it last so that scripts passing arguments by
+    // position still work.
+    gimp_procedure_add_boolean_argument(
+        p, "transparent", _("_Transparent background"),
+        _("Ask for a picture on a transparent background (models that can: GPT Image)"), FALSE, G_PARAM_READWRITE);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kNewImage) == 0) {

@@ -324,6 +324,16 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   if (width < 0 || height < 0 || (width > 0) != (height > 0))
     throw Error(ErrorCode::InvalidInput, _("Give the size as WIDTHxHEIGHT, for example 1024x768."));
 
+  if (settings.transparent && !job.model.transparent) {
+    std::string able;
+    for (const ModelInfo &m : known_models())
+      if (m.transparent && find_provider(m.provider)) able += (able.empty() ? "" : ", ") + m.id;
+    throw Error(ErrorCode::InvalidInput,
+                able.empty() ? format(_("%s cannot make a transparent background."), job.model.display_name.c_str())
+                             : format(_("%s cannot make a transparent background. Models that can: %s."),
+                                      job.model.display_name.c_str(), able.c_str()));
+  }
+
   // The model's aspect closest to what was asked for (size first, then ratio, else square), at
   // a size that covers the asked-for size.
   double want = 1.0;
@@ -350,6 +360,7 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   }
   req.image_size = choice.image_size;
   req.response_modalities = job.model.response_modalities;
+  req.transparent = settings.transparent;
 
   Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
   JobResult out;

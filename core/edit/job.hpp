@@ -26,6 +26,7 @@ struct JobSettings {
   std::string prompt;
   int variations = 1;       // images wanted
   std::optional<int64_t> seed;
+  bool transparent = false; // generate only: a transparent background (models that can; else an error)
   // Edit results at the upload's scale (plan.content's size) instead of the region's: for hosts
   // that scale the result themselves (the plug-in lets GIMP do it) and so never hold a
   // full-resolution copy.

@@ -158,6 +158,8 @@ public:
     // Image models refuse candidateCount > 1: the job sends one request per picture.
     if (req.n != 1)
       throw Error(ErrorCode::InvalidInput, _("Gemini makes one picture per request."), "n=" + std::to_string(req.n));
+    if (req.transparent)
+      throw Error(ErrorCode::InvalidInput, _("Gemini cannot make pictures with a transparent background."));
     const std::string model = req.model.rfind("models/", 0) == 0 ? req.model.substr(7) : req.model;
     GCharPtr escaped(g_uri_escape_string(model.c_str(), "-._~", FALSE));
     const bool masked = req.mask && !req.images.empty();

@@ -141,4 +141,41 @@ TEST_F(JobTest, GenerateAsksForASizeThatCoversTheOneWanted) {
   EXPECT_EQ(server.requests().at(0).image_size, "");
 }
 
+TEST_F(JobTest, TransparentGenerationKeepsItsAlpha) {
+  JobSettings s = settings("openai", "gpt-image-1");
+  s.transparent = true;
+  JobResult r = run_generate(s, "", 300, 200, {});
+  ASSERT_EQ(r.images.size(), 1u);
+  const Image &img = r.images[0];
+  ASSERT_EQ(img.width, 300);
+  int clear = 0, opaque = 0;
+  for (size_t i = 3; i < img.pixels.size(); i += 4) {
+    clear += img.pixels[i] == 0;
+    opaque += img.pixels[i] == 255;
+  }
+  EXPECT_GT(clear, 300 * 200 / 10) << "transparent around the subject";
+  EXPECT_GT(opaque, 300 * 200 / 10) << "opaque in the middle";
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].background, "transparent");
+  EXPECT_EQ(server.requests()[0].output_format, "png");
+}
+
+TEST_F(JobTest, TransparentGenerationIsRefusedBeforeSendingWhereTheModelCannot) {
+  JobSettings s = settings("gemini", "gemini-2.5-flash-image");
+  s.transparent = true;
+  try {
+    run_generate(s, "1:1", 0, 0, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    const std::string m = e.message();
+    EXPECT_NE(m.find("Gemini 2.5 Flash Image cannot make a transparent background"), std::string::npos) << m;
+    EXPECT_NE(m.find("gpt-image-1"), std::string::npos) << "names models that can: " << m;
+  }
+  EXPECT_EQ(server.request_count(), 0u) << "nothing sent";
+  // Without it, the same model generates.
+  s.transparent = false;
+  EXPECT_EQ(run_generate(s, "1:1", 0, 0, {}).images.size(), 1u);
+}
+
 }  // namespace

@@ -185,9 +185,23 @@ Image drifted(const Image &in, int w, int h, const FakeReply &r) {
   return seam::apply_drift(src, r.drift_dx, r.drift_dy, r.drift_scale, g, o);
 }
 
+// A transparent background: an opaque ellipse of the colour in the middle (70 % of the size),
+// fully transparent around it, as GPT image models answer background=transparent.
+Image cutout(int w, int h, uint32_t rgb) {
+  Image img = solid(w, h, rgb);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double u = (x + 0.5 - w / 2.0) / (w * 0.35), v = (y + 0.5 - h / 2.0) / (h * 0.35);
+      if (u * u + v * v > 1) img.at(x, y)[3] = 0;
+    }
+  return img;
+}
+
 // The picture an answer carries, base64, possibly broken on purpose.
-std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr) {
+std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr,
+                        bool transparent = false) {
   const std::string kind = reply ? reply->picture : "";
+  if (transparent && kind.empty()) return json::base64_encode(encode_png(cutout(w, h, rgb), 1));
   if (reply && reply->drift && upload && !upload->empty() && kind.empty())
     return json::base64_encode(encode_png(drifted(*upload, w, h, *reply), 1));
   const std::string sig = "\x89PNG\r\n\x1a\n";
@@ -477,7 +491,25 @@ struct FakeServer::Impl {
     return size == "1024x1024" || size == "1536x1024" || size == "1024x1536";
   }
 
-  static Answer openai_images(const std::string &png_b64, int n, const std::string &size) {
+  // background / output_format, where GPT image models take them (REFERENCE §3.2, §4).
+  static void check_background(const RecordedRequest &rec) {
+    auto bad = [](const std::string &m, const char *param) {
+      return Reject{{400, openai_error(m, "invalid_request_error", param, "invalid_value")}};
+    };
+    if (!rec.background.empty() && rec.background != "transparent" && rec.background != "opaque" &&
+        rec.background != "auto")
+      throw bad("Invalid value: '" + rec.background + "'. Supported values are: 'transparent', 'opaque' and 'auto'.",
+                "background");
+    if (!rec.output_format.empty() && rec.output_format != "png" && rec.output_format != "jpeg" &&
+        rec.output_format != "webp")
+      throw bad("Invalid value: '" + rec.output_format + "'. Supported values are: 'png', 'jpeg' and 'webp'.",
+                "output_format");
+    if (rec.background == "transparent" && rec.output_format == "jpeg")
+      throw bad("Transparent background requires output_format png or webp.", "background");
+  }
+
+  static Answer openai_images(const std::string &png_b64, int n, const std::string &size,
+                              const std::string &background = "opaque") {
     return {200, build_object([&](JsonBuilder *b) {
               json::add(b, "created", int64_t(1767225600));
               json_builder_set_member_name(b, "data");
@@ -488,7 +520,7 @@ struct FakeServer::Impl {
                 json_builder_end_object(b);
               }
               json_builder_end_array(b);
-              json::add(b, "background", std::string("opaque"));
+              json::add(b, "background", background);
               json::add(b, "output_format", std::string("png"));
               json::add(b, "size", size);
               json::add(b, "quality", std::string("high"));
@@ -524,14 +556,19 @@ struct FakeServer::Impl {
       rec.prompt = json::string(root, "prompt");
       rec.n = int(json::integer(root, "n", 1));
       rec.size = json::string(root, "size", "auto");
+      rec.background = json::string(root, "background");
+      rec.output_format = json::string(root, "output_format");
       if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
       if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
       if (json_object_has_member(root, "response_format"))
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
       if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
       if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
+      check_background(rec);
       if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
-      return openai_images(picture_b64(w, hh, color_for(reply), reply), rec.n, rec.size);
+      const bool clear = rec.background == "transparent";
+      return openai_images(picture_b64(w, hh, color_for(reply), reply, nullptr, clear), rec.n, rec.size,
+                           clear ? "transparent" : "opaque");
     }
 
     if (!g_str_has_prefix(rec.content_type.c_str(), "multipart/form-data"))
@@ -597,6 +634,10 @@ struct FakeServer::Impl {
         rec.size = value;
       } else if (name == "input_fidelity") {
         rec.input_fidelity = value;
+      } else if (name == "background") {
+        rec.background = value;
+      } else if (name == "output_format") {
+        rec.output_format = value;
       } else if (name == "response_format") {
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
       }
@@ -621,8 +662,11 @@ struct FakeServer::Impl {
     }
     if (rec.size.empty()) rec.size = "auto";
     if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
+    check_background(rec);
     if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
-    return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload), rec.n, rec.size);
+    const bool clear = rec.background == "transparent";
+    return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload, clear), rec.n, rec.size,
+                         clear ? "transparent" : "opaque");
   }
 
   // ---------- dispatch ----------
@@ -902,6 +946,8 @@ struct FakeServer::Impl {
       json::add(o, "aspect", r.aspect);
       json::add(o, "image_size", r.image_size);
       json::add(o, "input_fidelity", r.input_fidelity);
+      json::add(o, "background", r.background);
+      json::add(o, "output_format", r.output_format);
       json_builder_set_member_name(o, "has_key");
       json_builder_add_boolean_value(o, r.has_key);
       json_builder_set_member_name(o, "key_in_query");

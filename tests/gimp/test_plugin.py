@@ -211,6 +211,41 @@ def generate_layer_in_the_selection_box():
 
 
 @test
+def generate_with_a_transparent_background():
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-generate")
+    names = [a.name for a in proc.get_arguments()]
+    check(names[-1] == "transparent", "transparent is the last argument: %s" % names)
+    check(names[:3] == ["run-mode", "image", "drawables"] and names[3:10] == [
+        "prompt", "provider", "model", "endpoint", "variations", "seed", "references"], "earlier order kept: %s" % names)
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 40, 50, 240, 160)
+    status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a fox sticker", provider="openai",
+                         endpoint=endpoint("openai"), transparent=True)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    new = layers[0]
+    check(new.has_alpha(), "the layer has an alpha channel")
+    check((new.get_width(), new.get_height()) == (240, 160), "selection box size")
+    data = pixels(new, 0, 0, 240, 160)
+    alphas = data[3::4]
+    clear = sum(1 for a in alphas if a == 0)
+    opaque = sum(1 for a in alphas if a == 255)
+    check(clear > len(alphas) // 10 and opaque > len(alphas) // 10,
+          "real transparency: %d clear, %d opaque of %d" % (clear, opaque, len(alphas)))
+    req = fake("/_fake/requests")[0]
+    check(req["background"] == "transparent" and req["output_format"] == "png", req)
+    # Gemini cannot: a clear error, nothing added, nothing sent.
+    fake("/_fake/reset", {})
+    count = len(image.get_layers())
+    status, message = run("plug-in-genfill-generate", image, [layer], prompt="a fox sticker", provider="gemini",
+                          endpoint=endpoint("gemini"), transparent=True)
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check("transparent" in (message or ""), "message: %r" % message)
+    check(len(image.get_layers()) == count, "nothing added")
+    check(fake("/_fake/requests") == [], "nothing sent")
+    image.delete()
+
+
+@test
 def new_image_from_prompt():
     status, image = run("plug-in-genfill-new-image", prompt="a lighthouse", provider="gemini",
                         endpoint=endpoint("gemini"), aspect="16:9")

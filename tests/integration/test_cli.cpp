@@ -381,6 +381,35 @@ TEST_F(CliTest, GenerateSeveralImages) {
   EXPECT_EQ(fake_->request_count(), 4) << "Gemini needs one call per image";
 }
 
+TEST_F(CliTest, GenerateTransparentWritesRealAlpha) {
+  CliRun r = run({"generate", "-p", "openai", "--endpoint", endpoint("openai"), "--prompt", "a sticker of a fox",
+                  "--transparent", "--size", "400x300", "-o", path("fox.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Image img = load_image_file(path("fox.png"));
+  ASSERT_EQ(img.width, 400);
+  ASSERT_EQ(img.height, 300);
+  size_t clear = 0, opaque = 0;
+  for (size_t i = 3; i < img.pixels.size(); i += 4) {
+    clear += img.pixels[i] == 0;
+    opaque += img.pixels[i] == 255;
+  }
+  EXPECT_GT(clear, 400u * 300 / 10);
+  EXPECT_GT(opaque, 400u * 300 / 10);
+  JsonNode *reqs = fake_->requests();
+  JsonObject *last = last_request(reqs);
+  EXPECT_STREQ(json_object_get_string_member(last, "background"), "transparent");
+  EXPECT_STREQ(json_object_get_string_member(last, "output_format"), "png");
+  json_node_unref(reqs);
+
+  // Gemini cannot: a clear error before anything is sent, and no file.
+  CliRun g = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "a fox", "--transparent", "-o",
+                  path("g.png")});
+  EXPECT_EQ(g.status, 1);
+  EXPECT_NE(g.err.find("cannot make a transparent background"), std::string::npos) << g.err;
+  EXPECT_FALSE(exists("g.png"));
+  EXPECT_EQ(fake_->request_count(), 1);
+}
+
 struct ErrorCase {
   const char *provider;
   const char *reply;        // JSON for /_fake/enqueue

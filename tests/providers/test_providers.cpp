@@ -823,6 +823,31 @@ TEST(OpenAIRequest, InputFidelityOnlyWhenAskedAndOnlyOnEdits) {
   EXPECT_FALSE(contains(openai().build(gen, kKey).body, "input_fidelity"));
 }
 
+TEST(OpenAIRequest, TransparentBackgroundAsksForPng) {
+  Request req = openai_request();
+  req.transparent = true;
+  json::Doc doc = json::try_parse(openai().build(req, kKey).body);
+  EXPECT_EQ(members(doc.object()), (std::set<std::string>{"model", "prompt", "n", "size", "background", "output_format"}));
+  EXPECT_EQ(json::string(doc.object(), "background"), "transparent");
+  EXPECT_EQ(json::string(doc.object(), "output_format"), "png");  // JPEG would lose the alpha
+  // Not asked: neither field.
+  json::Doc plain = json::try_parse(openai().build(openai_request(), kKey).body);
+  EXPECT_FALSE(json_object_has_member(plain.object(), "background"));
+  EXPECT_FALSE(json_object_has_member(plain.object(), "output_format"));
+  // With reference pictures the request is an edit: the same, as form parts.
+  req.images = {png_of(16, 16)};
+  HttpRequest edit = openai().build(req, kKey);
+  ASSERT_NE(part(edit, "background"), nullptr);
+  EXPECT_EQ(part(edit, "background")->value, "transparent");
+  EXPECT_EQ(part(edit, "output_format")->value, "png");
+}
+
+TEST(GeminiRequest, TransparentBackgroundIsRefused) {
+  Request req = gemini_request();
+  req.transparent = true;
+  EXPECT_EQ(build_error(gemini(), req), ErrorCode::InvalidInput);
+}
+
 TEST(OpenAIRequest, SeveralImagesUseRepeatedImageBrackets) {
   Request req = openai_request();
   req.width = req.height = 0;

@@ -280,6 +280,37 @@ TEST_F(FakeTest, OpenAIGenerationsAreChecked) {
   }
 }
 
+TEST_F(FakeTest, OpenAITransparentBackgroundsHaveRealAlpha) {
+  HttpResponse jpeg = send(openai_json(R"({"model":"gpt-image-1","prompt":"x","background":"transparent","output_format":"jpeg"})"));
+  EXPECT_EQ(jpeg.status, 400) << jpeg.body;
+  EXPECT_EQ(field(jpeg.body, "error", "param"), "background");
+  HttpResponse odd = send(openai_json(R"({"model":"gpt-image-1","prompt":"x","background":"clear"})"));
+  EXPECT_EQ(odd.status, 400) << odd.body;
+
+  HttpResponse a = send(openai_json(
+      R"({"model":"gpt-image-1","prompt":"a sticker","size":"1024x1024","background":"transparent","output_format":"png"})"));
+  ASSERT_EQ(a.status, 200) << a.body;
+  json::Doc doc = json::try_parse(a.body);
+  EXPECT_EQ(json::string(doc.object(), "background"), "transparent");
+  Image img = decode_image(find_provider("openai")->parse(a).images.at(0).bytes);
+  ASSERT_EQ(img.width, 1024);
+  EXPECT_EQ(img.at(0, 0)[3], 0) << "the corners are transparent";
+  EXPECT_EQ(img.at(512, 512)[3], 255) << "the middle is opaque";
+  // As an edit too (generation with references goes there).
+  HttpResponse e = send(openai_form(edit_parts({text("background", "transparent"), text("output_format", "png")})));
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(decode_image(find_provider("openai")->parse(e).images.at(0).bytes).at(0, 0)[3], 0);
+  // Without: opaque everywhere.
+  HttpResponse o = send(openai_json(R"({"model":"gpt-image-1","prompt":"x","size":"1024x1024"})"));
+  EXPECT_EQ(decode_image(find_provider("openai")->parse(o).images.at(0).bytes).at(0, 0)[3], 255);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 5u);
+  EXPECT_EQ(recs[2].background, "transparent");
+  EXPECT_EQ(recs[2].output_format, "png");
+  EXPECT_EQ(recs[3].background, "transparent");
+  EXPECT_EQ(recs[4].background, "");
+}
+
 TEST_F(FakeTest, OpenAIEditsAreChecked) {
   const std::vector<uint8_t> pic = encode_png(Image(32, 32));
   Mask half(32, 32, 0);
