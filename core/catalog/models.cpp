@@ -126,7 +126,10 @@ public:
       auto one = std::find_if(m.image_sizes.begin(), m.image_sizes.end(), [](const ImageSize &s) { return s.scale == 1; });
       m.default_image_size = (one != m.image_sizes.end() ? *one : m.image_sizes.front()).name;
     }
-    if (member("free_size")) m.free_size = free_size();
+    if (member("free_size")) {
+      m.free_size = free_size();
+      if (!m.exact_size) fail("free_size", _("free sizes need \"size_param\": \"pixels\""));
+    }
     if (member("response_modalities")) {
       JsonArray *a = array("response_modalities");
       bool image = false;

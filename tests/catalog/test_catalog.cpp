@@ -210,6 +210,7 @@ TEST_F(CatalogFilesTest, AWrongValueNamesTheEntryFieldAndLine) {
       {"\"size_param\": \"aspect\",", "\"size_param\": \"aspect\", \"image_sizes\": [{\"name\": \"2K\", \"scale\": 2}], \"default_image_size\": \"1K\",",
        "field \"default_image_size\": not one of its image_sizes"},
       {"\"size_param\": \"aspect\",", "\"size_param\": \"aspect\", \"free_size\": {\"multiple\": 0},", "\"multiple\" must be"},
+      {"\"size_param\": \"aspect\",", "\"size_param\": \"aspect\", \"free_size\": {},", "free sizes need \"size_param\": \"pixels\""},
       {"\"size_param\": \"aspect\",", "\"size_param\": \"aspect\", \"free_size\": {\"min_pixels\": 9, \"max_pixels\": 4},", "\"min_pixels\" is larger"},
       {"\"size_param\": \"aspect\",", "\"size_param\": \"aspect\", \"response_modalities\": [\"TEXT\"],", "must include \"IMAGE\""},
       {"\"size_param\": \"aspect\",", "\"size_param\": \"aspect\", \"trasparent\": true,", "has an unknown field \"trasparent\""},
