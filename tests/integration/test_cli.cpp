@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "core/image/image.hpp"
+#include "core/providers/provider.hpp"
 #include "fake_process.hpp"
 
 using namespace genfill;
@@ -578,8 +579,15 @@ TEST_F(CliTest, ProvidersListsServicesModelsAndKeys) {
   std::vector<std::string> names;
   for (guint i = 0; i < json_array_get_length(arr); ++i)
     names.push_back(json_object_get_string_member(json_array_get_object_element(arr, i), "name"));
-  // The registered services first; then the catalog's others, marked unavailable.
-  EXPECT_EQ(names, (std::vector<std::string>{"gemini", "openai", "imagen", "openai-chat"}));
+  // The registered services first (here gemini and openai); then the catalog's others
+  // (imagen, openai-chat), marked unavailable.
+  std::vector<std::string> expected;
+  for (const Provider *p : all_providers()) expected.push_back(std::string(p->name()));
+  for (const char *other : {"imagen", "openai-chat"})
+    if (!find_provider(other)) expected.push_back(other);
+  EXPECT_EQ(names, expected);
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 2), (std::vector<std::string>{"gemini", "openai"}));
+  EXPECT_EQ(names.size(), 4u);
   JsonObject *gemini = provider_named(arr, "gemini");
   EXPECT_TRUE(json_object_get_boolean_member(gemini, "available"));
   EXPECT_TRUE(json_object_get_boolean_member(gemini, "key_set"));
@@ -601,8 +609,10 @@ TEST_F(CliTest, ProvidersListsServicesModelsAndKeys) {
   EXPECT_EQ(json_object_get_int_member(gpt2, "max_images_per_call"), 10);
   EXPECT_EQ(json_object_get_int_member(json_object_get_object_member(gpt2, "free_size"), "max_pixels"), 2560 * 1440);
   EXPECT_FALSE(json_object_get_boolean_member(model_named(openai, "gpt-image-1-mini"), "input_fidelity"));
+  // Available exactly when this build has the provider (a build with an Imagen provider lists
+  // it like the others).
   JsonObject *imagen = provider_named(arr, "imagen");
-  EXPECT_FALSE(json_object_get_boolean_member(imagen, "available"));
+  EXPECT_EQ(json_object_get_boolean_member(imagen, "available"), find_provider("imagen") != nullptr);
   EXPECT_FALSE(json_object_get_boolean_member(model_named(imagen, "imagen-4.0-generate-001"), "edit"));
   EXPECT_TRUE(model_named(provider_named(arr, "openai-chat"), "google/gemini-3-pro-image-preview"));
   json_node_unref(doc);
@@ -619,9 +629,11 @@ TEST_F(CliTest, ProvidersListsServicesModelsAndKeys) {
   CliRun text = run({"providers"});
   ASSERT_EQ(text.status, 0) << text.err;
   for (const char *words : {"gemini — Google Gemini", "gpt-image-2 — GPT Image 2", "set, from OPENAI_API_KEY",
-                            "image sizes: 1K (x1), 2K (x2), 4K (x4)", "multiples of 16, 1:3 to 3:1",
-                            "imagen — not available in this build", "Model list: "})
+                            "image sizes: 1K (x1), 2K (x2), 4K (x4)", "multiples of 16, 1:3 to 3:1", "Model list: "})
     EXPECT_NE(text.out.find(words), std::string::npos) << words << "\n" << text.out;
+  if (!find_provider("imagen")) {
+    EXPECT_NE(text.out.find("imagen — not available in this build"), std::string::npos) << text.out;
+  }
 }
 
 TEST_F(CliTest, TheUsersModelListAddsModelsAndABrokenOneIsNamed) {
