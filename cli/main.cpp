@@ -1,4 +1,5 @@
 // genfill — command line: generative edits and generation over the same core as the GIMP plug-in.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <clocale>
@@ -18,6 +19,7 @@
 #include "core/conversation/conversation.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
+#include "core/keys/keys.hpp"
 #include "core/plan/plan.hpp"
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
@@ -413,11 +415,14 @@ int cmd_generate(int argc, char **argv) {
   Common c;
   gchar *size = nullptr, *aspect = nullptr;
   gchar **refs = nullptr;
+  gboolean transparent = FALSE;
   GOptionEntry entries[] = {
       {"size", 's', 0, G_OPTION_ARG_STRING, &size, N_("Output size, e.g. 1536x1024"), "WxH"},
       {"aspect", 'a', 0, G_OPTION_ARG_STRING, &aspect, N_("Aspect ratio, e.g. 16:9 (default 1:1)"), "W:H"},
       {"reference", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &refs, N_("Picture to guide the model (repeatable)"),
        "REF.png"},
+      {"transparent", 0, 0, G_OPTION_ARG_NONE, &transparent,
+       N_("Transparent background (models that can: see genfill providers)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   GOptionContext *ctx = g_option_context_new(_("- make a picture from a prompt"));
   g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
@@ -445,6 +450,7 @@ int cmd_generate(int argc, char **argv) {
         throw Error(ErrorCode::InvalidInput, _("Give --size as WIDTHxHEIGHT, for example 1536x1024."));
     }
     JobSettings s = settings_from(c);
+    s.transparent = transparent;
     s.api_key = resolve(s).api_key;
     std::vector<Image> references;
     for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
@@ -466,6 +472,118 @@ int cmd_generate(int argc, char **argv) {
   }
 }
 
+// ---------- genfill providers ----------
+
+std::string pixel_size(int w, int h) { return std::to_string(w) + "x" + std::to_string(h); }
+
+std::string scale_text(double scale) {
+  char buf[32];
+  g_ascii_formatd(buf, sizeof buf, "%g", scale);
+  return buf;
+}
+
+void json_member(JsonBuilder *b, const char *name, const std::string &v) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_string_value(b, v.c_str());
+}
+void json_member(JsonBuilder *b, const char *name, int64_t v) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_int_value(b, v);
+}
+void json_flag(JsonBuilder *b, const char *name, bool v) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_boolean_value(b, v);
+}
+
+void model_json(JsonBuilder *b, const ModelInfo &m) {
+  json_builder_begin_object(b);
+  json_member(b, "id", m.id);
+  json_member(b, "display_name", m.display_name);
+  json_flag(b, "default", m.is_default);
+  json_flag(b, "legacy", m.legacy);
+  json_flag(b, "edit", m.can_edit);
+  json_flag(b, "mask", m.takes_mask);
+  json_member(b, "max_images_per_call", int64_t(m.max_images_per_call));
+  json_member(b, "max_input_images", int64_t(m.max_input_images));
+  json_flag(b, "thought_images", m.thought_images);
+  json_flag(b, "input_fidelity", m.input_fidelity);
+  json_flag(b, "transparent", m.transparent);
+  json_member(b, "size_param", std::string(m.exact_size ? "pixels" : "aspect"));
+  json_builder_set_member_name(b, "aspects");
+  json_builder_begin_array(b);
+  for (const Aspect &a : m.aspects) {
+    json_builder_begin_object(b);
+    json_member(b, "ratio", a.label());
+    json_member(b, "size", pixel_size(a.out_w, a.out_h));
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "image_sizes");
+  json_builder_begin_array(b);
+  for (const ImageSize &s : m.image_sizes) {
+    json_builder_begin_object(b);
+    json_member(b, "name", s.name);
+    json_builder_set_member_name(b, "scale");
+    json_builder_add_double_value(b, s.scale);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  if (!m.default_image_size.empty()) json_member(b, "default_image_size", m.default_image_size);
+  if (m.free_size) {
+    const FreeSize &f = *m.free_size;
+    json_builder_set_member_name(b, "free_size");
+    json_builder_begin_object(b);
+    json_member(b, "multiple", int64_t(f.multiple));
+    json_builder_set_member_name(b, "max_ratio");
+    json_builder_add_double_value(b, f.max_ratio);
+    json_member(b, "max_side", int64_t(f.max_side));
+    json_member(b, "min_pixels", f.min_pixels);
+    json_member(b, "max_pixels", f.max_pixels);
+    json_builder_end_object(b);
+  }
+  json_builder_end_object(b);
+}
+
+void model_text(const ModelInfo &m) {
+  std::printf("    %s — %s%s%s\n", m.id.c_str(), m.display_name.c_str(), m.is_default ? _(" (default)") : "",
+              m.legacy ? _(" (legacy)") : "");
+  std::string what = !m.can_edit ? _("makes new pictures only")
+                     : m.takes_mask ? _("edits with a mask")
+                                    : _("edits (the selection is described to it)");
+  if (m.max_input_images > 0)
+    what += "; " + format(g_dngettext(GETTEXT_PACKAGE, "up to %d picture in", "up to %d pictures in",
+                                      gulong(m.max_input_images)),
+                          m.max_input_images);
+  what += "; " + format(g_dngettext(GETTEXT_PACKAGE, "%d picture per call", "up to %d pictures per call",
+                                    gulong(m.max_images_per_call)),
+                        m.max_images_per_call);
+  if (m.input_fidelity) what += std::string("; ") + _("high input fidelity on edits");
+  if (m.transparent) what += std::string("; ") + _("transparent backgrounds");
+  if (m.thought_images) what += std::string("; ") + _("draft pictures while it thinks");
+  std::printf("      %s\n", what.c_str());
+  std::string sizes;
+  for (const Aspect &a : m.aspects) sizes += (sizes.empty() ? "" : ", ") + a.label() + " " + pixel_size(a.out_w, a.out_h);
+  if (m.free_size) {
+    const FreeSize &f = *m.free_size;
+    std::printf("      %s\n", format(_("sizes: any WxH of the region's shape, multiples of %d, 1:%s to %s:1, up to %s "
+                                       "pixels"),
+                                     f.multiple, scale_text(f.max_ratio).c_str(), scale_text(f.max_ratio).c_str(),
+                                     std::to_string(f.max_pixels).c_str())
+                                  .c_str());
+    std::printf("      %s\n", format(_("presets: %s"), sizes.c_str()).c_str());
+  } else {
+    std::printf("      %s\n", format(_("sizes: %s"), sizes.c_str()).c_str());
+  }
+  if (!m.image_sizes.empty()) {
+    std::string names;
+    for (const ImageSize &s : m.image_sizes)
+      names += (names.empty() ? "" : ", ") + s.name + " (x" + scale_text(s.scale) + ")";
+    std::printf("      %s\n", format(_("image sizes: %s; the smallest that covers the region is asked for"),
+                                     names.c_str())
+                                  .c_str());
+  }
+}
+
 int cmd_providers(int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print as JSON"), nullptr},
@@ -477,65 +595,86 @@ int cmd_providers(int argc, char **argv) {
   g_option_context_free(ctx);
   if (!ok || argc != 1) return kExitUsage;
 
-  GPtr<JsonBuilder> b = adopt(json_builder_new());
-  json_builder_begin_array(b.get());
-  for (const Provider *p : all_providers()) {
-    if (!json) {
-      std::printf("%s — %s\n  endpoint: %s\n  key: ", std::string(p->name()).c_str(),
-                  std::string(p->display_name()).c_str(), std::string(p->default_base_url()).c_str());
-      auto vars = p->key_env_vars();
-      for (size_t i = 0; i < vars.size(); ++i) std::printf("%s%s", i ? " or " : "", vars[i].c_str());
-      std::printf(" %s\n  %s\n", _("(or the desktop keyring)"), _("models:"));
-    }
-    json_builder_begin_object(b.get());
-    json_builder_set_member_name(b.get(), "name");
-    json_builder_add_string_value(b.get(), std::string(p->name()).c_str());
-    json_builder_set_member_name(b.get(), "display_name");
-    json_builder_add_string_value(b.get(), std::string(p->display_name()).c_str());
-    json_builder_set_member_name(b.get(), "endpoint");
-    json_builder_add_string_value(b.get(), std::string(p->default_base_url()).c_str());
-    json_builder_set_member_name(b.get(), "default_model");
-    json_builder_add_string_value(b.get(), std::string(p->default_model()).c_str());
-    json_builder_set_member_name(b.get(), "models");
+  try {
+    const std::vector<ModelInfo> &models = known_models();
+    GPtr<JsonBuilder> b = adopt(json_builder_new());
     json_builder_begin_array(b.get());
-    for (const ModelInfo &m : known_models()) {
-      if (m.provider != p->name()) continue;
-      std::string sizes;
+    for (const Provider *p : all_providers()) {
+      const std::optional<FoundKey> key = find_api_key(*p);  // whether one is set; never printed
+      const std::vector<std::string> vars = p->key_env_vars();
+      std::string default_id = default_model_id(p->name());
+      if (default_id.empty()) default_id = std::string(p->default_model());
       json_builder_begin_object(b.get());
-      json_builder_set_member_name(b.get(), "id");
-      json_builder_add_string_value(b.get(), m.id.c_str());
-      json_builder_set_member_name(b.get(), "display_name");
-      json_builder_add_string_value(b.get(), m.display_name.c_str());
-      json_builder_set_member_name(b.get(), "mask");
-      json_builder_add_boolean_value(b.get(), m.takes_mask);
-      json_builder_set_member_name(b.get(), "max_images_per_call");
-      json_builder_add_int_value(b.get(), m.max_images_per_call);
-      json_builder_set_member_name(b.get(), "max_input_images");
-      json_builder_add_int_value(b.get(), m.max_input_images);
-      json_builder_set_member_name(b.get(), "aspects");
+      json_member(b.get(), "name", std::string(p->name()));
+      json_member(b.get(), "display_name", std::string(p->display_name()));
+      json_flag(b.get(), "available", true);
+      json_member(b.get(), "endpoint", std::string(p->default_base_url()));
+      json_member(b.get(), "default_model", default_id);
+      json_builder_set_member_name(b.get(), "key_env_vars");
       json_builder_begin_array(b.get());
-      for (const Aspect &a : m.aspects) {
-        json_builder_begin_object(b.get());
-        json_builder_set_member_name(b.get(), "ratio");
-        json_builder_add_string_value(b.get(), a.label().c_str());
-        json_builder_set_member_name(b.get(), "size");
-        std::string px = std::to_string(a.out_w) + "x" + std::to_string(a.out_h);
-        json_builder_add_string_value(b.get(), px.c_str());
-        json_builder_end_object(b.get());
-        sizes += (sizes.empty() ? "" : ", ") + a.label() + " " + px;
+      for (const std::string &v : vars) json_builder_add_string_value(b.get(), v.c_str());
+      json_builder_end_array(b.get());
+      json_flag(b.get(), "key_set", key.has_value());
+      if (key) json_member(b.get(), "key_source", key->source);
+      if (!json) {
+        std::string var_list;
+        for (size_t i = 0; i < vars.size(); ++i) var_list += (i ? _(" or ") : "") + vars[i];
+        std::printf("%s — %s\n  %s\n  %s\n  %s\n", std::string(p->name()).c_str(),
+                    std::string(p->display_name()).c_str(),
+                    format(_("endpoint: %s"), std::string(p->default_base_url()).c_str()).c_str(),
+                    format(_("key: %s (or the desktop keyring): %s"), var_list.c_str(),
+                           key ? format(_("set, from %s"), key->source.c_str()).c_str() : _("not set"))
+                        .c_str(),
+                    _("models:"));
+      }
+      json_builder_set_member_name(b.get(), "models");
+      json_builder_begin_array(b.get());
+      for (const ModelInfo &m : models) {
+        if (m.provider != p->name()) continue;
+        model_json(b.get(), m);
+        if (!json) model_text(m);
       }
       json_builder_end_array(b.get());
       json_builder_end_object(b.get());
-      if (!json)
-        std::printf("    %s%s%s\n      %s\n", m.id.c_str(), m.id == p->default_model() ? _(" (default)") : "",
-                    m.takes_mask ? _(", takes a mask") : "", sizes.c_str());
+    }
+    // Catalog entries for providers this build does not have (newer relays, legacy services):
+    // listed as unavailable, so the catalog can run ahead of the code.
+    std::vector<std::string> others;
+    for (const ModelInfo &m : models)
+      if (!find_provider(m.provider) && std::find(others.begin(), others.end(), m.provider) == others.end())
+        others.push_back(m.provider);
+    if (!json && !others.empty()) std::printf("%s\n", _("In the model list, for services this genfill cannot reach:"));
+    for (const std::string &name : others) {
+      json_builder_begin_object(b.get());
+      json_member(b.get(), "name", name);
+      json_flag(b.get(), "available", false);
+      json_member(b.get(), "default_model", default_model_id(name));
+      json_builder_set_member_name(b.get(), "models");
+      json_builder_begin_array(b.get());
+      if (!json) std::printf("%s — %s\n", name.c_str(), _("not available in this build"));
+      for (const ModelInfo &m : models) {
+        if (m.provider != name) continue;
+        model_json(b.get(), m);
+        if (!json) model_text(m);
+      }
+      json_builder_end_array(b.get());
+      json_builder_end_object(b.get());
     }
     json_builder_end_array(b.get());
-    json_builder_end_object(b.get());
+    if (json) {
+      print_json(b.get());
+    } else {
+      const CatalogFiles files = catalog_files();
+      const bool user = g_file_test(files.user.c_str(), G_FILE_TEST_EXISTS);
+      std::printf("%s\n", format(_("Model list: %s"), files.shipped.c_str()).c_str());
+      std::printf("%s\n", format(user ? _("Your additions: %s") : _("Your additions (none yet): %s"),
+                                 files.user.c_str())
+                              .c_str());
+    }
+    return kExitOk;
+  } catch (const Error &e) {
+    return report_error(e, json);
   }
-  json_builder_end_array(b.get());
-  if (json) print_json(b.get());
-  return kExitOk;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
+#include "core/catalog/models.hpp"
 #include "core/conversation/conversation.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
@@ -526,6 +527,81 @@ GimpValueArray *guarded(GimpProcedure *procedure, bool ui, Body &&body) {
 
 constexpr int kReferenceChoosers = 3;
 
+// The Model field: a combo box listing the catalog's models of the chosen service (id, and
+// its name beside it), with an entry for ids the catalog does not know yet. It edits the same
+// "model" string argument as before; an empty value still means the service's default.
+struct ModelField {
+  GimpProcedureConfig *config;
+  GtkListStore *store;
+  GtkWidget *combo;
+};
+
+void fill_models(ModelField *f) {
+  gtk_list_store_clear(f->store);
+  const std::string provider = config_string(f->config, "provider");
+  std::vector<ModelInfo> models;
+  std::string problem;
+  try {
+    models = models_of(provider);
+  } catch (const Error &e) {
+    problem = e.message();  // a broken model list: the run itself reports it too
+  }
+  GtkTreeIter it;
+  std::string default_id;
+  for (const ModelInfo &m : models)
+    if (m.is_default) default_id = m.id;
+  if (default_id.empty() && !models.empty()) default_id = models.front().id;
+  gtk_list_store_append(f->store, &it);
+  gtk_list_store_set(f->store, &it, 0, "", 1,
+                     default_id.empty() ? _("the service's default")
+                                        : format(_("the service's default (%s)"), default_id.c_str()).c_str(),
+                     -1);
+  for (const ModelInfo &m : models) {
+    const std::string label = m.legacy ? format(_("%s (legacy)"), m.display_name.c_str()) : m.display_name;
+    gtk_list_store_append(f->store, &it);
+    gtk_list_store_set(f->store, &it, 0, m.id.c_str(), 1, label.c_str(), -1);
+  }
+  gtk_widget_set_tooltip_text(f->combo, problem.empty() ? _("Model id; empty = the service's default") : problem.c_str());
+  // A model of another service makes no sense here: back to the default.
+  const std::string current = trim(config_string(f->config, "model"));
+  if (!problem.empty() || current.empty()) return;
+  if (std::any_of(models.begin(), models.end(), [&](const ModelInfo &m) { return m.id == current; })) return;
+  for (const ModelInfo &m : known_models())  // loaded above without error
+    if (m.id == current && m.provider != provider) {
+      g_object_set(f->config, "model", "", nullptr);
+      break;
+    }
+}
+
+void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
+  GtkWidget *labeled = gimp_procedure_dialog_get_widget(d, "model", G_TYPE_NONE);
+  if (!GIMP_IS_LABEL_ENTRY(labeled)) return;  // keep GIMP's own entry
+  GtkWidget *entry = gimp_label_entry_get_entry(GIMP_LABEL_ENTRY(labeled));
+  auto *f = new ModelField{config, gtk_list_store_new(2, G_TYPE_STRING, G_TYPE_STRING), nullptr};
+  f->combo = gtk_combo_box_new_with_model_and_entry(GTK_TREE_MODEL(f->store));
+  g_object_unref(f->store);  // the combo box holds it
+  gtk_combo_box_set_entry_text_column(GTK_COMBO_BOX(f->combo), 0);
+  GtkCellRenderer *name = gtk_cell_renderer_text_new();
+  g_object_set(name, "xpad", 12, nullptr);
+  gtk_cell_layout_pack_start(GTK_CELL_LAYOUT(f->combo), name, TRUE);
+  gtk_cell_layout_add_attribute(GTK_CELL_LAYOUT(f->combo), name, "text", 1);
+  gtk_widget_set_hexpand(f->combo, TRUE);
+  // The combo box's entry and GIMP's (now hidden) entry both edit the argument.
+  g_object_bind_property(config, "model", gtk_bin_get_child(GTK_BIN(f->combo)), "text",
+                         GBindingFlags(G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE));
+  gtk_widget_set_no_show_all(entry, TRUE);
+  gtk_widget_hide(entry);
+  gtk_grid_attach_next_to(GTK_GRID(labeled), f->combo, entry, GTK_POS_RIGHT, 1, 1);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(gimp_labeled_get_label(GIMP_LABELED(labeled))), f->combo);
+  g_object_set_data_full(G_OBJECT(f->combo), "genfill-model-field", f, [](gpointer p) { delete static_cast<ModelField *>(p); });
+  fill_models(f);
+  // Refilled when the service changes; disconnected with the combo box.
+  g_signal_connect_object(config, "notify::provider", G_CALLBACK(+[](GObject *, GParamSpec *, gpointer combo) {
+                            fill_models(static_cast<ModelField *>(g_object_get_data(G_OBJECT(combo), "genfill-model-field")));
+                          }), f->combo, GConnectFlags(0));
+  gtk_widget_show(f->combo);
+}
+
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
@@ -547,10 +623,14 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   if (edit)
     gimp_procedure_dialog_fill(d, "prompt-box", "continue-conversation", "provider", "model", "variations", "more",
                                nullptr);
+  else if (gimp_procedure_find_argument(procedure, "transparent"))
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations",
+                               "transparent", "more", nullptr);
   else
     gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
                                nullptr);
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
+  add_model_list(d, config);
 
   // References: GimpProcedureDialog makes no widget for a drawable array, so a few drawable
   // choosers (each lists the layers of every open image) stand for it.
@@ -778,6 +858,9 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+    gboolean transparent = FALSE;
+    g_object_get(config, "transparent", &transparent, nullptr);
+    settings.transparent = transparent;
     ResolvedJob job = resolve_with_key(settings, ui);
     std::vector<Image> references = read_references(config);
     gboolean non_empty = FALSE;
@@ -924,6 +1007,11 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     add_common_arguments(p, true);
     add_references_argument(p);
+    // Added after the first release: keep it last so that scripts passing arguments by
+    // position still work.
+    gimp_procedure_add_boolean_argument(
+        p, "transparent", _("_Transparent background"),
+        _("Ask for a picture on a transparent background (models that can: GPT Image)"), FALSE, G_PARAM_READWRITE);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kNewImage) == 0) {

@@ -1,6 +1,10 @@
-// genfill — what each model accepts (sizes, aspects, masks). Built-in table for now.
+// genfill — what each model accepts (sizes, aspects, masks), read from the model catalog:
+// data/models.json as installed with genfill, plus the user's own file, which adds or replaces
+// entries by id. Adding a model is one entry in a file, no code.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,20 +17,72 @@ struct Aspect {
   std::string label() const { return std::to_string(w) + ":" + std::to_string(h); }
 };
 
-struct ModelInfo {
-  std::string id;
-  std::string provider;            // provider name in the registry
-  std::string display_name;
-  bool takes_mask = false;         // a real mask parameter (OpenAI edits)
-  bool can_edit = true;            // accepts input images
-  bool exact_size = false;         // the request names one of `aspects` as a WxH size (OpenAI)
-  int max_images_per_call = 1;     // n per request
-  int max_input_images = 1;
-  std::vector<Aspect> aspects;     // what the model offers; never empty
+// A named output size (Gemini 3's imageSize "512", "1K", "2K", "4K"): the answer at an aspect
+// is the aspect's base size times `scale`.
+struct ImageSize {
+  std::string name;
+  double scale = 1;
 };
 
-// The built-in models plus, for unknown ids, the provider's defaults under that id.
+// Free-form sizes (gpt-image-2): any WxH with both sides multiples of `multiple`, the long side
+// at most `max_ratio` times the short one and at most `max_side`, between min_pixels and
+// max_pixels pixels in all (0 = no limit). `default_pixels` is what a generation without a
+// size asks for.
+struct FreeSize {
+  int multiple = 16;
+  double max_ratio = 3;
+  int max_side = 0;
+  int64_t min_pixels = 0, max_pixels = 0, default_pixels = 1048576;
+};
+
+struct ModelInfo {
+  std::string id;
+  std::string provider;            // provider name in the registry (may be one this build lacks)
+  std::string display_name;
+  bool is_default = false;         // the provider's default model
+  bool legacy = false;             // retired or deprecated by its owner; kept for relays
+  bool takes_mask = false;         // a real mask parameter (OpenAI edits)
+  bool can_edit = true;            // accepts input images
+  bool exact_size = false;         // the request names a WxH size (OpenAI), not a ratio
+  int max_images_per_call = 1;     // n per request
+  int max_input_images = 1;
+  bool thought_images = false;     // sends draft "thought" pictures before the answer (Gemini 3)
+  bool input_fidelity = false;     // edits may ask for high input fidelity (OpenAI)
+  bool transparent = false;        // can answer with a transparent background
+  std::vector<std::string> response_modalities;  // Gemini: e.g. {"TEXT", "IMAGE"}; empty = the provider's own
+  std::vector<Aspect> aspects;     // what the model offers; never empty
+  std::vector<ImageSize> image_sizes;  // empty = one size only (no size parameter)
+  std::string default_image_size;  // one of image_sizes, "" when there are none
+  std::optional<FreeSize> free_size;   // free-form sizes, in addition to `aspects`
+};
+
+// The catalog (shipped file plus the user's), loaded on first use. Throws Error{InvalidInput}
+// naming the file and line when a file is broken.
 const std::vector<ModelInfo> &known_models();
+// The catalog's entry, or, for ids it does not list, the provider's default entry under that
+// id (users try new models before genfill knows them). Throws Error{InvalidInput} for a
+// provider the catalog does not know.
 ModelInfo model_info(std::string_view provider, std::string_view model_id);
+// The catalog's default model of a provider ("" when it lists none): the entry marked
+// "default", else its first entry.
+std::string default_model_id(std::string_view provider);
+// The catalog's models of one provider, in the file's order.
+std::vector<ModelInfo> models_of(std::string_view provider);
+
+// --- loading (also for tests and tools) ---
+
+struct CatalogFiles {
+  std::string shipped;  // the catalog installed with genfill (or $GENFILL_MODELS_FILE)
+  std::string user;     // $XDG_CONFIG_HOME/genfill/models.json; it may not exist
+};
+// Where the catalog is read from. Throws Error{InvalidInput} when no shipped catalog is found.
+CatalogFiles catalog_files();
+
+// Parses a catalog file's text; `file` names it in error messages. Throws Error{InvalidInput}
+// with the file and line (syntax) or the entry and field (meaning).
+std::vector<ModelInfo> parse_catalog(std::string_view text, const std::string &file);
+// Reads `shipped`, then `user` when that file exists: its entries replace those with the same
+// id and the others are added. Throws Error{InvalidInput}.
+std::vector<ModelInfo> load_catalog(const std::string &shipped, const std::string &user);
 
 }  // namespace genfill

@@ -189,7 +189,8 @@ ResolvedJob resolve(const JobSettings &settings) {
     throw Error(ErrorCode::InvalidInput,
                 format(_("Unknown provider \"%s\". Choose one of: %s."), settings.provider.c_str(), names.c_str()));
   }
-  std::string model = settings.model.empty() ? std::string(job.provider->default_model()) : settings.model;
+  std::string model = settings.model.empty() ? default_model_id(job.provider->name()) : settings.model;
+  if (model.empty()) model = std::string(job.provider->default_model());
   job.model = model_info(job.provider->name(), model);
   job.base_url = settings.endpoint.empty() ? std::string(job.provider->default_base_url()) : settings.endpoint;
   while (!job.base_url.empty() && job.base_url.back() == '/') job.base_url.pop_back();
@@ -237,6 +238,10 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
     throw Error(ErrorCode::InvalidInput, _("The picture to edit does not match the planned region."));
   if (mask && (mask->width != region.width || mask->height != region.height))
     throw Error(ErrorCode::InvalidInput, _("The selection does not match the picture to edit."));
+  if (!job.model.can_edit)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("%s only makes new pictures; it cannot edit one. Choose another model."),
+                       job.model.display_name.c_str()));
   if (int(references.size()) + 1 > job.model.max_input_images)
     throw Error(ErrorCode::InvalidInput,
                 format(g_dngettext(GETTEXT_PACKAGE, "%s takes at most %d picture; %d reference pictures are too many.",
@@ -254,12 +259,17 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   req.images.push_back(encode(to_canvas(region, plan)));
   for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (mask) req.mask = to_canvas(*mask, plan);
-  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the aspect's size
-    req.width = plan.aspect.out_w;
-    req.height = plan.aspect.out_h;
+  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the planned size
+    req.width = plan.out_w;
+    req.height = plan.out_h;
   } else {
     req.aspect = plan.aspect.label();
   }
+  req.image_size = plan.image_size;
+  req.response_modalities = job.model.response_modalities;
+  // Edits keep the input's details where the model offers it (faces, text, textures outside
+  // the change); its cost is a few more input tokens.
+  req.input_fidelity_high = job.model.input_fidelity;
 
   const double encode_s = seconds_since(t_encode);
   Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
@@ -267,8 +277,13 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   report(progress, _("Placing the result"));
   auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
-  const int out_w = settings.results_at_upload_scale ? plan.content.w : plan.region.w;
-  const int out_h = settings.results_at_upload_scale ? plan.content.h : plan.region.h;
+  // At the upload's scale, unless the answer is finer (a 4K answer to an upload kept smaller):
+  // then at the answer's scale, never beyond the region's own size.
+  const double finer = std::max(1.0, std::min(double(plan.out_w) / plan.canvas_w, double(plan.out_h) / plan.canvas_h));
+  const int out_w = settings.results_at_upload_scale
+                        ? std::min(plan.region.w, int(std::lround(plan.content.w * finer))) : plan.region.w;
+  const int out_h = settings.results_at_upload_scale
+                        ? std::min(plan.region.h, int(std::lround(plan.content.h * finer))) : plan.region.h;
   for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan, out_w, out_h));
   const double scale_s = seconds_since(t_scale);
   // Each answer is fitted against what was sent, at the results' scale.
@@ -331,7 +346,18 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   if (width < 0 || height < 0 || (width > 0) != (height > 0))
     throw Error(ErrorCode::InvalidInput, _("Give the size as WIDTHxHEIGHT, for example 1024x768."));
 
-  // The model's aspect closest to what was asked for (size first, then ratio, else square).
+  if (settings.transparent && !job.model.transparent) {
+    std::string able;
+    for (const ModelInfo &m : known_models())
+      if (m.transparent && find_provider(m.provider)) able += (able.empty() ? "" : ", ") + m.id;
+    throw Error(ErrorCode::InvalidInput,
+                able.empty() ? format(_("%s cannot make a transparent background."), job.model.display_name.c_str())
+                             : format(_("%s cannot make a transparent background. Models that can: %s."),
+                                      job.model.display_name.c_str(), able.c_str()));
+  }
+
+  // The model's aspect closest to what was asked for (size first, then ratio, else square), at
+  // a size that covers the asked-for size.
   double want = 1.0;
   if (width > 0) {
     want = double(width) / height;
@@ -341,11 +367,7 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
       throw Error(ErrorCode::InvalidInput, _("Give the aspect ratio as W:H, for example 16:9."));
     want = double(aw) / ah;
   }
-  const Aspect *best = &job.model.aspects.front();
-  for (const Aspect &a : job.model.aspects)
-    if (std::abs(std::log(double(a.w) / a.h) - std::log(want)) <
-        std::abs(std::log(double(best->w) / best->h) - std::log(want)))
-      best = &a;
+  const OutputChoice choice = choose_output(job.model, want, width, height);
 
   Request req;
   req.model = job.model.id;
@@ -353,11 +375,14 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   req.prompt = settings.prompt;
   for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (job.model.exact_size) {
-    req.width = best->out_w;
-    req.height = best->out_h;
+    req.width = choice.out_w;
+    req.height = choice.out_h;
   } else {
-    req.aspect = best->label();
+    req.aspect = choice.aspect.label();
   }
+  req.image_size = choice.image_size;
+  req.response_modalities = job.model.response_modalities;
+  req.transparent = settings.transparent;
 
   Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
   JobResult out;

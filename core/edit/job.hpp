@@ -26,7 +26,9 @@ struct JobSettings {
   std::string prompt;
   int variations = 1;       // images wanted
   std::optional<int64_t> seed;
-  // Edit results at the upload's scale (plan.content's size) instead of the region's: for hosts
+  bool transparent = false; // generate only: a transparent background (models that can; else an error)
+  // Edit results at the upload's scale (plan.content's size; finer when the answer is, as a 4K
+  // answer to a capped upload, up to the region's size) instead of the region's: for hosts
   // that scale the result themselves (the plug-in lets GIMP do it) and so never hold a
   // full-resolution copy.
   bool results_at_upload_scale = false;

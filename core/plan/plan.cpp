@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 
 #include "core/util/error.hpp"
 
@@ -43,6 +44,11 @@ const Aspect &nearest_aspect(const ModelInfo &model, double w, double h) {
 // between Gemini's nominal ratios and its output sizes, so a 5:4 photo and a picture Gemini
 // made at 1152x896 both go up unpadded.
 constexpr double kShapeTolerance = 0.03;
+// The most pixels ever uploaded: every 2K answer's size (2752x1536 = 4.2 MP at 16:9) stays below
+// it. A 4K answer (about 17 MP) is not matched by the upload: a photo region that large is
+// 25 MB and more as PNG, beyond what Gemini takes inline (20 MB a request), and slow to encode.
+// The answer still comes at 4K; the region is uploaded at this size.
+constexpr double kMaxUploadPixels = 4.3e6;
 
 // Grows [lo, lo + len) to `want` around its centre, shifted to stay inside [0, limit); never
 // beyond the limit. Returns whether it reached `want`.
@@ -56,6 +62,91 @@ bool grow_axis(int &lo, int &len, int want, int limit) {
 }
 
 }  // namespace
+
+Aspect free_aspect(const FreeSize &f, double ratio, double pixels) {
+  const double max_ratio = std::max(1.0, f.max_ratio);
+  if (!std::isfinite(ratio) || ratio <= 0) ratio = 1;
+  ratio = std::clamp(ratio, 1 / max_ratio, max_ratio);
+  if (!std::isfinite(pixels) || pixels <= 0) pixels = double(std::max<int64_t>(1, f.default_pixels));
+  if (f.max_pixels > 0) pixels = std::min(pixels, double(f.max_pixels));
+  if (f.min_pixels > 0) pixels = std::max(pixels, double(f.min_pixels));
+  const int step = std::max(1, f.multiple);
+  const int max_side = f.max_side > 0 ? f.max_side : 16384;
+  // Every allowed height, with the widths on either side of the ratio: the ratio matters most
+  // (the region is grown to the answer's shape), the pixel count second (1 % of ratio weighs as
+  // much as 20 % of pixels).
+  int best_w = 0, best_h = 0;
+  double best = 0;
+  for (int h = step; h <= max_side; h += step) {
+    const double ideal = h * ratio / step;
+    for (double k : {std::floor(ideal), std::ceil(ideal)}) {
+      const int w = int(k) * step;
+      if (w < step || w > max_side) continue;
+      const double px = double(w) * h, r = double(w) / h;
+      if ((f.max_pixels > 0 && px > double(f.max_pixels)) || (f.min_pixels > 0 && px < double(f.min_pixels))) continue;
+      if (r > max_ratio * (1 + 1e-12) || r < (1 - 1e-12) / max_ratio) continue;
+      const double score = std::fabs(std::log(r / ratio)) + 0.05 * std::fabs(std::log(px / pixels));
+      if (best_w == 0 || score < best - 1e-12) {
+        best_w = w;
+        best_h = h;
+        best = score;
+      }
+    }
+  }
+  if (best_w == 0)
+    throw Error(ErrorCode::InvalidInput, _("The model's size limits in the model list allow no size at all."));
+  const int g = std::gcd(best_w, best_h);
+  return Aspect{best_w / g, best_h / g, best_w, best_h};
+}
+
+namespace {
+
+int scaled(int v, double s) { return std::max(1, iround(v * s)); }
+
+}  // namespace
+
+const ImageSize *image_size_for(const ModelInfo &model, const Aspect &aspect, int w, int h) {
+  const ImageSize *fit = nullptr, *largest = nullptr;
+  for (const ImageSize &s : model.image_sizes) {
+    if (!largest || s.scale > largest->scale) largest = &s;
+    if (scaled(aspect.out_w, s.scale) >= w && scaled(aspect.out_h, s.scale) >= h && (!fit || s.scale < fit->scale))
+      fit = &s;
+  }
+  return fit ? fit : largest;
+}
+
+const ImageSize *default_image_size(const ModelInfo &model) {
+  for (const ImageSize &s : model.image_sizes)
+    if (s.name == model.default_image_size) return &s;
+  return model.image_sizes.empty() ? nullptr : &model.image_sizes.front();
+}
+
+OutputChoice choose_output(const ModelInfo &model, double ratio, int w, int h) {
+  if (!std::isfinite(ratio) || ratio <= 0) ratio = 1;
+  OutputChoice out;
+  if (model.free_size) {
+    out.aspect = free_aspect(*model.free_size, ratio, w > 0 && h > 0 ? double(w) * h : -1);
+    out.out_w = out.aspect.out_w;
+    out.out_h = out.aspect.out_h;
+    return out;
+  }
+  // The offered ratio nearest to the wanted one (as named: "4:3" is 4:3 whatever the pixels).
+  const Aspect *best = nullptr;
+  for (const Aspect &a : model.aspects)
+    if (!best || std::abs(std::log(double(a.w) / a.h) - std::log(ratio)) <
+                     std::abs(std::log(double(best->w) / best->h) - std::log(ratio)))
+      best = &a;
+  if (!best) throw Error(ErrorCode::InvalidInput, format(_("The model %s lists no picture sizes."), model.id.c_str()));
+  out.aspect = *best;
+  out.out_w = best->out_w;
+  out.out_h = best->out_h;
+  if (const ImageSize *s = w > 0 && h > 0 ? image_size_for(model, *best, w, h) : default_image_size(model)) {
+    out.image_size = s->name;
+    out.out_w = scaled(best->out_w, s->scale);
+    out.out_h = scaled(best->out_h, s->scale);
+  }
+  return out;
+}
 
 Plan plan_region(int image_w, int image_h, Rect selection, const ModelInfo &model, const PlanOptions &opts) {
   if (image_w <= 0 || image_h <= 0) throw Error(ErrorCode::InvalidInput, _("The picture is empty."));
@@ -78,8 +169,16 @@ Plan plan_region(int image_w, int image_h, Rect selection, const ModelInfo &mode
     box.h = int(std::min<int64_t>(image_h, int64_t(y1) + my)) - box.y;
   }
 
-  // Grow the short side to the shape of the model's nearest aspect, as far as the picture allows.
-  plan.aspect = nearest_aspect(model, box.w, box.h);
+  if (model.free_size) {
+    // The region's own shape (within the model's limits), at about the region's pixel count.
+    const double max_ratio = std::max(1.0, model.free_size->max_ratio);
+    const double r = std::clamp(double(box.w) / box.h, 1 / max_ratio, max_ratio);
+    const double gw = std::max<double>(box.w, box.h * r), gh = std::max<double>(box.h, box.w / r);
+    plan.aspect = free_aspect(*model.free_size, r, gw * gh);
+  } else {
+    // Grow the short side to the shape of the model's nearest aspect, as far as the picture allows.
+    plan.aspect = nearest_aspect(model, box.w, box.h);
+  }
   const double ratio = shape_of(plan.aspect);
   const bool reached = double(box.w) / box.h < ratio ? grow_axis(box.x, box.w, iround(box.h * ratio), image_w)
                                                      : grow_axis(box.y, box.h, iround(box.w / ratio), image_h);
@@ -87,12 +186,20 @@ Plan plan_region(int image_w, int image_h, Rect selection, const ModelInfo &mode
   const bool as_is = reached || std::fabs(log_ratio(box.w, box.h) - std::log(ratio)) <= kShapeTolerance;
 
   // The upload frame: the region itself, or the region plus padding up to the aspect's shape.
-  // Scaled down to fit the aspect's output size; never scaled up.
   const double fw = as_is ? box.w : std::max<double>(box.w, box.h * ratio);
   const double fh = as_is ? box.h : std::max<double>(box.h, box.w / ratio);
-  const double s = std::min({1.0, plan.aspect.out_w / fw, plan.aspect.out_h / fh});
-  plan.canvas_w = std::clamp(iround(fw * s), 1, plan.aspect.out_w);
-  plan.canvas_h = std::clamp(iround(fh * s), 1, plan.aspect.out_h);
+  // The answer's size: the aspect's, at the smallest image size that covers the frame.
+  plan.out_w = plan.aspect.out_w;
+  plan.out_h = plan.aspect.out_h;
+  if (const ImageSize *size = image_size_for(model, plan.aspect, int(std::ceil(fw - 1e-9)), int(std::ceil(fh - 1e-9)))) {
+    plan.image_size = size->name;
+    plan.out_w = scaled(plan.aspect.out_w, size->scale);
+    plan.out_h = scaled(plan.aspect.out_h, size->scale);
+  }
+  // Scaled down to fit the answer's size and the upload limit; never scaled up.
+  const double s = std::min({1.0, plan.out_w / fw, plan.out_h / fh, std::sqrt(kMaxUploadPixels / (fw * fh))});
+  plan.canvas_w = std::clamp(iround(fw * s), 1, plan.out_w);
+  plan.canvas_h = std::clamp(iround(fh * s), 1, plan.out_h);
   if (as_is) {
     plan.content = Rect{0, 0, plan.canvas_w, plan.canvas_h};
   } else {

@@ -158,6 +158,8 @@ public:
     // Image models refuse candidateCount > 1: the job sends one request per picture.
     if (req.n != 1)
       throw Error(ErrorCode::InvalidInput, _("Gemini makes one picture per request."), "n=" + std::to_string(req.n));
+    if (req.transparent)
+      throw Error(ErrorCode::InvalidInput, _("Gemini cannot make pictures with a transparent background."));
     const std::string model = req.model.rfind("models/", 0) == 0 ? req.model.substr(7) : req.model;
     GCharPtr escaped(g_uri_escape_string(model.c_str(), "-._~", FALSE));
     const bool masked = req.mask && !req.images.empty();
@@ -186,16 +188,21 @@ public:
 
     json_builder_set_member_name(b.get(), "generationConfig");
     json_builder_begin_object(b.get());
+    // What the model may answer with, as the catalog says (some older models insist on both).
     json_builder_set_member_name(b.get(), "responseModalities");
     json_builder_begin_array(b.get());
-    json_builder_add_string_value(b.get(), "TEXT");
-    json_builder_add_string_value(b.get(), "IMAGE");
+    if (req.response_modalities.empty()) {
+      json_builder_add_string_value(b.get(), "TEXT");
+      json_builder_add_string_value(b.get(), "IMAGE");
+    }
+    for (const std::string &m : req.response_modalities) json_builder_add_string_value(b.get(), m.c_str());
     json_builder_end_array(b.get());
     if (req.seed) json::add(b.get(), "seed", int64_t(*req.seed & 0x7fffffff));  // an int32 field
-    if (!req.aspect.empty()) {
+    if (!req.aspect.empty() || !req.image_size.empty()) {
       json_builder_set_member_name(b.get(), "imageConfig");
       json_builder_begin_object(b.get());
-      json::add(b.get(), "aspectRatio", req.aspect);
+      if (!req.aspect.empty()) json::add(b.get(), "aspectRatio", req.aspect);
+      if (!req.image_size.empty()) json::add(b.get(), "imageSize", req.image_size);  // "1K", "2K", "4K", "512"
       json_builder_end_object(b.get());
     }
     json_builder_end_object(b.get());  // never candidateCount: image models refuse more than one

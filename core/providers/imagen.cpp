@@ -87,6 +87,7 @@ public:
     json_builder_begin_object(b.get());
     json::add(b.get(), "sampleCount", int64_t(req.n));
     if (!req.aspect.empty()) json::add(b.get(), "aspectRatio", req.aspect);
+    if (!req.image_size.empty()) json::add(b.get(), "sampleImageSize", req.image_size);  // Imagen 4: "1K", "2K"
     // A filtered picture then comes back as {"raiFilteredReason": ...} instead of silently
     // missing, so users learn why they got fewer pictures.
     json_builder_set_member_name(b.get(), "includeRaiReason");

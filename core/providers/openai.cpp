@@ -164,6 +164,10 @@ public:
       json::add(b.get(), "prompt", req.prompt);
       json::add(b.get(), "n", int64_t(req.n));
       json::add(b.get(), "size", size_param(req));
+      if (req.transparent) {  // only PNG (or WebP) keeps the alpha channel
+        json::add(b.get(), "background", std::string("transparent"));
+        json::add(b.get(), "output_format", std::string("png"));
+      }
       json_builder_end_object(b.get());  // no response_format: GPT image models refuse it
       http.url = req.base_url + "/images/generations";
       http.content_type = "application/json";
@@ -189,6 +193,11 @@ public:
     http.form.push_back(FormPart{"prompt", req.prompt, "", ""});
     http.form.push_back(FormPart{"n", std::to_string(req.n), "", ""});
     http.form.push_back(FormPart{"size", size_param(req), "", ""});
+    if (req.input_fidelity_high) http.form.push_back(FormPart{"input_fidelity", "high", "", ""});
+    if (req.transparent) {
+      http.form.push_back(FormPart{"background", "transparent", "", ""});
+      http.form.push_back(FormPart{"output_format", "png", "", ""});
+    }
     return http;
   }
 

@@ -248,10 +248,12 @@ public:
     json_builder_add_string_value(b.get(), "image");
     json_builder_add_string_value(b.get(), "text");
     json_builder_end_array(b.get());
-    if (!req.aspect.empty()) {
+    if (!req.aspect.empty() || !req.image_size.empty()) {
       json_builder_set_member_name(b.get(), "image_config");
       json_builder_begin_object(b.get());
-      json::add(b.get(), "aspect_ratio", req.aspect);
+      if (!req.aspect.empty()) json::add(b.get(), "aspect_ratio", req.aspect);
+      // Gemini 3 behind the relay: the named size the catalog chose ("2K"), as the relay names it.
+      if (!req.image_size.empty()) json::add(b.get(), "image_size", req.image_size);
       json_builder_end_object(b.get());
     }
     if (req.seed) json::add(b.get(), "seed", int64_t(*req.seed & 0x7fffffff));

@@ -66,6 +66,10 @@ struct Request {
   std::optional<Mask> mask;          // same size as images[0]; 255 = change
   std::string aspect;                // "16:9" (for models that take a ratio)
   int width = 0, height = 0;         // exact output size (for models that take one), 0 = let the model choose
+  std::string image_size;            // the model's named output size, e.g. Gemini 3's "2K"; "" = none
+  std::vector<std::string> response_modalities;  // Gemini: what the answer may hold; empty = text and image
+  bool input_fidelity_high = false;  // OpenAI edits: keep the input pictures' details (input_fidelity)
+  bool transparent = false;          // a transparent background (OpenAI: background + PNG)
   int n = 1;                         // images wanted from this one call
   std::optional<int64_t> seed;
   // Earlier turns of the same conversation, oldest first, ending with a "model" turn. Providers

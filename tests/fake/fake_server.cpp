@@ -37,13 +37,21 @@ bool parse_color(const std::string &text, uint32_t *rgb) {
 
 namespace {
 
-// gemini-2.5-flash-image: aspect ratio => output size.
-const struct {
+// Aspect ratio => output size, per model family (REFERENCE §1.4).
+struct AspectSize {
   const char *ratio;
   int w, h;
-} kAspects[] = {{"1:1", 1024, 1024}, {"2:3", 832, 1248}, {"3:2", 1248, 832}, {"3:4", 864, 1184},
-                {"4:3", 1184, 864},  {"4:5", 896, 1152}, {"5:4", 1152, 896}, {"9:16", 768, 1344},
-                {"16:9", 1344, 768}, {"21:9", 1536, 672}};
+};
+// gemini-2.5-flash-image (and the older 2.0 ids): one size per ratio, no imageSize.
+const AspectSize kAspects[] = {{"1:1", 1024, 1024}, {"2:3", 832, 1248}, {"3:2", 1248, 832}, {"3:4", 864, 1184},
+                               {"4:3", 1184, 864},  {"4:5", 896, 1152}, {"5:4", 1152, 896}, {"9:16", 768, 1344},
+                               {"16:9", 1344, 768}, {"21:9", 1536, 672}};
+// Gemini 3 image models at 1K (2K and 4K are twice and four times that, 512 half); the last
+// four ratios are 3.1 Flash's only.
+const AspectSize kAspects3[] = {{"1:1", 1024, 1024}, {"2:3", 848, 1264}, {"3:2", 1264, 848}, {"3:4", 896, 1200},
+                                {"4:3", 1200, 896},  {"4:5", 928, 1152}, {"5:4", 1152, 928}, {"9:16", 768, 1376},
+                                {"16:9", 1376, 768}, {"21:9", 1584, 672}, {"1:4", 512, 2048}, {"4:1", 2048, 512},
+                                {"1:8", 352, 2816},  {"8:1", 2816, 352}};
 
 // Imagen (:predict): the five ratios it takes => output size.
 const struct {
@@ -198,9 +206,23 @@ Image drifted(const Image &in, int w, int h, const FakeReply &r) {
   return seam::apply_drift(src, r.drift_dx, r.drift_dy, r.drift_scale, g, o);
 }
 
+// A transparent background: an opaque ellipse of the colour in the middle (70 % of the size),
+// fully transparent around it, as GPT image models answer background=transparent.
+Image cutout(int w, int h, uint32_t rgb) {
+  Image img = solid(w, h, rgb);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double u = (x + 0.5 - w / 2.0) / (w * 0.35), v = (y + 0.5 - h / 2.0) / (h * 0.35);
+      if (u * u + v * v > 1) img.at(x, y)[3] = 0;
+    }
+  return img;
+}
+
 // The picture an answer carries, base64, possibly broken on purpose.
-std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr) {
+std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr,
+                        bool transparent = false) {
   const std::string kind = reply ? reply->picture : "";
+  if (transparent && kind.empty()) return json::base64_encode(encode_png(cutout(w, h, rgb), 1));
   if (reply && reply->drift && upload && !upload->empty() && kind.empty())
     return json::base64_encode(encode_png(drifted(*upload, w, h, *reply), 1));
   const std::string sig = "\x89PNG\r\n\x1a\n";
@@ -424,14 +446,36 @@ struct FakeServer::Impl {
     JsonObject *image_config = object2(config, "imageConfig", "image_config");
     int w = 1024, ht = 1024;
     if (!rec.image_sizes.empty()) std::tie(w, ht) = rec.image_sizes.front();
+    // Gemini 3 models have their own sizes and take imageSize; 3.1 Flash also 512 and four
+    // more ratios. Earlier models refuse imageSize.
+    const bool gemini3 = g_str_has_prefix(model.c_str(), "gemini-3");
+    const bool flash31 = g_str_has_prefix(model.c_str(), "gemini-3.1-flash-image");
+    const AspectSize *table = gemini3 ? std::begin(kAspects3) : std::begin(kAspects);
+    const AspectSize *table_end = gemini3 ? std::end(kAspects3) - (flash31 ? 0 : 4) : std::end(kAspects);
     rec.aspect = string2(image_config, "aspectRatio", "aspect_ratio");
+    rec.image_size = string2(image_config, "imageSize", "image_size");
+    double scale = 1;
+    if (!rec.image_size.empty()) {
+      if (!gemini3)
+        throw invalid("* GenerateContentRequest.generation_config.image_config.image_size: Image size is not "
+                      "supported for models/" + model + ".");
+      if (rec.image_size == "512" && flash31) scale = 0.5;
+      else if (rec.image_size == "1K") scale = 1;
+      else if (rec.image_size == "2K") scale = 2;
+      else if (rec.image_size == "4K") scale = 4;
+      else
+        throw invalid("* GenerateContentRequest.generation_config.image_config.image_size: Unsupported image size: " +
+                      rec.image_size);
+    }
     if (!rec.aspect.empty()) {
-      auto it = std::find_if(std::begin(kAspects), std::end(kAspects), [&](const auto &a) { return rec.aspect == a.ratio; });
-      if (it == std::end(kAspects))
+      auto it = std::find_if(table, table_end, [&](const AspectSize &a) { return rec.aspect == a.ratio; });
+      if (it == table_end)
         throw invalid("* GenerateContentRequest.generation_config.image_config.aspect_ratio: Unsupported aspect ratio: " +
                       rec.aspect);
-      w = it->w;
-      ht = it->h;
+      w = int(it->w * scale);
+      ht = int(it->h * scale);
+    } else if (!rec.image_size.empty()) {
+      w = ht = int(1024 * scale);
     }
 
     if (reply && reply->text_only)
@@ -445,7 +489,9 @@ struct FakeServer::Impl {
   // As error_400_invalid_size_gpt_image.json, naming the size sent.
   static Answer bad_size(const std::string &model, const std::string &size) {
     const bool free_size = model.rfind("gpt-image-2", 0) == 0;
-    return {400, openai_error(free_size ? "Invalid value: '" + size + "'. Width and height must be positive multiples of 16."
+    return {400, openai_error(free_size ? "Invalid value: '" + size +
+                                              "'. Width and height must be positive multiples of 16, the long side at "
+                                              "most 3 times the short one, within 3840x2160."
                                         : "Invalid value: '" + size +
                                               "'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.",
                               "invalid_request_error", "size", "invalid_value")};
@@ -458,11 +504,33 @@ struct FakeServer::Impl {
     }
     char tail = 0;
     if (std::sscanf(size.c_str(), "%dx%d%c", &w, &h, &tail) != 2) return false;
-    if (model.rfind("gpt-image-2", 0) == 0) return w % 16 == 0 && h % 16 == 0 && w > 0 && h > 0;
+    // gpt-image-2: free sizes, both sides multiples of 16, between 1:3 and 3:1, at most
+    // 3840x2160 (REFERENCE §3.2).
+    if (model.rfind("gpt-image-2", 0) == 0)
+      return w > 0 && h > 0 && w % 16 == 0 && h % 16 == 0 && std::max(w, h) <= 3 * std::min(w, h) &&
+             std::max(w, h) <= 3840 && int64_t(w) * h <= int64_t(3840) * 2160;
     return size == "1024x1024" || size == "1536x1024" || size == "1024x1536";
   }
 
-  static Answer openai_images(const std::string &png_b64, int n, const std::string &size) {
+  // background / output_format, where GPT image models take them (REFERENCE §3.2, §4).
+  static void check_background(const RecordedRequest &rec) {
+    auto bad = [](const std::string &m, const char *param) {
+      return Reject{{400, openai_error(m, "invalid_request_error", param, "invalid_value")}};
+    };
+    if (!rec.background.empty() && rec.background != "transparent" && rec.background != "opaque" &&
+        rec.background != "auto")
+      throw bad("Invalid value: '" + rec.background + "'. Supported values are: 'transparent', 'opaque' and 'auto'.",
+                "background");
+    if (!rec.output_format.empty() && rec.output_format != "png" && rec.output_format != "jpeg" &&
+        rec.output_format != "webp")
+      throw bad("Invalid value: '" + rec.output_format + "'. Supported values are: 'png', 'jpeg' and 'webp'.",
+                "output_format");
+    if (rec.background == "transparent" && rec.output_format == "jpeg")
+      throw bad("Transparent background requires output_format png or webp.", "background");
+  }
+
+  static Answer openai_images(const std::string &png_b64, int n, const std::string &size,
+                              const std::string &background = "opaque") {
     return {200, build_object([&](JsonBuilder *b) {
               json::add(b, "created", int64_t(1767225600));
               json_builder_set_member_name(b, "data");
@@ -473,7 +541,7 @@ struct FakeServer::Impl {
                 json_builder_end_object(b);
               }
               json_builder_end_array(b);
-              json::add(b, "background", std::string("opaque"));
+              json::add(b, "background", background);
               json::add(b, "output_format", std::string("png"));
               json::add(b, "size", size);
               json::add(b, "quality", std::string("high"));
@@ -509,14 +577,19 @@ struct FakeServer::Impl {
       rec.prompt = json::string(root, "prompt");
       rec.n = int(json::integer(root, "n", 1));
       rec.size = json::string(root, "size", "auto");
+      rec.background = json::string(root, "background");
+      rec.output_format = json::string(root, "output_format");
       if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
       if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
       if (json_object_has_member(root, "response_format"))
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
       if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
       if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
+      check_background(rec);
       if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
-      return openai_images(picture_b64(w, hh, color_for(reply), reply), rec.n, rec.size);
+      const bool clear = rec.background == "transparent";
+      return openai_images(picture_b64(w, hh, color_for(reply), reply, nullptr, clear), rec.n, rec.size,
+                           clear ? "transparent" : "opaque");
     }
 
     if (!g_str_has_prefix(rec.content_type.c_str(), "multipart/form-data"))
@@ -580,6 +653,12 @@ struct FakeServer::Impl {
         rec.n = std::atoi(value.c_str());
       } else if (name == "size") {
         rec.size = value;
+      } else if (name == "input_fidelity") {
+        rec.input_fidelity = value;
+      } else if (name == "background") {
+        rec.background = value;
+      } else if (name == "output_format") {
+        rec.output_format = value;
       } else if (name == "response_format") {
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
       }
@@ -594,10 +673,21 @@ struct FakeServer::Impl {
         throw invalid("Invalid mask image size - mask must be the same size as the image", "mask");
     }
     if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
+    if (!rec.input_fidelity.empty()) {  // REFERENCE §3.3: high or low; not on gpt-image-1-mini
+      if (rec.input_fidelity != "high" && rec.input_fidelity != "low")
+        throw invalid("Invalid value: '" + rec.input_fidelity + "'. Supported values are: 'high' and 'low'.",
+                      "input_fidelity", "invalid_value");
+      if (rec.model.rfind("gpt-image-1-mini", 0) == 0)
+        throw invalid("input_fidelity is not supported for model '" + rec.model + "'.", "input_fidelity",
+                      "unsupported_parameter");
+    }
     if (rec.size.empty()) rec.size = "auto";
     if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
+    check_background(rec);
     if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
-    return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload), rec.n, rec.size);
+    const bool clear = rec.background == "transparent";
+    return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload, clear), rec.n, rec.size,
+                         clear ? "transparent" : "opaque");
   }
 
   // ---------- Imagen (:predict, legacy) ----------
@@ -655,6 +745,13 @@ struct FakeServer::Impl {
       w = it->w;
       ht = it->h;
     }
+    rec.image_size = json::string(params, "sampleImageSize");  // Imagen 4: "1K" (default) or "2K"
+    if (rec.image_size == "2K") {
+      w *= 2;
+      ht *= 2;
+    } else if (!rec.image_size.empty() && rec.image_size != "1K") {
+      throw invalid("sampleImageSize must be 1K or 2K.");
+    }
     // "No picture": every picture filtered, said so with includeRaiReason, else dropped ({}).
     const bool none = reply && reply->text_only;
     if (none && !rai) return {200, "{}"};
@@ -679,16 +776,16 @@ struct FakeServer::Impl {
   // ---------- OpenAI-compatible chat relay (OpenRouter's image form) ----------
 
   // A data: URL of a picture, checked as strictly as the pictures of the other services.
-  Image relay_picture(const std::string &url, const std::function<Reject(const std::string &)> &invalid) {
+  Image relay_picture(const std::string &data_url, const std::function<Reject(const std::string &)> &invalid) {
     const std::string marker = ";base64,";
-    const size_t at = url.find(marker);
-    if (url.rfind("data:image/", 0) != 0 || at == std::string::npos)
-      throw invalid("image_url.url must be a data:image/...;base64, URL here (the fake fetches nothing).");
-    const std::string mime = url.substr(5, at - 5), b64 = url.substr(at + marker.size());
-    if (!strict_base64(b64)) throw invalid("image_url.url: invalid base64 data.");
+    const size_t at = data_url.find(marker);
+    if (data_url.rfind("data:image/", 0) != 0 || at == std::string::npos)
+      throw invalid("image_url.data_url must be a data:image/...;base64, URL here (the fake fetches nothing).");
+    const std::string mime = data_url.substr(5, at - 5), b64 = data_url.substr(at + marker.size());
+    if (!strict_base64(b64)) throw invalid("image_url.data_url: invalid base64 data.");
     const std::vector<uint8_t> bytes = json::base64_decode(b64, "fake");
-    if (sniff_image_mime(bytes) != mime) throw invalid("image_url.url: the data is not a " + mime + " picture.");
-    return decode_or(bytes, {400, relay_error(400, "image_url.url: the picture cannot be read.")});
+    if (sniff_image_mime(bytes) != mime) throw invalid("image_url.data_url: the data is not a " + mime + " picture.");
+    return decode_or(bytes, {400, relay_error(400, "image_url.data_url: the picture cannot be read.")});
   }
 
   Answer relay(SoupServerMessage *msg, const std::string &body, RecordedRequest &rec, const FakeReply *reply) {
@@ -770,6 +867,14 @@ struct FakeServer::Impl {
         w = it->w;
         ht = it->h;
       }
+    }
+    rec.image_size = json::string(json::object(root, "image_config"), "image_size");
+    if (!rec.image_size.empty()) {
+      const double scale = rec.image_size == "512" ? 0.5 : rec.image_size == "1K" ? 1 : rec.image_size == "2K" ? 2
+                         : rec.image_size == "4K" ? 4 : 0;
+      if (scale == 0) throw invalid("image_config.image_size " + rec.image_size + " is not supported.");
+      w = int(w * scale);
+      ht = int(ht * scale);
     }
     const bool none = reply && reply->text_only;
     const std::string b64 = none ? std::string() : picture_b64(w, ht, color_for(reply), reply, &upload);
@@ -1100,6 +1205,10 @@ struct FakeServer::Impl {
       json::add(o, "prompt", r.prompt);
       json::add(o, "size", r.size);
       json::add(o, "aspect", r.aspect);
+      json::add(o, "image_size", r.image_size);
+      json::add(o, "input_fidelity", r.input_fidelity);
+      json::add(o, "background", r.background);
+      json::add(o, "output_format", r.output_format);
       json_builder_set_member_name(o, "has_key");
       json_builder_add_boolean_value(o, r.has_key);
       json_builder_set_member_name(o, "key_in_query");

@@ -66,6 +66,10 @@ struct RecordedRequest {
   int n = 1;                  // OpenAI n, Imagen sampleCount
   std::string size;           // OpenAI "WxH" or "auto"
   std::string aspect;         // Gemini imageConfig.aspectRatio, Imagen aspectRatio, relay aspect_ratio
+  std::string image_size;     // Gemini imageConfig.imageSize ("1K", "2K", "4K", "512")
+  std::string input_fidelity; // OpenAI edits: "high", "low" or "" when not sent
+  std::string background, output_format;  // OpenAI: as sent ("" when not sent); with
+                              // background "transparent" the answer has a transparent background
   int image_count = 0;
   std::vector<std::pair<int, int>> image_sizes;   // (width, height) of each input picture
   std::optional<std::pair<int, int>> mask_size;   // OpenAI mask (width, height)

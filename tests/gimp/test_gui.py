@@ -5,8 +5,11 @@
 #           window: the call ends at once as cancelled and the image is as it was.
 #   key     no API key anywhere: genfill asks for one; the user types it and presses Enter:
 #           the edit completes with that key.
-# Both run with the last values (what Filters > Repeat does), so no procedure dialog opens;
-# the runner writes those values beforehand.
+#   model   the Edit with Prompt dialog: the user opens the Model list and picks the third
+#           line (after "the service's default" and Gemini 2.5 Flash Image), then presses Edit:
+#           the edit goes to that model of the catalog.
+# The first two run with the last values (what Filters > Repeat does), so no procedure dialog
+# opens; the runner writes those values beforehand, which the dialog of "model" starts from.
 import json
 import os
 import time
@@ -52,6 +55,20 @@ def edit_with_last_values(image, layer):
     return res, time.monotonic() - start
 
 
+def case_model(image, layer):
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", [layer])
+    res = proc.run(cfg)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1, "one request: %s" % reqs)
+    check(reqs[0]["model"] == "gemini-3-pro-image-preview", "the model picked in the list: %s" % reqs[0]["model"])
+    check(reqs[0]["image_size"] == "1K", "with its image size: %s" % reqs[0]["image_size"])
+
+
 def case_cancel(image, layer):
     before = pixels(layer)
     count = len(image.get_layers())
@@ -78,7 +95,7 @@ Gimp.Display.new(image)
 layer = image.get_layers()[0]
 image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
-    {"cancel": case_cancel, "key": case_key}[CASE](image, layer)
+    {"cancel": case_cancel, "key": case_key, "model": case_model}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)

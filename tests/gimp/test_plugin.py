@@ -211,6 +211,41 @@ def generate_layer_in_the_selection_box():
 
 
 @test
+def generate_with_a_transparent_background():
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-generate")
+    names = [a.name for a in proc.get_arguments()]
+    check(names[-1] == "transparent", "transparent is the last argument: %s" % names)
+    check(names[:3] == ["run-mode", "image", "drawables"] and names[3:10] == [
+        "prompt", "provider", "model", "endpoint", "variations", "seed", "references"], "earlier order kept: %s" % names)
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 40, 50, 240, 160)
+    status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a fox sticker", provider="openai",
+                         endpoint=endpoint("openai"), transparent=True)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    new = layers[0]
+    check(new.has_alpha(), "the layer has an alpha channel")
+    check((new.get_width(), new.get_height()) == (240, 160), "selection box size")
+    data = pixels(new, 0, 0, 240, 160)
+    alphas = data[3::4]
+    clear = sum(1 for a in alphas if a == 0)
+    opaque = sum(1 for a in alphas if a == 255)
+    check(clear > len(alphas) // 10 and opaque > len(alphas) // 10,
+          "real transparency: %d clear, %d opaque of %d" % (clear, opaque, len(alphas)))
+    req = fake("/_fake/requests")[0]
+    check(req["background"] == "transparent" and req["output_format"] == "png", req)
+    # Gemini cannot: a clear error, nothing added, nothing sent.
+    fake("/_fake/reset", {})
+    count = len(image.get_layers())
+    status, message = run("plug-in-genfill-generate", image, [layer], prompt="a fox sticker", provider="gemini",
+                          endpoint=endpoint("gemini"), transparent=True)
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check("transparent" in (message or ""), "message: %r" % message)
+    check(len(image.get_layers()) == count, "nothing added")
+    check(fake("/_fake/requests") == [], "nothing sent")
+    image.delete()
+
+
+@test
 def new_image_from_prompt():
     status, image = run("plug-in-genfill-new-image", prompt="a lighthouse", provider="gemini",
                         endpoint=endpoint("gemini"), aspect="16:9")
@@ -319,11 +354,29 @@ def fault_matrix_changes_nothing():
         fake("/_fake/reset", {})
 
 
+def parent_of(pid):
+    """The parent process id of pid, or None when it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def kill_plugin_after(seconds):
-    """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits."""
+    """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits.
+
+    Only this GIMP's own genfill plug-in is killed: this script runs in a plug-in of the GIMP
+    under test, so that GIMP is our parent, and its genfill child is the one to kill. Other GIMP
+    runs on the machine (another suite, another checkout) keep theirs."""
     import signal
     import threading
     import time
+
+    gimp = os.getppid()
 
     def killer():
         time.sleep(seconds)
@@ -335,8 +388,15 @@ def kill_plugin_after(seconds):
                     cmd = f.read().split(b"\0")[0]
             except OSError:
                 continue
-            if cmd.endswith(b"gimp-plugin/genfill/genfill"):
+            if cmd.endswith(b"gimp-plugin/genfill/genfill") and parent_of(pid) == gimp:
                 os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+
+    killed = []
+    t = threading.Thread(target=killer)
+    t.start()
+    t.killed = killed
+    return t
 
     t = threading.Thread(target=killer)
     t.start()
@@ -354,6 +414,7 @@ def cancel_while_waiting_leaves_the_image_as_it_was():
     status, _ = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="gemini",
                     endpoint=endpoint("gemini"))
     killer.join()
+    check(len(killer.killed) == 1, "killed this GIMP's own plug-in, and only it: %s" % killer.killed)
     check(status != Gimp.PDBStatusType.SUCCESS, "status %s" % status)
     check(len(image.get_layers()) == count, "nothing added")
     check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
@@ -371,6 +432,7 @@ def cancel_mid_answer_leaves_the_image_as_it_was():
     status, _ = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="openai",
                     endpoint=endpoint("openai"))
     killer.join()
+    check(len(killer.killed) == 1, "killed this GIMP's own plug-in, and only it: %s" % killer.killed)
     check(status != Gimp.PDBStatusType.SUCCESS, "status %s" % status)
     check(len(image.get_layers()) == count, "nothing added")
     check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")

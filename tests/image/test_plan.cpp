@@ -74,15 +74,62 @@ void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &
   // Only one side grows.
   EXPECT_TRUE(p.region.w == box.w || p.region.h == box.h);
 
-  // The aspect: offered, and the one whose answer shape is nearest to the box on a log scale.
-  bool offered = false;
-  double best = 1e9;
-  for (const Aspect &a : m.aspects) {
-    offered |= a.w == p.aspect.w && a.h == p.aspect.h && a.out_w == p.aspect.out_w && a.out_h == p.aspect.out_h;
-    best = std::min(best, std::fabs(std::log(shape(a) / ratio(box))));
+  if (m.free_size) {
+    // Free sizes: the box's own ratio, within the model's limits, a size the model takes.
+    const FreeSize &f = *m.free_size;
+    EXPECT_EQ(p.aspect.out_w % f.multiple, 0);
+    EXPECT_EQ(p.aspect.out_h % f.multiple, 0);
+    EXPECT_LE(std::max(p.aspect.out_w, p.aspect.out_h), f.max_side);
+    EXPECT_LE(int64_t(p.aspect.out_w) * p.aspect.out_h, f.max_pixels);
+    EXPECT_GE(int64_t(p.aspect.out_w) * p.aspect.out_h, f.min_pixels);
+    EXPECT_LE(std::max(shape(p.aspect), 1 / shape(p.aspect)), f.max_ratio + 1e-9);
+    const double want = std::clamp(ratio(box), 1 / f.max_ratio, f.max_ratio);
+    EXPECT_LE(std::fabs(std::log(shape(p.aspect) / want)),
+              double(f.multiple) / std::min(p.aspect.out_w, p.aspect.out_h) + 1e-9);
+    EXPECT_EQ(p.image_size, "");
+  } else {
+    // The aspect: offered, and the one whose answer shape is nearest to the box on a log scale.
+    bool offered = false;
+    double best = 1e9;
+    for (const Aspect &a : m.aspects) {
+      offered |= a.w == p.aspect.w && a.h == p.aspect.h && a.out_w == p.aspect.out_w && a.out_h == p.aspect.out_h;
+      best = std::min(best, std::fabs(std::log(shape(a) / ratio(box))));
+    }
+    EXPECT_TRUE(offered);
+    EXPECT_NEAR(std::fabs(std::log(shape(p.aspect) / ratio(box))), best, 1e-9);
   }
-  EXPECT_TRUE(offered);
-  EXPECT_NEAR(std::fabs(std::log(shape(p.aspect) / ratio(box))), best, 1e-9);
+  // The answer's size: the aspect's, at the smallest image size that covers the frame sent
+  // (the region, or the region padded to the aspect's shape); the largest when none does.
+  {
+    const double sh = shape(p.aspect);
+    const double fw = padded(p) ? std::max<double>(p.region.w, p.region.h * sh) : p.region.w;
+    const double fh = padded(p) ? std::max<double>(p.region.h, p.region.w / sh) : p.region.h;
+    auto at = [&](double scale) {
+      return std::pair{std::max(1, int(std::lround(p.aspect.out_w * scale))),
+                       std::max(1, int(std::lround(p.aspect.out_h * scale)))};
+    };
+    auto covers = [&](double scale) { return at(scale).first >= std::ceil(fw - 1e-9) && at(scale).second >= std::ceil(fh - 1e-9); };
+    if (m.image_sizes.empty()) {
+      EXPECT_EQ(p.image_size, "");
+      EXPECT_EQ(p.out_w, p.aspect.out_w);
+      EXPECT_EQ(p.out_h, p.aspect.out_h);
+    } else {
+      const ImageSize *chosen = nullptr;
+      double largest = 0;
+      for (const ImageSize &s : m.image_sizes) {
+        largest = std::max(largest, s.scale);
+        if (s.name == p.image_size) chosen = &s;
+      }
+      ASSERT_NE(chosen, nullptr) << "image size \"" << p.image_size << "\" is the model's";
+      EXPECT_EQ(std::pair(p.out_w, p.out_h), at(chosen->scale));
+      EXPECT_TRUE(covers(chosen->scale) || chosen->scale == largest);
+      for (const ImageSize &s : m.image_sizes) {
+        if (s.scale < chosen->scale) {
+          EXPECT_FALSE(covers(s.scale)) << s.name << " would have done";
+        }
+      }
+    }
+  }
 
   // How far the region is from the answer's shape, and what rounding alone may explain.
   const double off = std::fabs(std::log(ratio(p.region) / shape(p.aspect)));
@@ -90,12 +137,12 @@ void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &
   // Whether the region spans the picture along the side that had to grow.
   const bool spans = ratio(p.region) < shape(p.aspect) ? p.region.w == iw : p.region.h == ih;
 
-  // The canvas: at least 1x1, no larger than the aspect's output size, with the answer's shape
+  // The canvas: at least 1x1, no larger than the answer's size, with the answer's shape
   // (the region's own shape when that is within 3 % of it).
   EXPECT_GE(p.canvas_w, 1);
   EXPECT_GE(p.canvas_h, 1);
-  EXPECT_LE(p.canvas_w, p.aspect.out_w);
-  EXPECT_LE(p.canvas_h, p.aspect.out_h);
+  EXPECT_LE(p.canvas_w, p.out_w);
+  EXPECT_LE(p.canvas_h, p.out_h);
   const double canvas_off = std::fabs(std::log(double(p.canvas_w) / p.canvas_h / shape(p.aspect)));
   const double canvas_rounding = 0.5 / p.canvas_w + 0.5 / p.canvas_h + 1e-9;
   if (padded(p)) {
@@ -104,10 +151,12 @@ void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &
     // The canvas is the region, scaled.
     EXPECT_LE(std::fabs(std::log(double(p.canvas_w) / p.canvas_h / ratio(p.region))), 2 * canvas_rounding);
   }
-  // Not needlessly small: either the content is the region at its own size or the canvas
-  // fills the output size along one axis.
+  // Not needlessly small: either the content is the region at its own size, or the canvas
+  // fills the output size along one axis, or it is at the upload limit (about 4.3 MP).
   const bool own_size = p.content.w == p.region.w && p.content.h == p.region.h;
-  EXPECT_TRUE(own_size || p.canvas_w >= p.aspect.out_w - 1 || p.canvas_h >= p.aspect.out_h - 1);
+  const bool at_limit = double(p.canvas_w + 1) * (p.canvas_h + 1) >= 4.3e6;
+  EXPECT_TRUE(own_size || p.canvas_w >= p.out_w - 1 || p.canvas_h >= p.out_h - 1 || at_limit);
+  EXPECT_LE(double(p.canvas_w) * p.canvas_h, 4.3e6 + p.canvas_w + p.canvas_h);  // rounding
 
   // The content: inside the canvas, centred, never upscaled, with the region's shape.
   EXPECT_FALSE(p.content.empty());
@@ -137,9 +186,11 @@ void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &
 
 const ModelInfo kGemini = model_info("gemini", "gemini-2.5-flash-image");
 const ModelInfo kGemini3 = model_info("gemini", "gemini-3-pro-image-preview");
+const ModelInfo kGemini31 = model_info("gemini", "gemini-3.1-flash-image-preview");
 const ModelInfo kOpenAI = model_info("openai", "gpt-image-1");
+const ModelInfo kGpt2 = model_info("openai", "gpt-image-2");
 
-// ---- catalog --------------------------------------------------------------------------------
+// ---- catalog: the shipped entries --------------------------------------------------------------
 
 using Sizes = std::vector<std::tuple<int, int, int, int>>;
 
@@ -147,6 +198,12 @@ Sizes sizes_of(const ModelInfo &m) {
   Sizes s;
   for (const Aspect &a : m.aspects) s.emplace_back(a.w, a.h, a.out_w, a.out_h);
   return s;
+}
+
+std::vector<std::pair<std::string, double>> image_sizes_of(const ModelInfo &m) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const ImageSize &s : m.image_sizes) out.emplace_back(s.name, s.scale);
+  return out;
 }
 
 const Sizes kGemini25Sizes = {{1, 1, 1024, 1024}, {2, 3, 832, 1248}, {3, 2, 1248, 832},  {3, 4, 864, 1184},
@@ -157,28 +214,45 @@ const Sizes kGemini3Sizes = {{1, 1, 1024, 1024}, {2, 3, 848, 1264}, {3, 2, 1264,
                              {16, 9, 1376, 768}, {21, 9, 1584, 672}};
 const Sizes kGptSizes = {{1, 1, 1024, 1024}, {3, 2, 1536, 1024}, {2, 3, 1024, 1536}};
 
+Sizes gemini31_sizes() {
+  Sizes s = kGemini3Sizes;
+  s.insert(s.end(), {{1, 4, 512, 2048}, {4, 1, 2048, 512}, {1, 8, 352, 2816}, {8, 1, 2816, 352}});
+  return s;
+}
+
 TEST(Catalog, GeminiModels) {
   for (const char *id : {"gemini-2.5-flash-image", "gemini-2.0-flash-exp-image-generation"}) {
     ModelInfo m = model_info("gemini", id);
     EXPECT_EQ(m.id, id);
     EXPECT_EQ(m.provider, "gemini");
     EXPECT_EQ(sizes_of(m), kGemini25Sizes) << id;
+    EXPECT_TRUE(m.image_sizes.empty()) << id << ": one size only, no imageSize";
     EXPECT_FALSE(m.takes_mask);
     EXPECT_FALSE(m.exact_size);
     EXPECT_TRUE(m.can_edit);
+    EXPECT_FALSE(m.thought_images);
+    EXPECT_FALSE(m.transparent);
     EXPECT_EQ(m.max_images_per_call, 1);
+    EXPECT_EQ(m.response_modalities, (std::vector<std::string>{"TEXT", "IMAGE"})) << id;
     EXPECT_FALSE(m.display_name.empty());
   }
   EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").max_input_images, 3);
+  EXPECT_TRUE(model_info("gemini", "gemini-2.0-flash-exp-image-generation").legacy);
   for (const char *id : {"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview"}) {
     ModelInfo m = model_info("gemini", id);
     EXPECT_EQ(m.id, id);
-    EXPECT_EQ(sizes_of(m), kGemini3Sizes) << id;
     EXPECT_FALSE(m.takes_mask);
     EXPECT_FALSE(m.exact_size);
+    EXPECT_TRUE(m.thought_images);
     EXPECT_EQ(m.max_images_per_call, 1);
     EXPECT_EQ(m.max_input_images, 14);
+    EXPECT_EQ(m.default_image_size, "1K");
   }
+  EXPECT_EQ(sizes_of(kGemini3), kGemini3Sizes);
+  EXPECT_EQ(image_sizes_of(kGemini3), (std::vector<std::pair<std::string, double>>{{"1K", 1}, {"2K", 2}, {"4K", 4}}));
+  EXPECT_EQ(sizes_of(kGemini31), gemini31_sizes());
+  EXPECT_EQ(image_sizes_of(kGemini31),
+            (std::vector<std::pair<std::string, double>>{{"512", 0.5}, {"1K", 1}, {"2K", 2}, {"4K", 4}}));
 }
 
 TEST(Catalog, OpenAIModels) {
@@ -190,37 +264,74 @@ TEST(Catalog, OpenAIModels) {
     EXPECT_TRUE(m.takes_mask);
     EXPECT_TRUE(m.exact_size);
     EXPECT_TRUE(m.can_edit);
+    EXPECT_TRUE(m.transparent);
+    EXPECT_TRUE(m.image_sizes.empty());
     EXPECT_EQ(m.max_images_per_call, 10);
     EXPECT_EQ(m.max_input_images, 16);
+    // input_fidelity: every GPT image model but the mini one.
+    EXPECT_EQ(m.input_fidelity, std::string(id) != "gpt-image-1-mini") << id;
+    // Free sizes: gpt-image-2 only, multiples of 16 between 1:3 and 3:1, at most 2560x1440's pixels.
+    EXPECT_EQ(m.free_size.has_value(), std::string(id) == "gpt-image-2") << id;
   }
+  ASSERT_TRUE(kGpt2.free_size);
+  EXPECT_EQ(kGpt2.free_size->multiple, 16);
+  EXPECT_EQ(kGpt2.free_size->max_ratio, 3);
+  EXPECT_EQ(kGpt2.free_size->max_pixels, 2560 * 1440);
+  EXPECT_EQ(kGpt2.free_size->max_side, 3840);
+}
+
+TEST(Catalog, RelayAndLegacyEntriesLoadWhateverTheRegistryHolds) {
+  // Providers this build may not have (the registry is not consulted when loading).
+  for (const char *id : {"imagen-4.0-generate-001", "imagen-3.0-generate-002"}) {
+    ModelInfo m = model_info("imagen", id);
+    EXPECT_EQ(m.provider, "imagen");
+    EXPECT_FALSE(m.can_edit) << id << " only generates";
+    EXPECT_EQ(m.max_input_images, 0);
+    EXPECT_TRUE(m.legacy);
+  }
+  EXPECT_EQ(image_sizes_of(model_info("imagen", "imagen-4.0-generate-001")),
+            (std::vector<std::pair<std::string, double>>{{"1K", 1}, {"2K", 2}}));
+  for (const char *id : {"google/gemini-2.5-flash-image", "google/gemini-3-pro-image-preview",
+                         "google/gemini-3.1-flash-image-preview"}) {
+    ModelInfo m = model_info("openai-chat", id);
+    EXPECT_EQ(m.provider, "openai-chat");
+    EXPECT_TRUE(m.can_edit);
+    EXPECT_FALSE(m.takes_mask);
+  }
+  EXPECT_EQ(default_model_id("openai-chat"), "google/gemini-2.5-flash-image");
+  EXPECT_EQ(default_model_id("imagen"), "imagen-4.0-generate-001");
+  EXPECT_EQ(default_model_id("nobody"), "");
 }
 
 TEST(Catalog, TheTableIsConsistent) {
   std::set<std::string> ids;
   std::map<std::string, int> per_provider;
   for (const ModelInfo &m : known_models()) {
-    EXPECT_TRUE(ids.insert(m.provider + "/" + m.id).second) << m.id;
+    EXPECT_TRUE(ids.insert(m.id).second) << m.id;
     per_provider[m.provider]++;
     ASSERT_FALSE(m.aspects.empty()) << m.id;
     for (const Aspect &a : m.aspects) {
-      // The output size has the ratio it is listed under (Gemini's sizes are rounded to 16 px;
-      // Imagen's published sizes are further off, 3:4 being 896x1280).
-      const double tolerance = m.provider == "imagen" ? 0.10 : 0.03;
+      // The output size has the ratio it is listed under: within 3 % for models that edit (the
+      // region is grown to that shape; Gemini's sizes are rounded to 16 px), within 10 % for
+      // generation-only ones (Imagen answers 3:4 with 896x1280).
+      const double tolerance = m.can_edit ? 0.03 : 0.10;
       EXPECT_NEAR(shape(a), ratio(a), tolerance * ratio(a)) << m.id << " " << a.label();
       EXPECT_EQ(a.out_w % 16, 0) << m.id << " " << a.label();
       EXPECT_EQ(a.out_h % 16, 0) << m.id << " " << a.label();
     }
+    if (!m.image_sizes.empty()) {
+      EXPECT_TRUE(std::any_of(m.image_sizes.begin(), m.image_sizes.end(),
+                              [&](const ImageSize &s) { return s.name == m.default_image_size; }))
+          << m.id;
+    }
     // Lookup by id returns the entry itself.
     EXPECT_EQ(sizes_of(model_info(m.provider, m.id)), sizes_of(m));
   }
-  EXPECT_EQ(per_provider,
-            (std::map<std::string, int>{{"gemini", 4}, {"openai", 4}, {"imagen", 2}, {"openai-chat", 3}}));
-  // The first entry of each provider is its default.
+  EXPECT_EQ(per_provider, (std::map<std::string, int>{{"gemini", 4}, {"openai", 4}, {"imagen", 2}, {"openai-chat", 3}}));
+  // Each provider's default.
+  EXPECT_EQ(default_model_id("gemini"), "gemini-2.5-flash-image");
+  EXPECT_EQ(default_model_id("openai"), "gpt-image-1");
   EXPECT_EQ(known_models().front().id, "gemini-2.5-flash-image");
-  auto first_openai = std::find_if(known_models().begin(), known_models().end(),
-                                   [](const ModelInfo &m) { return m.provider == "openai"; });
-  ASSERT_NE(first_openai, known_models().end());
-  EXPECT_EQ(first_openai->id, "gpt-image-1");
   EXPECT_EQ(Aspect{}.label(), "1:1");
   EXPECT_EQ((Aspect{21, 9, 0, 0}.label()), "21:9");
 }
@@ -232,6 +343,7 @@ TEST(Catalog, UnknownModelsTakeTheProvidersDefaults) {
   EXPECT_EQ(sizes_of(g), kGemini25Sizes);
   EXPECT_EQ(g.max_input_images, 3);
   EXPECT_FALSE(g.takes_mask);
+  EXPECT_FALSE(g.is_default);
   ModelInfo o = model_info("openai", "gpt-image-7");
   EXPECT_EQ(o.id, "gpt-image-7");
   EXPECT_EQ(sizes_of(o), kGptSizes);
@@ -246,6 +358,162 @@ TEST(Catalog, UnknownProviderIsInvalidInput) {
   EXPECT_EQ(code_of([] { model_info("nobody", "x"); }), "invalid-input");
   EXPECT_EQ(code_of([] { model_info("", "gpt-image-1"); }), "invalid-input");
   EXPECT_EQ(code_of([] { model_info("Gemini", "gemini-2.5-flash-image"); }), "invalid-input");
+}
+
+// ---- sizes: what each model is asked for ------------------------------------------------------
+
+TEST(Sizes, Gemini3AsksForTheSmallestImageSizeThatCoversTheRegion) {
+  struct Case {
+    int w, h;           // whole picture of this size is sent
+    const char *size;   // imageSize asked for
+    int out_w, out_h;   // the answer expected
+  } cases[] = {
+      {800, 800, "1K", 1024, 1024},     {1024, 1024, "1K", 1024, 1024}, {1025, 1025, "2K", 2048, 2048},
+      {2000, 2000, "2K", 2048, 2048},   {2049, 2049, "4K", 4096, 4096}, {9000, 9000, "4K", 4096, 4096},
+      {1920, 1080, "2K", 2752, 1536},   {1376, 768, "1K", 1376, 768},   {6000, 4000, "4K", 5056, 3392},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.w << "x" << c.h);
+    Plan p = plan_region(c.w, c.h, Rect{}, kGemini3);
+    EXPECT_EQ(p.image_size, c.size);
+    EXPECT_EQ(p.out_w, c.out_w);
+    EXPECT_EQ(p.out_h, c.out_h);
+    // The upload is at the scale of the answer: the region's own size when it fits in it.
+    if (c.w <= c.out_w && c.h <= c.out_h) {
+      EXPECT_EQ(p.canvas_w, c.w);
+      EXPECT_EQ(p.canvas_h, c.h);
+    }
+    EXPECT_LE(p.canvas_w, p.out_w);
+    EXPECT_LE(p.canvas_h, p.out_h);
+    // Never more than about 4.3 MP uploaded: a 4K answer's region goes up smaller than it.
+    EXPECT_LE(double(p.canvas_w) * p.canvas_h, 4.3e6 + 2 * (p.canvas_w + p.canvas_h)) << p.canvas_w << "x" << p.canvas_h;
+    if (std::string(c.size) == "4K") {
+      EXPECT_GT(double(p.canvas_w) * p.canvas_h, 4.1e6);
+    }
+    check_invariants(p, c.w, c.h, Rect{}, kGemini3);
+  }
+  // 3.1 Flash also offers 512 for small regions.
+  Plan small = plan_region(4000, 3000, Rect{1000, 1000, 200, 200}, kGemini31);
+  EXPECT_EQ(small.image_size, "512");
+  EXPECT_EQ(small.out_w, 512);
+  check_invariants(small, 4000, 3000, Rect{1000, 1000, 200, 200}, kGemini31);
+  // A selection with context in a large photo: 1500x1000 selection -> 2250x1500 region -> 2K 3:2.
+  Plan sel = plan_region(6000, 4000, Rect{2000, 1000, 1500, 1000}, kGemini3);
+  EXPECT_EQ(sel.aspect.label(), "3:2");
+  EXPECT_EQ(sel.image_size, "2K");
+  EXPECT_EQ(sel.out_w, 2528);
+  EXPECT_EQ(sel.canvas_w, 2250);
+}
+
+TEST(Sizes, ModelsWithOneSizeAskForNone) {
+  for (const ModelInfo *m : {&kGemini, &kOpenAI}) {
+    Plan p = plan_region(8000, 6000, Rect{}, *m);
+    EXPECT_EQ(p.image_size, "") << m->id;
+    EXPECT_EQ(p.out_w, p.aspect.out_w);
+    EXPECT_EQ(p.out_h, p.aspect.out_h);
+  }
+  // gpt-image-1 still answers at one of its three sizes.
+  const std::set<std::pair<int, int>> three = {{1024, 1024}, {1536, 1024}, {1024, 1536}};
+  for (auto [w, h] : {std::pair{1920, 1080}, std::pair{300, 900}, std::pair{5000, 5000}, std::pair{640, 480}}) {
+    Plan p = plan_region(w, h, Rect{}, kOpenAI);
+    EXPECT_TRUE(three.count({p.out_w, p.out_h})) << w << "x" << h << " -> " << p.out_w << "x" << p.out_h;
+  }
+}
+
+TEST(Sizes, FreeSizesFollowTheRatioWithinTheLimits) {
+  const FreeSize &f = *kGpt2.free_size;
+  // Exact ratios where multiples of 16 allow them.
+  EXPECT_EQ(sizes_of(kGpt2).size(), 3u);
+  Aspect a = free_aspect(f, 16.0 / 9.0, 2560.0 * 1440);
+  EXPECT_EQ(std::pair(a.out_w, a.out_h), std::pair(2560, 1440));
+  EXPECT_EQ(a.label(), "16:9");
+  Aspect b = free_aspect(f, 1.0, 1024.0 * 1024);
+  EXPECT_EQ(std::pair(b.out_w, b.out_h), std::pair(1024, 1024));
+  // The cap: never more than 2560x1440's pixels, however large the wish.
+  Aspect c = free_aspect(f, 1.0, 1e9);
+  EXPECT_LE(int64_t(c.out_w) * c.out_h, 2560 * 1440);
+  EXPECT_EQ(c.out_w, c.out_h);
+  EXPECT_GE(c.out_w, 1904);  // not needlessly small either
+  // Extreme shapes are clamped to 3:1 and 1:3.
+  Aspect wide = free_aspect(f, 10.0, 1e6);
+  EXPECT_EQ(wide.out_w, 3 * wide.out_h);
+  Aspect tall = free_aspect(f, 0.05, 1e6);
+  EXPECT_EQ(tall.out_h, 3 * tall.out_w);
+  // Too few pixels: raised to the model's least.
+  Aspect tiny = free_aspect(f, 1.0, 100);
+  EXPECT_GE(int64_t(tiny.out_w) * tiny.out_h, f.min_pixels);
+  // Any ratio and size: multiples of 16, within every limit.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    const double r = std::exp(std::uniform_real_distribution<double>(-2.5, 2.5)(rng));
+    const double px = std::exp(std::uniform_real_distribution<double>(std::log(1e3), std::log(5e7))(rng));
+    Aspect x = free_aspect(f, r, px);
+    ASSERT_EQ(x.out_w % 16, 0);
+    ASSERT_EQ(x.out_h % 16, 0);
+    ASSERT_LE(int64_t(x.out_w) * x.out_h, f.max_pixels);
+    ASSERT_GE(int64_t(x.out_w) * x.out_h, f.min_pixels);
+    ASSERT_LE(std::max(x.out_w, x.out_h), f.max_side);
+    const double got = double(x.out_w) / x.out_h, want = std::clamp(r, 1 / 3.0, 3.0);
+    ASSERT_LE(got, 3.0 + 1e-9);
+    ASSERT_GE(got, 1 / 3.0 - 1e-9);
+    ASSERT_LT(std::fabs(std::log(got / want)), 0.02) << r << " " << px << " -> " << x.out_w << "x" << x.out_h;
+  }
+}
+
+TEST(Sizes, Gpt2RegionsKeepTheirOwnAspect) {
+  // A 16:9 photo goes up as it is (not padded to 3:2) and is asked for at its own shape.
+  Plan p = plan_region(1920, 1080, Rect{}, kGpt2);
+  EXPECT_EQ(p.region, (Rect{0, 0, 1920, 1080}));
+  EXPECT_FALSE(padded(p));
+  // 1920x1080 is not a multiple of 16: 1936x1088 is the nearest shape (1.779 for 1.778).
+  EXPECT_EQ(std::pair(p.out_w, p.out_h), std::pair(1936, 1088));
+  EXPECT_EQ(p.canvas_w, 1920);
+  EXPECT_EQ(p.canvas_h, 1080);
+  check_invariants(p, 1920, 1080, Rect{}, kGpt2);
+  // The same photo with gpt-image-1: padded to 3:2.
+  EXPECT_TRUE(padded(plan_region(1920, 1080, Rect{}, kOpenAI)));
+  // A selection of an odd shape: the answer has the region's shape.
+  Plan s = plan_region(4000, 3000, Rect{1000, 1000, 700, 300}, kGpt2);
+  EXPECT_NEAR(ratio(s.region), double(s.out_w) / s.out_h, 0.01);
+  check_invariants(s, 4000, 3000, Rect{1000, 1000, 700, 300}, kGpt2);
+  // A strip wider than 3:1 is grown to 3:1 (padded when the picture cannot hold it).
+  Plan strip = plan_region(6000, 4000, Rect{1000, 2000, 3000, 200}, kGpt2);
+  EXPECT_EQ(strip.out_w, 3 * strip.out_h);
+  EXPECT_NEAR(ratio(strip.region), 3.0, 0.01);
+  check_invariants(strip, 6000, 4000, Rect{1000, 2000, 3000, 200}, kGpt2);
+  Plan band = plan_region(5000, 500, Rect{}, kGpt2);
+  EXPECT_TRUE(padded(band));
+  EXPECT_EQ(band.out_w, 3 * band.out_h);
+  check_invariants(band, 5000, 500, Rect{}, kGpt2);
+  // A region beyond the pixel cap is asked for at the cap and uploaded at that scale.
+  Plan big = plan_region(6000, 4000, Rect{}, kGpt2);
+  EXPECT_LE(int64_t(big.out_w) * big.out_h, 2560 * 1440);
+  EXPECT_NEAR(double(big.out_w) / big.out_h, 1.5, 0.005);
+  EXPECT_EQ(big.canvas_w, big.out_w);
+  check_invariants(big, 6000, 4000, Rect{}, kGpt2);
+}
+
+TEST(Sizes, GenerationChoosesAspectAndSize) {
+  // gpt-image-1: one of three.
+  OutputChoice o = choose_output(kOpenAI, 16.0 / 9.0);
+  EXPECT_EQ(std::pair(o.out_w, o.out_h), std::pair(1536, 1024));
+  // gpt-image-2: the ratio itself, at about a megapixel, or covering the size asked for.
+  OutputChoice g = choose_output(kGpt2, 16.0 / 9.0);
+  EXPECT_NEAR(double(g.out_w) / g.out_h, 16.0 / 9.0, 0.01);
+  EXPECT_NEAR(double(g.out_w) * g.out_h, 1048576, 0.1 * 1048576);
+  OutputChoice gs = choose_output(kGpt2, 2000.0 / 1000.0, 2000, 1000);
+  EXPECT_EQ(std::pair(gs.out_w, gs.out_h), std::pair(2016, 1008));  // 2:1 exactly, multiples of 16
+  EXPECT_EQ(gs.image_size, "");
+  // Gemini 3: the default 1K without a size; the smallest covering size with one.
+  OutputChoice d = choose_output(kGemini3, 1.0);
+  EXPECT_EQ(d.image_size, "1K");
+  EXPECT_EQ(d.out_w, 1024);
+  OutputChoice big = choose_output(kGemini3, 16.0 / 9.0, 2400, 1350);
+  EXPECT_EQ(big.aspect.label(), "16:9");
+  EXPECT_EQ(big.image_size, "2K");
+  EXPECT_EQ(std::pair(big.out_w, big.out_h), std::pair(2752, 1536));
+  // Gemini 2.5: no image size ever.
+  EXPECT_EQ(choose_output(kGemini, 1.0, 4000, 4000).image_size, "");
 }
 
 // ---- planning ---------------------------------------------------------------------------------
@@ -328,9 +596,11 @@ TEST(Plan, EveryAspectIsChosenForItsOwnShape) {
       EXPECT_EQ(r.canvas_w, a.out_w);
       EXPECT_EQ(r.canvas_h, a.out_h);
       EXPECT_FALSE(padded(r));
+      // (Gemini 3 answers that at 2K: it goes up at its own size.)
       Plan s = plan_region(a.out_w * 2, a.out_h * 2, Rect{}, *m);
-      EXPECT_EQ(s.canvas_w, a.out_w);
-      EXPECT_EQ(s.canvas_h, a.out_h);
+      const int k = m->image_sizes.empty() ? 1 : 2;
+      EXPECT_EQ(s.canvas_w, a.out_w * k);
+      EXPECT_EQ(s.canvas_h, a.out_h * k);
       // A picture of the exact ratio but not of the output size: the nearest aspect is still a.
       Plan t = plan_region(a.w * 37, a.h * 37, Rect{}, *m);
       EXPECT_EQ(t.aspect.label(), a.label());
@@ -424,8 +694,11 @@ TEST(Plan, HugeSelectionIsScaledDownToTheModelsSize) {
   EXPECT_EQ(p.canvas_w, 1248);
   EXPECT_EQ(p.canvas_h, 832);
   Plan q = plan_region(30000, 20000, Rect{}, kGemini3);
-  EXPECT_EQ(q.canvas_w, 1264);
-  EXPECT_EQ(q.canvas_h, 843);  // 3:2 of the 1264 px width
+  EXPECT_EQ(q.image_size, "4K");  // the largest Gemini 3 answer
+  EXPECT_EQ(q.out_w, 5056);
+  EXPECT_EQ(q.out_h, 3392);
+  EXPECT_EQ(q.canvas_w, 2540);  // uploaded at the 4.3 MP limit, 3:2
+  EXPECT_EQ(q.canvas_h, 1693);
   check_invariants(q, 30000, 20000, Rect{}, kGemini3);
   Plan r = plan_region(30000, 20000, Rect{5, 5, 29990, 19990}, kOpenAI);
   EXPECT_EQ(r.canvas_w, 1536);

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "core/image/image.hpp"
+#include "core/providers/provider.hpp"
 #include "fake_process.hpp"
 
 using namespace genfill;
@@ -76,6 +78,10 @@ protected:
     }
     g_subprocess_launcher_setenv(launcher.get(), "GENFILL_NO_KEYRING", "1", TRUE);
     g_subprocess_launcher_setenv(launcher.get(), "XDG_CACHE_HOME", path("cache").c_str(), TRUE);
+    for (const auto &[name, value] : env_) {
+      if (value) g_subprocess_launcher_setenv(launcher.get(), name.c_str(), value->c_str(), TRUE);
+      else g_subprocess_launcher_unsetenv(launcher.get(), name.c_str());
+    }
     std::vector<const char *> argv{g_getenv("GENFILL_CLI")};
     for (const std::string &a : args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
@@ -128,6 +134,8 @@ protected:
     return json_array_get_object_element(arr, json_array_get_length(arr) - 1);
   }
 
+  // Extra environment for run(): a value, or nullopt to unset the variable.
+  std::vector<std::pair<std::string, std::optional<std::string>>> env_;
   std::string tmp_;
   std::unique_ptr<FakeProcess> fake_;
   std::string photo_path_;
@@ -482,6 +490,35 @@ TEST_F(CliTest, ChatRelayEditHonoursTheMask) {
   json_node_unref(reqs);
 }
 
+TEST_F(CliTest, GenerateTransparentWritesRealAlpha) {
+  CliRun r = run({"generate", "-p", "openai", "--endpoint", endpoint("openai"), "--prompt", "a sticker of a fox",
+                  "--transparent", "--size", "400x300", "-o", path("fox.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Image img = load_image_file(path("fox.png"));
+  ASSERT_EQ(img.width, 400);
+  ASSERT_EQ(img.height, 300);
+  size_t clear = 0, opaque = 0;
+  for (size_t i = 3; i < img.pixels.size(); i += 4) {
+    clear += img.pixels[i] == 0;
+    opaque += img.pixels[i] == 255;
+  }
+  EXPECT_GT(clear, 400u * 300 / 10);
+  EXPECT_GT(opaque, 400u * 300 / 10);
+  JsonNode *reqs = fake_->requests();
+  JsonObject *last = last_request(reqs);
+  EXPECT_STREQ(json_object_get_string_member(last, "background"), "transparent");
+  EXPECT_STREQ(json_object_get_string_member(last, "output_format"), "png");
+  json_node_unref(reqs);
+
+  // Gemini cannot: a clear error before anything is sent, and no file.
+  CliRun g = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "a fox", "--transparent", "-o",
+                  path("g.png")});
+  EXPECT_EQ(g.status, 1);
+  EXPECT_NE(g.err.find("cannot make a transparent background"), std::string::npos) << g.err;
+  EXPECT_FALSE(exists("g.png"));
+  EXPECT_EQ(fake_->request_count(), 1);
+}
+
 struct ErrorCase {
   const char *provider;
   const char *reply;        // JSON for /_fake/enqueue
@@ -634,9 +671,26 @@ TEST_F(CliTest, VerboseLoggingNeverShowsTheKey) {
   EXPECT_FALSE(r.err.empty());
 }
 
-TEST_F(CliTest, ProvidersListsEveryService) {
+JsonObject *provider_named(JsonArray *arr, const std::string &name) {
+  for (guint i = 0; i < json_array_get_length(arr); ++i) {
+    JsonObject *p = json_array_get_object_element(arr, i);
+    if (json_object_get_string_member(p, "name") == name) return p;
+  }
+  return nullptr;
+}
+
+JsonObject *model_named(JsonObject *provider, const std::string &id) {
+  JsonArray *models = json_object_get_array_member(provider, "models");
+  for (guint i = 0; i < json_array_get_length(models); ++i) {
+    JsonObject *m = json_array_get_object_element(models, i);
+    if (json_object_get_string_member(m, "id") == id) return m;
+  }
+  return nullptr;
+}
+
+TEST_F(CliTest, ProvidersListsServicesModelsAndKeys) {
   CliRun r = run({"providers", "--json"});
-  ASSERT_EQ(r.status, 0);
+  ASSERT_EQ(r.status, 0) << r.err;
   GErrorOut err;
   JsonNode *doc = json_from_string(r.out.c_str(), err.out());
   ASSERT_TRUE(doc) << r.out;
@@ -644,8 +698,117 @@ TEST_F(CliTest, ProvidersListsEveryService) {
   std::vector<std::string> names;
   for (guint i = 0; i < json_array_get_length(arr); ++i)
     names.push_back(json_object_get_string_member(json_array_get_object_element(arr, i), "name"));
-  EXPECT_EQ(names, (std::vector<std::string>{"gemini", "openai", "imagen", "openai-chat"}));
+  // The registered services first (here gemini and openai); then the catalog's others
+  // (imagen, openai-chat), marked unavailable.
+  std::vector<std::string> expected;
+  for (const Provider *p : all_providers()) expected.push_back(std::string(p->name()));
+  for (const char *other : {"imagen", "openai-chat"})
+    if (!find_provider(other)) expected.push_back(other);
+  EXPECT_EQ(names, expected);
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 2), (std::vector<std::string>{"gemini", "openai"}));
+  EXPECT_EQ(names.size(), 4u);
+  JsonObject *gemini = provider_named(arr, "gemini");
+  EXPECT_TRUE(json_object_get_boolean_member(gemini, "available"));
+  EXPECT_TRUE(json_object_get_boolean_member(gemini, "key_set"));
+  EXPECT_STREQ(json_object_get_string_member(gemini, "key_source"), "GEMINI_API_KEY");
+  EXPECT_EQ(json_array_get_length(json_object_get_array_member(gemini, "key_env_vars")), 2u);
+  EXPECT_STREQ(json_object_get_string_member(gemini, "default_model"), "gemini-2.5-flash-image");
+  JsonObject *pro = model_named(gemini, "gemini-3-pro-image-preview");
+  ASSERT_TRUE(pro);
+  EXPECT_EQ(json_object_get_int_member(pro, "max_input_images"), 14);
+  EXPECT_EQ(json_object_get_int_member(pro, "max_images_per_call"), 1);
+  EXPECT_FALSE(json_object_get_boolean_member(pro, "mask"));
+  EXPECT_TRUE(json_object_get_boolean_member(pro, "thought_images"));
+  EXPECT_EQ(json_array_get_length(json_object_get_array_member(pro, "image_sizes")), 3u);
+  EXPECT_EQ(json_array_get_length(json_object_get_array_member(pro, "aspects")), 10u);
+  JsonObject *openai = provider_named(arr, "openai");
+  JsonObject *gpt2 = model_named(openai, "gpt-image-2");
+  ASSERT_TRUE(gpt2);
+  EXPECT_TRUE(json_object_get_boolean_member(gpt2, "mask"));
+  EXPECT_EQ(json_object_get_int_member(gpt2, "max_images_per_call"), 10);
+  EXPECT_EQ(json_object_get_int_member(json_object_get_object_member(gpt2, "free_size"), "max_pixels"), 2560 * 1440);
+  EXPECT_FALSE(json_object_get_boolean_member(model_named(openai, "gpt-image-1-mini"), "input_fidelity"));
+  // Available exactly when this build has the provider (a build with an Imagen provider lists
+  // it like the others).
+  JsonObject *imagen = provider_named(arr, "imagen");
+  EXPECT_EQ(json_object_get_boolean_member(imagen, "available"), find_provider("imagen") != nullptr);
+  EXPECT_FALSE(json_object_get_boolean_member(model_named(imagen, "imagen-4.0-generate-001"), "edit"));
+  EXPECT_TRUE(model_named(provider_named(arr, "openai-chat"), "google/gemini-3-pro-image-preview"));
   json_node_unref(doc);
+
+  // No key: said so (run() checks that no key is ever printed).
+  CliRun nokey = run({"providers", "--json"}, false);
+  ASSERT_EQ(nokey.status, 0);
+  JsonNode *doc2 = json_from_string(nokey.out.c_str(), nullptr);
+  ASSERT_TRUE(doc2);
+  EXPECT_FALSE(json_object_get_boolean_member(provider_named(json_node_get_array(doc2), "openai"), "key_set"));
+  json_node_unref(doc2);
+
+  // In words.
+  CliRun text = run({"providers"});
+  ASSERT_EQ(text.status, 0) << text.err;
+  for (const char *words : {"gemini — Google Gemini", "gpt-image-2 — GPT Image 2", "set, from OPENAI_API_KEY",
+                            "image sizes: 1K (x1), 2K (x2), 4K (x4)", "multiples of 16, 1:3 to 3:1", "Model list: "})
+    EXPECT_NE(text.out.find(words), std::string::npos) << words << "\n" << text.out;
+  if (!find_provider("imagen")) {
+    EXPECT_NE(text.out.find("imagen — not available in this build"), std::string::npos) << text.out;
+  }
+}
+
+TEST_F(CliTest, TheUsersModelListAddsModelsAndABrokenOneIsNamed) {
+  const std::string config = path("config");
+  g_mkdir_with_parents((config + "/genfill").c_str(), 0700);
+  const std::string mine = config + "/genfill/models.json";
+  const std::string entry = R"({"version": 1, "models": [
+  {"id": "gemini-3.5-image", "provider": "gemini", "name": "Gemini 3.5 Image", "mask": false, "edit": true,
+   "max_input_images": 6, "images_per_call": 1, "size_param": "aspect",
+   "aspects": [{"ratio": "1:1", "size": "1024x1024"}], "image_sizes": [{"name": "1K", "scale": 1}, {"name": "2K", "scale": 2}]}
+]}
+)";
+  ASSERT_TRUE(g_file_set_contents(mine.c_str(), entry.c_str(), -1, nullptr));
+  env_ = {{"XDG_CONFIG_HOME", config}};
+  CliRun r = run({"providers"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("gemini-3.5-image — Gemini 3.5 Image"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Your additions: " + mine), std::string::npos) << r.out;
+  // And it is used: a new model is one entry, no code (the fake takes it for a Gemini 3 model).
+  CliRun e = run({"edit", "-m", "gemini-3.5-image", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_,
+                  "-o", path("four.png")});
+  ASSERT_EQ(e.status, 0) << e.err;
+  JsonNode *reqs = fake_->requests();
+  JsonObject *last = last_request(reqs);
+  EXPECT_STREQ(json_object_get_string_member(last, "model"), "gemini-3.5-image");
+  EXPECT_STREQ(json_object_get_string_member(last, "aspect"), "1:1");  // its only aspect
+  EXPECT_NE(std::string(json_object_get_string_member(last, "image_size")), "");  // it has image sizes
+  json_node_unref(reqs);
+
+  // A broken file: every command says which file and line, and nothing is sent.
+  const int before = fake_->request_count();
+  ASSERT_TRUE(g_file_set_contents(mine.c_str(), "{\"models\": [\n  {\"id\": \"x\",\n  }\n]}\n", -1, nullptr));
+  for (const std::vector<std::string> &args :
+       {std::vector<std::string>{"providers"}, std::vector<std::string>{"providers", "--json"},
+        std::vector<std::string>{"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o",
+                                 path("no.png")}}) {
+    CliRun b = run(args);
+    EXPECT_EQ(b.status, 1) << args[0];
+    EXPECT_NE(b.err.find(mine), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("line 2, column 13"), std::string::npos) << b.err;  // the trailing comma
+  }
+  EXPECT_FALSE(exists("no.png"));
+  EXPECT_EQ(fake_->request_count(), before);
+}
+
+TEST_F(CliTest, TheModelListIsFoundWithoutBeingTold) {
+  // Run from the build tree, the program reads the source tree's data/models.json.
+  env_ = {{"GENFILL_MODELS_FILE", std::nullopt}};
+  CliRun r = run({"providers"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("/data/models.json"), std::string::npos) << r.out;
+  // A file named that does not exist is an error, not a silent fallback.
+  env_ = {{"GENFILL_MODELS_FILE", path("nowhere.json")}};
+  CliRun bad = run({"providers"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("nowhere.json"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -283,6 +283,34 @@ TEST(GeminiRequest, NoAspectAndNoSeedLeaveThemOut) {
   EXPECT_FALSE(contains(gemini().build(req, kKey).body, "1024"));
 }
 
+TEST(GeminiRequest, ImageSizeAndModalitiesAsAsked) {
+  // Gemini 3: imageSize next to aspectRatio, uppercase as the service wants it.
+  Request req = gemini_request();
+  req.model = "gemini-3-pro-image-preview";
+  req.image_size = "2K";
+  json::Doc doc = json::try_parse(gemini().build(req, kKey).body);
+  JsonObject *image_config = json::object(json::object(doc.object(), "generationConfig"), "imageConfig");
+  EXPECT_EQ(members(image_config), (std::set<std::string>{"aspectRatio", "imageSize"}));
+  EXPECT_EQ(json::string(image_config, "imageSize"), "2K");
+  EXPECT_EQ(json::string(image_config, "aspectRatio"), "16:9");
+  // A size alone.
+  req.aspect.clear();
+  json::Doc alone = json::try_parse(gemini().build(req, kKey).body);
+  EXPECT_EQ(members(json::object(json::object(alone.object(), "generationConfig"), "imageConfig")),
+            std::set<std::string>{"imageSize"});
+  // No size: no imageSize (Gemini 2.5 refuses it).
+  json::Doc none = json::try_parse(gemini().build(gemini_request(), kKey).body);
+  EXPECT_FALSE(json_object_has_member(json::object(json::object(none.object(), "generationConfig"), "imageConfig"),
+                                      "imageSize"));
+  // Response modalities as the catalog says; both when it says nothing.
+  Request image_only = gemini_request();
+  image_only.response_modalities = {"IMAGE"};
+  json::Doc io = json::try_parse(gemini().build(image_only, kKey).body);
+  JsonArray *mods = json::array(json::object(io.object(), "generationConfig"), "responseModalities");
+  ASSERT_EQ(json_array_get_length(mods), 1u);
+  EXPECT_STREQ(json_array_get_string_element(mods, 0), "IMAGE");
+}
+
 TEST(GeminiRequest, SeedFitsTheInt32Field) {
   Request req = gemini_request();
   req.seed = (int64_t(1) << 40) + 7;
@@ -771,6 +799,53 @@ TEST(OpenAIRequest, EditIsMultipartWithOneImageAndATransparentMask) {
     EXPECT_NE(p.name, "response_format");
     EXPECT_NE(p.name, "seed");
   }
+}
+
+TEST(OpenAIRequest, InputFidelityOnlyWhenAskedAndOnlyOnEdits) {
+  Request req = openai_request();
+  req.images = {png_of(32, 32)};
+  req.mask = soft_mask(32, 32);
+  HttpRequest plain = openai().build(req, kKey);
+  EXPECT_EQ(part(plain, "input_fidelity"), nullptr);
+  req.input_fidelity_high = true;
+  HttpRequest high = openai().build(req, kKey);
+  ASSERT_NE(part(high, "input_fidelity"), nullptr);
+  EXPECT_EQ(part(high, "input_fidelity")->value, "high");
+  EXPECT_TRUE(part(high, "input_fidelity")->filename.empty()) << "a text part";
+  // A free gpt-image-2 size travels as it is.
+  req.model = "gpt-image-2";
+  req.width = 1936;
+  req.height = 1088;
+  EXPECT_EQ(part(openai().build(req, kKey), "size")->value, "1936x1088");
+  // Generations have no input to be faithful to.
+  Request gen = openai_request();
+  gen.input_fidelity_high = true;
+  EXPECT_FALSE(contains(openai().build(gen, kKey).body, "input_fidelity"));
+}
+
+TEST(OpenAIRequest, TransparentBackgroundAsksForPng) {
+  Request req = openai_request();
+  req.transparent = true;
+  json::Doc doc = json::try_parse(openai().build(req, kKey).body);
+  EXPECT_EQ(members(doc.object()), (std::set<std::string>{"model", "prompt", "n", "size", "background", "output_format"}));
+  EXPECT_EQ(json::string(doc.object(), "background"), "transparent");
+  EXPECT_EQ(json::string(doc.object(), "output_format"), "png");  // JPEG would lose the alpha
+  // Not asked: neither field.
+  json::Doc plain = json::try_parse(openai().build(openai_request(), kKey).body);
+  EXPECT_FALSE(json_object_has_member(plain.object(), "background"));
+  EXPECT_FALSE(json_object_has_member(plain.object(), "output_format"));
+  // With reference pictures the request is an edit: the same, as form parts.
+  req.images = {png_of(16, 16)};
+  HttpRequest edit = openai().build(req, kKey);
+  ASSERT_NE(part(edit, "background"), nullptr);
+  EXPECT_EQ(part(edit, "background")->value, "transparent");
+  EXPECT_EQ(part(edit, "output_format")->value, "png");
+}
+
+TEST(GeminiRequest, TransparentBackgroundIsRefused) {
+  Request req = gemini_request();
+  req.transparent = true;
+  EXPECT_EQ(build_error(gemini(), req), ErrorCode::InvalidInput);
 }
 
 TEST(OpenAIRequest, SeveralImagesUseRepeatedImageBrackets) {

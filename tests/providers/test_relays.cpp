@@ -479,6 +479,31 @@ TEST(ChatRequest, GenerateHasTheRelaysShape) {
   EXPECT_EQ(members(json::try_parse(http.body).object()), (std::set<std::string>{"model", "messages", "modalities"}));
 }
 
+// The named size the catalog chose goes with the ratio: Imagen 4's sampleImageSize, and the
+// relay's image_config.image_size for Gemini 3 behind it; left out when none was chosen.
+TEST(RelayRequest, NamedSizesTravelWithTheRatio) {
+  Request ir = imagen_request();
+  ir.image_size = "2K";
+  JsonObject *params = nullptr;
+  json::Doc idoc = json::try_parse(imagen().build(ir, kKey).body);
+  params = json::object(idoc.object(), "parameters");
+  EXPECT_EQ(json::string(params, "sampleImageSize"), "2K");
+  EXPECT_EQ(json::string(params, "aspectRatio"), "16:9");
+  ir.image_size.clear();
+  EXPECT_FALSE(contains(imagen().build(ir, kKey).body, "sampleImageSize"));
+
+  Request cr = chat_request();
+  cr.model = "google/gemini-3-pro-image-preview";
+  cr.image_size = "4K";
+  json::Doc cdoc = json::try_parse(chat().build(cr, kKey).body);
+  JsonObject *config = json::object(cdoc.object(), "image_config");
+  EXPECT_EQ(members(config), (std::set<std::string>{"aspect_ratio", "image_size"}));
+  EXPECT_EQ(json::string(config, "image_size"), "4K");
+  cr.aspect.clear();
+  json::Doc only = json::try_parse(chat().build(cr, kKey).body);
+  EXPECT_EQ(members(json::object(only.object(), "image_config")), std::set<std::string>{"image_size"});
+}
+
 TEST(ChatRequest, EditSendsDataUrlsTextFirstAndTheMaskSecond) {
   Request req = chat_request();
   EncodedImage edited = png_of(40, 30, 1), reference = png_of(12, 12, 9);

@@ -191,6 +191,42 @@ TEST_F(FakeTest, GeminiAnswersWithTheAspectsSizeOrTheInputsSize) {
   EXPECT_EQ(recs[0].prompt, "paint it");
 }
 
+TEST_F(FakeTest, GeminiImageSizesAreThoseOfEachModel) {
+  struct Case {
+    const char *model, *config;
+    int status, w, h;  // w x h of the answer when 200
+  } cases[] = {
+      // Gemini 2.5 has one size and refuses imageSize.
+      {"gemini-2.5-flash-image", R"({"responseModalities":["IMAGE"],"imageConfig":{"imageSize":"1K"}})", 400, 0, 0},
+      {"gemini-2.0-flash-exp-image-generation", R"({"responseModalities":["TEXT","IMAGE"],"imageConfig":{"imageSize":"2K"}})", 400, 0, 0},
+      // Gemini 3: its own sizes, times 1, 2, 4 (and 0.5 on 3.1 Flash).
+      {"gemini-3-pro-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"16:9"}})", 200, 1376, 768},
+      {"gemini-3-pro-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"16:9","imageSize":"2K"}})", 200, 2752, 1536},
+      {"gemini-3-pro-image-preview", R"({"responseModalities":["IMAGE"],"image_config":{"aspect_ratio":"3:2","image_size":"1K"}})", 200, 1264, 848},
+      {"gemini-3-pro-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"1:1","imageSize":"512"}})", 400, 0, 0},
+      {"gemini-3-pro-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"1:1","imageSize":"2k"}})", 400, 0, 0},
+      {"gemini-3-pro-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"4:1"}})", 400, 0, 0},
+      {"gemini-3.1-flash-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"1:1","imageSize":"512"}})", 200, 512, 512},
+      {"gemini-3.1-flash-image-preview", R"({"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"4:1","imageSize":"1K"}})", 200, 2048, 512},
+  };
+  for (auto &c : cases) {
+    HttpResponse a = send(gemini_raw(gemini_body("", c.config), "test-key-123", c.model));
+    ASSERT_EQ(a.status, c.status) << c.model << " " << c.config << ": " << a.body;
+    if (c.status != 200) {
+      EXPECT_EQ(field(a.body, "error", "status"), "INVALID_ARGUMENT") << a.body;
+      continue;
+    }
+    Image img = decode_image(find_provider("gemini")->parse(a).images.at(0).bytes);
+    EXPECT_EQ(img.width, c.w) << c.model << " " << c.config;
+    EXPECT_EQ(img.height, c.h) << c.model << " " << c.config;
+  }
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), std::size(cases));
+  EXPECT_EQ(recs[3].image_size, "2K");
+  EXPECT_EQ(recs[4].image_size, "1K");
+  EXPECT_EQ(recs[2].image_size, "");
+}
+
 TEST_F(FakeTest, OpenAIGenerationsAreChecked) {
   struct Case {
     const char *what;
@@ -205,6 +241,10 @@ TEST_F(FakeTest, OpenAIGenerationsAreChecked) {
       {"n too big", openai_json(R"({"model":"gpt-image-1","prompt":"x","n":11})"), 400},
       {"size for dall-e", openai_json(R"({"model":"gpt-image-1","prompt":"x","size":"512x512"})"), 400},
       {"gpt-image-2 size not /16", openai_json(R"({"model":"gpt-image-2","prompt":"x","size":"1000x512"})"), 400},
+      {"gpt-image-2 beyond 3:1", openai_json(R"({"model":"gpt-image-2","prompt":"x","size":"1600x512"})"), 400},
+      {"gpt-image-2 beyond 1:3", openai_json(R"({"model":"gpt-image-2","prompt":"x","size":"512x1552"})"), 400},
+      {"gpt-image-2 beyond 3840", openai_json(R"({"model":"gpt-image-2","prompt":"x","size":"3856x2160"})"), 400},
+      {"gpt-image-2 beyond 3840x2160", openai_json(R"({"model":"gpt-image-2","prompt":"x","size":"3072x3072"})"), 400},
   };
   for (auto &c : cases) {
     HttpResponse a = send(c.req);
@@ -223,6 +263,8 @@ TEST_F(FakeTest, OpenAIGenerationsAreChecked) {
       {R"({"model":"gpt-image-1","prompt":"x","size":"1536x1024","n":2})", 2, 1536, 1024},
       {R"({"model":"gpt-image-1.5","prompt":"x","size":"auto"})", 1, 1024, 1024},
       {R"({"model":"gpt-image-2","prompt":"x","size":"1008x512"})", 1, 1008, 512},
+      {R"({"model":"gpt-image-2","prompt":"x","size":"1536x512"})", 1, 1536, 512},
+      {R"({"model":"gpt-image-2","prompt":"x","size":"1936x1088"})", 1, 1936, 1088},
   };
   for (auto &g : good) {
     HttpResponse a = send(openai_json(g.body));
@@ -236,6 +278,37 @@ TEST_F(FakeTest, OpenAIGenerationsAreChecked) {
     }
     EXPECT_GT(r.usage.total_tokens, 0);
   }
+}
+
+TEST_F(FakeTest, OpenAITransparentBackgroundsHaveRealAlpha) {
+  HttpResponse jpeg = send(openai_json(R"({"model":"gpt-image-1","prompt":"x","background":"transparent","output_format":"jpeg"})"));
+  EXPECT_EQ(jpeg.status, 400) << jpeg.body;
+  EXPECT_EQ(field(jpeg.body, "error", "param"), "background");
+  HttpResponse odd = send(openai_json(R"({"model":"gpt-image-1","prompt":"x","background":"clear"})"));
+  EXPECT_EQ(odd.status, 400) << odd.body;
+
+  HttpResponse a = send(openai_json(
+      R"({"model":"gpt-image-1","prompt":"a sticker","size":"1024x1024","background":"transparent","output_format":"png"})"));
+  ASSERT_EQ(a.status, 200) << a.body;
+  json::Doc doc = json::try_parse(a.body);
+  EXPECT_EQ(json::string(doc.object(), "background"), "transparent");
+  Image img = decode_image(find_provider("openai")->parse(a).images.at(0).bytes);
+  ASSERT_EQ(img.width, 1024);
+  EXPECT_EQ(img.at(0, 0)[3], 0) << "the corners are transparent";
+  EXPECT_EQ(img.at(512, 512)[3], 255) << "the middle is opaque";
+  // As an edit too (generation with references goes there).
+  HttpResponse e = send(openai_form(edit_parts({text("background", "transparent"), text("output_format", "png")})));
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(decode_image(find_provider("openai")->parse(e).images.at(0).bytes).at(0, 0)[3], 0);
+  // Without: opaque everywhere.
+  HttpResponse o = send(openai_json(R"({"model":"gpt-image-1","prompt":"x","size":"1024x1024"})"));
+  EXPECT_EQ(decode_image(find_provider("openai")->parse(o).images.at(0).bytes).at(0, 0)[3], 255);
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 5u);
+  EXPECT_EQ(recs[2].background, "transparent");
+  EXPECT_EQ(recs[2].output_format, "png");
+  EXPECT_EQ(recs[3].background, "transparent");
+  EXPECT_EQ(recs[4].background, "");
 }
 
 TEST_F(FakeTest, OpenAIEditsAreChecked) {
@@ -267,6 +340,11 @@ TEST_F(FakeTest, OpenAIEditsAreChecked) {
       {"image and image[]", openai_form(mixed), 400, "image"},
       {"image twice", openai_form(repeated), 400, "image[]"},
       {"size", openai_form(edit_parts({text("size", "256x256")})), 400, "size"},
+      {"input_fidelity word", openai_form(edit_parts({text("input_fidelity", "max")})), 400, "input_fidelity"},
+      {"input_fidelity on mini",
+       openai_form({file("image", pic), text("model", "gpt-image-1-mini"), text("prompt", "x"),
+                    text("input_fidelity", "high")}),
+       400, "input_fidelity"},
       {"not a picture", openai_form({file("image", {1, 2, 3}), text("model", "gpt-image-1"), text("prompt", "x")}), 400,
        "invalid_image_file"},
   };
@@ -280,7 +358,8 @@ TEST_F(FakeTest, OpenAIEditsAreChecked) {
   server.reset();
   HttpResponse a = send(openai_form({file("image[]", encode_png(Image(48, 40))), file("image[]", pic, "image/png"),
                                      file("mask", encode_png(Image(48, 40))), text("model", "gpt-image-1"),
-                                     text("prompt", "combine"), text("n", "3"), text("size", "1024x1536")}));
+                                     text("prompt", "combine"), text("n", "3"), text("size", "1024x1536"),
+                                     text("input_fidelity", "high")}));
   ASSERT_EQ(a.status, 200) << a.body;
   Result r = find_provider("openai")->parse(a);
   ASSERT_EQ(r.images.size(), 3u);
@@ -293,6 +372,7 @@ TEST_F(FakeTest, OpenAIEditsAreChecked) {
   EXPECT_EQ(recs[0].mask_size, std::make_optional(std::make_pair(48, 40)));
   EXPECT_EQ(recs[0].n, 3);
   EXPECT_EQ(recs[0].size, "1024x1536");
+  EXPECT_EQ(recs[0].input_fidelity, "high");
   EXPECT_EQ(recs[0].prompt, "combine");
   EXPECT_EQ(recs[0].status, 200);
 }
