@@ -81,6 +81,7 @@ struct Gathered {
   double build_s = 0, request_s = 0, decode_s = 0;
   size_t bytes_sent = 0;
   std::vector<TurnPart> model_parts;  // of the first answer
+  std::optional<EncodedImage> first_picture;  // the first answer's bytes as received
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -174,6 +175,10 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
   }
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));
+  decoded.clear();  // every decode has finished: the bytes are free to move
+  out.first_picture = std::move(pictures.front());
+  out.first_picture->width = out.images.front().width;
+  out.first_picture->height = out.images.front().height;
   out.decode_s = seconds_since(t_decode);
   return out;
 }
@@ -284,7 +289,10 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
                         ? std::min(plan.region.w, int(std::lround(plan.content.w * finer))) : plan.region.w;
   const int out_h = settings.results_at_upload_scale
                         ? std::min(plan.region.h, int(std::lround(plan.content.h * finer))) : plan.region.h;
-  for (const Image &answer : g.images) out.images.push_back(from_canvas(answer, plan, out_w, out_h));
+  for (Image &answer : g.images) {
+    out.images.push_back(from_canvas(answer, plan, out_w, out_h));
+    answer = Image();  // placed: its memory goes back before the next one is
+  }
   const double scale_s = seconds_since(t_scale);
   // Each answer is fitted against what was sent, at the results' scale.
   auto t_seam = std::chrono::steady_clock::now();
@@ -319,7 +327,9 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   out.user_turn = std::move(user_turn);
   out.model_turn.role = "model";
   if (!g.model_parts.empty()) out.model_turn.parts = std::move(g.model_parts);
-  else out.model_turn.parts.push_back(TurnPart{{}, encode(g.images.front()), {}});  // services without turns
+  // Services without turns: the model's picture as it came (not encoded again: a PNG of a
+  // megapixel answer costs tens of milliseconds).
+  else out.model_turn.parts.push_back(TurnPart{{}, std::move(*g.first_picture), {}});
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);
   out.usage = g.usage;
