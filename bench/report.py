@@ -58,8 +58,14 @@ r = find(12, 0.10, 4); target("4 variations, service 2 s each: wall time", r and
 over = max((x["peak_rss_mb"] - x["layer_mb"] for x in rows), default=None)
 target("plug-in's peak memory above the layer's own bytes (worst case)", over, 64.0, "MB")
 
+# GIMP's own pixel transfer for the 12 MP / 10 % region (bench/gimp_floor.py), when measured.
+floor = None
+floor_path = os.environ.get("GENFILL_BENCH_FLOOR")
+if floor_path and os.path.exists(floor_path) and os.path.getsize(floor_path) > 0:
+    floor = json.loads(open(floor_path).read().splitlines()[0])
+
 machine = "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.platform())
-results = {"machine": machine, "rows": rows, "targets": targets}
+results = {"machine": machine, "rows": rows, "targets": targets, "gimp_transfer_floor": floor}
 json.dump(results, open(results_path, "w"), indent=2)
 
 print("machine: " + machine)
@@ -75,6 +81,11 @@ print()
 for t in targets:
     v = "n/a" if t["value"] is None else "%.3f" % t["value"]
     print("%-4s %s: %s %s (limit %s)" % ("MET" if t["met"] else "MISS", t["target"], v, t["unit"], t["limit"]))
+
+if floor:
+    print("GIMP's own transfer of the 12 MP / 10 %% region (%dx%d), no genfill code: read %.3f s, write %.3f s "
+          "(medians of 5; fastest %.3f / %.3f)" % (floor["region"][0], floor["region"][1], floor["read_s"],
+                                                 floor["write_s"], floor["read_min_s"], floor["write_min_s"]))
 
 if os.path.exists(baseline_path) and not save:
     base = {(b["megapixels"], b["selection"], b["variations"], b["provider"]): b for b in json.load(open(baseline_path))["rows"]}
