@@ -37,6 +37,9 @@ for (mp, sel, var, provider), items in sorted(groups.items()):
         # What the edit adds to the plug-in process: its peak minus its footprint when the run began.
         "added_mb": med(lambda r, s: (s["peak_rss_kb"] - s.get("start_rss_kb", 0)) / 1024.0),
         "layer_mb": items[0][0]["layer_bytes"] / 2**20,
+        # The plug-in's peak so far after each stage (which stage raised it), when recorded.
+        "peak_mb_after": {k: med(lambda r, s, k=k: s.get("peak_kb_after", {}).get(k, 0) / 1024.0)
+                          for k in items[0][1].get("peak_kb_after", {})},
         "region": items[0][1]["region"],
     }
     row["upload_ratio"] = row["bytes_sent"] / max(1, row["upload_png"] * var if provider == "gemini" else row["upload_png"])
@@ -82,6 +85,11 @@ for t in targets:
     v = "n/a" if t["value"] is None else "%.3f" % t["value"]
     print("%-4s %s: %s %s (limit %s)" % ("MET" if t["met"] else "MISS", t["target"], v, t["unit"], t["limit"]))
 
+worst_mem = max(rows, key=lambda x: x["peak_rss_mb"] - x["layer_mb"], default=None)
+if worst_mem and worst_mem["peak_mb_after"]:
+    print("peak memory of the worst case (%g MP, %g %%, %d variation(s)) after each stage: %s MB" % (
+        worst_mem["megapixels"], worst_mem["selection"] * 100, worst_mem["variations"],
+        ", ".join("%s %.0f" % kv for kv in worst_mem["peak_mb_after"].items())))
 if floor:
     print("GIMP's own transfer of the 12 MP / 10 %% region (%dx%d), no genfill code: read %.3f s, write %.3f s "
           "(medians of 5; fastest %.3f / %.3f)" % (floor["region"][0], floor["region"][1], floor["read_s"],

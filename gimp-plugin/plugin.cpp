@@ -697,6 +697,7 @@ public:
     if (!enabled_) return;
     auto now = std::chrono::steady_clock::now();
     stages_.emplace_back(stage, std::chrono::duration<double>(now - last_).count());
+    peaks_.emplace_back(stage, status_kb("VmHWM:"));  // the peak so far: which stage raised it
     last_ = now;
   }
   void add(const std::vector<std::pair<std::string, double>> &more) {
@@ -712,6 +713,9 @@ public:
       << ",\"stages\":{";
     for (size_t i = 0; i < stages_.size(); ++i)
       f << (i ? "," : "") << "\"" << stages_[i].first << "\":" << stages_[i].second;
+    f << "},\"peak_kb_after\":{";
+    for (size_t i = 0; i < peaks_.size(); ++i)
+      f << (i ? "," : "") << "\"" << peaks_[i].first << "\":" << peaks_[i].second;
     f << "}}\n";
   }
   bool enabled() const { return enabled_; }
@@ -721,6 +725,7 @@ private:
   long start_rss_kb_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
   std::vector<std::pair<std::string, double>> stages_;
+  std::vector<std::pair<std::string, long>> peaks_;
 };
 
 // ---------- procedures ----------
