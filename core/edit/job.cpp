@@ -160,6 +160,7 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
     const size_t take = std::min(size_t(asked[i]), res.images.size());
     for (size_t k = 0; k < take; ++k) pictures.push_back(std::move(res.images[k]));
+    o.response.reset();  // read: its body (the pictures in base64) is not needed any more
   }
   // Variations are decoded side by side; the first failure (in the model's order) is reported.
   std::vector<std::future<Image>> decoded;
