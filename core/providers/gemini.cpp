@@ -94,13 +94,10 @@ std::string model_in(const std::string &message) {
 
 // google.rpc.Status (or a body that is not JSON at all) -> Error. REFERENCE §1.10.
 Error status_error(const HttpResponse &resp) {
-  const json::RpcStatus st = json::read_rpc_status(resp.body);
-  // An error can arrive inside a 200 (a streamed chunk); then the body's code says what it is.
-  const int code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
-  const std::string message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
-  const std::string detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
-                             (st.reason.empty() ? "" : " " + st.reason) + ": " +
-                             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
+  const GoogleError g = read_google_error(resp);
+  const json::RpcStatus &st = g.st;
+  const int code = g.code;  // an error inside a 200 (a streamed chunk) carries its code in the body
+  const std::string &message = g.message, &detail = g.detail;
 
   if (st.reason == "API_KEY_INVALID" || code == 401)
     return Error(ErrorCode::BadKey,
@@ -293,14 +290,7 @@ public:
   }
 
   // Besides the HTTP hints: RetryInfo.retryDelay, and no retry once a daily quota is used up.
-  RetryAdvice retry_advice(const HttpResponse &resp) const override {
-    RetryAdvice advice = http_retry_advice(resp);
-    if (!advice.retry) return advice;
-    const json::RpcStatus st = json::read_rpc_status(resp.body);
-    if (st.per_day_quota()) return RetryAdvice{false, -1};
-    if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
-    return advice;
-  }
+  RetryAdvice retry_advice(const HttpResponse &resp) const override { return google_retry_advice(resp); }
 };
 
 }  // namespace

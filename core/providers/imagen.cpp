@@ -22,12 +22,10 @@ constexpr int kMaxSamples = 4;  // sampleCount 1..4
 
 // google.rpc.Status (or a body that is not JSON at all) -> Error.
 Error status_error(const HttpResponse &resp) {
-  const json::RpcStatus st = json::read_rpc_status(resp.body);
-  const int code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
-  const std::string message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
-  const std::string detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
-                             (st.reason.empty() ? "" : " " + st.reason) + ": " +
-                             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
+  const GoogleError g = read_google_error(resp);
+  const json::RpcStatus &st = g.st;
+  const int code = g.code;  // an error inside a 200 (a streamed chunk) carries its code in the body
+  const std::string &message = g.message, &detail = g.detail;
 
   if (st.reason == "API_KEY_INVALID" || code == 401)
     return Error(ErrorCode::BadKey,
@@ -151,14 +149,7 @@ public:
   }
 
   // As for Gemini: RetryInfo.retryDelay, and no retry once a daily quota is used up.
-  RetryAdvice retry_advice(const HttpResponse &resp) const override {
-    RetryAdvice advice = http_retry_advice(resp);
-    if (!advice.retry) return advice;
-    const json::RpcStatus st = json::read_rpc_status(resp.body);
-    if (st.per_day_quota()) return RetryAdvice{false, -1};
-    if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
-    return advice;
-  }
+  RetryAdvice retry_advice(const HttpResponse &resp) const override { return google_retry_advice(resp); }
 };
 
 }  // namespace

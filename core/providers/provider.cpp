@@ -100,6 +100,27 @@ Error common_status_error(const std::string &service, int status, const std::str
 
 RetryAdvice Provider::retry_advice(const HttpResponse &resp) const { return http_retry_advice(resp); }
 
+GoogleError read_google_error(const HttpResponse &resp) {
+  GoogleError e;
+  e.st = json::read_rpc_status(resp.body);
+  const json::RpcStatus &st = e.st;
+  e.code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
+  e.message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
+  e.detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
+             (st.reason.empty() ? "" : " " + st.reason) + ": " +
+             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
+  return e;
+}
+
+RetryAdvice google_retry_advice(const HttpResponse &resp) {
+  RetryAdvice advice = http_retry_advice(resp);
+  if (!advice.retry) return advice;
+  const json::RpcStatus st = json::read_rpc_status(resp.body);
+  if (st.per_day_quota()) return RetryAdvice{false, -1};
+  if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
+  return advice;
+}
+
 const std::vector<const Provider *> &all_providers() {
   // One line per provider, in the order users see them.
   static const std::vector<const Provider *> providers = {

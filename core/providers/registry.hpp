@@ -1,6 +1,7 @@
 // Each provider file defines one accessor; the registry lists them in provider.cpp.
 #pragma once
 
+#include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
 
@@ -14,6 +15,19 @@ const Provider &openai_chat_provider();
 // Shared by providers: Retry-After / retry-after-ms / x-should-retry, and the status codes
 // worth another try.
 RetryAdvice http_retry_advice(const HttpResponse &resp);
+
+// Google's APIs (Gemini, Imagen): a google.rpc.Status error body read once: the status (a body
+// that is not JSON gives found = false), the code it means (an error inside a 200 carries its own),
+// the service's words and a detail line for logs.
+struct GoogleError {
+  json::RpcStatus st;
+  int code = 0;
+  std::string message, detail;
+};
+GoogleError read_google_error(const HttpResponse &resp);
+// Google's retry advice: the HTTP rules, no retry once the daily quota is spent, and the
+// RetryInfo delay when there is no Retry-After.
+RetryAdvice google_retry_advice(const HttpResponse &resp);
 
 // The MIME type to send a picture with: its own when it is PNG, JPEG or WebP, else what its
 // bytes are. Throws Error{InvalidInput} for anything else (the services refuse other types).
