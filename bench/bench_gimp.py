@@ -12,6 +12,13 @@ URL = os.environ["GENFILL_FAKE_URL"]
 RUNS = os.environ["GENFILL_BENCH_RUNS"]
 REPEAT = int(os.environ.get("GENFILL_BENCH_REPEAT", "3"))
 PROVIDER = os.environ.get("GENFILL_BENCH_PROVIDER", "openai")
+# GENFILL_BENCH_ONLY="12" or "12:0.1" or "12:0.1:4": only the cases matching (megapixels,
+# selection, variations), for looking closely at one of them.
+ONLY = [float(x) for x in os.environ.get("GENFILL_BENCH_ONLY", "").split(":") if x]
+
+
+def wanted(*case):
+    return all(abs(a - b) < 1e-9 for a, b in zip(ONLY, case))
 
 
 def fake(path, body):
@@ -67,13 +74,15 @@ def record(case, wall):
 
 
 for mp in (1, 12, 24):
+    if not wanted(mp):
+        continue
     image, layer = photo(mp)
     for share in (0.01, 0.10, 1.0):
-        for _ in range(REPEAT):
+        for _ in range(REPEAT if wanted(mp, share, 1) else 0):
             record({"megapixels": mp, "selection": share, "provider": PROVIDER,
                     "layer_bytes": image.get_width() * image.get_height() * 4}, edit(image, layer, share))
     if mp == 12:  # four variations while the service takes 2 s for each
-        for _ in range(REPEAT):
+        for _ in range(REPEAT if wanted(mp, 0.10, 4) else 0):
             fake("/_fake/enqueue", {"delay_ms": 2000, "count": 4})
             # Gemini: one request per variation, all at once.
             record({"megapixels": mp, "selection": 0.10, "provider": "gemini", "variations": 4, "service_s": 2.0,

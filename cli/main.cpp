@@ -680,6 +680,7 @@ int cmd_providers(int argc, char **argv) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  keep_pictures_off_the_heap();
   std::setlocale(LC_ALL, "");
   init_i18n();
   textdomain(GETTEXT_PACKAGE);

@@ -164,19 +164,26 @@ Mask read_selection(GimpImage *image, Rect r /* image coordinates */, int out_w,
 }
 
 // The layer's pixels (the layer is where.w x where.h). A result at the upload's scale is scaled
-// up strip by strip, so no full-size copy is ever held.
+// up in strips of whole tile rows, each sent to GIMP while the next is being scaled, so no
+// full-size copy is ever held and scaling hides behind the transfer.
 void write_rgba(GimpLayer *layer, const Image &img, Rect where) {
   GimpDrawable *drawable = GIMP_DRAWABLE(layer);
   GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
+  const Babl *format = babl_format("R'G'B'A u8");
   if (img.width == where.w && img.height == where.h) {
     GeglRectangle rect{0, 0, img.width, img.height};
-    gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), img.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+    gegl_buffer_set(buffer, &rect, 0, format, img.pixels.data(), GEGL_AUTO_ROWSTRIDE);
   } else {
-    const int rows = std::max(16, int((8u << 20) / (size_t(where.w) * 4)));  // about 8 MB a strip
+    const int tile = std::max(1, int(gimp_tile_height()));
+    const int rows = std::max(1, int((2u << 20) / (size_t(where.w) * 4)) / tile) * tile;  // about 2 MB
+    auto strip_at = [&img, where, rows](int y) { return scale_rows(img, where.w, where.h, y, std::min(where.h, y + rows)); };
+    std::future<Image> next = std::async(std::launch::async, strip_at, 0);
     for (int y = 0; y < where.h; y += rows) {
-      Image strip = scale_rows(img, where.w, where.h, y, std::min(where.h, y + rows));
+      Image strip = next.get();
+      if (y + rows < where.h) next = std::async(std::launch::async, strip_at, y + rows);
       GeglRectangle rect{0, y, where.w, strip.height};
-      gegl_buffer_set(buffer, &rect, 0, babl_format("R'G'B'A u8"), strip.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+      gegl_buffer_set(buffer, &rect, 0, format, strip.pixels.data(), GEGL_AUTO_ROWSTRIDE);
+      gegl_buffer_flush(buffer);  // to GIMP now, while the next strip is made
     }
   }
   gegl_buffer_flush(buffer);
@@ -264,48 +271,125 @@ void attach_metadata(GimpLayer *layer, const JobResult &r, const std::string &pr
   g_free(text);
 }
 
-// Inserts the results above `anchor` (same parent), or at the top when there is none: one layer,
-// or a group named after the prompt holding one layer per variation (first visible).
-std::vector<GimpLayer *> insert_results(GimpImage *image, GimpDrawable *anchor, const JobResult &result,
-                                        const std::string &prompt, const std::optional<int64_t> &seed, Rect where,
-                                        const std::optional<Mask> &layer_mask, const std::string &conversation = {}) {
-  GimpLayer *parent = nullptr;
-  gint position = 0;
-  if (anchor) {
-    parent = GIMP_LAYER(gimp_item_get_parent(GIMP_ITEM(anchor)));
-    position = gimp_image_get_item_position(image, GIMP_ITEM(anchor));
+// The new layers of one run. They are made while the service works — sized, masked, one per
+// variation asked for — but stay out of the image (so out of its undo history) until their
+// pixels are in. Whatever has not been placed is deleted, so a failed or cancelled run leaves
+// nothing behind.
+class NewLayers {
+public:
+  // `mask`, when given, becomes each layer's mask (where.w x where.h) once it is ready.
+  NewLayers(GimpImage *image, Rect where, int count, std::string name, std::future<Mask> mask = {})
+      : image_(image), where_(where), count_(std::max(1, count)), name_(std::move(name)), mask_(std::move(mask)) {}
+  NewLayers(const NewLayers &) = delete;
+  NewLayers &operator=(const NewLayers &) = delete;
+  ~NewLayers() {
+    stop_preparing();
+    for (GimpLayer *l : layers_)
+      if (l) gimp_item_delete(GIMP_ITEM(l));
   }
-  GimpImageType type =
-      gimp_image_get_base_type(image) == GIMP_GRAY ? GIMP_GRAYA_IMAGE : GIMP_RGBA_IMAGE;
-  const std::string name = short_prompt(prompt);
-  std::vector<GimpLayer *> layers;
-  if (result.images.size() > 1) {
-    GimpGroupLayer *group = gimp_group_layer_new(image, name.c_str());
-    gimp_image_insert_layer(image, GIMP_LAYER(group), parent, position);
-    parent = GIMP_LAYER(group);
-    position = 0;
+
+  // Prepares from the main loop whenever it is idle, i.e. while the job waits for the service.
+  void prepare_while_waiting() {
+    idle_ = g_idle_add(+[](gpointer self) -> gboolean {
+      auto *me = static_cast<NewLayers *>(self);
+      try {
+        if (me->step(std::chrono::milliseconds(2))) return G_SOURCE_CONTINUE;
+      } catch (...) {
+        me->error_ = std::current_exception();  // raised again by prepare(), on the run's own stack
+      }
+      me->idle_ = 0;
+      return G_SOURCE_REMOVE;
+    }, this);
   }
-  for (size_t i = 0; i < result.images.size(); ++i) {
-    const Image &img = result.images[i];
-    std::string layer_name = result.images.size() > 1 ? name + " (" + std::to_string(i + 1) + ")" : name;
-    // Further variations copy the first layer inside GIMP (its mask comes along, with no second
-    // transfer) and get only their own pixels. Hidden ones are hidden before their pixels
-    // arrive, so GIMP does not redraw the group for each.
-    GimpLayer *layer = i == 0 ? gimp_layer_new(image, layer_name.c_str(), where.w, where.h, type, 100.0,
-                                               GIMP_LAYER_MODE_NORMAL)
-                              : gimp_layer_copy(layers.front());
-    if (i > 0) gimp_item_set_name(GIMP_ITEM(layer), layer_name.c_str());
-    gimp_item_set_visible(GIMP_ITEM(layer), i == 0);
-    // Insert below the previous variation so (1) stays on top of the group.
-    gimp_image_insert_layer(image, layer, parent, position + int(i));
-    gimp_layer_set_offsets(layer, where.x, where.y);
-    write_rgba(layer, img, where);
-    if (layer_mask && i == 0) write_mask(layer, *layer_mask);
-    attach_metadata(layer, result, prompt, seed, int(i), where, conversation);
-    layers.push_back(layer);
+
+  // Whatever is left to prepare, now.
+  void prepare() {
+    stop_preparing();
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    while (step(std::chrono::hours(1))) {
+    }
   }
-  return layers;
-}
+
+  // Writes the results' pixels, then puts the layers in the image above `anchor` (same parent),
+  // or at the top when there is none, in one undo step: one layer, or a group named after the
+  // prompt holding one layer per variation (the first visible). The image owns them from then.
+  std::vector<GimpLayer *> place(GimpDrawable *anchor, const JobResult &result, const std::string &prompt,
+                                 const std::optional<int64_t> &seed, const std::string &conversation = {}) {
+    prepare();
+    const size_t n = std::min(result.images.size(), layers_.size());
+    for (size_t i = 0; i < n; ++i) {
+      std::string layer_name = n > 1 ? name_ + " (" + std::to_string(i + 1) + ")" : name_;
+      gimp_item_set_name(GIMP_ITEM(layers_[i]), layer_name.c_str());
+      // Hidden variations are hidden before they are in the group, so GIMP does not redraw for each.
+      gimp_item_set_visible(GIMP_ITEM(layers_[i]), i == 0);
+      write_rgba(layers_[i], result.images[i], where_);
+    }
+    GimpLayer *parent = nullptr;
+    gint position = 0;
+    if (anchor) {
+      parent = GIMP_LAYER(gimp_item_get_parent(GIMP_ITEM(anchor)));
+      position = gimp_image_get_item_position(image_, GIMP_ITEM(anchor));
+    }
+    std::vector<GimpLayer *> placed;
+    gimp_image_undo_group_start(image_);
+    if (n > 1) {
+      GimpGroupLayer *group = gimp_group_layer_new(image_, name_.c_str());
+      gimp_image_insert_layer(image_, GIMP_LAYER(group), parent, position);
+      parent = GIMP_LAYER(group);
+      position = 0;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      GimpLayer *layer = layers_[i];
+      layers_[i] = nullptr;  // the image's from here
+      // Below the previous variation, so (1) stays on top of the group.
+      gimp_image_insert_layer(image_, layer, parent, position + int(i));
+      gimp_layer_set_offsets(layer, where_.x, where_.y);
+      attach_metadata(layer, result, prompt, seed, int(i), where_, conversation);
+      placed.push_back(layer);
+    }
+    gimp_image_undo_group_end(image_);
+    std::erase(layers_, nullptr);
+    return placed;
+  }
+
+private:
+  // One piece of the preparation; false once all is done. Waits at most `patience` for the mask.
+  template <typename Duration>
+  bool step(Duration patience) {
+    if (layers_.empty()) {
+      GimpImageType type = gimp_image_get_base_type(image_) == GIMP_GRAY ? GIMP_GRAYA_IMAGE : GIMP_RGBA_IMAGE;
+      layers_.push_back(gimp_layer_new(image_, name_.c_str(), where_.w, where_.h, type, 100.0, GIMP_LAYER_MODE_NORMAL));
+      if (!layers_.back()) throw std::runtime_error("GIMP made no new layer");
+      return true;
+    }
+    if (mask_.valid()) {
+      if (mask_.wait_for(patience) != std::future_status::ready) return true;
+      write_mask(layers_.front(), mask_.get());
+      return true;
+    }
+    if (int(layers_.size()) < count_) {
+      // Further variations copy the first layer inside GIMP: its mask comes along with no transfer.
+      layers_.push_back(gimp_layer_copy(layers_.front()));
+      if (!layers_.back()) throw std::runtime_error("GIMP made no new layer");
+      return true;
+    }
+    return false;
+  }
+
+  void stop_preparing() {
+    if (idle_) g_source_remove(idle_);
+    idle_ = 0;
+  }
+
+  GimpImage *image_;
+  Rect where_;
+  int count_;
+  std::string name_;
+  std::future<Mask> mask_;
+  std::vector<GimpLayer *> layers_;
+  guint idle_ = 0;
+  std::exception_ptr error_;
+};
 
 GimpValueArray *layers_return(GimpProcedure *procedure, const std::vector<GimpLayer *> &layers) {
   GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
@@ -820,13 +904,15 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     }
     clock.mark("read");
 
-    // The layer mask at full resolution, the selection softened inwards so nothing outside it
-    // changes: made on another thread while the service works.
-    std::future<Mask> layer_mask_soon;
+    // The new layers and their mask (the selection softened inwards, so nothing outside it
+    // changes, made on another thread) are prepared while the service works.
+    std::future<Mask> layer_mask;
     if (selection_mask)
-      layer_mask_soon = std::async(std::launch::async, [&selection_mask, feather_px] {
+      layer_mask = std::async(std::launch::async, [&selection_mask, feather_px] {
         return feather_inside(*selection_mask, feather_px);
       });
+    NewLayers layers(image, where, settings.variations, short_prompt(settings.prompt), std::move(layer_mask));
+    layers.prepare_while_waiting();
 
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_edit(settings, plan, *pixels, mask, references, cancel, progress);
@@ -838,19 +924,15 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
                                                           result.user_turn, result.model_turn, &why);
     if (conversation_id.empty()) g_debug("conversation not saved: %s", why.c_str());
 
-    std::optional<Mask> layer_mask;
-    if (layer_mask_soon.valid()) layer_mask = layer_mask_soon.get();
+    layers.prepare();  // what the wait did not cover (nothing, when the service takes a while)
     selection_mask.reset();
     clock.mark("feather");
-    gimp_image_undo_group_start(image);
-    std::vector<GimpLayer *> layers =
-        insert_results(image, drawable, result, settings.prompt, settings.seed, where, layer_mask, conversation_id);
-    gimp_image_undo_group_end(image);
+    std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, conversation_id);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     clock.mark("insert");
     if (clock.enabled())
       clock.write(kEdit, where, result.bytes_sent, encode_png(to_canvas(*pixels, plan)).size(), settings.variations);
-    return layers_return(procedure, layers);
+    return layers_return(procedure, placed);
   });
 }
 
@@ -873,18 +955,17 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
     Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
                            : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
+    NewLayers layers(image, where, settings.variations, short_prompt(settings.prompt));
+    layers.prepare_while_waiting();
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_generate(settings, "", where.w, where.h, references, cancel, progress);
     });
     GimpDrawable *anchor = nullptr;
     if (drawables && drawables[0] && GIMP_IS_LAYER(drawables[0]) && !GIMP_IS_LAYER_MASK(drawables[0]))
       anchor = drawables[0];
-    gimp_image_undo_group_start(image);
-    std::vector<GimpLayer *> layers =
-        insert_results(image, anchor, result, settings.prompt, settings.seed, where, std::nullopt);
-    gimp_image_undo_group_end(image);
+    std::vector<GimpLayer *> placed = layers.place(anchor, result, settings.prompt, settings.seed);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
-    return layers_return(procedure, layers);
+    return layers_return(procedure, placed);
   });
 }
 
@@ -906,8 +987,8 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     const Image &img = result.images.front();
     GimpImage *image = gimp_image_new(img.width, img.height, GIMP_RGB);
     gimp_image_undo_disable(image);
-    insert_results(image, nullptr, result, settings.prompt, settings.seed, Rect{0, 0, img.width, img.height},
-                   std::nullopt);
+    NewLayers(image, Rect{0, 0, img.width, img.height}, int(result.images.size()), short_prompt(settings.prompt))
+        .place(nullptr, result, settings.prompt, settings.seed);
     gimp_image_undo_enable(image);
     if (ui) gimp_display_new(image);
     GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
@@ -1076,6 +1157,6 @@ static void genfill_plugin_class_init(GenfillPluginClass *klass) {
   plug_in_class->set_i18n = set_i18n;
 }
 
-static void genfill_plugin_init(GenfillPlugin *) {}
+static void genfill_plugin_init(GenfillPlugin *) { keep_pictures_off_the_heap(); }
 
 GIMP_MAIN(GENFILL_TYPE_PLUGIN)

@@ -286,6 +286,8 @@ def expect_failure(reply, provider, words):
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
     before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
     count = len(image.get_layers())
+    image.clean_all()
+    first_id = new_item_id(image)
     fake("/_fake/enqueue", reply)
     status, message = run("plug-in-genfill-edit", image, [layer], prompt="x", provider=provider,
                           endpoint=endpoint(provider))
@@ -294,8 +296,20 @@ def expect_failure(reply, provider, words):
     check(KEY not in (message or ""), "the key is not in the message")
     check(len(image.get_layers()) == count, "nothing added")
     check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "source unchanged")
+    check(not image.is_dirty(), "no undo step, nothing to save")
+    # The layers prepared while the service worked were deleted, not left outside the image.
+    left = [i for i in range(first_id + 1, new_item_id(image)) if Gimp.Item.id_is_valid(i)]
+    check(not left, "items the run made are gone: %s" % left)
     image.delete()
     return message
+
+
+def new_item_id(image):
+    """The id GIMP gives the next item (made and deleted here)."""
+    probe = Gimp.Layer.new(image, "probe", 1, 1, Gimp.ImageType.RGBA_IMAGE, 100, Gimp.LayerMode.NORMAL)
+    pid = probe.get_id()
+    probe.delete()
+    return pid
 
 
 @test
