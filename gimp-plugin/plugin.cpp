@@ -113,13 +113,29 @@ void read_full(GeglBuffer *buffer, Rect r, const Babl *format, void *dst) {
   gegl_buffer_get(buffer, &rect, 1.0, format, dst, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
 }
 
-// `r` at out_w x out_h: read whole, then scaled at once so only the small copy is kept.
+// `r` at out_w x out_h, read band by band (about 4 MB each): each band is scaled on another
+// thread while the next comes from GIMP, and the region is never held at full size.
 Image read_rgba(GimpDrawable *drawable, Rect r /* drawable coordinates */, int out_w, int out_h) {
-  Image img(r.w, r.h);
   GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
-  read_full(buffer, r, babl_format("R'G'B'A u8"), img.pixels.data());
+  const Babl *format = babl_format("R'G'B'A u8");
+  const double source_rows_per_row = double(r.h) / out_h;
+  const int rows = std::clamp(int(double(4u << 20) / (double(r.w) * 4.0 * source_rows_per_row)), 8, out_h);
+  Image out(out_w, out_h);
+  std::future<void> scaling;
+  for (int first = 0; first < out_h; first += rows) {
+    const int last = std::min(out_h, first + rows);
+    const auto [s0, s1] = scale_source_rows(r.h, out_h, first, last);
+    Image band(r.w, s1 - s0);
+    read_full(buffer, Rect{r.x, r.y + s0, r.w, s1 - s0}, format, band.pixels.data());
+    if (scaling.valid()) scaling.get();
+    scaling = std::async(std::launch::async, [&out, &r, band = std::move(band), s0, first, last, out_w, out_h] {
+      Image strip = scale_band(band, s0, r.h, out_w, out_h, first, last);
+      std::copy(strip.pixels.begin(), strip.pixels.end(), out.pixels.begin() + std::ptrdiff_t(size_t(first) * size_t(out_w) * 4));
+    });
+  }
+  scaling.get();
   g_object_unref(buffer);
-  return scale(img, out_w, out_h);
+  return out;
 }
 
 // What the user sees over `r` (image coordinates): the visible layers merged, read from a
@@ -817,9 +833,10 @@ private:
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                               GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
   // Pixels pass through GEGL's tile cache on their way in and out; GIMP gives plug-ins its own
-  // large cache size, which would keep a second copy of a whole layer here. A few MB suffice for
-  // reading and writing once, in order.
-  g_object_set(gegl_config(), "tile-cache-size", guint64(16) << 20, nullptr);
+  // large cache size, which would keep a second copy of a whole layer here. Reading in 4 MB bands
+  // and writing in 2 MB strips, each once and in order, needs little more than one band
+  // (16 MB measured no faster, and 8 MB higher at the peak of a whole 24 MP layer).
+  g_object_set(gegl_config(), "tile-cache-size", guint64(6) << 20, nullptr);
   const bool ui = init_ui(run_mode);
   if (gimp_core_object_array_get_length(reinterpret_cast<GObject **>(drawables)) != 1)
     return fail(procedure, ui, _("Select exactly one layer to edit."));

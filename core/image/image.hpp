@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace genfill {
@@ -75,6 +76,12 @@ Image scale(const Image &img, int width, int height);
 // Rows [first, last) of scale(img, width, height), without making the rest: a host writes a large
 // result strip by strip and never holds it whole.
 Image scale_rows(const Image &img, int width, int height, int first, int last);
+// The same from a band of the source: `band` holds rows [band_y, band_y + band.height) of a
+// src_w x src_h picture, and must include scale_source_rows(src_h, height, first, last). A host
+// reads a large source band by band and never holds it whole; the result is that of scale_rows.
+Image scale_band(const Image &band, int band_y, int src_h, int width, int height, int first, int last);
+// Source rows [first, second) that output rows [first, last) of a scale to `height` rows read.
+std::pair<int, int> scale_source_rows(int src_h, int height, int first, int last);
 Mask scale(const Mask &mask, int width, int height);
 // Gaussian feather of radius px (sigma = radius / 2); 0 returns the mask unchanged.
 Mask feather(const Mask &mask, double radius);

@@ -193,17 +193,33 @@ Mask crop(const Mask &mask, Rect r) {
 Image scale(const Image &img, int width, int height) { return scale_rows(img, width, height, 0, height); }
 
 Image scale_rows(const Image &img, int width, int height, int first, int last) {
-  if (img.empty() || width <= 0 || height <= 0 || img.pixels.size() != size_t(img.width) * size_t(img.height) * 4 ||
+  return scale_band(img, 0, img.height, width, height, first, last);
+}
+
+std::pair<int, int> scale_source_rows(int src_h, int height, int first, int last) {
+  if (src_h <= 0 || height <= 0 || first < 0 || last > height || first >= last)
+    throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty picture."));
+  const Taps ty = make_taps(src_h, height);
+  const size_t a = size_t(first), b = size_t(last - 1);
+  return {ty.start[a], ty.start[b] + ty.count[b]};
+}
+
+Image scale_band(const Image &band, int band_y, int src_h, int width, int height, int first, int last) {
+  const int src_w = band.width;
+  if (band.empty() || width <= 0 || height <= 0 || band.pixels.size() != size_t(band.width) * size_t(band.height) * 4 ||
       first < 0 || last > height || first >= last)
     throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty picture."));
-  if (width == img.width && height == img.height) return crop(img, Rect{0, first, width, last - first});
+  const auto [need0, need1] = scale_source_rows(src_h, height, first, last);
+  if (band_y > need0 || band_y + band.height < need1)
+    throw Error(ErrorCode::InvalidInput, _("Internal error: a region lies outside the picture."));
+  if (width == src_w && height == src_h) return crop(band, Rect{0, first - band_y, width, last - first});
   Image out(width, last - first);
   constexpr float kInv255 = 1.f / 255.f;
   resample<4>(
-      img.width, img.height, width, height,
+      src_w, src_h, width, height,
       [&](int y, float *row) {  // premultiplied
-        const uint8_t *p = img.at(0, y);
-        for (int x = 0; x < img.width; ++x, p += 4, row += 4) {
+        const uint8_t *p = band.at(0, y - band_y);
+        for (int x = 0; x < src_w; ++x, p += 4, row += 4) {
           const float a = p[3], f = a * kInv255;
           row[0] = p[0] * f;
           row[1] = p[1] * f;

@@ -621,6 +621,36 @@ TEST(Ops, TransparentPixelsDoNotBleedColour) {
   }
 }
 
+TEST(Ops, StripsAndBandsGiveExactlyTheWholeScale) {
+  // Hosts write large results strip by strip and read large sources band by band; both must
+  // be indistinguishable from scaling the whole picture, down and up, at any strip height.
+  const Image src = noise(997, 613, 7);
+  for (auto [w, h] : {std::pair{401, 259}, std::pair{1500, 900}, std::pair{997, 613}}) {
+    const Image whole = scale(src, w, h);
+    for (int rows : {1, 7, 64, h}) {
+      for (int first = 0; first < h; first += rows) {
+        const int last = std::min(h, first + rows);
+        const auto [s0, s1] = scale_source_rows(src.height, h, first, last);
+        ASSERT_LE(0, s0);
+        ASSERT_LT(s0, s1);
+        ASSERT_LE(s1, src.height);
+        const Image band = crop(src, Rect{0, s0, src.width, s1 - s0});
+        const Image a = scale_rows(src, w, h, first, last), b = scale_band(band, s0, src.height, w, h, first, last);
+        ASSERT_EQ(a.height, last - first);
+        ASSERT_EQ(b.height, last - first);
+        const size_t off = size_t(first) * size_t(w) * 4;
+        ASSERT_TRUE(std::equal(a.pixels.begin(), a.pixels.end(), whole.pixels.begin() + std::ptrdiff_t(off)))
+            << w << "x" << h << " rows " << first << ".." << last;
+        ASSERT_EQ(a.pixels, b.pixels) << w << "x" << h << " rows " << first << ".." << last;
+        if (s1 - s0 > 1 && w != src.width) {  // a band short of what the rows need is refused
+          const Image short_band = crop(src, Rect{0, s0 + 1, src.width, s1 - s0 - 1});
+          EXPECT_THROW(scale_band(short_band, s0 + 1, src.height, w, h, first, last), Error);
+        }
+      }
+    }
+  }
+}
+
 TEST(Ops, ScalingLargePicturesIsFast) {
   // 6000x4000 -> 1024x683 is the size of the usual full-picture upload. About 0.12 s on one
   // core of the reference machine; the bound leaves room for slow and sanitizer builds.
