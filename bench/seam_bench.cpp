@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
         seam::Report rep;
         std::vector<double> t;
         Image fixed;
-        for (int k = 0; k < 3; ++k) {
+        for (int run = 0; run < 3; ++run) {
           auto t0 = std::chrono::steady_clock::now();
           fixed = seam::correct(sent, answer, &m, seam::Options{}, &rep);
           t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1000);

@@ -64,7 +64,9 @@ TEST_P(Drifts, RecoveredWithinHalfAPixelAndTwoLevels) {
   Image answer = seam::apply_drift(edited, c.dx, c.dy, c.scale, c.gain, c.offset);
   seam::Report r;
   Image out = seam::correct(sent, answer, &m, seam::Options{}, &r);
-  if (c.dx != 0 || c.dy != 0 || c.scale != 1) ASSERT_TRUE(r.registered) << r.summary();
+  if (c.dx != 0 || c.dy != 0 || c.scale != 1) {
+    ASSERT_TRUE(r.registered) << r.summary();
+  }
   // Displacement of the region's corners (the largest a scale error moves anything).
   const double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
   for (double qx : {0.0, double(w - 1)})
