@@ -187,9 +187,20 @@ Image decode_image(std::span<const uint8_t> bytes, size_t max_pixels) {
   throw unreadable("not PNG, JPEG or WebP (" + std::to_string(bytes.size()) + " bytes)");
 }
 
-std::vector<uint8_t> encode_png(const Image &img, int level) {
-  return encode_png_raw(img.pixels.data(), img.pixels.size(), img.width, img.height, SPNG_COLOR_TYPE_TRUECOLOR_ALPHA,
-                        4, level);
+std::vector<uint8_t> encode_png(const Image &img, int level, PngAlpha alpha) {
+  const size_t n = size_t(std::max(img.width, 0)) * size_t(std::max(img.height, 0));
+  bool opaque = alpha == PngAlpha::IfUsed && n > 0 && img.pixels.size() == n * 4;
+  for (size_t i = 3; opaque && i < img.pixels.size(); i += 4) opaque = img.pixels[i] == 255;
+  if (!opaque)
+    return encode_png_raw(img.pixels.data(), img.pixels.size(), img.width, img.height,
+                          SPNG_COLOR_TYPE_TRUECOLOR_ALPHA, 4, level);
+  std::vector<uint8_t> rgb(n * 3);
+  for (size_t i = 0, j = 0; i < img.pixels.size(); i += 4, j += 3) {
+    rgb[j] = img.pixels[i];
+    rgb[j + 1] = img.pixels[i + 1];
+    rgb[j + 2] = img.pixels[i + 2];
+  }
+  return encode_png_raw(rgb.data(), rgb.size(), img.width, img.height, SPNG_COLOR_TYPE_TRUECOLOR, 3, level);
 }
 
 std::vector<uint8_t> encode_png(const Mask &mask, int level) {

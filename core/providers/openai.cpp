@@ -34,7 +34,7 @@ std::vector<uint8_t> openai_mask_png(const Mask &mask) {
     p[0] = p[1] = p[2] = 0;
     p[3] = uint8_t(255 - mask.values[i]);
   }
-  return encode_png(rgba);
+  return encode_png(rgba, 3, PngAlpha::Always);  // OpenAI refuses a mask without alpha, even an opaque one
 }
 
 // OpenAI's error body: {"error": {message, type, param, code}} (REFERENCE §3.7).

@@ -203,6 +203,23 @@ TEST(Codecs, PngRoundTripIsExactAtEveryLevel) {
   EXPECT_GE(stored, img.pixels.size());
 }
 
+TEST(Codecs, OpaquePicturesAreWrittenWithoutAlpha) {
+  // Uploads are mostly opaque photos: a constant alpha channel only costs bytes and time.
+  Image img = noise(97, 61, 3, true);
+  std::vector<uint8_t> rgb = encode_png(img);
+  ASSERT_GT(rgb.size(), 25u);
+  EXPECT_EQ(rgb[25], 2) << "PNG colour type 2: RGB";
+  EXPECT_EQ(decode_image(rgb).pixels, img.pixels) << "read back with alpha 255, exactly";
+  std::vector<uint8_t> rgba = encode_png(img, 3, PngAlpha::Always);
+  EXPECT_EQ(rgba[25], 6) << "alpha when asked for";
+  EXPECT_LT(rgb.size(), rgba.size());
+  EXPECT_EQ(decode_image(rgba).pixels, img.pixels);
+  img.at(50, 30)[3] = 254;  // one pixel not quite opaque: alpha is kept
+  std::vector<uint8_t> kept = encode_png(img);
+  EXPECT_EQ(kept[25], 6);
+  EXPECT_EQ(decode_image(kept).pixels, img.pixels);
+}
+
 TEST(Codecs, GrayMaskPngRoundTrip) {
   Mask m(19, 7);
   for (size_t i = 0; i < m.values.size(); ++i) m.values[i] = uint8_t(i * 13);

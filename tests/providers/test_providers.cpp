@@ -784,6 +784,12 @@ TEST(OpenAIRequest, EditIsMultipartWithOneImageAndATransparentMask) {
     for (int x = 0; x < 96; ++x) ASSERT_EQ(mi.at(x, y)[3], 255 - m.at(x, y)) << x << "," << y;
   EXPECT_EQ(mi.at(1, 0)[3], 0) << "fully selected = fully transparent";
   EXPECT_EQ(mi.at(0, 0)[3], 255) << "unselected = opaque";
+  // Even a mask selecting nothing (an opaque picture, which genfill otherwise writes as RGB).
+  req.mask = Mask(96, 64, 0);
+  const FormPart *empty = part(openai().build(req, kKey), "mask");
+  ASSERT_TRUE(empty);
+  ASSERT_GT(empty->value.size(), 25u);
+  EXPECT_EQ(uint8_t(empty->value[25]), 6) << "still RGBA";
 
   for (const char *text : {"model", "prompt", "n", "size"}) {
     ASSERT_TRUE(part(http, text)) << text;
