@@ -786,7 +786,8 @@ TEST(OpenAIRequest, EditIsMultipartWithOneImageAndATransparentMask) {
   EXPECT_EQ(mi.at(0, 0)[3], 255) << "unselected = opaque";
   // Even a mask selecting nothing (an opaque picture, which genfill otherwise writes as RGB).
   req.mask = Mask(96, 64, 0);
-  const FormPart *empty = part(openai().build(req, kKey), "mask");
+  const HttpRequest nothing_selected = openai().build(req, kKey);
+  const FormPart *empty = part(nothing_selected, "mask");
   ASSERT_TRUE(empty);
   ASSERT_GT(empty->value.size(), 25u);
   EXPECT_EQ(uint8_t(empty->value[25]), 6) << "still RGBA";
