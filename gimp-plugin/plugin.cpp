@@ -113,45 +113,84 @@ void read_full(GeglBuffer *buffer, Rect r, const Babl *format, void *dst) {
   gegl_buffer_get(buffer, &rect, 1.0, format, dst, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
 }
 
-// `r` at out_w x out_h, read band by band (about 4 MB each): each band is scaled on another
-// thread while the next comes from GIMP, and the region is never held at full size.
-Image read_rgba(GimpDrawable *drawable, Rect r /* drawable coordinates */, int out_w, int out_h) {
+// What an edit reads: the region's pixels at the upload's size and, with a selection, the
+// selection over the region at full size (for the layer mask) and at the upload's size.
+struct RegionRead {
+  Image pixels;
+  std::optional<Mask> selection, selection_scaled;
+};
+
+// Reads `r` of `drawable` (its coordinates) and, when `selection_of` is given, the same-sized
+// `sr` of that image's selection (image coordinates), band by band (about 4 MB of pixels each):
+// each band is scaled on another thread while GIMP sends the next, so the region is never held
+// at full size and scaling hides behind the transfer.
+RegionRead read_region(GimpDrawable *drawable, Rect r, GimpImage *selection_of, Rect sr, int out_w, int out_h) {
   GeglBuffer *buffer = gimp_drawable_get_buffer(drawable);
-  const Babl *format = babl_format("R'G'B'A u8");
+  GeglBuffer *sel_buffer =
+      selection_of ? gimp_drawable_get_buffer(GIMP_DRAWABLE(gimp_image_get_selection(selection_of))) : nullptr;
+  const Babl *rgba = babl_format("R'G'B'A u8"), *gray = babl_format("Y u8");
   const double source_rows_per_row = double(r.h) / out_h;
   const int rows = std::clamp(int(double(4u << 20) / (double(r.w) * 4.0 * source_rows_per_row)), 8, out_h);
-  Image out(out_w, out_h);
+  RegionRead out;
+  out.pixels = Image(out_w, out_h);
+  if (sel_buffer) {
+    out.selection = Mask(r.w, r.h);
+    out.selection_scaled = Mask(out_w, out_h);
+  }
+  // Two bands, filled by turns: one is read while the other is scaled. Made once, as fresh
+  // memory costs a page fault per 4 KB on first touch.
+  Image bands[2];
+  Mask sel_bands[2];
   std::future<void> scaling;
-  for (int first = 0; first < out_h; first += rows) {
+  for (int first = 0, turn = 0; first < out_h; first += rows, turn ^= 1) {
     const int last = std::min(out_h, first + rows);
     const auto [s0, s1] = scale_source_rows(r.h, out_h, first, last);
-    Image band(r.w, s1 - s0);
-    read_full(buffer, Rect{r.x, r.y + s0, r.w, s1 - s0}, format, band.pixels.data());
-    if (scaling.valid()) scaling.get();
-    scaling = std::async(std::launch::async, [&out, &r, band = std::move(band), s0, first, last, out_w, out_h] {
-      Image strip = scale_band(band, s0, r.h, out_w, out_h, first, last);
-      std::copy(strip.pixels.begin(), strip.pixels.end(), out.pixels.begin() + std::ptrdiff_t(size_t(first) * size_t(out_w) * 4));
+    Image &band = bands[turn];
+    band.width = r.w;
+    band.height = s1 - s0;
+    band.pixels.resize(size_t(r.w) * size_t(s1 - s0) * 4);
+    read_full(buffer, Rect{r.x, r.y + s0, r.w, s1 - s0}, rgba, band.pixels.data());
+    Mask &sel_band = sel_bands[turn];
+    if (sel_buffer) {
+      sel_band.width = r.w;
+      sel_band.height = s1 - s0;
+      sel_band.values.resize(size_t(r.w) * size_t(s1 - s0));
+      read_full(sel_buffer, Rect{sr.x, sr.y + s0, r.w, s1 - s0}, gray, sel_band.values.data());
+    }
+    if (scaling.valid()) scaling.get();  // the band read next goes where this one was
+    scaling = std::async(std::launch::async, [&out, &r, &band, &sel_band, s0, first, last, out_w, out_h] {
+      const Image strip = scale_band(band, s0, r.h, out_w, out_h, first, last);
+      std::copy(strip.pixels.begin(), strip.pixels.end(),
+                out.pixels.pixels.begin() + std::ptrdiff_t(size_t(first) * size_t(out_w) * 4));
+      if (sel_band.empty()) return;
+      const Mask m = scale_band(sel_band, s0, r.h, out_w, out_h, first, last);
+      std::copy(m.values.begin(), m.values.end(),
+                out.selection_scaled->values.begin() + std::ptrdiff_t(size_t(first) * size_t(out_w)));
+      std::copy(sel_band.values.begin(), sel_band.values.end(),  // overlapping rows: the same values again
+                out.selection->values.begin() + std::ptrdiff_t(size_t(s0) * size_t(r.w)));
     });
   }
   scaling.get();
   g_object_unref(buffer);
+  if (sel_buffer) g_object_unref(sel_buffer);
   return out;
 }
 
-// What the user sees over `r` (image coordinates): the visible layers merged, read from a
-// cropped duplicate so only the region is composited.
-std::optional<Image> read_visible(GimpImage *image, Rect r, int out_w, int out_h) {
+// What the user sees over `r` (image coordinates), with the selection: the visible layers
+// merged, read from a cropped duplicate so only the region is composited.
+std::optional<RegionRead> read_visible(GimpImage *image, Rect r, bool with_selection, int out_w, int out_h) {
   GimpImage *dup = gimp_image_duplicate(image);
   if (!dup) return std::nullopt;
   gimp_image_undo_disable(dup);
-  std::optional<Image> out;
+  std::optional<RegionRead> out;
   if (gimp_image_crop(dup, r.w, r.h, r.x, r.y)) {
     if (GimpLayer *merged = gimp_image_merge_visible_layers(dup, GIMP_CLIP_TO_IMAGE)) {
       gint ox = 0, oy = 0;
       gimp_drawable_get_offsets(GIMP_DRAWABLE(merged), &ox, &oy);
       if (!gimp_drawable_has_alpha(GIMP_DRAWABLE(merged))) gimp_layer_add_alpha(merged);
       // The merged layer may be smaller than the crop (only where layers are): read with offsets.
-      out = read_rgba(GIMP_DRAWABLE(merged), Rect{-ox, -oy, r.w, r.h}, out_w, out_h);
+      out = read_region(GIMP_DRAWABLE(merged), Rect{-ox, -oy, r.w, r.h}, with_selection ? image : nullptr, r, out_w,
+                        out_h);
     }
   }
   gimp_image_delete(dup);
@@ -168,15 +207,6 @@ bool sole_plain_layer(GimpImage *image, GimpDrawable *drawable) {
   GimpLayer *layer = GIMP_LAYER(drawable);
   return gimp_item_get_visible(GIMP_ITEM(layer)) && gimp_layer_get_opacity(layer) >= 100.0 &&
          gimp_layer_get_mode(layer) == GIMP_LAYER_MODE_NORMAL && !gimp_layer_get_mask(layer);
-}
-
-Mask read_selection(GimpImage *image, Rect r /* image coordinates */, int out_w, int out_h) {
-  Mask m(r.w, r.h);
-  GimpSelection *sel = gimp_image_get_selection(image);
-  GeglBuffer *buffer = gimp_drawable_get_buffer(GIMP_DRAWABLE(sel));
-  read_full(buffer, r, babl_format("Y u8"), m.values.data());
-  g_object_unref(buffer);
-  return scale(m, out_w, out_h);
 }
 
 // The layer's pixels (the layer is where.w x where.h). A result at the upload's scale is scaled
@@ -452,7 +482,9 @@ std::vector<Image> read_references(GimpProcedureConfig *config) {
     // be scaled down by the service after a long upload.
     const int w = gimp_drawable_get_width(d), h = gimp_drawable_get_height(d);
     const double s = std::min(1.0, std::sqrt(1.5e6 / (double(w) * h)));
-    out.push_back(read_rgba(d, Rect{0, 0, w, h}, std::max(1, int(w * s + 0.5)), std::max(1, int(h * s + 0.5))));
+    out.push_back(
+        read_region(d, Rect{0, 0, w, h}, nullptr, {}, std::max(1, int(w * s + 0.5)), std::max(1, int(h * s + 0.5)))
+            .pixels);
   }
   g_free(refs);
   return out;
@@ -911,14 +943,14 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
     settings.results_at_upload_scale = true;
     const int cw = plan.content.w, ch = plan.content.h;
-    std::optional<Image> pixels;
-    if (sample_merged && !sole_plain_layer(image, drawable)) pixels = read_visible(image, where, cw, ch);
-    if (!pixels) pixels = read_rgba(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h}, cw, ch);
-    std::optional<Mask> selection_mask, mask;  // full size (for the layer), upload size
-    if (non_empty) {
-      selection_mask = read_selection(image, where, where.w, where.h);
-      mask = scale(*selection_mask, cw, ch);
-    }
+    std::optional<RegionRead> read;
+    if (sample_merged && !sole_plain_layer(image, drawable)) read = read_visible(image, where, non_empty, cw, ch);
+    if (!read)
+      read = read_region(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h}, non_empty ? image : nullptr,
+                         where, cw, ch);
+    std::optional<Image> pixels = std::move(read->pixels);
+    std::optional<Mask> selection_mask = std::move(read->selection), mask = std::move(read->selection_scaled);
+    read.reset();
     clock.mark("read");
 
     // The new layers and their mask (the selection softened inwards, so nothing outside it

@@ -84,6 +84,7 @@ Image scale_rows(const Image &img, int width, int height, int first, int last);
 // src_w x src_h picture, and must include scale_source_rows(src_h, height, first, last). A host
 // reads a large source band by band and never holds it whole; the result is that of scale_rows.
 Image scale_band(const Image &band, int band_y, int src_h, int width, int height, int first, int last);
+Mask scale_band(const Mask &band, int band_y, int src_h, int width, int height, int first, int last);
 // Source rows [first, second) that output rows [first, last) of a scale to `height` rows read.
 std::pair<int, int> scale_source_rows(int src_h, int height, int first, int last);
 Mask scale(const Mask &mask, int width, int height);

@@ -122,11 +122,13 @@ Taps make_taps(int in, int out) {
 // Filters one row of C-channel samples horizontally.
 template <int C>
 void filter_row(const float *in, float *out, int out_w, const Taps &t) {
+  const float *weights = t.weights.data();  // plain pointers: no per-pixel checks in checked builds
+  const int *start = t.start.data(), *count = t.count.data();
   for (int x = 0; x < out_w; ++x) {
-    const float *wt = &t.weights[size_t(x) * size_t(t.stride)];
-    const float *p = in + size_t(t.start[size_t(x)]) * C;
+    const float *wt = weights + size_t(x) * size_t(t.stride);
+    const float *p = in + size_t(start[x]) * C;
     float acc[C] = {};
-    const int n = t.count[size_t(x)];
+    const int n = count[x];
     for (int k = 0; k < n; ++k, p += C)
       for (int c = 0; c < C; ++c) acc[c] += wt[k] * p[c];
     for (int c = 0; c < C; ++c) out[size_t(x) * C + size_t(c)] = acc[c];
@@ -250,17 +252,30 @@ Mask scale(const Mask &mask, int width, int height) {
   if (mask.empty() || width <= 0 || height <= 0 || mask.values.size() != size_t(mask.width) * size_t(mask.height))
     throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty mask."));
   if (width == mask.width && height == mask.height) return mask;
-  Mask out(width, height);
+  return scale_band(mask, 0, mask.height, width, height, 0, height);
+}
+
+Mask scale_band(const Mask &band, int band_y, int src_h, int width, int height, int first, int last) {
+  const int src_w = band.width;
+  if (band.empty() || width <= 0 || height <= 0 || band.values.size() != size_t(band.width) * size_t(band.height) ||
+      first < 0 || last > height || first >= last)
+    throw Error(ErrorCode::InvalidInput, _("Internal error: cannot scale an empty mask."));
+  const auto [need0, need1] = scale_source_rows(src_h, height, first, last);
+  if (band_y > need0 || band_y + band.height < need1)
+    throw Error(ErrorCode::InvalidInput, _("Internal error: a region lies outside the picture."));
+  if (width == src_w && height == src_h) return crop(band, Rect{0, first - band_y, width, last - first});
+  Mask out(width, last - first);
   resample<1>(
-      mask.width, mask.height, width, height,
+      src_w, src_h, width, height,
       [&](int y, float *row) {
-        const uint8_t *p = &mask.values[size_t(y) * size_t(mask.width)];
-        for (int x = 0; x < mask.width; ++x) row[x] = p[x];
+        const uint8_t *p = &band.values[size_t(y - band_y) * size_t(src_w)];
+        for (int x = 0; x < src_w; ++x) row[x] = p[x];
       },
       [&](int y, const float *row) {
         uint8_t *p = &out.values[size_t(y) * size_t(width)];
         for (int x = 0; x < width; ++x) p[x] = to_u8(row[x]);
-      });
+      },
+      first, last);
   return out;
 }
 

@@ -642,8 +642,11 @@ TEST(Ops, StripsAndBandsGiveExactlyTheWholeScale) {
   // Hosts write large results strip by strip and read large sources band by band; both must
   // be indistinguishable from scaling the whole picture, down and up, at any strip height.
   const Image src = noise(997, 613, 7);
+  Mask msrc(src.width, src.height);
+  for (size_t i = 0; i < msrc.values.size(); ++i) msrc.values[i] = src.pixels[i * 4 + 1];
   for (auto [w, h] : {std::pair{401, 259}, std::pair{1500, 900}, std::pair{997, 613}}) {
     const Image whole = scale(src, w, h);
+    const Mask mwhole = scale(msrc, w, h);
     for (int rows : {1, 7, 64, h}) {
       for (int first = 0; first < h; first += rows) {
         const int last = std::min(h, first + rows);
@@ -659,6 +662,11 @@ TEST(Ops, StripsAndBandsGiveExactlyTheWholeScale) {
         ASSERT_TRUE(std::equal(a.pixels.begin(), a.pixels.end(), whole.pixels.begin() + std::ptrdiff_t(off)))
             << w << "x" << h << " rows " << first << ".." << last;
         ASSERT_EQ(a.pixels, b.pixels) << w << "x" << h << " rows " << first << ".." << last;
+        const Mask mband = crop(msrc, Rect{0, s0, src.width, s1 - s0});
+        const Mask mb = scale_band(mband, s0, src.height, w, h, first, last);
+        ASSERT_TRUE(std::equal(mb.values.begin(), mb.values.end(),
+                               mwhole.values.begin() + std::ptrdiff_t(size_t(first) * size_t(w))))
+            << "mask " << w << "x" << h << " rows " << first << ".." << last;
         if (s1 - s0 > 1 && w != src.width) {  // a band short of what the rows need is refused
           const Image short_band = crop(src, Rect{0, s0 + 1, src.width, s1 - s0 - 1});
           EXPECT_THROW(scale_band(short_band, s0 + 1, src.height, w, h, first, last), Error);
