@@ -130,7 +130,7 @@ RegionRead read_region(GimpDrawable *drawable, Rect r, GimpImage *selection_of, 
       selection_of ? gimp_drawable_get_buffer(GIMP_DRAWABLE(gimp_image_get_selection(selection_of))) : nullptr;
   const Babl *rgba = babl_format("R'G'B'A u8"), *gray = babl_format("Y u8");
   const double source_rows_per_row = double(r.h) / out_h;
-  const int rows = std::clamp(int(double(4u << 20) / (double(r.w) * 4.0 * source_rows_per_row)), 8, out_h);
+  const int rows = std::min(out_h, std::max(8, int(double(4u << 20) / (double(r.w) * 4.0 * source_rows_per_row))));
   RegionRead out;
   out.pixels = Image(out_w, out_h);
   if (sel_buffer) {

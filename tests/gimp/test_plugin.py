@@ -580,6 +580,21 @@ def reference_layer_is_sent_as_a_second_picture():
 
 
 @test
+def a_reference_three_pixels_tall_is_read_whole():
+    # Pictures are read in bands of several rows; one thinner than a band is one band.
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    other, ref = small_reference(200, 3)
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a rope like this one", provider="gemini",
+                         endpoint=endpoint("gemini"), references=[ref])
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    req = fake("/_fake/requests")[-1]
+    check(req["image_sizes"][-1] == [200, 3], "the reference as it is (last, after the mask): %s" % req["image_sizes"])
+    image.delete()
+    other.delete()
+
+
+@test
 def too_many_references_are_refused_clearly():
     image, layer = open_photo()
     others = [small_reference() for _ in range(3)]
