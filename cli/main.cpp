@@ -22,6 +22,8 @@
 #include "core/keys/keys.hpp"
 #include "core/plan/plan.hpp"
 #include "core/providers/provider.hpp"
+#include "core/served/served.hpp"
+#include "core/util/day.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
@@ -37,6 +39,7 @@ const char *kUsage = N_(
     "  genfill edit --prompt TEXT [options] INPUT -o OUTPUT.png\n"
     "  genfill generate --prompt TEXT [options] -o OUTPUT.png\n"
     "  genfill providers [--json]\n"
+    "  genfill models [--provider P] [--endpoint URL] [--refresh] [--json]\n"
     "  genfill --version\n"
     "\n"
     "Run \"genfill COMMAND --help\" for a command's options.\n");
@@ -501,6 +504,9 @@ void model_json(JsonBuilder *b, const ModelInfo &m) {
   json_member(b, "display_name", m.display_name);
   json_flag(b, "default", m.is_default);
   json_flag(b, "legacy", m.legacy);
+  json_flag(b, "retired", is_retired(m));
+  if (!m.retired.empty()) json_member(b, "shutdown", m.retired);
+  if (!m.replacement.empty()) json_member(b, "replacement", m.replacement);
   json_flag(b, "edit", m.can_edit);
   json_flag(b, "mask", m.takes_mask);
   json_member(b, "max_images_per_call", int64_t(m.max_images_per_call));
@@ -545,8 +551,14 @@ void model_json(JsonBuilder *b, const ModelInfo &m) {
 }
 
 void model_text(const ModelInfo &m) {
-  std::printf("    %s — %s%s%s\n", m.id.c_str(), m.display_name.c_str(), m.is_default ? _(" (default)") : "",
-              m.legacy ? _(" (legacy)") : "");
+  std::string lifecycle;
+  if (is_retired(m))
+    lifecycle = " (" + format(_("retired on %s"), m.retired.c_str()) +
+                (m.replacement.empty() ? "" : "; " + format(_("use %s"), m.replacement.c_str())) + ")";
+  else if (!m.retired.empty())
+    lifecycle = " (" + format(_("shuts down on %s"), m.retired.c_str()) + ")";
+  std::printf("    %s — %s%s%s%s\n", m.id.c_str(), m.display_name.c_str(), m.is_default ? _(" (default)") : "",
+              m.legacy ? _(" (legacy)") : "", lifecycle.c_str());
   std::string what = !m.can_edit ? _("makes new pictures only")
                      : m.takes_mask ? _("edits with a mask")
                                     : _("edits (the selection is described to it)");
@@ -603,7 +615,6 @@ int cmd_providers(int argc, char **argv) {
       const std::optional<FoundKey> key = find_api_key(*p);  // whether one is set; never printed
       const std::vector<std::string> vars = p->key_env_vars();
       std::string default_id = default_model_id(p->name());
-      if (default_id.empty()) default_id = std::string(p->default_model());
       json_builder_begin_object(b.get());
       json_member(b.get(), "name", std::string(p->name()));
       json_member(b.get(), "display_name", std::string(p->display_name()));
@@ -677,6 +688,99 @@ int cmd_providers(int argc, char **argv) {
   }
 }
 
+// ---------- genfill models ----------
+
+std::string status_words(const ListedModel &m) {
+  std::string words;
+  switch (m.status) {
+  case ModelStatus::Available: words = _("available"); break;
+  case ModelStatus::New: words = _("new: not in genfill's list yet"); break;
+  case ModelStatus::Unlisted: words = _("not in the service's list (may still work)"); break;
+  case ModelStatus::Unchecked: words = _("not checked with the service"); break;
+  case ModelStatus::Retired:
+    words = m.shutdown.empty() ? std::string(_("retired")) : format(_("retired on %s"), m.shutdown.c_str());
+    if (!m.replacement.empty()) words += "; " + format(_("use %s"), m.replacement.c_str());
+    return words;
+  }
+  if (!m.shutdown.empty()) words += "; " + format(_("shuts down on %s"), m.shutdown.c_str());
+  if (m.is_default) words += std::string("; ") + _("default");
+  return words;
+}
+
+int cmd_models(int argc, char **argv) {
+  gchar *provider = nullptr, *endpoint = nullptr;
+  gboolean json = FALSE, refresh = FALSE;
+  gdouble timeout = 30;
+  GOptionEntry entries[] = {
+      {"provider", 'p', 0, G_OPTION_ARG_STRING, &provider, N_("Only this service (default: all)"), "NAME"},
+      {"endpoint", 0, 0, G_OPTION_ARG_STRING, &endpoint,
+       N_("Base URL of a compatible service or relay (with --provider)"), "URL"},
+      {"refresh", 0, 0, G_OPTION_ARG_NONE, &refresh, N_("Ask the service again, even if its list is less than a day old"),
+       nullptr},
+      {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, N_("Seconds to wait for each service (default 30)"), "S"},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print as JSON"), nullptr},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  GOptionContext *ctx = g_option_context_new(_("- the models each service offers today"));
+  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  bool ok = parse_options(ctx, argc, argv);
+  g_option_context_free(ctx);
+  GCharPtr provider_holder(provider), endpoint_holder(endpoint);
+  if (!ok || argc != 1) return kExitUsage;
+  if (endpoint && !provider) {
+    std::fprintf(stderr, "%s\n", _("genfill models: --endpoint needs --provider (see genfill models --help)"));
+    return kExitUsage;
+  }
+  g_log_writer_default_set_use_stderr(TRUE);
+  try {
+    if (!(timeout > 0 && timeout <= 3600))
+      throw Error(ErrorCode::InvalidInput, _("--timeout must be more than 0 and at most 3600 seconds."));
+    std::vector<std::string> names;
+    if (provider) names.push_back(provider);
+    else for (const Provider *p : all_providers()) names.push_back(std::string(p->name()));
+    Cancel cancel;
+    GPtr<JsonBuilder> b = adopt(json_builder_new());
+    json_builder_begin_array(b.get());
+    for (const std::string &name : names) {
+      ListOptions opts;
+      opts.provider = name;
+      opts.endpoint = endpoint ? endpoint : "";
+      opts.refresh = refresh;
+      opts.transport.timeout_s = timeout;
+      const ModelListing listing = list_models(opts, cancel.c);
+      if (!listing.note.empty()) std::fprintf(stderr, "genfill: %s\n", listing.note.c_str());
+      if (!json) {
+        const std::string from = listing.source == ListSource::Live ? std::string(_("as the service lists them now"))
+                                 : listing.source == ListSource::Cache
+                                     ? format(_("as the service listed them on %s"), utc_minute_text(listing.fetched).c_str())
+                                     : std::string(_("genfill's own list, not checked with the service"));
+        std::printf("%s — %s (%s)\n", listing.provider.c_str(), listing.endpoint.c_str(), from.c_str());
+        size_t width = 0;
+        for (const ListedModel &m : listing.models) width = std::max(width, m.id.size());
+        for (const ListedModel &m : listing.models)
+          std::printf("  %-*s  %s — %s\n", int(width), m.id.c_str(), m.name.c_str(), status_words(m).c_str());
+      }
+      for (const ListedModel &m : listing.models) {
+        json_builder_begin_object(b.get());
+        json_member(b.get(), "id", m.id);
+        json_member(b.get(), "provider", m.provider);
+        json_member(b.get(), "name", m.name);
+        json_flag(b.get(), "default", m.is_default);
+        json_member(b.get(), "status", std::string(model_status_name(m.status)));
+        if (!m.shutdown.empty()) json_member(b.get(), "shutdown", m.shutdown);
+        if (!m.replacement.empty()) json_member(b.get(), "replacement", m.replacement);
+        json_member(b.get(), "source", std::string(list_source_name(listing.source)));
+        json_builder_end_object(b.get());
+      }
+    }
+    json_builder_end_array(b.get());
+    if (json) print_json(b.get());
+    return kExitOk;
+  } catch (const Error &e) {
+    return report_error(e, json);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -695,6 +799,7 @@ int main(int argc, char **argv) {
   if (cmd == "edit") return cmd_edit(sub_argc, sub_argv);
   if (cmd == "generate") return cmd_generate(sub_argc, sub_argv);
   if (cmd == "providers") return cmd_providers(sub_argc, sub_argv);
+  if (cmd == "models") return cmd_models(sub_argc, sub_argv);
   if (cmd == "--version" || cmd == "version") {
     std::printf("genfill %s\n", GENFILL_VERSION);
     return kExitOk;

@@ -1,5 +1,6 @@
 // libFuzzer target: any bytes as a provider's answer (each status class), through the parser
-// and, when it yields pictures, through the image decoder. Nothing may crash or leak.
+// and, when it yields pictures, through the image decoder; the same bytes as a page of the
+// service's model list. Nothing may crash or leak.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,6 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)provider->retry_advice(resp);
     genfill::Result r = provider->parse(resp);
     for (const genfill::EncodedImage &img : r.images) (void)genfill::decode_image(img.bytes, size_t(1) << 22);
+  } catch (const genfill::Error &) {
+  }
+  try {
+    (void)provider->parse_model_list(resp);
   } catch (const genfill::Error &) {
   }
   return 0;

@@ -16,6 +16,7 @@
 #include <libgimp/gimpui.h>
 
 #include "core/catalog/models.hpp"
+#include "core/served/served.hpp"
 #include "core/conversation/conversation.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
@@ -659,50 +660,114 @@ GimpValueArray *guarded(GimpProcedure *procedure, bool ui, Body &&body) {
 
 constexpr int kReferenceChoosers = 3;
 
-// The Model field: a combo box listing the catalog's models of the chosen service (id, and
-// its name beside it), with an entry for ids the catalog does not know yet. It edits the same
-// "model" string argument as before; an empty value still means the service's default.
+// The Model field: a combo box listing the models the chosen service serves today (id, and its
+// name beside it), with an entry for ids no list knows yet. It edits the same "model" string
+// argument as before; an empty value still means the service's default. The list comes from
+// the service's cached list (or genfill's catalog) at once, then from the service itself in
+// the background when its list is older than a day and a key is at hand. Retired models are
+// left out.
 struct ModelField {
   GimpProcedureConfig *config;
   GtkListStore *store;
   GtkWidget *combo;
+  GCancellable *asking = nullptr;  // the background request for the service's list, if any
 };
 
-void fill_models(ModelField *f) {
+void show_models(ModelField *f, const ModelListing &listing) {
   gtk_list_store_clear(f->store);
-  const std::string provider = config_string(f->config, "provider");
-  std::vector<ModelInfo> models;
-  std::string problem;
-  try {
-    models = models_of(provider);
-  } catch (const Error &e) {
-    problem = e.message();  // a broken model list: the run itself reports it too
-  }
-  GtkTreeIter it;
   std::string default_id;
-  for (const ModelInfo &m : models)
+  for (const ListedModel &m : listing.models)
     if (m.is_default) default_id = m.id;
-  if (default_id.empty() && !models.empty()) default_id = models.front().id;
+  GtkTreeIter it;
   gtk_list_store_append(f->store, &it);
   gtk_list_store_set(f->store, &it, 0, "", 1,
                      default_id.empty() ? _("the service's default")
                                         : format(_("the service's default (%s)"), default_id.c_str()).c_str(),
                      -1);
-  for (const ModelInfo &m : models) {
-    const std::string label = m.legacy ? format(_("%s (legacy)"), m.display_name.c_str()) : m.display_name;
+  for (const ListedModel &m : listing.models) {
+    if (!m.usable()) continue;
+    const std::string label = m.status == ModelStatus::New ? format(_("%s (new)"), m.name.c_str())
+                              : !m.shutdown.empty()        ? format(_("%s (shuts down on %s)"), m.name.c_str(),
+                                                                    m.shutdown.c_str())
+                                                           : m.name;
     gtk_list_store_append(f->store, &it);
     gtk_list_store_set(f->store, &it, 0, m.id.c_str(), 1, label.c_str(), -1);
   }
-  gtk_widget_set_tooltip_text(f->combo, problem.empty() ? _("Model id; empty = the service's default") : problem.c_str());
+  gtk_widget_set_tooltip_text(f->combo, listing.note.empty() ? _("Model id; empty = the service's default")
+                                                             : listing.note.c_str());
+}
+
+ListOptions list_options(ModelField *f) {
+  ListOptions o;
+  o.provider = config_string(f->config, "provider");
+  o.endpoint = trim(config_string(f->config, "endpoint"));
+  return o;
+}
+
+// The service's own list, asked for on a worker thread (its own main context, so GIMP's stays
+// free); shown when it arrives if the dialog still asks for the same service.
+void ask_service_for_models(ModelField *f) {
+  if (f->asking) g_cancellable_cancel(f->asking);
+  g_clear_object(&f->asking);
+  f->asking = g_cancellable_new();
+  struct Ask {
+    ListOptions opts;
+    std::optional<ModelListing> listing;
+  };
+  auto *ask = new Ask{list_options(f), std::nullopt};
+  GTask *task = g_task_new(f->combo, f->asking, +[](GObject *combo, GAsyncResult *res, gpointer) {
+    auto *a = static_cast<Ask *>(g_task_get_task_data(G_TASK(res)));
+    // Cancelled: the dialog closed (its widgets are gone) or another service was chosen.
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(res))) || !a->listing) return;
+    auto *field = static_cast<ModelField *>(g_object_get_data(combo, "genfill-model-field"));
+    if (!field) return;
+    const ListOptions now = list_options(field);
+    if (now.provider == a->opts.provider && now.endpoint == a->opts.endpoint) show_models(field, *a->listing);
+  }, nullptr);
+  g_task_set_task_data(task, ask, [](gpointer p) { delete static_cast<Ask *>(p); });
+  g_task_run_in_thread(task, +[](GTask *t, gpointer, gpointer data, GCancellable *cancel) {
+    auto *a = static_cast<Ask *>(data);
+    GMainContext *ctx = g_main_context_new();
+    g_main_context_push_thread_default(ctx);
+    try {
+      a->listing = list_models(a->opts, cancel);
+    } catch (...) {
+      // an unknown service or a bad endpoint: the run itself says so
+    }
+    g_main_context_pop_thread_default(ctx);
+    g_main_context_unref(ctx);
+    g_task_return_boolean(t, TRUE);
+  });
+  g_object_unref(task);
+}
+
+void fill_models(ModelField *f) {
+  const ListOptions quick = [&] {
+    ListOptions o = list_options(f);
+    o.cache_only = true;  // never waits on the network
+    return o;
+  }();
+  ModelListing listing;
+  try {
+    listing = list_models(quick);
+  } catch (const Error &e) {  // a broken model list or endpoint: the run itself reports it too
+    gtk_list_store_clear(f->store);
+    gtk_widget_set_tooltip_text(f->combo, e.message());
+    return;
+  }
+  show_models(f, listing);
   // A model of another service makes no sense here: back to the default.
   const std::string current = trim(config_string(f->config, "model"));
-  if (!problem.empty() || current.empty()) return;
-  if (std::any_of(models.begin(), models.end(), [&](const ModelInfo &m) { return m.id == current; })) return;
-  for (const ModelInfo &m : known_models())  // loaded above without error
-    if (m.id == current && m.provider != provider) {
-      g_object_set(f->config, "model", "", nullptr);
-      break;
-    }
+  if (!current.empty() && std::none_of(listing.models.begin(), listing.models.end(),
+                                       [&](const ListedModel &m) { return m.id == current; }))
+    for (const ModelInfo &m : known_models())  // loaded above without error
+      if (m.id == current && m.provider != quick.provider) {
+        g_object_set(f->config, "model", "", nullptr);
+        break;
+      }
+  const bool fresh = listing.source == ListSource::Cache &&
+                     g_get_real_time() / G_USEC_PER_SEC - listing.fetched < kModelListMaxAgeSeconds;
+  if (!fresh) ask_service_for_models(f);
 }
 
 void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
@@ -725,7 +790,16 @@ void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
   gtk_widget_hide(entry);
   gtk_grid_attach_next_to(GTK_GRID(labeled), f->combo, entry, GTK_POS_RIGHT, 1, 1);
   gtk_label_set_mnemonic_widget(GTK_LABEL(gimp_labeled_get_label(GIMP_LABELED(labeled))), f->combo);
-  g_object_set_data_full(G_OBJECT(f->combo), "genfill-model-field", f, [](gpointer p) { delete static_cast<ModelField *>(p); });
+  g_object_set_data_full(G_OBJECT(f->combo), "genfill-model-field", f, [](gpointer p) {
+    auto *field = static_cast<ModelField *>(p);
+    if (field->asking) g_cancellable_cancel(field->asking);  // the answer is no longer wanted
+    g_clear_object(&field->asking);
+    delete field;
+  });
+  g_signal_connect(f->combo, "destroy", G_CALLBACK(+[](GtkWidget *combo, gpointer) {
+                     auto *field = static_cast<ModelField *>(g_object_get_data(G_OBJECT(combo), "genfill-model-field"));
+                     if (field && field->asking) g_cancellable_cancel(field->asking);
+                   }), nullptr);
   fill_models(f);
   // Refilled when the service changes; disconnected with the combo box.
   g_signal_connect_object(config, "notify::provider", G_CALLBACK(+[](GObject *, GParamSpec *, gpointer combo) {

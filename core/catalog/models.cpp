@@ -15,6 +15,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "core/util/day.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
 
@@ -105,6 +106,14 @@ public:
     if (m.display_name.empty()) fail("name", _("expected text"));
     m.is_default = flag("default", false);
     m.legacy = flag("legacy", false);
+    if (member("retired")) {
+      m.retired = text("retired");
+      if (!is_iso_day(m.retired)) fail("retired", _("expected a date such as \"2026-10-02\""));
+    }
+    if (member("replacement")) {
+      m.replacement = text("replacement");
+      if (m.replacement.empty() || m.replacement == m.id) fail("replacement", _("expected the id of another model"));
+    }
     m.takes_mask = flag("mask");
     m.can_edit = flag("edit");
     m.max_input_images = whole("max_input_images", m.can_edit ? 1 : 0, 64);
@@ -145,7 +154,7 @@ public:
     // Fields this genfill does not know are mistakes (a typo would otherwise pass unnoticed);
     // names starting with "_" are comments.
     static const std::set<std::string> known = {
-        "id", "provider", "name", "default", "legacy", "mask", "edit", "max_input_images", "images_per_call",
+        "id", "provider", "name", "default", "legacy", "retired", "replacement", "mask", "edit", "max_input_images", "images_per_call",
         "thought_images", "input_fidelity", "transparent", "size_param", "aspects", "image_sizes",
         "default_image_size", "free_size", "response_modalities"};
     GList *names = json_object_get_members(o_);
@@ -476,27 +485,55 @@ std::vector<ModelInfo> models_of(std::string_view provider) {
   return out;
 }
 
-std::string default_model_id(std::string_view provider) {
+std::string today_utc() {
+  GDateTime *now = g_date_time_new_now_utc();
+  gchar *text = g_date_time_format(now, "%Y-%m-%d");
+  std::string out = text ? text : "";
+  g_free(text);
+  g_date_time_unref(now);
+  return out;
+}
+
+bool is_retired(const ModelInfo &m, const std::string &today) {
+  return !m.retired.empty() && m.retired <= today;  // ISO dates compare as text
+}
+
+std::string default_model_id(const std::vector<ModelInfo> &catalog, std::string_view provider,
+                             const std::string &today) {
   const ModelInfo *first = nullptr;
-  for (const ModelInfo &m : known_models()) {
-    if (m.provider != provider) continue;
+  for (const ModelInfo &m : catalog) {
+    if (m.provider != provider || is_retired(m, today)) continue;
     if (m.is_default) return m.id;
     if (!first) first = &m;
   }
   return first ? first->id : std::string();
 }
 
-ModelInfo model_info(std::string_view provider, std::string_view model_id) {
+std::string default_model_id(std::string_view provider, const std::string &today) {
+  return default_model_id(known_models(), provider, today);
+}
+
+const ModelInfo *find_model(std::string_view provider, std::string_view model_id) {
   for (const ModelInfo &m : known_models())
-    if (m.provider == provider && m.id == model_id) return m;
-  const std::string fallback = default_model_id(provider);
+    if (m.provider == provider && m.id == model_id) return &m;
+  return nullptr;
+}
+
+ModelInfo model_info(std::string_view provider, std::string_view model_id) {
+  if (const ModelInfo *m = find_model(provider, model_id)) return *m;
+  // Unknown model: users try new models before genfill knows them; assume what the provider's
+  // default takes (or, when all its models are retired, its first entry).
+  std::string fallback = default_model_id(provider);
+  for (const ModelInfo &m : known_models())
+    if (fallback.empty() && m.provider == provider) fallback = m.id;
   if (fallback.empty())
     throw Error(ErrorCode::InvalidInput, format(_("Unknown provider \"%s\"."), std::string(provider).c_str()));
-  // Unknown model: users try new models before genfill knows them; assume the provider's defaults.
-  ModelInfo m = model_info(provider, fallback);
+  ModelInfo m = *find_model(provider, fallback);
   m.id = std::string(model_id);
   m.display_name = std::string(model_id);
   m.is_default = false;
+  m.retired.clear();
+  m.replacement.clear();
   return m;
 }
 

@@ -40,7 +40,13 @@ struct ModelInfo {
   std::string provider;            // provider name in the registry (may be one this build lacks)
   std::string display_name;
   bool is_default = false;         // the provider's default model
-  bool legacy = false;             // retired or deprecated by its owner; kept for relays
+  bool legacy = false;             // an older request form (Imagen's :predict); kept for relays
+  // Lifecycle: the day its owner shut the model down, or announced it will ("YYYY-MM-DD"; ""
+  // = no shutdown known), and the model its owner names instead ("" = none named). A model
+  // whose day has come is never a default and is marked retired wherever models are listed;
+  // it stays in the catalog because relays may still serve it.
+  std::string retired;
+  std::string replacement;
   bool takes_mask = false;         // a real mask parameter (OpenAI edits)
   bool can_edit = true;            // accepts input images
   bool exact_size = false;         // the request names a WxH size (OpenAI), not a ratio
@@ -56,6 +62,11 @@ struct ModelInfo {
   std::optional<FreeSize> free_size;   // free-form sizes, in addition to `aspects`
 };
 
+// Today's date in UTC as "YYYY-MM-DD" (the catalog's lifecycle dates are compared with it).
+std::string today_utc();
+// Whether the model's shutdown day has come (`today` as "YYYY-MM-DD").
+bool is_retired(const ModelInfo &m, const std::string &today = today_utc());
+
 // The catalog (shipped file plus the user's), loaded on first use. Throws Error{InvalidInput}
 // naming the file and line when a file is broken.
 const std::vector<ModelInfo> &known_models();
@@ -63,9 +74,14 @@ const std::vector<ModelInfo> &known_models();
 // id (users try new models before genfill knows them). Throws Error{InvalidInput} for a
 // provider the catalog does not know.
 ModelInfo model_info(std::string_view provider, std::string_view model_id);
-// The catalog's default model of a provider ("" when it lists none): the entry marked
-// "default", else its first entry.
-std::string default_model_id(std::string_view provider);
+// The catalog's default model of a provider, never a retired one: the entry marked "default",
+// else its first entry that is not retired; "" when every one is retired (or it lists none).
+std::string default_model_id(std::string_view provider, const std::string &today = today_utc());
+// The same in a given list of models.
+std::string default_model_id(const std::vector<ModelInfo> &catalog, std::string_view provider,
+                             const std::string &today);
+// The catalog's entry for exactly this id (any provider), or nullptr.
+const ModelInfo *find_model(std::string_view provider, std::string_view model_id);
 // The catalog's models of one provider, in the file's order.
 std::vector<ModelInfo> models_of(std::string_view provider);
 

@@ -26,21 +26,6 @@ std::string waiting_label(const Provider &p) {
   return format(_("Waiting for %s"), name.c_str());
 }
 
-void check_base_url(const std::string &url) {
-  GErrorOut err;
-  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out());
-  bool ok = uri && (g_strcmp0(g_uri_get_scheme(uri), "https") == 0 ||
-                    g_strcmp0(g_uri_get_scheme(uri), "http") == 0) &&
-            g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
-            !g_uri_get_userinfo(uri);
-  if (uri) g_uri_unref(uri);
-  if (!ok)
-    throw Error(ErrorCode::InvalidInput,
-                format(_("The endpoint \"%s\" is not a usable web address. Give a base URL such as "
-                         "https://example.com/v1, without query or credentials."),
-                       url.c_str()));
-}
-
 EncodedImage encode(const Image &img) {
   EncodedImage e;
   e.bytes = encode_png(img);
@@ -83,6 +68,44 @@ struct Gathered {
   std::vector<TurnPart> model_parts;  // of the first answer
   std::optional<EncodedImage> first_picture;  // the first answer's bytes as received
 };
+
+// The service does not serve the model asked for: say which one that was and what to use
+// instead, from the catalog (its replacement, else the service's current default).
+Error explain_missing_model(const Provider &p, const std::string &model_id, const Error &e) {
+  const std::string service = service_name(p);
+  const ModelInfo *known = find_model(p.name(), model_id);
+  std::string instead = known && !known->replacement.empty() ? known->replacement : default_model_id(p.name());
+  // A replacement that was itself retired since: its own replacement, and so on.
+  for (int hops = 0; hops < 8; ++hops) {
+    const ModelInfo *next = nullptr;
+    for (const ModelInfo &m : known_models())
+      if (m.id == instead && is_retired(m) && !m.replacement.empty()) next = &m;
+    if (!next) break;
+    instead = next->replacement;
+  }
+  if (instead == model_id) instead.clear();
+  // A replacement served by another of genfill's services (Imagen -> Gemini) says which.
+  if (!instead.empty() && !find_model(p.name(), instead))
+    for (const ModelInfo &m : known_models())
+      if (m.id == instead) {
+        instead = format(_("%s (service %s)"), instead.c_str(), m.provider.c_str());
+        break;
+      }
+  std::string message;
+  if (known && !known->retired.empty())
+    message = instead.empty() ? format(_("%s no longer offers %s: it was retired on %s."), service.c_str(),
+                                       model_id.c_str(), known->retired.c_str())
+                              : format(_("%s no longer offers %s: it was retired on %s. Use %s instead."),
+                                       service.c_str(), model_id.c_str(), known->retired.c_str(), instead.c_str());
+  else
+    message = instead.empty()
+                  ? format(_("%s does not offer the model %s: it may have been retired, or the name is wrong."),
+                           service.c_str(), model_id.c_str())
+                  : format(_("%s does not offer the model %s: it may have been retired, or the name is wrong. Use "
+                             "%s, its current default."),
+                           service.c_str(), model_id.c_str(), instead.c_str());
+  return Error(ErrorCode::ModelNotFound, message, e.detail(), e.http_status());
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -152,8 +175,14 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
   std::vector<EncodedImage> pictures;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome &o = outcomes[i];
-    if (o.error) throw *o.error;
-    Result res = provider->parse(*o.response);
+    Result res;
+    try {
+      if (o.error) throw *o.error;
+      res = provider->parse(*o.response);
+    } catch (const Error &e) {
+      if (e.code() == ErrorCode::ModelNotFound) throw explain_missing_model(*provider, job.model.id, e);
+      throw;
+    }
     if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);
     if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
@@ -195,12 +224,14 @@ ResolvedJob resolve(const JobSettings &settings) {
     throw Error(ErrorCode::InvalidInput,
                 format(_("Unknown provider \"%s\". Choose one of: %s."), settings.provider.c_str(), names.c_str()));
   }
-  std::string model = settings.model.empty() ? default_model_id(job.provider->name()) : settings.model;
-  if (model.empty()) model = std::string(job.provider->default_model());
+  const std::string model = settings.model.empty() ? default_model_id(job.provider->name()) : settings.model;
+  if (model.empty())
+    throw Error(ErrorCode::InvalidInput,
+                format(_("Every %s model genfill knows has been retired. Name the model to use."),
+                       service_name(*job.provider).c_str()));
   job.model = model_info(job.provider->name(), model);
-  job.base_url = settings.endpoint.empty() ? std::string(job.provider->default_base_url()) : settings.endpoint;
-  while (!job.base_url.empty() && job.base_url.back() == '/') job.base_url.pop_back();
-  check_base_url(job.base_url);
+  job.base_url = base_url_for(settings.endpoint.empty() ? std::string(job.provider->default_base_url())
+                                                        : settings.endpoint);
   if (settings.variations < 1 || settings.variations > 10)
     throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
 
@@ -220,8 +251,13 @@ ResolvedJob resolve(const JobSettings &settings) {
 void check_edit_supported(const JobSettings &settings) {
   const Provider *provider = find_provider(settings.provider);
   if (!provider) return;  // resolve() says which providers there are
-  const ModelInfo model =
-      model_info(provider->name(), settings.model.empty() ? std::string(provider->default_model()) : settings.model);
+  std::string id = settings.model.empty() ? default_model_id(provider->name()) : settings.model;
+  if (id.empty()) {  // every model of the service was retired: what its models could do still says
+    const std::vector<ModelInfo> all = models_of(provider->name());
+    if (all.empty()) return;
+    id = all.front().id;
+  }
+  const ModelInfo model = model_info(provider->name(), id);
   if (!model.can_edit)
     throw Error(ErrorCode::InvalidInput,
                 format(_("%s only creates new pictures from a prompt: it cannot change an existing picture. Choose "
@@ -360,7 +396,7 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   if (settings.transparent && !job.model.transparent) {
     std::string able;
     for (const ModelInfo &m : known_models())
-      if (m.transparent && find_provider(m.provider)) able += (able.empty() ? "" : ", ") + m.id;
+      if (m.transparent && !is_retired(m) && find_provider(m.provider)) able += (able.empty() ? "" : ", ") + m.id;
     throw Error(ErrorCode::InvalidInput,
                 able.empty() ? format(_("%s cannot make a transparent background."), job.model.display_name.c_str())
                              : format(_("%s cannot make a transparent background. Models that can: %s."),

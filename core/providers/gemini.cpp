@@ -74,10 +74,20 @@ bool is_refusal(const std::string &reason) {
   return false;
 }
 
-std::string refusal_words(const std::string &reason) {
-  if (reason == "RECITATION" || reason == "IMAGE_RECITATION") return _("the answer was too close to existing material");
-  if (reason.rfind("IMAGE_", 0) == 0) return _("the picture it made was blocked by its safety filters");
-  return _("it was blocked by its safety filters");
+// What a refusal means, in plain words; each of the picture reasons has its own.
+std::string refusal_message(const std::string &reason) {
+  if (reason == "IMAGE_SAFETY")
+    return _("Gemini made a picture, but its safety filters blocked it. Rephrase the prompt or choose another area.");
+  if (reason == "IMAGE_PROHIBITED_CONTENT")
+    return _("Gemini will not make this picture: Google does not allow this kind of content. Change the prompt.");
+  if (reason == "IMAGE_RECITATION")
+    return _("Gemini blocked the picture it made because it came too close to an existing work. Rephrase the "
+             "prompt so it asks for something of your own.");
+  if (reason == "RECITATION")
+    return format(_("%s refused: %s (%s). Rephrase the prompt or choose another area."), kService,
+                  _("the answer was too close to existing material"), reason.c_str());
+  return format(_("%s refused: %s (%s). Rephrase the prompt or choose another area."), kService,
+                _("it was blocked by its safety filters"), reason.c_str());
 }
 
 // "models/gemini-9-image is not found for API version v1beta, ..." -> "gemini-9-image".
@@ -125,11 +135,17 @@ Error status_error(const HttpResponse &resp) {
                         message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
                  detail, code);
   if (code == 404) {
+    // Google's answer for a model it does not serve (retired, misspelt, or not for this method)
+    // names the model; any other 404 is an address that is not Gemini's.
     const std::string model = model_in(st.message);
-    return Error(ErrorCode::ModelNotFound,
-                 format(_("%s does not know this model, or it was retired. Choose another model. (%s)"), kService,
-                        model.empty() ? json::excerpt(message, 160).c_str() : model.c_str()),
-                 detail, code);
+    if (!model.empty())
+      return Error(ErrorCode::ModelNotFound,
+                   format(_("%s does not offer the model %s: it was retired, or the name is wrong."), kService,
+                          model.c_str()),
+                   detail, code);
+    return Error(ErrorCode::BadRequest,
+                 format(_("%s found nothing at this address (error 404). Check the endpoint."), kService), detail,
+                 code);
   }
   if (code == 429) {
     if (st.per_day_quota())
@@ -147,7 +163,6 @@ class Gemini final : public Provider {
 public:
   std::string_view name() const override { return "gemini"; }
   std::string_view display_name() const override { return "Google Gemini"; }
-  std::string_view default_model() const override { return "gemini-2.5-flash-image"; }
   std::string_view default_base_url() const override { return "https://generativelanguage.googleapis.com"; }
   std::vector<std::string> key_env_vars() const override { return {"GEMINI_API_KEY", "GOOGLE_API_KEY"}; }
 
@@ -267,17 +282,34 @@ public:
 
     const std::string &reason = result.finish_reason;
     if (is_refusal(reason)) {
-      Error e(ErrorCode::Refused,
-              format(_("%s refused: %s (%s). Rephrase the prompt or choose another area."), kService,
-                     refusal_words(reason).c_str(), reason.c_str()),
-              "finishReason=" + reason, resp.status);
+      Error e(ErrorCode::Refused, refusal_message(reason), "finishReason=" + reason, resp.status);
       if (!result.text.empty()) e.with_text(result.text);
       throw e;
+    }
+    if (reason == "IMAGE_OTHER") {
+      Error e(ErrorCode::BadResponse,
+              _("Gemini could not make the picture and gave no reason. Try again, or rephrase the prompt."),
+              "finishReason=IMAGE_OTHER", resp.status);
+      if (!result.text.empty()) e.with_text(result.text);
+      throw e;
+    }
+    if (reason == "NO_IMAGE") {  // the model chose not to draw: say so, with its words if it gave any
+      if (result.text.empty())
+        throw Error(ErrorCode::BadResponse,
+                    _("Gemini answered without making a picture. Ask for the change directly (\"replace the sky "
+                      "with …\") and try again."),
+                    "finishReason=NO_IMAGE", resp.status);
+      throw Error(ErrorCode::TextOnly,
+                  format(_("Gemini answered with words instead of a picture: %s Ask for the change directly "
+                           "(\"replace the sky with …\") and try again."),
+                         json::excerpt(result.text, 300).c_str()),
+                  "finishReason=NO_IMAGE", resp.status)
+          .with_text(result.text);
     }
     if (reason == "MAX_TOKENS")
       throw Error(ErrorCode::BadResponse, _("Gemini stopped before it finished the picture. Try again."),
                   "finishReason=MAX_TOKENS", resp.status);
-    if (!result.text.empty())  // STOP, NO_IMAGE, ... with words only
+    if (!result.text.empty())  // STOP, ... with words only
       throw Error(ErrorCode::TextOnly,
                   format(_("%s answered with text instead of a picture: %s"), kService,
                          json::excerpt(result.text, 300).c_str()),
@@ -287,6 +319,23 @@ public:
                 format(_("Gemini answered without a picture (%s). Try again or rephrase the prompt."),
                        reason.empty() ? _("no reason given") : reason.c_str()),
                 "finishReason=" + reason, resp.status);
+  }
+
+  std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
+                                              const std::string &page_token) const override {
+    return google_model_list_request(base_url, api_key, page_token);
+  }
+
+  // Image models: "image" in the id and served by generateContent (text, embedding, speech
+  // and video models are left out).
+  ModelPage parse_model_list(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
+    if (json::object(doc.object(), "error")) throw status_error(resp);
+    return google_model_list(doc, [](const ServedModel &m, JsonArray *methods) {
+      return m.id.find("image") != std::string::npos && m.id.rfind("imagen", 0) != 0 &&
+             has_word(methods, "generateContent");
+    });
   }
 
   // Besides the HTTP hints: RetryInfo.retryDelay, and no retry once a daily quota is used up.

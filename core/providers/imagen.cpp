@@ -39,9 +39,7 @@ Error status_error(const HttpResponse &resp) {
                  detail, code);
   if (code == 404)  // what Google answers for every Imagen id since the shutdown
     return Error(ErrorCode::ModelNotFound,
-                 _("This Imagen model was retired by its owner and this service no longer offers it. Choose a "
-                   "Gemini image model instead (provider gemini, for example gemini-2.5-flash-image)."),
-                 detail, code);
+                 _("This service no longer offers this Imagen model: its owner retired it."), detail, code);
   if (code == 429) {
     if (st.per_day_quota())
       return Error(ErrorCode::QuotaExhausted,
@@ -55,10 +53,14 @@ Error status_error(const HttpResponse &resp) {
 }
 
 class Imagen final : public Provider {
+  // Imagen models in Google's list: ids "imagen-…", served by :predict.
+  static bool is_imagen(const ServedModel &m, JsonArray *methods) {
+    return m.id.rfind("imagen", 0) == 0 && has_word(methods, "predict");
+  }
+
 public:
   std::string_view name() const override { return "imagen"; }
   std::string_view display_name() const override { return "Google Imagen"; }
-  std::string_view default_model() const override { return "imagen-4.0-generate-001"; }
   std::string_view default_base_url() const override { return "https://generativelanguage.googleapis.com"; }
   std::vector<std::string> key_env_vars() const override { return {"GEMINI_API_KEY", "GOOGLE_API_KEY"}; }
 
@@ -149,6 +151,18 @@ public:
   }
 
   // As for Gemini: RetryInfo.retryDelay, and no retry once a daily quota is used up.
+  std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
+                                              const std::string &page_token) const override {
+    return google_model_list_request(base_url, api_key, page_token);
+  }
+
+  ModelPage parse_model_list(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
+    if (json::object(doc.object(), "error")) throw status_error(resp);
+    return google_model_list(doc, is_imagen);
+  }
+
   RetryAdvice retry_advice(const HttpResponse &resp) const override { return google_retry_advice(resp); }
 };
 

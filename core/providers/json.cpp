@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include "core/util/day.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
@@ -74,6 +75,27 @@ JsonObject *element_object(JsonArray *a, guint i) {
   if (!a || i >= json_array_get_length(a)) return nullptr;
   JsonNode *n = json_array_get_element(a, i);
   return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : nullptr;
+}
+
+std::string date(JsonObject *o, const char *name) {
+  JsonNode *n = o ? json_object_get_member(o, name) : nullptr;
+  if (!n || !JSON_NODE_HOLDS_VALUE(n)) return {};
+  if (json_node_get_value_type(n) == G_TYPE_INT64) {
+    const int64_t t = json_node_get_int(n);
+    if (t <= 0 || t > int64_t(253402300799)) return {};  // after 9999-12-31: not a day
+    GDateTime *when = g_date_time_new_from_unix_utc(t);
+    if (!when) return {};
+    gchar *text = g_date_time_format(when, "%Y-%m-%d");
+    std::string out = text ? text : "";
+    g_free(text);
+    g_date_time_unref(when);
+    return out;
+  }
+  if (json_node_get_value_type(n) != G_TYPE_STRING) return {};
+  const std::string s = json_node_get_string(n);
+  if (s.size() > 10 && s[10] != 'T' && s[10] != ' ') return {};
+  if (!is_iso_day(std::string_view(s).substr(0, 10))) return {};
+  return s.substr(0, 10);
 }
 
 void add(JsonBuilder *b, const char *name, const std::string &value) {

@@ -43,6 +43,9 @@ std::string string(JsonObject *o, const char *name, std::string fallback = {});
 int64_t integer(JsonObject *o, const char *name, int64_t fallback = -1);
 bool boolean(JsonObject *o, const char *name, bool fallback = false);
 JsonObject *element_object(JsonArray *a, guint i);
+// A day as "YYYY-MM-DD", from a date or date-time text ("2026-12-01", "2026-12-01T00:00:00Z")
+// or a Unix time in seconds; "" when absent, null or not a day.
+std::string date(JsonObject *o, const char *name);
 
 // Builder shorthands: one member of the object being built.
 void add(JsonBuilder *b, const char *name, const std::string &value);

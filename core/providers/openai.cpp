@@ -97,11 +97,19 @@ Error status_error(const HttpResponse &resp) {
                         message.empty() ? format(_("error %d"), status).c_str() : message.c_str()),
                  detail, status);
   }
-  if (status == 404)
-    return Error(ErrorCode::ModelNotFound,
-                 format(_("%s does not know this model, or it was retired. Choose another model. (%s)"), kService,
-                        json::excerpt(message, 160).c_str()),
-                 detail, status);
+  if (status == 404) {
+    // OpenAI names a model it does not serve with code model_not_found; any other 404 is an
+    // address that is not OpenAI's Images API.
+    if (e.code == "model_not_found" || (e.message.find("model") != std::string::npos && e.code.empty() &&
+                                         e.message.find("does not exist") != std::string::npos))
+      return Error(ErrorCode::ModelNotFound,
+                   format(_("%s does not offer this model: it was retired, or the name is wrong. (%s)"), kService,
+                          json::excerpt(message, 160).c_str()),
+                   detail, status);
+    return Error(ErrorCode::BadRequest,
+                 format(_("%s found nothing at this address (error 404). Check the endpoint."), kService), detail,
+                 status);
+  }
   if (status == 429) {
     if (e.code == "insufficient_quota")
       return Error(ErrorCode::QuotaExhausted,
@@ -142,7 +150,6 @@ class OpenAI final : public Provider {
 public:
   std::string_view name() const override { return "openai"; }
   std::string_view display_name() const override { return "OpenAI"; }
-  std::string_view default_model() const override { return "gpt-image-1"; }
   std::string_view default_base_url() const override { return "https://api.openai.com/v1"; }
   std::vector<std::string> key_env_vars() const override { return {"OPENAI_API_KEY"}; }
 
@@ -239,6 +246,31 @@ public:
     }
     result.finish_reason = "stop";
     return result;
+  }
+
+  std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
+                                              const std::string &) const override {
+    return bearer_get(base_url + "/models", api_key);  // one page: OpenAI answers the whole list at once
+  }
+
+  // {"object": "list", "data": [{"id", "object": "model", "created", "owned_by", "shutdown_date"?}]}.
+  // Image models have "image" in their ids (gpt-image-…, chatgpt-image-latest).
+  ModelPage parse_model_list(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
+    if (json::object(doc.object(), "error")) throw status_error(resp);
+    ModelPage page;
+    JsonArray *data = json::array(doc.object(), "data");
+    for (guint i = 0; data && i < json_array_get_length(data); ++i) {
+      JsonObject *m = json::element_object(data, i);
+      ServedModel served;
+      served.id = json::string(m, "id");
+      if (served.id.empty()) continue;
+      served.image = served.id.find("image") != std::string::npos;
+      served.shutdown = json::date(m, "shutdown_date");
+      page.models.push_back(std::move(served));
+    }
+    return page;
   }
 
   RetryAdvice retry_advice(const HttpResponse &resp) const override {

@@ -213,7 +213,6 @@ class OpenAIChat final : public Provider {
 public:
   std::string_view name() const override { return "openai-chat"; }
   std::string_view display_name() const override { return "Chat relay"; }
-  std::string_view default_model() const override { return "google/gemini-2.5-flash-image"; }
   std::string_view default_base_url() const override { return "https://openrouter.ai/api/v1"; }
   std::vector<std::string> key_env_vars() const override { return {"GENFILL_CHAT_API_KEY", "OPENROUTER_API_KEY"}; }
 
@@ -332,6 +331,34 @@ public:
           .with_text(result.text);
     throw Error(ErrorCode::BadResponse, _("The relay answered without a picture."),
                 "finish_reason=" + result.finish_reason + " native=" + native, resp.status);
+  }
+
+  std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
+                                              const std::string &) const override {
+    // One page; OpenRouter lists only text models unless asked for others.
+    return bearer_get(base_url + "/models?output_modalities=image", api_key);
+  }
+
+  // {"data": [{"id", "name", "architecture": {"output_modalities": ["image", "text"]}, ...}]}.
+  ModelPage parse_model_list(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::parse_object(resp.body, "The relay", resp.status);
+    if (json::object(doc.object(), "error")) throw status_error(resp);
+    ModelPage page;
+    JsonArray *data = json::array(doc.object(), "data");
+    for (guint i = 0; data && i < json_array_get_length(data); ++i) {
+      JsonObject *m = json::element_object(data, i);
+      ServedModel served;
+      served.id = json::string(m, "id");
+      if (served.id.empty()) continue;
+      served.display_name = json::string(m, "name");
+      JsonArray *out = json::array(json::object(m, "architecture"), "output_modalities");
+      // Relays that describe no modalities: judge by the id, as for OpenAI's own list.
+      served.image = out ? has_word(out, "image") : served.id.find("image") != std::string::npos;
+      served.shutdown = json::date(m, "expiration_date");
+      page.models.push_back(std::move(served));
+    }
+    return page;
   }
 };
 

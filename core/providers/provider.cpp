@@ -1,11 +1,13 @@
 #include "core/providers/provider.hpp"
 
 #include <cstdio>
+#include <functional>
 
 #include <glib.h>
 
 #include "core/providers/registry.hpp"
 #include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
 namespace genfill {
@@ -100,6 +102,68 @@ Error common_status_error(const std::string &service, int status, const std::str
 
 RetryAdvice Provider::retry_advice(const HttpResponse &resp) const { return http_retry_advice(resp); }
 
+std::optional<HttpRequest> Provider::build_model_list(const std::string &, const std::string &,
+                                                      const std::string &) const {
+  return std::nullopt;
+}
+
+ModelPage Provider::parse_model_list(const HttpResponse &resp) const {
+  throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."),
+                                             std::string(display_name()).c_str()),
+              "no model list for " + std::string(name()), resp.status);
+}
+
+HttpRequest google_model_list_request(const std::string &base_url, const std::string &api_key,
+                                      const std::string &page_token) {
+  HttpRequest http;
+  http.method = "GET";
+  // The largest page Google serves: one or two calls for the whole list.
+  http.url = base_url + "/v1beta/models?pageSize=1000";
+  if (!page_token.empty()) {
+    GCharPtr token(g_uri_escape_string(page_token.c_str(), nullptr, FALSE));
+    http.url += std::string("&pageToken=") + token.get();
+  }
+  http.headers = {{"x-goog-api-key", api_key}};  // never in the URL
+  return http;
+}
+
+ModelPage google_model_list(const json::Doc &doc, const std::function<bool(const ServedModel &, JsonArray *)> &image) {
+  ModelPage page;
+  JsonObject *root = doc.object();
+  JsonArray *models = json::array(root, "models");
+  for (guint i = 0; models && i < json_array_get_length(models); ++i) {
+    JsonObject *m = json::element_object(models, i);
+    std::string id = json::string(m, "name");
+    if (id.rfind("models/", 0) == 0) id.erase(0, 7);
+    if (id.empty()) continue;
+    ServedModel served;
+    served.id = std::move(id);
+    served.display_name = json::string(m, "displayName");
+    served.image = image(served, json::array(m, "supportedGenerationMethods"));
+    page.models.push_back(std::move(served));
+  }
+  page.next_page = json::string(root, "nextPageToken");
+  return page;
+}
+
+HttpRequest bearer_get(std::string url, const std::string &api_key) {
+  HttpRequest http;
+  http.method = "GET";
+  http.url = std::move(url);
+  http.headers = {{"Authorization", "Bearer " + api_key}};
+  return http;
+}
+
+bool has_word(JsonArray *words, const char *word) {
+  for (guint i = 0; words && i < json_array_get_length(words); ++i) {
+    JsonNode *n = json_array_get_element(words, i);
+    if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING &&
+        g_strcmp0(json_node_get_string(n), word) == 0)
+      return true;
+  }
+  return false;
+}
+
 GoogleError read_google_error(const HttpResponse &resp) {
   GoogleError e;
   e.st = json::read_rpc_status(resp.body);
@@ -119,6 +183,12 @@ RetryAdvice google_retry_advice(const HttpResponse &resp) {
   if (st.per_day_quota()) return RetryAdvice{false, -1};
   if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
   return advice;
+}
+
+std::string service_name(const Provider &p) {
+  std::string name(p.display_name());
+  if (name.rfind("Google ", 0) == 0) name.erase(0, 7);
+  return name;
 }
 
 const std::vector<const Provider *> &all_providers() {

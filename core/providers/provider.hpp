@@ -87,6 +87,20 @@ struct Result {
   std::vector<TurnPart> model_parts;
 };
 
+// One model as a service's own model list names it.
+struct ServedModel {
+  std::string id;            // as used in requests (Gemini's "models/" prefix removed)
+  std::string display_name;  // "" when the list gives none
+  bool image = false;        // makes pictures, as far as the list tells
+  std::string shutdown;      // announced shutdown day, "YYYY-MM-DD"; "" = none announced
+};
+
+// One page of a service's model list.
+struct ModelPage {
+  std::vector<ServedModel> models;
+  std::string next_page;  // token for the next page; "" = this was the last
+};
+
 // What to do about a failed try.
 struct RetryAdvice {
   bool retry = false;
@@ -99,7 +113,6 @@ public:
 
   virtual std::string_view name() const = 0;           // registry key, e.g. "gemini"
   virtual std::string_view display_name() const = 0;   // e.g. "Google Gemini"
-  virtual std::string_view default_model() const = 0;
   virtual std::string_view default_base_url() const = 0;
   virtual std::vector<std::string> key_env_vars() const = 0;  // first found wins
 
@@ -107,12 +120,23 @@ public:
   virtual HttpRequest build(const Request &req, const std::string &api_key) const = 0;
   // Parses any response (2xx or not). Returns a result with at least one image, or throws Error.
   virtual Result parse(const HttpResponse &resp) const = 0;
+  // The service's list of the models it serves, page by page (`page_token` "" = the first).
+  // Default: the service has no such list (nullopt).
+  virtual std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
+                                                      const std::string &page_token) const;
+  // Parses one page of that list (2xx or not). Throws Error as parse() does.
+  virtual ModelPage parse_model_list(const HttpResponse &resp) const;
+
   // Whether a failed response is worth retrying. Default: 408/429/500/502/503/504,
   // honouring Retry-After / retry-after-ms.
   virtual RetryAdvice retry_advice(const HttpResponse &resp) const;
 };
 
-// The registry: providers in a stable order.
+// The service's name as users know it: "Gemini", "OpenAI", "Imagen", "Chat relay".
+std::string service_name(const Provider &p);
+
+// The registry: providers in a stable order. A provider's default model is the catalog's
+// (core/catalog), never the provider's own.
 const std::vector<const Provider *> &all_providers();
 const Provider *find_provider(std::string_view name);  // nullptr when unknown
 

@@ -1,6 +1,8 @@
 // Each provider file defines one accessor; the registry lists them in provider.cpp.
 #pragma once
 
+#include <functional>
+
 #include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
@@ -28,6 +30,17 @@ GoogleError read_google_error(const HttpResponse &resp);
 // Google's retry advice: the HTTP rules, no retry once the daily quota is spent, and the
 // RetryInfo delay when there is no Retry-After.
 RetryAdvice google_retry_advice(const HttpResponse &resp);
+
+// Google's model list (Gemini, Imagen): GET {base}/v1beta/models, key in the header, paged by
+// pageToken / nextPageToken. `image` tells from an entry (and its supportedGenerationMethods)
+// whether it is a model of the provider's kind.
+HttpRequest google_model_list_request(const std::string &base_url, const std::string &api_key,
+                                      const std::string &page_token);
+ModelPage google_model_list(const json::Doc &doc, const std::function<bool(const ServedModel &, JsonArray *)> &image);
+// A GET with the key as a Bearer token (OpenAI's and the relays' model lists).
+HttpRequest bearer_get(std::string url, const std::string &api_key);
+// Whether a JSON array of strings holds `word`.
+bool has_word(JsonArray *words, const char *word);
 
 // The MIME type to send a picture with: its own when it is PNG, JPEG or WebP, else what its
 // bytes are. Throws Error{InvalidInput} for anything else (the services refuse other types).

@@ -16,6 +16,24 @@
 
 namespace genfill {
 
+std::string base_url_for(const std::string &given) {
+  std::string url = given;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  GErrorOut err;
+  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out());
+  bool ok = uri && (g_strcmp0(g_uri_get_scheme(uri), "https") == 0 ||
+                    g_strcmp0(g_uri_get_scheme(uri), "http") == 0) &&
+            g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
+            !g_uri_get_userinfo(uri);
+  if (uri) g_uri_unref(uri);
+  if (!ok)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("The endpoint \"%s\" is not a usable web address. Give a base URL such as "
+                         "https://example.com/v1, without query or credentials."),
+                       url.c_str()));
+  return url;
+}
+
 namespace {
 
 constexpr gsize kReadChunk = 64 * 1024;

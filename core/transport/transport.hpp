@@ -14,6 +14,11 @@
 
 namespace genfill {
 
+// A service's base URL as given (argument, dialog, provider default): checked to be an http(s)
+// address with a host and without query or credentials, trailing slashes removed. Throws
+// Error{InvalidInput} otherwise.
+std::string base_url_for(const std::string &url);
+
 struct TransportOptions {
   double connect_timeout_s = 30;     // to establish a connection
   double timeout_s = 300;            // per try, from sending to the last byte of the answer

@@ -2,6 +2,7 @@
 // and the errors a broken file gives (file, line, entry, field).
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,11 +87,50 @@ TEST(Catalog, TheShippedFileLoads) {
   std::vector<std::string> ids;
   for (const ModelInfo &m : models) ids.push_back(m.id);
   EXPECT_EQ(ids, (std::vector<std::string>{
-                     "gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview",
-                     "gemini-2.0-flash-exp-image-generation", "gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5",
-                     "gpt-image-2", "imagen-4.0-generate-001", "imagen-3.0-generate-002",
-                     "google/gemini-2.5-flash-image", "google/gemini-3-pro-image-preview",
-                     "google/gemini-3.1-flash-image-preview"}));
+                     // Gemini: served, then retired.
+                     "gemini-3.1-flash-image", "gemini-nano-banana-2.1", "gemini-3-pro-image",
+                     "gemini-3.1-flash-lite-image", "gemini-3.1-flash-image-preview", "gemini-3-pro-image-preview",
+                     "gemini-2.5-flash-image", "gemini-2.0-flash-exp-image-generation",
+                     // OpenAI: served, then retired.
+                     "gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst",
+                     "gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-1", "gpt-image-1-mini",
+                     "gpt-image-1.5", "chatgpt-image-latest",
+                     // Imagen: all retired.
+                     "imagen-4.0-generate-001", "imagen-3.0-generate-002",
+                     // The chat relay: served, then retired.
+                     "google/gemini-3.1-flash-image", "google/gemini-nano-banana-2.1", "google/gemini-3-pro-image",
+                     "google/gemini-3.1-flash-lite-image", "google/gemini-3.1-flash-image-preview",
+                     "google/gemini-3-pro-image-preview", "google/gemini-2.5-flash-image"}));
+  // The lifecycle as the services announced it (read 2026-12-04).
+  std::map<std::string, std::pair<std::string, std::string>> retired;  // id -> (day, replacement)
+  for (const ModelInfo &m : models)
+    if (!m.retired.empty() || !m.replacement.empty()) retired[m.id] = {m.retired, m.replacement};
+  EXPECT_EQ(retired, (std::map<std::string, std::pair<std::string, std::string>>{
+                         {"gemini-3.1-flash-image-preview", {"2026-06-25", "gemini-3.1-flash-image"}},
+                         {"gemini-3-pro-image-preview", {"2026-06-25", "gemini-3-pro-image"}},
+                         {"gemini-2.5-flash-image", {"2026-10-02", "gemini-3.1-flash-image"}},
+                         {"gemini-2.0-flash-exp-image-generation", {"2026-06-01", "gemini-3.1-flash-image"}},
+                         {"gpt-image-1", {"2026-10-23", "gpt-image-2"}},
+                         {"gpt-image-1-mini", {"2026-12-01", "gpt-image-2.6-sunburst"}},
+                         {"gpt-image-1.5", {"2026-12-01", "gpt-image-2.6-sunburst"}},
+                         {"chatgpt-image-latest", {"2026-12-01", "gpt-image-2.6-sunburst"}},
+                         {"imagen-4.0-generate-001", {"2026-08-17", "gemini-3.1-flash-image"}},
+                         {"imagen-3.0-generate-002", {"2026-06-24", "gemini-3.1-flash-image"}},
+                         {"google/gemini-3.1-flash-image-preview", {"2026-06-25", "google/gemini-3.1-flash-image"}},
+                         {"google/gemini-3-pro-image-preview", {"2026-06-25", "google/gemini-3-pro-image"}},
+                         {"google/gemini-2.5-flash-image", {"2026-10-02", "google/gemini-3.1-flash-image"}}}));
+  // Every replacement is a model of the catalog that is itself served on the day it was read.
+  for (const ModelInfo &m : models) {
+    if (m.replacement.empty()) continue;
+    const ModelInfo *instead = find(models, m.replacement);
+    ASSERT_TRUE(instead) << m.id << " -> " << m.replacement;
+    EXPECT_FALSE(is_retired(*instead, "2026-12-04")) << m.id << " -> " << m.replacement;
+  }
+  // Each provider's default, on that day: never a retired one, none for Imagen.
+  EXPECT_EQ(default_model_id(models, "gemini", "2026-12-04"), "gemini-3.1-flash-image");
+  EXPECT_EQ(default_model_id(models, "openai", "2026-12-04"), "gpt-image-2");
+  EXPECT_EQ(default_model_id(models, "openai-chat", "2026-12-04"), "google/gemini-3.1-flash-image");
+  EXPECT_EQ(default_model_id(models, "imagen", "2026-12-04"), "");
   // What the process uses is the same list.
   ASSERT_EQ(known_models().size(), models.size());
   for (size_t i = 0; i < models.size(); ++i) EXPECT_EQ(known_models()[i].id, models[i].id);
@@ -112,7 +152,7 @@ TEST(Catalog, FilesComeFromTheEnvironmentAndTheUsersConfigFolder) {
 
 TEST_F(CatalogFilesTest, TheUsersFileReplacesEntriesByIdAndAddsNewOnes) {
   const std::string user = write(
-      "user.json", file_of({entry("gpt-image-2", "openai", "      \"default\": true,\n"), entry("gemini-4-image"),
+      "user.json", file_of({entry("gpt-image-2.5-flare", "openai", "      \"default\": true,\n"), entry("gemini-4-image"),
                             entry("acme-paint", "acme")}));
   std::vector<ModelInfo> base = load_catalog(shipped(), "");
   std::vector<ModelInfo> merged = load_catalog(shipped(), user);
@@ -121,16 +161,19 @@ TEST_F(CatalogFilesTest, TheUsersFileReplacesEntriesByIdAndAddsNewOnes) {
   const auto pos = [](const std::vector<ModelInfo> &v, const std::string &id) {
     return std::find_if(v.begin(), v.end(), [&](const ModelInfo &m) { return m.id == id; }) - v.begin();
   };
-  EXPECT_EQ(pos(merged, "gpt-image-2"), pos(base, "gpt-image-2"));
-  const ModelInfo *mine = find(merged, "gpt-image-2");
+  EXPECT_EQ(pos(merged, "gpt-image-2.5-flare"), pos(base, "gpt-image-2.5-flare"));
+  const ModelInfo *mine = find(merged, "gpt-image-2.5-flare");
   ASSERT_TRUE(mine);
-  EXPECT_EQ(mine->display_name, "Mine gpt-image-2");
+  EXPECT_EQ(mine->display_name, "Mine gpt-image-2.5-flare");
   EXPECT_EQ(mine->max_input_images, 5);
   EXPECT_FALSE(mine->free_size) << "the whole entry is the user's";
   // The user's default wins over the shipped one.
   EXPECT_TRUE(mine->is_default);
-  EXPECT_FALSE(find(merged, "gpt-image-1")->is_default);
-  EXPECT_TRUE(find(base, "gpt-image-1")->is_default);
+  EXPECT_FALSE(find(merged, "gpt-image-2")->is_default);
+  EXPECT_TRUE(find(base, "gpt-image-2")->is_default);
+  EXPECT_FALSE(find(base, "gpt-image-2.5-flare")->is_default);
+  EXPECT_EQ(default_model_id(merged, "openai", "2026-12-04"), "gpt-image-2.5-flare");
+  EXPECT_EQ(default_model_id(base, "openai", "2026-12-04"), "gpt-image-2");
   // Added at the end, in the file's order; a provider this build does not know loads too.
   EXPECT_EQ(merged[merged.size() - 2].id, "gemini-4-image");
   EXPECT_EQ(merged.back().id, "acme-paint");
@@ -277,6 +320,147 @@ TEST(Catalog, DefaultsOfOptionalFields) {
   EXPECT_TRUE(m.response_modalities.empty());
   EXPECT_EQ(m.default_image_size, "1K");  // the size of scale 1 when none is named
   EXPECT_EQ(m.aspects[1].label(), "16:9");
+}
+
+// ---- lifecycle: "retired" and "replacement" ---------------------------------------------------
+
+// The lines an entry needs to be retired on `day` in favour of `instead`.
+std::string retired_on(const std::string &day, const std::string &instead = "") {
+  std::string lines = "      \"retired\": \"" + day + "\",\n";
+  if (!instead.empty()) lines += "      \"replacement\": \"" + instead + "\",\n";
+  return lines;
+}
+
+TEST(CatalogLifecycle, RetiredAndReplacementLoad) {
+  std::vector<ModelInfo> models =
+      parse_catalog(file_of({entry("old", "gemini", retired_on("2026-06-25", "new")), entry("new"),
+                             entry("gone", "gemini", "      \"retired\": \"2026-02-28\",\n")}),
+                    "m.json");
+  ASSERT_EQ(models.size(), 3u);
+  EXPECT_EQ(models[0].retired, "2026-06-25");
+  EXPECT_EQ(models[0].replacement, "new");
+  EXPECT_EQ(models[1].retired, "") << "no shutdown known";
+  EXPECT_EQ(models[1].replacement, "") << "none named";
+  EXPECT_EQ(models[2].retired, "2026-02-28") << "a retired model needs no replacement";
+  EXPECT_EQ(models[2].replacement, "");
+  // A replacement without a day: the owner named a successor but no shutdown yet.
+  std::vector<ModelInfo> named =
+      parse_catalog(file_of({entry("a", "gemini", "      \"replacement\": \"b\",\n")}), "m.json");
+  EXPECT_EQ(named[0].retired, "");
+  EXPECT_EQ(named[0].replacement, "b");
+  EXPECT_FALSE(is_retired(named[0], "2099-12-31"));
+}
+
+TEST(CatalogLifecycle, BadDaysAndEmptyReplacementsAreRefusedWhereTheyAre) {
+  // The second entry's extra lines start at line 24 of the file (entry "a" is lines 4 to 14,
+  // entry "b" starts at 15 and its own nine lines run to 23).
+  const std::string want_day = "m.json, line 24: model \"b\", field \"retired\": expected a date";
+  for (const char *bad : {"2026-13-01", "soon", "2026-02-30", "2026-6-1", "26-06-01", "2026-06-01T00:00:00Z", ""}) {
+    SCOPED_TRACE(bad);
+    const std::string message =
+        error_of([&] { parse_catalog(file_of({entry("a"), entry("b", "gemini", retired_on(bad))}), "m.json"); });
+    EXPECT_EQ(message.rfind(want_day, 0), 0u) << message;
+  }
+  // Not text at all.
+  const std::string number = error_of([] {
+    parse_catalog(file_of({entry("a"), entry("b", "gemini", "      \"retired\": 20260601,\n")}), "m.json");
+  });
+  EXPECT_TRUE(has(number, "m.json, line 24: model \"b\", field \"retired\"")) << number;
+  // A real day that only leap years have is a day.
+  EXPECT_NO_THROW(parse_catalog(file_of({entry("a", "gemini", retired_on("2028-02-29"))}), "m.json"));
+
+  // An empty replacement, or the model itself, names no other model.
+  for (const char *instead : {"", "b"}) {
+    SCOPED_TRACE(instead);
+    const std::string message = error_of([&] {
+      parse_catalog(file_of({entry("a"), entry("b", "gemini", "      \"replacement\": \"" + std::string(instead) + "\",\n")}),
+                    "m.json");
+    });
+    EXPECT_TRUE(has(message, "m.json, line 24: model \"b\", field \"replacement\": expected the id of another model"))
+        << message;
+  }
+  const std::string number_instead = error_of([] {
+    parse_catalog(file_of({entry("a"), entry("b", "gemini", "      \"replacement\": 7,\n")}), "m.json");
+  });
+  EXPECT_TRUE(has(number_instead, "model \"b\", field \"replacement\"")) << number_instead;
+}
+
+TEST(CatalogLifecycle, RetiredFromItsDayOn) {
+  ModelInfo m;
+  EXPECT_FALSE(is_retired(m, "2026-12-04")) << "no day: never retired";
+  EXPECT_FALSE(is_retired(m));
+  m.retired = "2026-06-25";
+  EXPECT_FALSE(is_retired(m, "2026-06-24")) << "announced, not yet shut down";
+  EXPECT_TRUE(is_retired(m, "2026-06-25")) << "the day itself";
+  EXPECT_TRUE(is_retired(m, "2026-07-01"));
+  EXPECT_TRUE(is_retired(m, "2027-01-01"));
+  EXPECT_FALSE(is_retired(m, "2025-12-31"));
+  // Without a day given, today (UTC) decides: a day long past is retired, one far ahead is not.
+  m.retired = "2000-01-01";
+  EXPECT_TRUE(is_retired(m));
+  m.retired = "2999-01-01";
+  EXPECT_FALSE(is_retired(m));
+  const std::string today = today_utc();
+  EXPECT_EQ(today.size(), 10u) << today;
+  EXPECT_EQ(today[4], '-');
+  EXPECT_EQ(today[7], '-');
+}
+
+TEST(CatalogLifecycle, TheDefaultIsNeverRetired) {
+  std::vector<ModelInfo> models = parse_catalog(
+      file_of({entry("older", "gemini", retired_on("2026-03-01", "current")),
+               entry("marked", "gemini", "      \"default\": true,\n" + retired_on("2026-06-25", "current")),
+               entry("current"), entry("later"), entry("gpt-x", "openai"),
+               entry("gpt-old", "openai", "      \"default\": true,\n" + retired_on("2026-01-01"))}),
+      "m.json");
+  // Before its day the entry marked "default" is the default.
+  EXPECT_EQ(default_model_id(models, "gemini", "2026-02-01"), "marked");
+  EXPECT_EQ(default_model_id(models, "gemini", "2026-06-24"), "marked");
+  // From its day on: the first entry that is not retired (never the retired "older" before it).
+  EXPECT_EQ(default_model_id(models, "gemini", "2026-06-25"), "current");
+  EXPECT_EQ(default_model_id(models, "gemini", "2026-12-04"), "current");
+  // The marked default of another provider, retired: its first served entry.
+  EXPECT_EQ(default_model_id(models, "openai", "2026-12-04"), "gpt-x");
+  EXPECT_EQ(default_model_id(models, "openai", "2025-12-31"), "gpt-old");
+  EXPECT_EQ(default_model_id(models, "nobody", "2026-12-04"), "");
+}
+
+TEST(CatalogLifecycle, NoDefaultWhenEveryModelIsRetired) {
+  std::vector<ModelInfo> models = parse_catalog(
+      file_of({entry("imagen-a", "imagen", "      \"default\": true,\n" + retired_on("2026-06-24", "gemini-x")),
+               entry("imagen-b", "imagen", retired_on("2026-08-17")), entry("gemini-x")}),
+      "m.json");
+  EXPECT_EQ(default_model_id(models, "imagen", "2026-12-04"), "");
+  EXPECT_EQ(default_model_id(models, "imagen", "2026-07-01"), "imagen-b") << "one is still served";
+  EXPECT_EQ(default_model_id(models, "imagen", "2026-01-01"), "imagen-a");
+  EXPECT_EQ(default_model_id(models, "gemini", "2026-12-04"), "gemini-x");
+}
+
+TEST_F(CatalogFilesTest, TheUsersFileDecidesTheLifecycleOfItsEntries) {
+  // The user marks a retired shipped model as the default (still retired), brings another back
+  // (its entry without a day replaces the shipped one whole), and adds one retiring later.
+  const std::string user = write(
+      "user.json",
+      file_of({entry("gemini-2.5-flash-image", "gemini", "      \"default\": true,\n" + retired_on("2026-10-02")),
+               entry("gpt-image-1", "openai"),
+               entry("gpt-image-9", "openai", "      \"default\": true,\n" + retired_on("2027-03-01", "gpt-image-2"))}));
+  std::vector<ModelInfo> merged = load_catalog(shipped(), user);
+  // A retired default is no default: Gemini's first served entry is.
+  EXPECT_TRUE(find(merged, "gemini-2.5-flash-image")->is_default);
+  EXPECT_EQ(default_model_id(merged, "gemini", "2026-12-04"), "gemini-3.1-flash-image");
+  EXPECT_EQ(default_model_id(merged, "gemini", "2026-10-01"), "gemini-2.5-flash-image");
+  // The user's gpt-image-1 is not retired.
+  EXPECT_EQ(find(merged, "gpt-image-1")->retired, "");
+  EXPECT_EQ(find(merged, "gpt-image-1")->replacement, "");
+  EXPECT_EQ(find(load_catalog(shipped(), ""), "gpt-image-1")->retired, "2026-10-23");
+  // The user's default until its own day; after it, the first served OpenAI entry.
+  EXPECT_EQ(default_model_id(merged, "openai", "2026-12-04"), "gpt-image-9");
+  EXPECT_EQ(default_model_id(merged, "openai", "2027-03-01"), "gpt-image-2");
+  // A bad day in the user's file names the user's file.
+  const std::string bad = write("bad.json", file_of({entry("gpt-image-1", "openai", retired_on("2026-13-01"))}));
+  const std::string message = error_of([&] { load_catalog(shipped(), bad); });
+  EXPECT_TRUE(has(message, bad + ", line ")) << message;
+  EXPECT_TRUE(has(message, "model \"gpt-image-1\", field \"retired\"")) << message;
 }
 
 }  // namespace

@@ -1,14 +1,20 @@
 // One edit or generation through the core job, against the in-process loopback fake: what each
-// model is asked for (sizes, image sizes, input fidelity), as the catalog says.
+// model is asked for (sizes, image sizes, input fidelity), as the catalog says; what a model the
+// service no longer serves is answered with; and which models a service serves (core/served).
 #include <set>
 #include <string>
 #include <utility>
 
+#include <glib.h>
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
 
 #include "core/catalog/models.hpp"
 #include "core/edit/job.hpp"
 #include "core/plan/plan.hpp"
+#include "core/providers/provider.hpp"
+#include "core/served/served.hpp"
+#include "core/util/day.hpp"
 #include "core/util/error.hpp"
 #include "fake_server.hpp"
 
@@ -17,6 +23,20 @@ using genfill::test::FakeServer;
 using genfill::test::RecordedRequest;
 
 namespace {
+
+// Whether `text` names the model `id` as a word of its own (not as part of a longer id:
+// "gemini-3-pro-image" is not named by "gemini-3-pro-image-preview"; a full stop may follow).
+bool names(const std::string &text, const std::string &id) {
+  auto id_char = [](char c) { return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '/' || c == '.'; };
+  for (size_t at = text.find(id); at != std::string::npos; at = text.find(id, at + 1)) {
+    const size_t end = at + id.size();
+    const bool starts = at == 0 || !id_char(text[at - 1]);
+    const bool ends = end == text.size() || !id_char(text[end]) ||
+                      (text[end] == '.' && (end + 1 == text.size() || !g_ascii_isalnum(text[end + 1])));
+    if (starts && ends) return true;
+  }
+  return false;
+}
 
 Image pattern(int w, int h) {
   Image img(w, h);
@@ -65,13 +85,37 @@ protected:
     return recs.at(0);
   }
 
+  // Edits as edit() does, with a model the service refuses (404): the job must throw
+  // ModelNotFound after that one request; returns what the fake saw of it.
+  RecordedRequest refused_edit(const std::string &provider, const std::string &model, int w, int h,
+                               Rect selection = {}, std::string *message = nullptr) {
+    server.reset();
+    JobSettings s = settings(provider, model);
+    s.transport.max_tries = 3;  // a retry would show in the log
+    s.transport.backoff_initial_s = 0.01;
+    const Plan plan = plan_region(w, h, selection, resolve(s).model);
+    try {
+      run_edit(s, plan, crop(pattern(w, h), plan.region), std::nullopt, {});
+      ADD_FAILURE() << model << ": no error";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::ModelNotFound) << model << ": " << e.message();
+      EXPECT_EQ(e.http_status(), 404) << model;
+      if (message) *message = e.message();
+    }
+    auto recs = server.requests();
+    EXPECT_EQ(recs.size(), 1u) << model << ": nothing else is sent after the 404";
+    EXPECT_EQ(recs.at(0).model, model);
+    EXPECT_EQ(recs.at(0).status, 404);
+    return recs.at(0);
+  }
+
   FakeServer server;
 };
 
-TEST_F(JobTest, ImageSizeIsAskedOfGemini3OnlyAndCoversTheRegion) {
+TEST_F(JobTest, ImageSizeIsAskedOfModelsThatTakeItAndCoversTheRegion) {
   // A 1920x1080 picture: 16:9, more than Gemini 3's 1K answer (1376x768), so 2K.
   Plan plan;
-  RecordedRequest big = edit("gemini", "gemini-3-pro-image-preview", 1920, 1080, {}, nullptr, &plan);
+  RecordedRequest big = edit("gemini", "gemini-3-pro-image", 1920, 1080, {}, nullptr, &plan);
   EXPECT_EQ(big.aspect, "16:9");
   EXPECT_EQ(big.image_size, "2K");
   EXPECT_EQ(plan.out_w, 2752);
@@ -79,23 +123,23 @@ TEST_F(JobTest, ImageSizeIsAskedOfGemini3OnlyAndCoversTheRegion) {
   ASSERT_EQ(big.image_sizes.size(), 1u);
   EXPECT_EQ(big.image_sizes[0], std::make_pair(1920, 1080));
   // A small selection: 1K.
-  RecordedRequest small = edit("gemini", "gemini-3-pro-image-preview", 1600, 1200, Rect{600, 500, 300, 200});
+  RecordedRequest small = edit("gemini", "gemini-3-pro-image", 1600, 1200, Rect{600, 500, 300, 200});
   EXPECT_EQ(small.image_size, "1K");
-  // 3.1 Flash also has 512 for small regions.
-  EXPECT_EQ(edit("gemini", "gemini-3.1-flash-image-preview", 1600, 1200, Rect{600, 500, 200, 200}).image_size, "512");
-  // Gemini 2.5 and 2.0 have one size: never an imageSize (the fake, like the service, refuses it).
-  for (const char *model : {"gemini-2.5-flash-image", "gemini-2.0-flash-exp-image-generation"}) {
-    RecordedRequest r = edit("gemini", model, 1920, 1080);
-    EXPECT_EQ(r.image_size, "") << model;
-    EXPECT_EQ(r.aspect, "16:9") << model;
-  }
+  // 3.1 Flash also has 512 for small regions; Nano Banana 2.1 does not (the fake refuses it there).
+  EXPECT_EQ(edit("gemini", "gemini-3.1-flash-image", 1600, 1200, Rect{600, 500, 200, 200}).image_size, "512");
+  EXPECT_EQ(edit("gemini", "gemini-nano-banana-2.1", 1600, 1200, Rect{600, 500, 200, 200}).image_size, "1K");
+  // Flash-Lite has one size: never an imageSize, however large the region (the fake, like the
+  // service, refuses any but 1K).
+  RecordedRequest lite = edit("gemini", "gemini-3.1-flash-lite-image", 1920, 1080);
+  EXPECT_EQ(lite.image_size, "");
+  EXPECT_EQ(lite.aspect, "16:9");
 }
 
 // A region that needs Gemini 3's 4K answer is uploaded at about 4.3 MP at most (a larger PNG
 // would pass Gemini's 20 MB inline limit), and a host taking results at the upload's scale gets
 // them at the finer scale of the 4K answer, not at the smaller upload's.
 TEST_F(JobTest, A4KAnswerComesBackFinerThanItsCappedUpload) {
-  JobSettings s = settings("gemini", "gemini-3-pro-image-preview");
+  JobSettings s = settings("gemini", "gemini-3-pro-image");
   const Plan plan = plan_region(6000, 4000, Rect{}, resolve(s).model);
   ASSERT_EQ(plan.image_size, "4K");
   ASSERT_LE(double(plan.canvas_w) * plan.canvas_h, 4.3e6 + plan.canvas_w + plan.canvas_h);
@@ -115,9 +159,11 @@ TEST_F(JobTest, A4KAnswerComesBackFinerThanItsCappedUpload) {
 }
 
 TEST_F(JobTest, InputFidelityIsHighOnEditsWhereTheModelTakesIt) {
-  for (const char *model : {"gpt-image-1", "gpt-image-1.5", "gpt-image-2"})
+  for (const char *model : {"gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-2.5-flare", "gpt-image-2.6-sunburst"})
     EXPECT_EQ(edit("openai", model, 640, 480).input_fidelity, "high") << model;
-  EXPECT_EQ(edit("openai", "gpt-image-1-mini", 640, 480).input_fidelity, "") << "mini refuses it";
+  // gpt-image-1-mini refused it; it is shut down now (404), but its request is still recorded.
+  RecordedRequest mini = refused_edit("openai", "gpt-image-1-mini", 640, 480);
+  EXPECT_EQ(mini.input_fidelity, "") << "mini refuses it";
 }
 
 TEST_F(JobTest, Gpt2IsAskedForTheRegionsOwnShape) {
@@ -137,14 +183,15 @@ TEST_F(JobTest, Gpt2IsAskedForTheRegionsOwnShape) {
   ASSERT_EQ(std::sscanf(huge.size.c_str(), "%dx%d", &w, &h), 2) << huge.size;
   EXPECT_LE(w * h, 2560 * 1440);
   EXPECT_NEAR(double(w) / h, 1.5, 0.01);
-  // gpt-image-1: still one of its three sizes.
+  // gpt-image-1 (shut down now, and refused with 404, but its request is still recorded): one of
+  // its three sizes.
   const std::set<std::string> three = {"1024x1024", "1536x1024", "1024x1536"};
-  EXPECT_TRUE(three.count(edit("openai", "gpt-image-1", 1920, 1080).size));
-  EXPECT_TRUE(three.count(edit("openai", "gpt-image-1", 500, 1400).size));
+  EXPECT_TRUE(three.count(refused_edit("openai", "gpt-image-1", 1920, 1080).size));
+  EXPECT_TRUE(three.count(refused_edit("openai", "gpt-image-1", 500, 1400).size));
 }
 
 TEST_F(JobTest, GenerateAsksForASizeThatCoversTheOneWanted) {
-  JobSettings g3 = settings("gemini", "gemini-3-pro-image-preview");
+  JobSettings g3 = settings("gemini", "gemini-3-pro-image");
   JobResult r = run_generate(g3, "", 2400, 1350, {});
   ASSERT_EQ(r.images.size(), 1u);
   EXPECT_EQ(r.images[0].width, 2400);
@@ -160,12 +207,13 @@ TEST_F(JobTest, GenerateAsksForASizeThatCoversTheOneWanted) {
   ASSERT_EQ(std::sscanf(server.requests()[0].size.c_str(), "%dx%d", &w, &h), 2);
   EXPECT_NEAR(double(w) / h, 21.0 / 9.0, 0.01);
   server.reset();
-  run_generate(settings("gemini", "gemini-2.5-flash-image"), "", 3000, 3000, {});
+  // A model with one size (Flash-Lite) is never asked for one, however large the picture.
+  run_generate(settings("gemini", "gemini-3.1-flash-lite-image"), "", 3000, 3000, {});
   EXPECT_EQ(server.requests().at(0).image_size, "");
 }
 
 TEST_F(JobTest, TransparentGenerationKeepsItsAlpha) {
-  JobSettings s = settings("openai", "gpt-image-1");
+  JobSettings s = settings("openai", "gpt-image-2");
   s.transparent = true;
   JobResult r = run_generate(s, "", 300, 200, {});
   ASSERT_EQ(r.images.size(), 1u);
@@ -184,7 +232,7 @@ TEST_F(JobTest, TransparentGenerationKeepsItsAlpha) {
 }
 
 TEST_F(JobTest, TransparentGenerationIsRefusedBeforeSendingWhereTheModelCannot) {
-  JobSettings s = settings("gemini", "gemini-2.5-flash-image");
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
   s.transparent = true;
   try {
     run_generate(s, "1:1", 0, 0, {});
@@ -192,13 +240,454 @@ TEST_F(JobTest, TransparentGenerationIsRefusedBeforeSendingWhereTheModelCannot) 
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
     const std::string m = e.message();
-    EXPECT_NE(m.find("Gemini 2.5 Flash Image cannot make a transparent background"), std::string::npos) << m;
-    EXPECT_NE(m.find("gpt-image-1"), std::string::npos) << "names models that can: " << m;
+    const std::string name = find_model("gemini", "gemini-3.1-flash-image")->display_name;
+    EXPECT_NE(m.find(name + " cannot make a transparent background"), std::string::npos) << m;
+    EXPECT_TRUE(names(m, "gpt-image-2")) << "names models that can: " << m;
   }
   EXPECT_EQ(server.request_count(), 0u) << "nothing sent";
   // Without it, the same model generates.
   s.transparent = false;
   EXPECT_EQ(run_generate(s, "1:1", 0, 0, {}).images.size(), 1u);
+}
+
+// No model named: the catalog's default for the service, today's (never a retired one).
+TEST_F(JobTest, WithoutAModelTheServicesCurrentDefaultIsUsed) {
+  EXPECT_EQ(edit("gemini", "", 800, 600).model, "gemini-3.1-flash-image");
+  EXPECT_EQ(edit("openai", "", 800, 600).model, "gpt-image-2");
+  EXPECT_EQ(server.requests().at(0).path, "/v1/images/edits");
+  // Generating too.
+  server.reset();
+  JobResult r = run_generate(settings("gemini", ""), "1:1", 0, 0, {});
+  EXPECT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(server.requests().at(0).model, "gemini-3.1-flash-image");
+}
+
+// A model the service has shut down: one request, the service's 404, and a message that says
+// which model that was, since when, and what to use instead (the catalog's replacement).
+TEST_F(JobTest, ARetiredModelIsNamedWithItsReplacement) {
+  // The check itself: a longer id does not name a shorter one.
+  ASSERT_FALSE(names("Use gemini-3-pro-image-preview.", "gemini-3-pro-image"));
+  ASSERT_FALSE(names("gpt-image-2.6-sunburst", "gpt-image-2"));
+  ASSERT_TRUE(names("Use gpt-image-2.", "gpt-image-2"));
+  struct Case {
+    const char *provider, *model, *replacement;
+  } cases[] = {
+      {"gemini", "gemini-3-pro-image-preview", "gemini-3-pro-image"},
+      {"gemini", "gemini-2.5-flash-image", "gemini-3.1-flash-image"},
+      {"openai", "gpt-image-1", "gpt-image-2"},
+      {"openai", "chatgpt-image-latest", "gpt-image-2.6-sunburst"},
+  };
+  for (const Case &c : cases) {
+    const ModelInfo *known = find_model(c.provider, c.model);
+    ASSERT_TRUE(known) << c.model;
+    ASSERT_EQ(known->replacement, c.replacement) << "the catalog's word";
+    std::string message;
+    refused_edit(c.provider, c.model, 800, 600, {}, &message);
+    EXPECT_TRUE(names(message, c.model)) << message;
+    EXPECT_TRUE(names(message, c.replacement)) << message;
+    EXPECT_NE(message.find(known->retired), std::string::npos) << "the day it was retired: " << message;
+  }
+  // Generating with one: the same.
+  server.reset();
+  JobSettings s = settings("gemini", "gemini-3-pro-image-preview");
+  s.transport.max_tries = 3;
+  s.transport.backoff_initial_s = 0.01;
+  try {
+    run_generate(s, "16:9", 0, 0, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::ModelNotFound);
+    EXPECT_TRUE(names(e.message(), "gemini-3-pro-image-preview")) << e.message();
+    EXPECT_TRUE(names(e.message(), "gemini-3-pro-image")) << e.message();
+  }
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
+// An id the catalog does not know, and the service does not serve: the message names it and
+// the service's current default.
+TEST_F(JobTest, AnUnknownModelIsNamedWithTheCurrentDefault) {
+  struct Case {
+    const char *provider, *model, *default_id;
+  } cases[] = {
+      {"openai", "dall-e-3", "gpt-image-2"},
+      {"gemini", "gemini-2.5-flash-image-preview", "gemini-3.1-flash-image"},
+      {"gemini", "nano-banana", "gemini-3.1-flash-image"},
+  };
+  for (const Case &c : cases) {
+    ASSERT_FALSE(find_model(c.provider, c.model)) << c.model << " is not in the catalog";
+    ASSERT_EQ(default_model_id(c.provider), c.default_id);
+    std::string message;
+    refused_edit(c.provider, c.model, 800, 600, {}, &message);
+    EXPECT_TRUE(names(message, c.model)) << message;
+    EXPECT_TRUE(names(message, c.default_id)) << message;
+  }
+}
+
+// ---------- which models a service serves: core/served against the fake ----------
+
+// g_get_user_cache_dir() reads XDG_CACHE_HOME once per process: one fresh folder for the whole
+// program, set before any test runs; each test starts with no cached list in it.
+class CacheFolder : public ::testing::Environment {
+public:
+  void SetUp() override {
+    gchar *dir = g_dir_make_tmp("genfill-test-job-XXXXXX", nullptr);
+    ASSERT_TRUE(dir);
+    root = dir;
+    g_free(dir);
+    g_setenv("XDG_CACHE_HOME", root.c_str(), TRUE);
+    ASSERT_EQ(std::string(g_get_user_cache_dir()), root) << "read before the test set it";
+  }
+  void TearDown() override {
+    if (!root.empty()) remove_tree(root);
+  }
+  static void remove_tree(const std::string &path) {
+    if (g_file_test(path.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(path.c_str(), G_FILE_TEST_IS_SYMLINK)) {
+      if (GDir *d = g_dir_open(path.c_str(), 0, nullptr)) {
+        while (const char *name = g_dir_read_name(d)) remove_tree(path + "/" + name);
+        g_dir_close(d);
+      }
+    }
+    g_remove(path.c_str());
+  }
+  static std::string root;
+};
+std::string CacheFolder::root;
+[[maybe_unused]] ::testing::Environment *const cache_folder = ::testing::AddGlobalTestEnvironment(new CacheFolder);
+
+class ServedTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_FALSE(CacheFolder::root.empty());
+    CacheFolder::remove_tree(CacheFolder::root + "/genfill/models");
+    // No key from anywhere but the test: no keyring, no key in the environment.
+    g_setenv("GENFILL_NO_KEYRING", "1", TRUE);
+    for (const Provider *p : all_providers())
+      for (const std::string &var : p->key_env_vars()) g_unsetenv(var.c_str());
+    server.start();
+    url = server.base_url();
+  }
+
+  ListOptions options(const std::string &provider, const std::string &key = "k") {
+    ListOptions o;
+    o.provider = provider;
+    o.endpoint = provider == "openai" ? url + "/v1" : url;
+    o.api_key = key;
+    o.transport.backoff_initial_s = 0.01;
+    o.transport.backoff_max_s = 0.02;
+    o.transport.connect_timeout_s = 5;
+    return o;
+  }
+
+  static const ListedModel *entry(const ModelListing &l, const std::string &id) {
+    for (const ListedModel &m : l.models)
+      if (m.id == id) return &m;
+    return nullptr;
+  }
+  static std::string status(const ModelListing &l, const std::string &id) {
+    const ListedModel *m = entry(l, id);
+    return m ? model_status_name(m->status) : "(absent)";
+  }
+  static std::vector<std::string> defaults(const ModelListing &l) {
+    std::vector<std::string> out;
+    for (const ListedModel &m : l.models)
+      if (m.is_default) out.push_back(m.id);
+    return out;
+  }
+  size_t list_requests() {
+    size_t n = 0;
+    for (const RecordedRequest &r : server.requests()) n += r.method == "GET";
+    return n;
+  }
+
+  FakeServer server;
+  std::string url;
+};
+
+TEST_F(ServedTest, GeminisListIsReadWholeAndMergedWithTheCatalog) {
+  ModelListing l = list_models(options("gemini"));
+  EXPECT_EQ(l.source, ListSource::Live);
+  EXPECT_EQ(l.note, "");
+  EXPECT_EQ(l.provider, "gemini");
+  EXPECT_EQ(l.endpoint, url);
+  EXPECT_GT(l.fetched, 0);
+  EXPECT_EQ(status(l, "gemini-3.1-flash-image"), "available");
+  EXPECT_EQ(defaults(l), std::vector<std::string>{"gemini-3.1-flash-image"});
+  for (const char *id : {"gemini-3-pro-image", "gemini-nano-banana-2.1", "gemini-3.1-flash-lite-image"})
+    EXPECT_EQ(status(l, id), "available") << id;
+  // Shut down: retired, with the catalog's replacement and day.
+  EXPECT_EQ(status(l, "gemini-3-pro-image-preview"), "retired");
+  EXPECT_EQ(entry(l, "gemini-3-pro-image-preview")->replacement, "gemini-3-pro-image");
+  EXPECT_EQ(entry(l, "gemini-3-pro-image-preview")->shutdown, find_model("gemini", "gemini-3-pro-image-preview")->retired);
+  EXPECT_FALSE(entry(l, "gemini-3-pro-image-preview")->usable());
+  // Served and unknown to the catalog: new. It is on the list's last page, so every page was read.
+  EXPECT_EQ(status(l, "gemini-9-flash-image-exp"), "new");
+  EXPECT_EQ(entry(l, "gemini-9-flash-image-exp")->name, "Gemini 9 Flash Image (experimental)");
+  EXPECT_TRUE(entry(l, "gemini-9-flash-image-exp")->usable());
+  // Models that make no pictures are not listed.
+  for (const char *id : {"gemini-embedding-001", "gemini-3.5-flash", "veo-3.1-generate-preview"})
+    EXPECT_EQ(status(l, id), "(absent)") << id;
+  // The catalog's models first, in its order, then the new ones.
+  ASSERT_FALSE(l.models.empty());
+  EXPECT_EQ(l.models.back().id, "gemini-9-flash-image-exp");
+  for (const ListedModel &m : l.models) EXPECT_EQ(m.provider, "gemini") << m.id;
+
+  auto recs = server.requests();
+  ASSERT_GE(recs.size(), 2u) << "the list comes in several pages";
+  for (const RecordedRequest &r : recs) {
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.path, "/v1beta/models");
+    EXPECT_TRUE(r.has_key);
+    EXPECT_FALSE(r.key_in_query);
+    EXPECT_EQ(r.status, 200);
+  }
+  // Kept for the next call: a file under $XDG_CACHE_HOME/genfill/models.
+  const std::string path = model_list_cache_path("gemini", url);
+  EXPECT_EQ(path.rfind(CacheFolder::root + "/genfill/models/", 0), 0u) << path;
+  EXPECT_TRUE(g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) << path;
+}
+
+TEST_F(ServedTest, OpenAIsListIsMergedWithTheCatalog) {
+  ModelListing l = list_models(options("openai"));
+  EXPECT_EQ(l.source, ListSource::Live);
+  EXPECT_EQ(l.note, "");
+  EXPECT_EQ(defaults(l), std::vector<std::string>{"gpt-image-2"});
+  EXPECT_EQ(status(l, "gpt-image-2"), "available");
+  // Served but missing from the list, as new models are at launch: still offered.
+  EXPECT_EQ(status(l, "gpt-image-2.6-sunburst"), "unlisted");
+  EXPECT_TRUE(entry(l, "gpt-image-2.6-sunburst")->usable());
+  EXPECT_EQ(status(l, "gpt-image-3-preview"), "new");
+  // Listed with a shutdown day that has come: retired (the service's word), replacement from the catalog.
+  EXPECT_EQ(status(l, "chatgpt-image-latest"), "retired");
+  EXPECT_EQ(entry(l, "chatgpt-image-latest")->replacement, "gpt-image-2.6-sunburst");
+  EXPECT_LE(entry(l, "chatgpt-image-latest")->shutdown, today_utc());
+  // Listed with a shutdown day still to come: available, and the day is told.
+  const ListedModel *dated = entry(l, "gpt-image-2-2026-04-21");
+  ASSERT_TRUE(dated);
+  EXPECT_EQ(model_status_name(dated->status), std::string("available"));
+  EXPECT_TRUE(is_iso_day(dated->shutdown)) << dated->shutdown;
+  EXPECT_GT(dated->shutdown, today_utc());
+  // Not listed and retired in the catalog.
+  EXPECT_EQ(status(l, "gpt-image-1"), "retired");
+  EXPECT_EQ(entry(l, "gpt-image-1")->replacement, "gpt-image-2");
+  for (const char *id : {"whisper-1", "gpt-5.1", "tts-1", "text-embedding-3-small"})
+    EXPECT_EQ(status(l, id), "(absent)") << id;
+  auto recs = server.requests();
+  ASSERT_EQ(recs.size(), 1u) << "OpenAI answers its whole list at once";
+  EXPECT_EQ(recs[0].path, "/v1/models");
+  EXPECT_TRUE(recs[0].has_key);
+}
+
+TEST_F(ServedTest, TheCachedListAnswersForADayAndRefreshAsksAgain) {
+  ModelListing live = list_models(options("gemini"));
+  ASSERT_EQ(live.source, ListSource::Live);
+  const size_t asked = list_requests();
+  ASSERT_GE(asked, 2u);
+
+  ModelListing cached = list_models(options("gemini"));
+  EXPECT_EQ(cached.source, ListSource::Cache);
+  EXPECT_EQ(cached.note, "") << "a fresh cache needs no excuse";
+  EXPECT_EQ(cached.fetched, live.fetched);
+  EXPECT_EQ(list_requests(), asked) << "nothing asked";
+  ASSERT_EQ(cached.models.size(), live.models.size());
+  for (size_t i = 0; i < live.models.size(); ++i) {
+    EXPECT_EQ(cached.models[i].id, live.models[i].id);
+    EXPECT_EQ(cached.models[i].status, live.models[i].status) << live.models[i].id;
+    EXPECT_EQ(cached.models[i].is_default, live.models[i].is_default) << live.models[i].id;
+    EXPECT_EQ(cached.models[i].name, live.models[i].name) << live.models[i].id;
+  }
+
+  ListOptions refresh = options("gemini");
+  refresh.refresh = true;
+  ModelListing again = list_models(refresh);
+  EXPECT_EQ(again.source, ListSource::Live);
+  EXPECT_EQ(list_requests(), 2 * asked) << "asked again, every page";
+  EXPECT_EQ(status(again, "gemini-9-flash-image-exp"), "new");
+
+  // Another endpoint has its own list.
+  FakeServer other;
+  other.start();
+  ListOptions elsewhere = options("gemini");
+  elsewhere.endpoint = other.base_url();
+  EXPECT_EQ(list_models(elsewhere).source, ListSource::Live);
+  EXPECT_GE(other.request_count(), 2u);
+  EXPECT_EQ(list_requests(), 2 * asked);
+}
+
+TEST_F(ServedTest, WithoutAKeyTheCacheOrTheCatalogAnswers) {
+  // Nothing cached: genfill's own catalog, not checked.
+  ModelListing l = list_models(options("gemini", ""));
+  EXPECT_EQ(l.source, ListSource::Catalog);
+  EXPECT_FALSE(l.note.empty());
+  EXPECT_EQ(l.fetched, 0);
+  EXPECT_EQ(server.request_count(), 0u) << "not asked without a key";
+  ASSERT_FALSE(l.models.empty());
+  for (const ListedModel &m : l.models) {
+    const ModelInfo *known = find_model("gemini", m.id);
+    ASSERT_TRUE(known) << m.id << ": only the catalog's models";
+    EXPECT_EQ(model_status_name(m.status), std::string(is_retired(*known) ? "retired" : "unchecked")) << m.id;
+  }
+  EXPECT_EQ(status(l, "gemini-3.1-flash-image"), "unchecked");
+  EXPECT_EQ(status(l, "gemini-3-pro-image-preview"), "retired");
+  EXPECT_EQ(status(l, "gemini-9-flash-image-exp"), "(absent)");
+  EXPECT_EQ(defaults(l), std::vector<std::string>{"gemini-3.1-flash-image"});
+  ModelListing o = list_models(options("openai", ""));
+  EXPECT_EQ(o.source, ListSource::Catalog);
+  EXPECT_FALSE(o.note.empty());
+  EXPECT_EQ(status(o, "gpt-image-2.6-sunburst"), "unchecked");
+  EXPECT_EQ(status(o, "gpt-image-1"), "retired");
+  EXPECT_EQ(server.request_count(), 0u);
+
+  // A list once read answers instead: the service's word, and when it was read.
+  ASSERT_EQ(list_models(options("gemini")).source, ListSource::Live);
+  const size_t asked = server.request_count();
+  ListOptions keyless = options("gemini", "");
+  keyless.refresh = true;  // wants a new list, but cannot ask for one
+  ModelListing cached = list_models(keyless);
+  EXPECT_EQ(cached.source, ListSource::Cache);
+  EXPECT_FALSE(cached.note.empty());
+  EXPECT_GT(cached.fetched, 0);
+  EXPECT_EQ(status(cached, "gemini-9-flash-image-exp"), "new");
+  EXPECT_EQ(status(cached, "gemini-3.1-flash-image"), "available");
+  EXPECT_EQ(server.request_count(), asked);
+}
+
+TEST_F(ServedTest, AServiceThatCannotBeReachedLeavesTheCacheOrTheCatalog) {
+  ASSERT_EQ(list_models(options("gemini")).source, ListSource::Live);
+  ListOptions gemini = options("gemini");
+  ListOptions openai = options("openai");
+  gemini.refresh = openai.refresh = true;
+  server.stop();  // nothing listens there now: a network error
+
+  ModelListing cached = list_models(gemini);
+  EXPECT_EQ(cached.source, ListSource::Cache);
+  EXPECT_FALSE(cached.note.empty());
+  EXPECT_EQ(status(cached, "gemini-9-flash-image-exp"), "new");
+  EXPECT_EQ(status(cached, "gemini-3-pro-image-preview"), "retired");
+
+  ModelListing catalog = list_models(openai);  // never read: the catalog
+  EXPECT_EQ(catalog.source, ListSource::Catalog);
+  EXPECT_FALSE(catalog.note.empty());
+  EXPECT_EQ(status(catalog, "gpt-image-2"), "unchecked");
+  EXPECT_EQ(defaults(catalog), std::vector<std::string>{"gpt-image-2"});
+}
+
+TEST_F(ServedTest, AnErrorAnswerLeavesTheCatalogWithTheServicesWords) {
+  ListOptions bad = options("gemini", "bad-key-1");
+  ModelListing l = list_models(bad);
+  EXPECT_EQ(l.source, ListSource::Catalog);
+  EXPECT_FALSE(l.note.empty());
+  EXPECT_EQ(server.requests().at(0).status, 400);
+  EXPECT_FALSE(g_file_test(model_list_cache_path("gemini", url).c_str(), G_FILE_TEST_EXISTS)) << "nothing cached";
+  EXPECT_THROW(list_models(options("no-such-service")), Error);
+}
+
+// Replies queued for model lists serve them only, and the others never serve a list: a list read
+// meanwhile (GIMP's dialog reads one in the background) cannot use up what was queued for an
+// edit. An overloaded service is retried, then the catalog answers with the service's words.
+TEST_F(ServedTest, QueuedRepliesKeepToTheirKindOfRequest) {
+  test::FakeReply edit_reply;
+  edit_reply.status = 500;
+  edit_reply.fixture = "gemini/error_500_internal.json";
+  server.enqueue(edit_reply);  // for the next edit: the list below must not take it
+  ASSERT_EQ(list_models(options("gemini")).source, ListSource::Live);
+  for (const RecordedRequest &r : server.requests()) EXPECT_EQ(r.status, 200) << r.path;
+
+  test::FakeReply busy;
+  busy.lists = true;
+  busy.status = 503;
+  busy.fixture = "gemini/error_503_unavailable.json";
+  busy.count = 2;  // both tries
+  server.enqueue(busy);
+  ListOptions again = options("gemini");
+  again.refresh = true;
+  const size_t before = list_requests();
+  ModelListing l = list_models(again);
+  EXPECT_EQ(l.source, ListSource::Cache) << "the list read a moment ago answers";
+  EXPECT_EQ(list_requests() - before, 2u) << "503 is worth a second try";
+  EXPECT_NE(l.note.find("overloaded"), std::string::npos) << l.note;
+}
+
+// The merge rules alone, on a made-up catalog and list.
+TEST(MergeModels, StatusesDefaultsAndOrder) {
+  auto model = [](const char *id, const char *provider, bool is_default = false, const char *retired = "",
+                  const char *replacement = "") {
+    ModelInfo m;
+    m.id = id;
+    m.provider = provider;
+    m.display_name = std::string("Model ") + id;
+    m.is_default = is_default;
+    m.retired = retired;
+    m.replacement = replacement;
+    return m;
+  };
+  const std::vector<ModelInfo> catalog = {
+      model("a", "p", true),
+      model("b-old", "p", false, "2026-01-01", "a"),
+      model("c-soon", "p", false, "2027-01-01", "a"),
+      model("d-missing", "p"),
+      model("x-other", "q", true),
+  };
+  auto served = [](const char *id, bool image, const char *shutdown = "", const char *name = "") {
+    ServedModel s;
+    s.id = id;
+    s.image = image;
+    s.shutdown = shutdown;
+    s.display_name = name;
+    return s;
+  };
+  const std::vector<ServedModel> list = {
+      served("e-new", true),      served("a", true),
+      served("c-soon", true, "2026-05-30"),  // the service's own day wins: it has come
+      served("b-old", true),      served("f-text", false),
+      served("g-gone", true, "2026-02-01", "Gone"), served("h-later", true, "2026-12-31", "Later"),
+  };
+  const std::string today = "2026-06-01";
+  std::vector<ListedModel> m = merge_models("p", catalog, &list, today);
+  std::vector<std::string> ids;
+  for (const ListedModel &l : m) ids.push_back(l.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b-old", "c-soon", "d-missing", "e-new", "g-gone", "h-later"}));
+  ASSERT_EQ(m.size(), 7u);
+  EXPECT_EQ(m[0].status, ModelStatus::Available);
+  EXPECT_TRUE(m[0].is_default);
+  EXPECT_EQ(m[0].name, "Model a");
+  EXPECT_EQ(m[1].status, ModelStatus::Retired) << "listed, but its day has come";
+  EXPECT_EQ(m[1].shutdown, "2026-01-01");
+  EXPECT_EQ(m[1].replacement, "a");
+  EXPECT_FALSE(m[1].is_default);
+  EXPECT_EQ(m[2].status, ModelStatus::Retired);
+  EXPECT_EQ(m[2].shutdown, "2026-05-30");
+  EXPECT_EQ(m[3].status, ModelStatus::Unlisted);
+  EXPECT_TRUE(m[3].usable());
+  EXPECT_EQ(m[4].status, ModelStatus::New);
+  EXPECT_EQ(m[4].name, "e-new") << "no name given: the id";
+  EXPECT_EQ(m[4].provider, "p");
+  EXPECT_EQ(m[5].status, ModelStatus::Retired);
+  EXPECT_EQ(m[5].name, "Gone");
+  EXPECT_EQ(m[6].status, ModelStatus::New);
+  EXPECT_EQ(m[6].shutdown, "2026-12-31");
+  for (size_t i = 1; i < m.size(); ++i) EXPECT_FALSE(m[i].is_default) << m[i].id;
+
+  // No list at hand: the catalog alone, unchecked unless retired.
+  std::vector<ListedModel> alone = merge_models("p", catalog, nullptr, today);
+  ASSERT_EQ(alone.size(), 4u);
+  EXPECT_EQ(alone[0].status, ModelStatus::Unchecked);
+  EXPECT_TRUE(alone[0].is_default);
+  EXPECT_EQ(alone[1].status, ModelStatus::Retired);
+  EXPECT_EQ(alone[2].status, ModelStatus::Unchecked) << "its day is still to come";
+  EXPECT_EQ(alone[2].shutdown, "2027-01-01");
+  EXPECT_EQ(alone[3].status, ModelStatus::Unchecked);
+
+  // The default model retired: the first model that is not becomes the default.
+  std::vector<ModelInfo> later = catalog;
+  later[0].retired = "2026-03-01";
+  std::vector<ListedModel> after = merge_models("p", later, nullptr, today);
+  ASSERT_EQ(after.size(), 4u);
+  EXPECT_EQ(after[0].status, ModelStatus::Retired);
+  EXPECT_FALSE(after[0].is_default);
+  std::vector<std::string> defaults;
+  for (const ListedModel &l : after)
+    if (l.is_default) defaults.push_back(l.id);
+  EXPECT_EQ(defaults, std::vector<std::string>{"c-soon"}) << "b-old is retired; c-soon's day is still to come";
 }
 
 }  // namespace

@@ -63,6 +63,71 @@ const struct {
 const char *const kRelayRatios[] = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
                                     "1:4", "4:1", "1:8", "8:1"};
 
+// ---------- the models each service serves today (read 2026-12-04) ----------
+
+// Gemini: what GET /v1beta/models lists (image models and others), in the service's order.
+struct ListedGemini {
+  const char *id, *display_name;
+  bool image;       // served by generateContent and makes pictures
+  const char *methods;
+};
+const ListedGemini kGeminiList[] = {
+    {"gemini-3.5-flash", "Gemini 3.5 Flash", false, "generateContent countTokens"},
+    {"gemini-3.1-flash-image", "Nano Banana 2", true, "generateContent countTokens batchGenerateContent"},
+    {"gemini-3-pro-image", "Nano Banana Pro", true, "generateContent countTokens batchGenerateContent"},
+    {"gemini-embedding-001", "Gemini Embedding 001", false, "embedContent countTextTokens"},
+    {"gemini-3.1-flash-lite-image", "Nano Banana 2 Lite", true, "generateContent countTokens"},
+    {"gemini-nano-banana-2.1", "Nano Banana 2.1", true, "generateContent countTokens batchGenerateContent"},
+    {"gemini-2.5-flash-preview-tts", "Gemini 2.5 Flash Preview TTS", false, "generateContent countTokens"},
+    {"veo-3.1-generate-preview", "Veo 3.1", false, "predictLongRunning"},
+    // Served, an image model, and in no catalog yet: what `genfill models` calls "new".
+    {"gemini-9-flash-image-exp", "Gemini 9 Flash Image (experimental)", true, "generateContent countTokens"},
+};
+constexpr size_t kGeminiPage = 4;  // the fake serves short pages, so that clients must follow nextPageToken
+
+// Gemini ids shut down: Google answers 404 "no longer available" for them.
+const char *const kGeminiRetired[] = {"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview",
+                                      "gemini-2.5-flash-image", "gemini-2.5-flash-image-preview",
+                                      "gemini-2.0-flash-exp-image-generation", "gemini-2.0-flash-preview-image-generation"};
+
+// OpenAI: what GET /v1/models lists. gpt-image-2.6-sunburst is served but missing from the list
+// (as new models were at launch); chatgpt-image-latest is still listed with its past shutdown day.
+struct ListedOpenAI {
+  const char *id;
+  int shutdown_in_days;  // 0 = no shutdown announced (null)
+};
+const ListedOpenAI kOpenAIList[] = {
+    {"gpt-5.1", 0},           {"whisper-1", 0},          {"gpt-image-2", 0},
+    {"gpt-image-2-2026-04-21", 120}, {"text-embedding-3-small", 0}, {"gpt-image-2.5-flare", 0},
+    {"gpt-image-2.5-sunburst", 0},   {"gpt-image-2.6-flare", 0},     {"tts-1", 0},
+    {"chatgpt-image-latest", -3},    {"gpt-image-3-preview", 0},
+};
+// OpenAI ids shut down: 404 model_not_found.
+const char *const kOpenAIRetired[] = {"gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-1.5-2025-12-16",
+                                      "chatgpt-image-latest", "dall-e-2", "dall-e-3"};
+
+// Chat relay (OpenRouter): image models, listed only with ?output_modalities=image (or all).
+const char *const kRelayImageModels[] = {"google/gemini-3.1-flash-image", "google/gemini-3-pro-image",
+                                         "google/gemini-nano-banana-2.1", "google/gemini-2.5-flash-image",
+                                         "openai/gpt-image-2"};
+
+template <size_t N>
+bool listed_in(const char *const (&list)[N], const std::string &id) {
+  return std::any_of(std::begin(list), std::end(list), [&](const char *x) { return id == x; });
+}
+
+// A day `days` from today (UTC), "YYYY-MM-DD".
+std::string day_from_today(int days) {
+  GDateTime *now = g_date_time_new_now_utc();
+  GDateTime *then = g_date_time_add_days(now, days);
+  gchar *text = g_date_time_format(then, "%Y-%m-%d");
+  std::string out = text;
+  g_free(text);
+  g_date_time_unref(then);
+  g_date_time_unref(now);
+  return out;
+}
+
 // A provider's verdict: the answer to send.
 struct Answer {
   int status = 200;
@@ -290,12 +355,18 @@ struct FakeServer::Impl {
     return s;
   }
 
-  std::optional<FakeReply> take_reply() {
+  // The first queued reply for this kind of request: model-list requests (GET …/models) take only
+  // replies meant for them, so that a client reading a list meanwhile (GIMP's dialog does, in
+  // the background) never uses up what a test queued for an edit.
+  std::optional<FakeReply> take_reply(bool list) {
     std::lock_guard lock(mu);
-    if (queue.empty()) return std::nullopt;
-    FakeReply r = queue.front();
-    if (--queue.front().count <= 0) queue.pop_front();
-    return r;
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      if (it->lists != list) continue;
+      FakeReply r = *it;
+      if (--it->count <= 0) queue.erase(it);
+      return r;
+    }
+    return std::nullopt;
   }
 
   uint32_t color_for(const FakeReply *reply) {
@@ -382,11 +453,19 @@ struct FakeServer::Impl {
       return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
     if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
     if (g_str_has_prefix(key, "bad")) return {400, load_fixture("gemini/error_400_api_key_invalid.json")};
-    if (!g_str_has_prefix(model.c_str(), "gemini"))  // as error_404_model_not_found.json, naming this model
+    if (listed_in(kGeminiRetired, model))  // what Google answers for a model it has shut down
+      return {404, gemini_error(404, "NOT_FOUND",
+                                "This model models/" + model +
+                                    " is no longer available. Please update your code to use a newer model for the "
+                                    "latest features and improvements.")};
+    // Ids it never served (as error_404_model_not_found.json, naming this model). Other gemini ids
+    // are served, listed or not: a model the client's catalog does not know still works.
+    if (!g_str_has_prefix(model.c_str(), "gemini"))
       return {404, gemini_error(404, "NOT_FOUND",
                                 "models/" + model +
                                     " is not found for API version v1beta, or is not supported for generateContent. "
-                                    "Call ListModels to see the list of available models and their supported methods.")};
+                                    "Call ModelService.ListModels to see the list of available models and their "
+                                    "supported methods.")};
 
     auto invalid = [](const std::string &m) { return Reject{{400, gemini_error(400, "INVALID_ARGUMENT", m)}}; };
     json::Doc doc = json::try_parse(body);
@@ -448,15 +527,22 @@ struct FakeServer::Impl {
     if (!rec.image_sizes.empty()) std::tie(w, ht) = rec.image_sizes.front();
     // Gemini 3 models have their own sizes and take imageSize; 3.1 Flash also 512 and four
     // more ratios. Earlier models refuse imageSize.
-    const bool gemini3 = g_str_has_prefix(model.c_str(), "gemini-3");
-    const bool flash31 = g_str_has_prefix(model.c_str(), "gemini-3.1-flash-image");
-    const AspectSize *table = gemini3 ? std::begin(kAspects3) : std::begin(kAspects);
-    const AspectSize *table_end = gemini3 ? std::end(kAspects3) - (flash31 ? 0 : 4) : std::end(kAspects);
+    // Today's image models are all of the Gemini 3 kind: Pro and Flash-Lite take the ten usual
+    // ratios, Flash (3.1 and Nano Banana 2.1) four more; 512 is Flash 3.1's only, Flash-Lite
+    // answers 1K only.
+    const bool pro = model.find("-pro-") != std::string::npos, lite = model.find("-lite-") != std::string::npos;
+    const bool flash31 = !pro && !lite && model.find("nano-banana") == std::string::npos;
+    const AspectSize *table = std::begin(kAspects3);
+    const AspectSize *table_end = std::end(kAspects3) - (pro || lite ? 4 : 0);
+    for (const char *sampling : {"temperature", "topP", "topK", "top_p", "top_k"})
+      if (json_object_has_member(config, sampling))  // deprecated for Gemini 3 models: refused here
+        throw invalid(std::string("* GenerateContentRequest.generation_config.") + sampling +
+                      ": sampling parameters are not supported for models/" + model + ".");
     rec.aspect = string2(image_config, "aspectRatio", "aspect_ratio");
     rec.image_size = string2(image_config, "imageSize", "image_size");
     double scale = 1;
     if (!rec.image_size.empty()) {
-      if (!gemini3)
+      if (lite && rec.image_size != "1K")
         throw invalid("* GenerateContentRequest.generation_config.image_config.image_size: Image size is not "
                       "supported for models/" + model + ".");
       if (rec.image_size == "512" && flash31) scale = 0.5;
@@ -510,6 +596,14 @@ struct FakeServer::Impl {
       return w > 0 && h > 0 && w % 16 == 0 && h % 16 == 0 && std::max(w, h) <= 3 * std::min(w, h) &&
              std::max(w, h) <= 3840 && int64_t(w) * h <= int64_t(3840) * 2160;
     return size == "1024x1024" || size == "1536x1024" || size == "1024x1536";
+  }
+
+  // Models OpenAI has shut down, or never served: 404 model_not_found (as
+  // openai/error_404_model_not_found.json, naming the model).
+  static void check_model(const std::string &model) {
+    if (listed_in(kOpenAIRetired, model) || model.rfind("gpt-image-", 0) != 0)
+      throw Reject{{404, openai_error("The model `" + model + "` does not exist or you do not have access to it.",
+                                      "invalid_request_error", nullptr, "model_not_found")}};
   }
 
   // background / output_format, where GPT image models take them (REFERENCE §3.2, §4).
@@ -580,6 +674,7 @@ struct FakeServer::Impl {
       rec.background = json::string(root, "background");
       rec.output_format = json::string(root, "output_format");
       if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
+      check_model(rec.model);
       if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
       if (json_object_has_member(root, "response_format"))
         return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
@@ -666,6 +761,7 @@ struct FakeServer::Impl {
     if (rec.image_count == 0) throw invalid("Missing required parameter: 'image'.", "image");
     if (image_field == "image" && rec.image_count > 1) throw invalid("Repeated 'image' field; use 'image[]'.", "image");
     if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
+    check_model(rec.model);
     if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
     if (rec.mask_size) {
       if (!mask_has_alpha) throw invalid("Invalid mask image format - mask image missing alpha channel", "mask");
@@ -923,6 +1019,111 @@ struct FakeServer::Impl {
             })};
   }
 
+  // ---------- model lists ----------
+
+  // GET /v1beta/models?pageSize=N&pageToken=T (Gemini and Imagen), key in x-goog-api-key.
+  Answer gemini_models(SoupServerMessage *msg, RecordedRequest &rec) {
+    const char *key = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-goog-api-key");
+    rec.has_key = key && *key;
+    rec.key_in_query = query_has(msg, {"key"});
+    if (rec.key_in_query)
+      return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
+    if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
+    if (g_str_has_prefix(key, "bad")) return {400, load_fixture("gemini/error_400_api_key_invalid.json")};
+    GUri *uri = soup_server_message_get_uri(msg);
+    GHashTable *q = g_uri_get_query(uri) ? soup_form_decode(g_uri_get_query(uri)) : nullptr;
+    std::unique_ptr<GHashTable, void (*)(GHashTable *)> query(q, [](GHashTable *t) { if (t) g_hash_table_destroy(t); });
+    auto param = [&](const char *name) {
+      const char *v = q ? static_cast<const char *>(g_hash_table_lookup(q, name)) : nullptr;
+      return std::string(v ? v : "");
+    };
+    size_t start = 0;
+    if (const std::string token = param("pageToken"); !token.empty()) {
+      // Tokens are the position to go on from, as the fake gave it.
+      const std::string from = token.rfind("fake-page-", 0) == 0 ? token.substr(10) : "";
+      if (from.empty() || from.find_first_not_of("0123456789") != std::string::npos)
+        return {400, gemini_error(400, "INVALID_ARGUMENT", "Invalid page token.")};
+      start = std::stoul(from);
+    }
+    const std::string size = param("pageSize");
+    const size_t asked = size.empty() ? 50 : std::strtoul(size.c_str(), nullptr, 10);
+    const size_t count = std::min({asked == 0 ? size_t(50) : asked, size_t(1000), kGeminiPage});
+    const size_t end = std::min(std::size(kGeminiList), start + count);
+    return {200, build_object([&](JsonBuilder *b) {
+              json_builder_set_member_name(b, "models");
+              json_builder_begin_array(b);
+              for (size_t i = start; i < end; ++i) {
+                const ListedGemini &m = kGeminiList[i];
+                json_builder_begin_object(b);
+                json::add(b, "name", "models/" + std::string(m.id));
+                json::add(b, "version", std::string("3.0"));
+                json::add(b, "displayName", std::string(m.display_name));
+                json::add(b, "inputTokenLimit", int64_t(65536));
+                json::add(b, "outputTokenLimit", int64_t(65536));
+                json_builder_set_member_name(b, "supportedGenerationMethods");
+                json_builder_begin_array(b);
+                gchar **methods = g_strsplit(m.methods, " ", -1);
+                for (gchar **w = methods; *w; ++w) json_builder_add_string_value(b, *w);
+                g_strfreev(methods);
+                json_builder_end_array(b);
+                json_builder_end_object(b);
+              }
+              json_builder_end_array(b);
+              if (end < std::size(kGeminiList)) json::add(b, "nextPageToken", "fake-page-" + std::to_string(end));
+            })};
+  }
+
+  // GET /v1/models (OpenAI; relays under /v1/models and /api/v1/models), Bearer key.
+  Answer openai_models(SoupServerMessage *msg, RecordedRequest &rec, bool relay) {
+    const char *auth = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+    rec.has_key = auth && g_str_has_prefix(auth, "Bearer ") && strlen(auth) > 7;
+    rec.key_in_query = query_has(msg, {"key", "api_key"});
+    if (!rec.has_key || g_str_has_prefix(auth + 7, "bad"))
+      return {401, load_fixture(relay ? "openai-chat/error_401_invalid_key.json" : "openai/error_401_invalid_api_key.json")};
+    if (relay) {  // OpenRouter: text models unless other output modalities are asked for
+      const char *q = g_uri_get_query(soup_server_message_get_uri(msg));
+      const bool images = q && (strstr(q, "output_modalities=image") || strstr(q, "output_modalities=all"));
+      return {200, build_object([&](JsonBuilder *b) {
+                json_builder_set_member_name(b, "data");
+                json_builder_begin_array(b);
+                auto entry = [b](const std::string &id, bool image) {
+                  json_builder_begin_object(b);
+                  json::add(b, "id", id);
+                  json::add(b, "name", id.substr(id.find('/') + 1));
+                  json_builder_set_member_name(b, "architecture");
+                  json_builder_begin_object(b);
+                  json_builder_set_member_name(b, "output_modalities");
+                  json_builder_begin_array(b);
+                  if (image) json_builder_add_string_value(b, "image");
+                  json_builder_add_string_value(b, "text");
+                  json_builder_end_array(b);
+                  json_builder_end_object(b);
+                  json_builder_end_object(b);
+                };
+                entry("google/gemini-3.5-flash", false);
+                if (images)
+                  for (const char *id : kRelayImageModels) entry(id, true);
+                json_builder_end_array(b);
+              })};
+    }
+    return {200, build_object([&](JsonBuilder *b) {
+              json::add(b, "object", std::string("list"));
+              json_builder_set_member_name(b, "data");
+              json_builder_begin_array(b);
+              for (const ListedOpenAI &m : kOpenAIList) {
+                json_builder_begin_object(b);
+                json::add(b, "id", std::string(m.id));
+                json::add(b, "object", std::string("model"));
+                json::add(b, "created", int64_t(1767225600));
+                json::add(b, "owned_by", std::string("system"));
+                if (m.shutdown_in_days != 0) json::add(b, "shutdown_date", day_from_today(m.shutdown_in_days));
+                else add_nullable(b, "shutdown_date", nullptr);
+                json_builder_end_object(b);
+              }
+              json_builder_end_array(b);
+            })};
+  }
+
   // ---------- dispatch ----------
 
   void handle(SoupServerMessage *msg, const char *path) {
@@ -947,7 +1148,9 @@ struct FakeServer::Impl {
     const char *ua = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "User-Agent");
     rec.user_agent = ua ? ua : "";
 
-    const std::optional<FakeReply> scripted = take_reply();
+    const bool list_request = g_strcmp0(method, "GET") == 0 &&
+                              (p == "/v1beta/models" || p == "/v1/models" || p == "/api/v1/models");
+    const std::optional<FakeReply> scripted = take_reply(list_request);
     const FakeReply *reply = scripted ? &*scripted : nullptr;
     Answer answer;
     bool known = true;
@@ -964,6 +1167,13 @@ struct FakeServer::Impl {
         answer = imagen(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - isuffix.size()), body, rec, reply);
       } else if (post && (p == "/v1/chat/completions" || p == "/api/v1/chat/completions")) {
         answer = relay(msg, body, rec, reply);
+      } else if (g_strcmp0(method, "GET") == 0 && p == "/v1beta/models") {
+        answer = gemini_models(msg, rec);
+      } else if (g_strcmp0(method, "GET") == 0 && (p == "/v1/models" || p == "/api/v1/models")) {
+        // OpenAI's own list at /v1/models; a relay's (OpenRouter's form) when it asks for modalities
+        // or comes under /api/v1.
+        const char *q = g_uri_get_query(soup_server_message_get_uri(msg));
+        answer = openai_models(msg, rec, p == "/api/v1/models" || (q && strstr(q, "output_modalities")));
       } else if (post && (p == "/v1/images/generations" || p == "/v1/images/edits")) {
         answer = openai(msg, p == "/v1/images/edits", body, rec, reply);
       } else {
@@ -1160,6 +1370,7 @@ struct FakeServer::Impl {
     r.color = json::string(o, "color");
     r.picture = json::string(o, "picture");
     r.count = int(json::integer(o, "count", 1));
+    r.lists = json::boolean(o, "lists");
     if (JsonObject *d = json::object(o, "drift")) {
       auto num = [&](const char *k, double def) {
         return json_object_has_member(d, k) ? json_object_get_double_member(d, k) : def;

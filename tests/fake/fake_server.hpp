@@ -10,6 +10,40 @@
 //   POST /v1/chat/completions                     chat relay, OpenRouter's image form (also under
 //                                                 /api/v1/, OpenRouter's own path); relay base =
 //                                                 base_url() + "/v1"
+// Model lists (what `genfill models` and core/served read):
+//   GET  /v1beta/models?pageSize=N&pageToken=T    Google's list (key in x-goog-api-key; a key in the
+//                                                 query is 400, none 403): name "models/ID",
+//                                                 displayName, supportedGenerationMethods; at most 4
+//                                                 models a page, nextPageToken "fake-page-N" until
+//                                                 the last page (which has none)
+//   GET  /v1/models                               OpenAI's list (Bearer key, else 401): {"object":
+//                                                 "list", "data": [{id, object "model", created,
+//                                                 owned_by, shutdown_date: null or "YYYY-MM-DD"}]}
+//   GET  /v1/models?output_modalities=image       a relay's list, OpenRouter's form ({"data": [{id,
+//   GET  /api/v1/models[?output_modalities=...]   name, architecture.output_modalities}]}): image
+//                                                 models only with output_modalities=image (or all)
+//
+// The models served, as the services were on 2026-12-04 (the tables in fake_server.cpp):
+//   Gemini  listed: gemini-3.1-flash-image, gemini-3-pro-image, gemini-3.1-flash-lite-image,
+//           gemini-nano-banana-2.1, gemini-9-flash-image-exp (an image model in no catalog), and
+//           models that make no pictures (gemini-3.5-flash, gemini-embedding-001, a TTS and a Veo
+//           model). Shut down, 404 NOT_FOUND "This model models/ID is no longer available…":
+//           gemini-3-pro-image-preview, gemini-3.1-flash-image-preview, gemini-2.5-flash-image(-preview),
+//           the 2.0 image ids. Any other gemini-* id is served, listed or not; ids not starting with
+//           "gemini" are 404 "models/ID is not found…". All served ids answer with Gemini 3 sizes:
+//           Pro (-pro-) and Flash-Lite (-lite-) the ten usual ratios, the others four more (1:4 4:1
+//           1:8 8:1); imageSize 512 on Flash only (not Pro, Lite or nano-banana), Flash-Lite 1K only.
+//           temperature / topP / topK in generationConfig are refused (400 INVALID_ARGUMENT).
+//   OpenAI  listed: gpt-image-2, gpt-image-2-2026-04-21 (shutdown 120 days from today),
+//           gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.6-flare, gpt-image-3-preview
+//           (in no catalog), chatgpt-image-latest (shutdown 3 days ago) and non-image models;
+//           gpt-image-2.6-sunburst is served but not listed. 404 model_not_found for gpt-image-1,
+//           gpt-image-1-mini, gpt-image-1.5(-2025-12-16), chatgpt-image-latest, dall-e-2/3 and any
+//           model not starting with "gpt-image-"; gpt-image-2* take free sizes.
+//   Relay   image models listed: google/gemini-3.1-flash-image, google/gemini-3-pro-image,
+//           google/gemini-nano-banana-2.1, google/gemini-2.5-flash-image, openai/gpt-image-2; it
+//           serves any model id holding "image".
+//   Imagen  (:predict) any imagen-* id, as a legacy endpoint.
 // Control endpoints (for tests that run the fake as a separate program):
 //   POST /_fake/enqueue    a FakeReply as JSON (the field names below)
 //   GET  /_fake/requests   the RecordedRequest log as a JSON array
@@ -50,6 +84,7 @@ struct FakeReply {
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
                                // declared), "bad_base64"
   int count = 1;               // use for this many provider requests
+  bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,
   // shifted, scaled about its centre and its colours changed (out = gain * in + offset), as
   // image models do; a centred ellipse is painted in `color` when one is given (the "edit").

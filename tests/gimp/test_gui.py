@@ -6,8 +6,9 @@
 #   key     no API key anywhere: genfill asks for one; the user types it and presses Enter:
 #           the edit completes with that key.
 #   model   the Edit with Prompt dialog: the user opens the Model list and picks the third
-#           line (after "the service's default" and Gemini 2.5 Flash Image), then presses Edit:
-#           the edit goes to that model of the catalog.
+#           line (after "the service's default" and Gemini 3.1 Flash Image: Nano Banana 2.1),
+#           then presses Edit: the edit goes to that model. (The dialog also asks the service
+#           for its list of models, in the background.)
 # The first two run with the last values (what Filters > Repeat does), so no procedure dialog
 # opens; the runner writes those values beforehand, which the dialog of "model" starts from.
 import json
@@ -64,9 +65,14 @@ def case_model(image, layer):
     res = proc.run(cfg)
     check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
     reqs = fake("/_fake/requests")
-    check(len(reqs) == 1, "one request: %s" % reqs)
-    check(reqs[0]["model"] == "gemini-3-pro-image-preview", "the model picked in the list: %s" % reqs[0]["model"])
-    check(reqs[0]["image_size"] == "1K", "with its image size: %s" % reqs[0]["image_size"])
+    # The dialog's Model list asked the service which models it serves (GET, before Edit).
+    lists = [r for r in reqs if r["method"] == "GET"]
+    check(lists and all(r["path"] == "/v1beta/models" and r["status"] == 200 for r in lists),
+          "the service's model list was read: %s" % [(r["method"], r["path"], r["status"]) for r in reqs])
+    edits = [r for r in reqs if r["method"] != "GET"]
+    check(len(edits) == 1, "one edit: %s" % [(r["method"], r["path"]) for r in reqs])
+    check(edits[0]["model"] == "gemini-nano-banana-2.1", "the model picked in the list: %s" % edits[0]["model"])
+    check(edits[0]["image_size"] == "1K", "with its image size: %s" % edits[0]["image_size"])
 
 
 def case_cancel(image, layer):

@@ -159,7 +159,13 @@ def selection_fill_openai():
     req, _ = masked_fill("openai")
     check(req["path"] == "/v1/images/edits", req["path"])
     check(req["mask_size"] == req["image_sizes"][0], "mask has the image's size: %s" % req)
-    check(req["size"] in ("1024x1024", "1536x1024", "1024x1536"), req["size"])
+    # gpt-image-2 (the default) takes free sizes: sides multiples of 16, 655,360 to 3,686,400 pixels,
+    # no side over three times the other; here the shape of the region sent.
+    check(req["model"] == "gpt-image-2", req["model"])
+    w, h = (int(v) for v in req["size"].split("x"))
+    check(w % 16 == 0 and h % 16 == 0 and 655360 <= w * h <= 3686400 and max(w, h) <= 3 * min(w, h), req["size"])
+    sent_w, sent_h = req["image_sizes"][0]
+    check(abs(w / h - sent_w / sent_h) < 0.05, "%s for an upload of %dx%d" % (req["size"], sent_w, sent_h))
 
 
 @test
@@ -250,7 +256,7 @@ def new_image_from_prompt():
     status, image = run("plug-in-genfill-new-image", prompt="a lighthouse", provider="gemini",
                         endpoint=endpoint("gemini"), aspect="16:9")
     check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
-    check((image.get_width(), image.get_height()) == (1344, 768), "the model's 16:9 size")
+    check((image.get_width(), image.get_height()) == (1376, 768), "the model's 16:9 size")
     check(len(image.get_layers()) == 1, "one layer")
     check(fake("/_fake/requests")[0]["aspect"] == "16:9", "asked for 16:9")
     image.delete()
@@ -261,8 +267,10 @@ def imagen_generates_and_refuses_edits():
     """Imagen (legacy :predict) makes a layer from the prompt; an edit with it stops before sending."""
     image, layer = open_photo()
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 50, 60, 100, 80)
+    # Every Imagen model is retired, so there is no default: the model is named (the fake, like
+    # relays and old endpoints, still serves it).
     status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a small boat", provider="imagen",
-                         endpoint=endpoint("imagen"))
+                         model="imagen-4.0-generate-001", endpoint=endpoint("imagen"))
     check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
     check((layers[0].get_width(), layers[0].get_height()) == (100, 80), "selection box size")
     req = fake("/_fake/requests")[0]
@@ -272,7 +280,7 @@ def imagen_generates_and_refuses_edits():
     before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
     count = len(image.get_layers())
     status, message = run("plug-in-genfill-edit", image, [layer], prompt="make it red", provider="imagen",
-                          endpoint=endpoint("imagen"))
+                          model="imagen-4.0-generate-001", endpoint=endpoint("imagen"))
     check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
     check("only creates new pictures" in (message or ""), "message: %r" % message)
     check(len(image.get_layers()) == count, "nothing added")
@@ -281,16 +289,19 @@ def imagen_generates_and_refuses_edits():
     image.delete()
 
 
-def expect_failure(reply, provider, words):
+def expect_failure(reply, provider, words, **args):
+    """An edit that fails (with `reply` scripted, unless None): a clear message, and the image
+    exactly as it was. `args` go to the edit as well (a model, say)."""
     image, layer = open_photo()
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
     before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
     count = len(image.get_layers())
     image.clean_all()
     first_id = new_item_id(image)
-    fake("/_fake/enqueue", reply)
+    if reply is not None:
+        fake("/_fake/enqueue", reply)
     status, message = run("plug-in-genfill-edit", image, [layer], prompt="x", provider=provider,
-                          endpoint=endpoint(provider))
+                          endpoint=endpoint(provider), **args)
     check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
     check(any(w in (message or "") for w in words), "message: %r" % message)
     check(KEY not in (message or ""), "the key is not in the message")
@@ -354,7 +365,9 @@ FAULTS = [  # (reply, provider, words the user must see)
     ({"picture": "tiny"}, "gemini", ["too small"]),
     ({"picture": "huge"}, "openai", ["too large"]),
     ({"huge_bytes": 1073741824}, "gemini", ["larger than genfill accepts"]),
-    ({"status": 200, "fixture": "gemini/response_candidate_image_safety_no_content.json"}, "gemini", ["refused"]),
+    # finishReason IMAGE_SAFETY: a picture was made, then held back.
+    ({"status": 200, "fixture": "gemini/response_candidate_image_safety_no_content.json"}, "gemini",
+     ["safety filters blocked it"]),
 ]
 
 
@@ -464,7 +477,7 @@ def parasite_records_provenance_but_never_the_key():
     check(parasite is not None, "parasite attached")
     raw = bytes(parasite.get_data())
     meta = json.loads(raw.decode())
-    check(meta["provider"] == "gemini" and meta["model"] == "gemini-2.5-flash-image", meta)
+    check(meta["provider"] == "gemini" and meta["model"] == "gemini-3.1-flash-image", meta)
     check(meta["prompt"] == "a red kite" and meta["seed"] == 42 and meta["time"], meta)
     check(meta["text"] == "Here is the edited picture.", meta)
     check(KEY.encode() not in raw, "the key is not in the parasite")
@@ -596,18 +609,59 @@ def a_reference_three_pixels_tall_is_read_whole():
 
 @test
 def too_many_references_are_refused_clearly():
+    # Today's Gemini models take 14 pictures, the one edited included: 13 references go, 14 are
+    # refused before anything is sent. (Tiny references: the count matters, not the pixels.)
     image, layer = open_photo()
-    others = [small_reference() for _ in range(3)]
+    others = [small_reference(8, 8) for _ in range(14)]
+    refs = [r for _, r in others]
     count = len(image.get_layers())
     status, message = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="gemini",
-                          endpoint=endpoint("gemini"), references=[r for _, r in others])
+                          endpoint=endpoint("gemini"), references=refs)
     check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
-    check("at most 3 pictures" in (message or ""), "message: %r" % message)
+    check("gemini-3.1-flash-image takes at most 14 pictures" in (message or ""), "message: %r" % message)
     check(len(image.get_layers()) == count, "nothing added")
     check(fake("/_fake/requests") == [], "nothing sent")
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="x", provider="gemini",
+                         endpoint=endpoint("gemini"), references=refs[:13])
+    check(status == Gimp.PDBStatusType.SUCCESS, "13 references: status %s: %s" % (status, layers))
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1 and reqs[0]["image_sizes"][-13:] == [[8, 8]] * 13, "the 13 references sent: %s"
+          % [r["image_sizes"] for r in reqs])
     image.delete()
     for o, _ in others:
         o.delete()
+
+
+@test
+def an_empty_model_is_todays_default():
+    for provider, model in (("gemini", "gemini-3.1-flash-image"), ("openai", "gpt-image-2")):
+        fake("/_fake/reset", {})
+        image, layer = open_photo()
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+        count = len(image.get_layers())
+        status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a red kite", provider=provider,
+                             model="", endpoint=endpoint(provider))
+        check(status == Gimp.PDBStatusType.SUCCESS, "%s: status %s: %s" % (provider, status, layers))
+        check(len(image.get_layers()) == count + 1, "%s: one layer added" % provider)
+        reqs = fake("/_fake/requests")
+        check([r["model"] for r in reqs] == [model], "%s: sent to %s" % (provider, [r["model"] for r in reqs]))
+        check(meta_of(layers[0])["model"] == model, "%s: recorded as %s" % (provider, meta_of(layers[0])["model"]))
+        image.delete()
+
+
+def names_model(text, model_id):
+    """Whether text names model_id itself, not a longer id it begins."""
+    import re
+    return re.search(r"(?<![\w./-])%s(?![\w-]|\.\w)" % re.escape(model_id), text or "") is not None
+
+
+@test
+def a_retired_model_is_named_with_its_replacement():
+    message = expect_failure(None, "gemini", ["gemini-3-pro-image-preview"], model="gemini-3-pro-image-preview")
+    check(names_model(message, "gemini-3-pro-image"), "names the replacement: %r" % message)
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1 and reqs[0]["model"] == "gemini-3-pro-image-preview" and reqs[0]["status"] == 404,
+          "the service said no: %s" % reqs)
 
 
 @test

@@ -184,11 +184,16 @@ void check_invariants(const Plan &p, int iw, int ih, Rect sel, const ModelInfo &
   }
 }
 
+// Retired models stay in the catalog (relays may still serve them) and plan as they always did.
 const ModelInfo kGemini = model_info("gemini", "gemini-2.5-flash-image");
 const ModelInfo kGemini3 = model_info("gemini", "gemini-3-pro-image-preview");
 const ModelInfo kGemini31 = model_info("gemini", "gemini-3.1-flash-image-preview");
 const ModelInfo kOpenAI = model_info("openai", "gpt-image-1");
 const ModelInfo kGpt2 = model_info("openai", "gpt-image-2");
+// The Gemini models served today (the ones above were retired; planning is the same for them).
+const ModelInfo kServed31 = model_info("gemini", "gemini-3.1-flash-image");
+const ModelInfo kServedPro = model_info("gemini", "gemini-3-pro-image");
+const ModelInfo kServedLite = model_info("gemini", "gemini-3.1-flash-lite-image");
 
 // ---- catalog: the shipped entries --------------------------------------------------------------
 
@@ -237,26 +242,55 @@ TEST(Catalog, GeminiModels) {
     EXPECT_FALSE(m.display_name.empty());
   }
   EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").max_input_images, 3);
-  EXPECT_TRUE(model_info("gemini", "gemini-2.0-flash-exp-image-generation").legacy);
-  for (const char *id : {"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview"}) {
+  // Both were shut down; "legacy" now means an older request form (Imagen's :predict) only.
+  EXPECT_FALSE(model_info("gemini", "gemini-2.0-flash-exp-image-generation").legacy);
+  EXPECT_EQ(model_info("gemini", "gemini-2.0-flash-exp-image-generation").retired, "2026-06-01");
+  EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").retired, "2026-10-02");
+  EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").replacement, "gemini-3.1-flash-image");
+  // Gemini 3: the served models and the previews they replaced.
+  for (const char *id : {"gemini-3.1-flash-image", "gemini-nano-banana-2.1", "gemini-3-pro-image",
+                         "gemini-3.1-flash-lite-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview"}) {
     ModelInfo m = model_info("gemini", id);
     EXPECT_EQ(m.id, id);
     EXPECT_FALSE(m.takes_mask);
     EXPECT_FALSE(m.exact_size);
+    EXPECT_TRUE(m.can_edit);
     EXPECT_TRUE(m.thought_images);
+    EXPECT_FALSE(m.legacy);
     EXPECT_EQ(m.max_images_per_call, 1);
     EXPECT_EQ(m.max_input_images, 14);
-    EXPECT_EQ(m.default_image_size, "1K");
+    EXPECT_EQ(m.response_modalities, (std::vector<std::string>{"TEXT", "IMAGE"})) << id;
+    EXPECT_EQ(m.default_image_size, m.image_sizes.empty() ? "" : "1K") << id;
+    // The served ones have no shutdown day; the previews were shut down on 2026-06-25.
+    const bool preview = std::string(id).ends_with("-preview");
+    EXPECT_EQ(m.retired, preview ? "2026-06-25" : "") << id;
+    EXPECT_EQ(m.replacement.empty(), !preview) << id;
   }
+  EXPECT_EQ(model_info("gemini", "gemini-3-pro-image-preview").replacement, "gemini-3-pro-image");
+  EXPECT_EQ(model_info("gemini", "gemini-3.1-flash-image-preview").replacement, "gemini-3.1-flash-image");
+  const std::vector<std::pair<std::string, double>> k1to4 = {{"1K", 1}, {"2K", 2}, {"4K", 4}};
+  const std::vector<std::pair<std::string, double>> k512to4 = {{"512", 0.5}, {"1K", 1}, {"2K", 2}, {"4K", 4}};
   EXPECT_EQ(sizes_of(kGemini3), kGemini3Sizes);
-  EXPECT_EQ(image_sizes_of(kGemini3), (std::vector<std::pair<std::string, double>>{{"1K", 1}, {"2K", 2}, {"4K", 4}}));
+  EXPECT_EQ(image_sizes_of(kGemini3), k1to4);
   EXPECT_EQ(sizes_of(kGemini31), gemini31_sizes());
-  EXPECT_EQ(image_sizes_of(kGemini31),
-            (std::vector<std::pair<std::string, double>>{{"512", 0.5}, {"1K", 1}, {"2K", 2}, {"4K", 4}}));
+  EXPECT_EQ(image_sizes_of(kGemini31), k512to4);
+  // Served: 3.1 Flash as its preview was (14 ratios, 512 to 4K); Nano Banana 2.1 the same
+  // ratios from 1K; 3 Pro the ten usual ratios, 1K to 4K; Flash-Lite ten ratios at 1K only (no
+  // imageSize is sent).
+  EXPECT_EQ(sizes_of(kServed31), gemini31_sizes());
+  EXPECT_EQ(image_sizes_of(kServed31), k512to4);
+  EXPECT_EQ(sizes_of(model_info("gemini", "gemini-nano-banana-2.1")), gemini31_sizes());
+  EXPECT_EQ(image_sizes_of(model_info("gemini", "gemini-nano-banana-2.1")), k1to4);
+  EXPECT_EQ(sizes_of(kServedPro), kGemini3Sizes);
+  EXPECT_EQ(image_sizes_of(kServedPro), k1to4);
+  EXPECT_EQ(sizes_of(kServedLite), kGemini3Sizes);
+  EXPECT_TRUE(kServedLite.image_sizes.empty());
 }
 
 TEST(Catalog, OpenAIModels) {
-  for (const char *id : {"gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2"}) {
+  for (const char *id : {"gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "chatgpt-image-latest", "gpt-image-2",
+                         "gpt-image-2-2026-04-21", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst",
+                         "gpt-image-2.6-flare", "gpt-image-2.6-sunburst"}) {
     ModelInfo m = model_info("openai", id);
     EXPECT_EQ(m.id, id);
     EXPECT_EQ(m.provider, "openai");
@@ -270,8 +304,24 @@ TEST(Catalog, OpenAIModels) {
     EXPECT_EQ(m.max_input_images, 16);
     // input_fidelity: every GPT image model but the mini one.
     EXPECT_EQ(m.input_fidelity, std::string(id) != "gpt-image-1-mini") << id;
-    // Free sizes: gpt-image-2 only, multiples of 16 between 1:3 and 3:1, at most 2560x1440's pixels.
-    EXPECT_EQ(m.free_size.has_value(), std::string(id) == "gpt-image-2") << id;
+    // Free sizes: the gpt-image-2 family only, multiples of 16 between 1:3 and 3:1, at most
+    // 2560x1440's pixels; the same limits for each.
+    const bool two = std::string(id).rfind("gpt-image-2", 0) == 0;
+    EXPECT_EQ(m.free_size.has_value(), two) << id;
+    if (two && m.free_size) {
+      EXPECT_EQ(m.free_size->multiple, kGpt2.free_size->multiple) << id;
+      EXPECT_EQ(m.free_size->max_pixels, kGpt2.free_size->max_pixels) << id;
+      EXPECT_EQ(m.free_size->max_ratio, kGpt2.free_size->max_ratio) << id;
+    }
+    // The gpt-image-2 family is served; the earlier models were shut down.
+    EXPECT_EQ(m.retired.empty(), two) << id;
+    EXPECT_EQ(m.replacement.empty(), two) << id;
+  }
+  EXPECT_EQ(kOpenAI.retired, "2026-10-23");
+  EXPECT_EQ(kOpenAI.replacement, "gpt-image-2");
+  for (const char *id : {"gpt-image-1-mini", "gpt-image-1.5", "chatgpt-image-latest"}) {
+    EXPECT_EQ(model_info("openai", id).retired, "2026-12-01") << id;
+    EXPECT_EQ(model_info("openai", id).replacement, "gpt-image-2.6-sunburst") << id;
   }
   ASSERT_TRUE(kGpt2.free_size);
   EXPECT_EQ(kGpt2.free_size->multiple, 16);
@@ -288,18 +338,24 @@ TEST(Catalog, RelayAndLegacyEntriesLoadWhateverTheRegistryHolds) {
     EXPECT_FALSE(m.can_edit) << id << " only generates";
     EXPECT_EQ(m.max_input_images, 0);
     EXPECT_TRUE(m.legacy);
+    EXPECT_FALSE(m.retired.empty()) << id << ": every Imagen model was shut down";
+    EXPECT_EQ(m.replacement, "gemini-3.1-flash-image") << id;
   }
   EXPECT_EQ(image_sizes_of(model_info("imagen", "imagen-4.0-generate-001")),
             (std::vector<std::pair<std::string, double>>{{"1K", 1}, {"2K", 2}}));
-  for (const char *id : {"google/gemini-2.5-flash-image", "google/gemini-3-pro-image-preview",
-                         "google/gemini-3.1-flash-image-preview"}) {
+  for (const char *id : {"google/gemini-3.1-flash-image", "google/gemini-nano-banana-2.1", "google/gemini-3-pro-image",
+                         "google/gemini-3.1-flash-lite-image", "google/gemini-2.5-flash-image",
+                         "google/gemini-3-pro-image-preview", "google/gemini-3.1-flash-image-preview"}) {
     ModelInfo m = model_info("openai-chat", id);
     EXPECT_EQ(m.provider, "openai-chat");
     EXPECT_TRUE(m.can_edit);
     EXPECT_FALSE(m.takes_mask);
   }
-  EXPECT_EQ(default_model_id("openai-chat"), "google/gemini-2.5-flash-image");
-  EXPECT_EQ(default_model_id("imagen"), "imagen-4.0-generate-001");
+  EXPECT_EQ(default_model_id("openai-chat"), "google/gemini-3.1-flash-image");
+  // Every Imagen model is retired: Imagen has no default, a model must be named.
+  EXPECT_EQ(default_model_id("imagen"), "");
+  EXPECT_EQ(default_model_id("imagen", "2026-06-01"), "imagen-4.0-generate-001") << "before the shutdowns";
+  EXPECT_EQ(default_model_id("imagen", "2026-07-01"), "imagen-4.0-generate-001") << "Imagen 3 gone, 4 not yet";
   EXPECT_EQ(default_model_id("nobody"), "");
 }
 
@@ -327,11 +383,28 @@ TEST(Catalog, TheTableIsConsistent) {
     // Lookup by id returns the entry itself.
     EXPECT_EQ(sizes_of(model_info(m.provider, m.id)), sizes_of(m));
   }
-  EXPECT_EQ(per_provider, (std::map<std::string, int>{{"gemini", 4}, {"openai", 4}, {"imagen", 2}, {"openai-chat", 3}}));
-  // Each provider's default.
-  EXPECT_EQ(default_model_id("gemini"), "gemini-2.5-flash-image");
-  EXPECT_EQ(default_model_id("openai"), "gpt-image-1");
-  EXPECT_EQ(known_models().front().id, "gemini-2.5-flash-image");
+  EXPECT_EQ(per_provider, (std::map<std::string, int>{{"gemini", 8}, {"openai", 10}, {"imagen", 2}, {"openai-chat", 7}}));
+  // Each provider's default: the served one marked so, never a retired one.
+  EXPECT_EQ(default_model_id("gemini"), "gemini-3.1-flash-image");
+  EXPECT_EQ(default_model_id("openai"), "gpt-image-2");
+  EXPECT_EQ(known_models().front().id, "gemini-3.1-flash-image");
+  std::map<std::string, int> marked;
+  for (const ModelInfo &m : known_models()) {
+    if (m.is_default) {
+      ++marked[m.provider];
+      EXPECT_TRUE(m.retired.empty()) << m.id << " is marked default but has a shutdown day";
+    }
+    // Lifecycle: a replacement is in the catalog (Imagen's are Gemini models) and was served on
+    // the day the catalog was read (2026-12-04).
+    if (!m.replacement.empty()) {
+      auto instead = std::find_if(known_models().begin(), known_models().end(),
+                                  [&](const ModelInfo &o) { return o.id == m.replacement; });
+      ASSERT_NE(instead, known_models().end()) << m.id << " -> " << m.replacement;
+      EXPECT_FALSE(is_retired(*instead, "2026-12-04")) << m.id << " -> " << m.replacement;
+      EXPECT_EQ(instead->provider, m.provider == "imagen" ? "gemini" : m.provider) << m.id;
+    }
+  }
+  EXPECT_EQ(marked, (std::map<std::string, int>{{"gemini", 1}, {"openai", 1}, {"openai-chat", 1}}));
   EXPECT_EQ(Aspect{}.label(), "1:1");
   EXPECT_EQ((Aspect{21, 9, 0, 0}.label()), "21:9");
 }
@@ -340,18 +413,36 @@ TEST(Catalog, UnknownModelsTakeTheProvidersDefaults) {
   ModelInfo g = model_info("gemini", "gemini-9-image");
   EXPECT_EQ(g.id, "gemini-9-image");
   EXPECT_EQ(g.provider, "gemini");
-  EXPECT_EQ(sizes_of(g), kGemini25Sizes);
-  EXPECT_EQ(g.max_input_images, 3);
+  EXPECT_EQ(sizes_of(g), gemini31_sizes()) << "what the default, gemini-3.1-flash-image, takes";
+  EXPECT_EQ(image_sizes_of(g), image_sizes_of(kServed31));
+  EXPECT_EQ(g.max_input_images, 14);
   EXPECT_FALSE(g.takes_mask);
   EXPECT_FALSE(g.is_default);
+  EXPECT_EQ(g.retired, "");
+  EXPECT_EQ(g.display_name, "gemini-9-image");
   ModelInfo o = model_info("openai", "gpt-image-7");
   EXPECT_EQ(o.id, "gpt-image-7");
   EXPECT_EQ(sizes_of(o), kGptSizes);
   EXPECT_TRUE(o.exact_size);
   EXPECT_TRUE(o.takes_mask);
   EXPECT_EQ(o.max_images_per_call, 10);
+  EXPECT_TRUE(o.free_size) << "what gpt-image-2 takes";
+  // Imagen has no default (all retired): its first entry's sizes, without its shutdown day.
+  ModelInfo i = model_info("imagen", "imagen-5.0-generate");
+  EXPECT_EQ(i.id, "imagen-5.0-generate");
+  EXPECT_EQ(sizes_of(i), sizes_of(model_info("imagen", "imagen-4.0-generate-001")));
+  EXPECT_FALSE(i.can_edit);
+  EXPECT_TRUE(i.legacy);
+  EXPECT_EQ(i.retired, "") << "an unknown id is not known to be retired";
+  EXPECT_EQ(i.replacement, "");
+  EXPECT_FALSE(i.is_default);
   // The table itself is untouched.
   EXPECT_EQ(model_info("gemini", "gemini-2.5-flash-image").id, "gemini-2.5-flash-image");
+  EXPECT_EQ(model_info("imagen", "imagen-4.0-generate-001").retired, "2026-08-17");
+  EXPECT_EQ(find_model("imagen", "imagen-5.0-generate"), nullptr);
+  EXPECT_EQ(find_model("gemini", "gpt-image-2"), nullptr) << "another provider's";
+  ASSERT_NE(find_model("openai", "gpt-image-2"), nullptr);
+  EXPECT_EQ(find_model("openai", "gpt-image-2")->id, "gpt-image-2");
 }
 
 TEST(Catalog, UnknownProviderIsInvalidInput) {
@@ -392,11 +483,25 @@ TEST(Sizes, Gemini3AsksForTheSmallestImageSizeThatCoversTheRegion) {
     }
     check_invariants(p, c.w, c.h, Rect{}, kGemini3);
   }
-  // 3.1 Flash also offers 512 for small regions.
-  Plan small = plan_region(4000, 3000, Rect{1000, 1000, 200, 200}, kGemini31);
-  EXPECT_EQ(small.image_size, "512");
-  EXPECT_EQ(small.out_w, 512);
-  check_invariants(small, 4000, 3000, Rect{1000, 1000, 200, 200}, kGemini31);
+  // 3.1 Flash also offers 512 for small regions (the served model as its preview did); Nano
+  // Banana 2.1 starts at 1K.
+  for (const ModelInfo *m : {&kGemini31, &kServed31}) {
+    Plan small = plan_region(4000, 3000, Rect{1000, 1000, 200, 200}, *m);
+    EXPECT_EQ(small.image_size, "512") << m->id;
+    EXPECT_EQ(small.out_w, 512) << m->id;
+    check_invariants(small, 4000, 3000, Rect{1000, 1000, 200, 200}, *m);
+  }
+  const ModelInfo banana = model_info("gemini", "gemini-nano-banana-2.1");
+  Plan small = plan_region(4000, 3000, Rect{1000, 1000, 200, 200}, banana);
+  EXPECT_EQ(small.image_size, "1K");
+  EXPECT_EQ(small.out_w, 1024);
+  check_invariants(small, 4000, 3000, Rect{1000, 1000, 200, 200}, banana);
+  // The served 3 Pro asks for the same sizes as its preview did.
+  for (const Case &c : cases) {
+    Plan p = plan_region(c.w, c.h, Rect{}, kServedPro);
+    EXPECT_EQ(p.image_size, c.size) << c.w << "x" << c.h;
+    EXPECT_EQ(std::pair(p.out_w, p.out_h), std::pair(c.out_w, c.out_h)) << c.w << "x" << c.h;
+  }
   // A selection with context in a large photo: 1500x1000 selection -> 2250x1500 region -> 2K 3:2.
   Plan sel = plan_region(6000, 4000, Rect{2000, 1000, 1500, 1000}, kGemini3);
   EXPECT_EQ(sel.aspect.label(), "3:2");
@@ -406,7 +511,7 @@ TEST(Sizes, Gemini3AsksForTheSmallestImageSizeThatCoversTheRegion) {
 }
 
 TEST(Sizes, ModelsWithOneSizeAskForNone) {
-  for (const ModelInfo *m : {&kGemini, &kOpenAI}) {
+  for (const ModelInfo *m : {&kGemini, &kOpenAI, &kServedLite}) {
     Plan p = plan_region(8000, 6000, Rect{}, *m);
     EXPECT_EQ(p.image_size, "") << m->id;
     EXPECT_EQ(p.out_w, p.aspect.out_w);
@@ -572,7 +677,7 @@ TEST(Plan, GrowsToTheNearestOfferedAspect) {
 }
 
 TEST(Plan, EveryAspectIsChosenForItsOwnShape) {
-  for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI}) {
+  for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI, &kServed31, &kServedPro, &kServedLite}) {
     for (const Aspect &a : m->aspects) {
       SCOPED_TRACE(m->id + " " + a.label());
       // A selection of exactly the answer's shape, without context: sent as it is.
@@ -585,7 +690,10 @@ TEST(Plan, EveryAspectIsChosenForItsOwnShape) {
       EXPECT_EQ(p.canvas_h, a.out_h);
       check_invariants(p, 10000, 10000, sel, *m, PlanOptions{0.0, 0});
       // Of the nominal ratio, with the default context: the same aspect, grown to its shape.
-      Rect nominal{3000, 2000, a.w * 60, a.h * 60};
+      // (The extreme ratios of Gemini 3.1, 1:4 to 8:1, at a size where the 32 px least margin
+      // does not change the selection's shape: their short side is a quarter of 128 px.)
+      const int scale = std::max(a.w, a.h) >= 4 * std::min(a.w, a.h) ? 128 : 60;
+      Rect nominal{3000, 2000, a.w * scale, a.h * scale};
       Plan q = plan_region(10000, 10000, nominal, *m);
       EXPECT_EQ(q.aspect.label(), a.label());
       EXPECT_NEAR(ratio(q.region), shape(a), 0.01 * shape(a));
@@ -614,7 +722,7 @@ TEST(Plan, SelectionsAtEdgesAndCornersStayInside) {
   for (Rect sel : {Rect{0, 0, 50, 50}, Rect{3950, 2950, 50, 50}, Rect{0, 1400, 4000, 10}, Rect{1990, 0, 20, 3000},
                    Rect{3999, 2999, 1, 1}, Rect{0, 0, 1, 1}, Rect{3999, 0, 1, 1}, Rect{0, 2999, 1, 1},
                    Rect{0, 0, 4000, 1}, Rect{0, 2999, 4000, 1}, Rect{3999, 0, 1, 3000}}) {
-    for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI}) {
+    for (const ModelInfo *m : {&kGemini, &kGemini3, &kOpenAI, &kServed31, &kServedLite}) {
       Plan p = plan_region(4000, 3000, sel, *m);
       check_invariants(p, 4000, 3000, sel, *m);
     }

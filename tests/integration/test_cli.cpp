@@ -1,5 +1,7 @@
 // The genfill command line, end to end, against the loopback fake of the services.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <cmath>
 #include <map>
@@ -191,7 +193,7 @@ TEST_F(CliTest, GeminiEditHonoursTheMaskPixelForPixel) {
   ASSERT_TRUE(doc) << err.message() << r.out;
   JsonObject *o = json_node_get_object(doc);
   EXPECT_STREQ(json_object_get_string_member(o, "provider"), "gemini");
-  EXPECT_STREQ(json_object_get_string_member(o, "model"), "gemini-2.5-flash-image");
+  EXPECT_STREQ(json_object_get_string_member(o, "model"), "gemini-3.1-flash-image");  // today's default
   JsonArray *files = json_object_get_array_member(o, "files");
   ASSERT_EQ(json_array_get_length(files), 1u);
   EXPECT_EQ(json_array_get_string_element(files, 0), path("out.png"));
@@ -306,9 +308,19 @@ TEST_F(CliTest, OpenAIEditSendsAMaskOfTheImagesSize) {
   JsonArray *mask_size = json_object_get_array_member(req, "mask_size");
   EXPECT_EQ(json_array_get_int_element(first, 0), json_array_get_int_element(mask_size, 0));
   EXPECT_EQ(json_array_get_int_element(first, 1), json_array_get_int_element(mask_size, 1));
-  // gpt-image-1 takes exactly 1024x1024, 1536x1024 or 1024x1536.
-  std::string size = json_object_get_string_member(req, "size");
-  EXPECT_TRUE(size == "1024x1024" || size == "1536x1024" || size == "1024x1536") << size;
+  // gpt-image-2 (the default) takes free sizes: both sides multiples of 16, 655,360 to 3,686,400
+  // pixels, no side more than three times the other; here the shape of the region sent.
+  const std::string size = json_object_get_string_member(req, "size");
+  EXPECT_STREQ(json_object_get_string_member(req, "model"), "gpt-image-2");
+  int w = 0, h = 0;
+  ASSERT_EQ(std::sscanf(size.c_str(), "%dx%d", &w, &h), 2) << size;
+  EXPECT_EQ(w % 16, 0) << size;
+  EXPECT_EQ(h % 16, 0) << size;
+  EXPECT_GE(int64_t(w) * h, 655360) << size;
+  EXPECT_LE(int64_t(w) * h, 3686400) << size;
+  EXPECT_LE(std::max(w, h), 3 * std::min(w, h)) << size;
+  const double sent = double(json_array_get_int_element(first, 0)) / double(json_array_get_int_element(first, 1));
+  EXPECT_NEAR(double(w) / h, sent, 0.05) << size << " for an upload of ratio " << sent;
   json_node_unref(reqs);
 }
 
@@ -373,10 +385,11 @@ TEST_F(CliTest, GenerateSeveralImages) {
   CliRun r = run({"generate", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a lighthouse",
                "--aspect", "3:2", "-n", "2", "-o", path("gen.png")});
   ASSERT_EQ(r.status, 0) << r.err;
+  // gpt-image-2 (the default) makes 3:2 at its usual size of about a megapixel, in multiples of 16.
   for (const char *name : {"gen-1.png", "gen-2.png"}) {
     Image img = load_image_file(path(name));
-    EXPECT_EQ(img.width, 1536);
-    EXPECT_EQ(img.height, 1024);
+    EXPECT_EQ(img.width, 1248);
+    EXPECT_EQ(img.height, 832);
   }
   EXPECT_FALSE(exists("gen.png"));
   EXPECT_EQ(fake_->request_count(), 1) << "OpenAI takes n in one call";
@@ -395,8 +408,10 @@ TEST_F(CliTest, GenerateSeveralImages) {
 // Imagen (legacy :predict, as relays and old endpoints serve it): up to four pictures per call,
 // the key in a header, each picture at the model's size for the ratio.
 TEST_F(CliTest, ImagenGeneratesFromThePromptAlone) {
-  CliRun r = run({"generate", "--provider", "imagen", "--endpoint", endpoint("imagen"), "--prompt", "a lighthouse",
-                  "--aspect", "16:9", "-n", "3", "--json", "-o", path("gen.png")});
+  // Every Imagen model is retired, so genfill names no default for it: the model is named (the
+  // fake, like relays and old endpoints, still serves it).
+  CliRun r = run({"generate", "--provider", "imagen", "-m", "imagen-4.0-generate-001", "--endpoint", endpoint("imagen"),
+                  "--prompt", "a lighthouse", "--aspect", "16:9", "-n", "3", "--json", "-o", path("gen.png")});
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char *name : {"gen-1.png", "gen-2.png", "gen-3.png"}) {
     Image img = load_image_file(path(name));
@@ -436,16 +451,16 @@ TEST_F(CliTest, ImagenGeneratesFromThePromptAlone) {
 // before a missing key would be reported.
 TEST_F(CliTest, ImagenEditIsRefusedBeforeSending) {
   for (bool with_key : {true, false}) {
-    CliRun r = run({"edit", "--provider", "imagen", "--endpoint", endpoint("imagen"), "--prompt", "make it red",
-                    "--json", photo_path_, "-o", path("out.png")},
+    CliRun r = run({"edit", "--provider", "imagen", "-m", "imagen-4.0-generate-001", "--endpoint", endpoint("imagen"),
+                    "--prompt", "make it red", "--json", photo_path_, "-o", path("out.png")},
                    with_key);
     EXPECT_EQ(r.status, 1) << r.err;
     EXPECT_NE(r.err.find("only creates new pictures"), std::string::npos) << r.err;
     EXPECT_NE(r.out.find("\"invalid-input\""), std::string::npos) << r.out;
     EXPECT_FALSE(exists("out.png"));
   }
-  CliRun refs = run({"generate", "--provider", "imagen", "--endpoint", endpoint("imagen"), "--prompt", "x", "-r",
-                     photo_path_, "-o", path("gen.png")});
+  CliRun refs = run({"generate", "--provider", "imagen", "-m", "imagen-4.0-generate-001", "--endpoint",
+                     endpoint("imagen"), "--prompt", "x", "-r", photo_path_, "-o", path("gen.png")});
   EXPECT_EQ(refs.status, 1);
   EXPECT_NE(refs.err.find("reference"), std::string::npos) << refs.err;
   EXPECT_EQ(fake_->request_count(), 0);
@@ -462,7 +477,7 @@ TEST_F(CliTest, ChatRelayEditHonoursTheMask) {
   ASSERT_EQ(r.status, 0) << r.err;
   expect_masked_edit(photo_, load_image_file(path("out.png")), mask, 1);
   EXPECT_EQ(json_string(r.out, "provider"), "openai-chat");
-  EXPECT_EQ(json_string(r.out, "model"), "google/gemini-2.5-flash-image");
+  EXPECT_EQ(json_string(r.out, "model"), "google/gemini-3.1-flash-image");  // the relay's default today
   EXPECT_EQ(json_string(r.out, "text"), "Here is the edited picture.");
 
   JsonNode *reqs = fake_->requests();
@@ -525,6 +540,7 @@ struct ErrorCase {
   const char *code;         // expected error code in --json
   const char *in_message;   // expected words in the message
   const char *command = "edit";  // "generate" for models that only generate
+  const char *model = nullptr;   // nullptr: the provider's default
 };
 
 class CliErrorTest : public CliTest, public ::testing::WithParamInterface<ErrorCase> {};
@@ -535,6 +551,7 @@ TEST_P(CliErrorTest, FailsCleanlyWithAClearMessage) {
   // Verbose, so every log line of every failure path is checked for the key too (run() does).
   std::vector<std::string> args = {c.command, "-v", "--provider", c.provider, "--endpoint", endpoint(c.provider),
                                     "--prompt", "x", "--json", "--timeout", "2", "-o", path("out.png")};
+  if (c.model) args.insert(args.end(), {"--model", c.model});
   if (std::string(c.command) == "edit") args.push_back(photo_path_);
   CliRun r = run(args);
   EXPECT_EQ(r.status, 1) << r.err;
@@ -588,11 +605,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "bad-request", "rejected the request"},
         // The relay formats: server error, cut JSON, no picture (and what each says on top).
         ErrorCase{"imagen", R"({"status":500,"fixture":"imagen/error_500_internal.json","count":3})", "server-error",
-                  "Imagen", "generate"},
-        ErrorCase{"imagen", R"({"truncate_at":40})", "bad-response", "Imagen", "generate"},
-        ErrorCase{"imagen", R"({"text_only":true})", "refused", "safety filters", "generate"},
+                  "Imagen", "generate", "imagen-4.0-generate-001"},
+        ErrorCase{"imagen", R"({"truncate_at":40})", "bad-response", "Imagen", "generate", "imagen-4.0-generate-001"},
+        ErrorCase{"imagen", R"({"text_only":true})", "refused", "safety filters", "generate",
+                  "imagen-4.0-generate-001"},
         ErrorCase{"imagen", R"({"status":404,"fixture":"imagen/error_404_model_retired.json"})", "model-not-found",
-                  "retired by its owner", "generate"},
+                  "retired on 2026-06-24. Use gemini-3.1-flash-image (service gemini)", "generate",
+                  "imagen-3.0-generate-002"},  // the model the fixture names
         ErrorCase{"openai-chat", R"({"status":502,"fixture":"openai-chat/error_502_model_down.json","count":3})",
                   "server-error", "relay"},
         ErrorCase{"openai-chat", R"({"truncate_at":40})", "bad-response", "relay"},
@@ -712,16 +731,26 @@ TEST_F(CliTest, ProvidersListsServicesModelsAndKeys) {
   EXPECT_TRUE(json_object_get_boolean_member(gemini, "key_set"));
   EXPECT_STREQ(json_object_get_string_member(gemini, "key_source"), "GEMINI_API_KEY");
   EXPECT_EQ(json_array_get_length(json_object_get_array_member(gemini, "key_env_vars")), 2u);
-  EXPECT_STREQ(json_object_get_string_member(gemini, "default_model"), "gemini-2.5-flash-image");
-  JsonObject *pro = model_named(gemini, "gemini-3-pro-image-preview");
+  EXPECT_STREQ(json_object_get_string_member(gemini, "default_model"), "gemini-3.1-flash-image");
+  JsonObject *pro = model_named(gemini, "gemini-3-pro-image");
   ASSERT_TRUE(pro);
+  EXPECT_FALSE(json_object_get_boolean_member(pro, "retired"));
+  EXPECT_FALSE(json_object_has_member(pro, "replacement"));
   EXPECT_EQ(json_object_get_int_member(pro, "max_input_images"), 14);
   EXPECT_EQ(json_object_get_int_member(pro, "max_images_per_call"), 1);
   EXPECT_FALSE(json_object_get_boolean_member(pro, "mask"));
   EXPECT_TRUE(json_object_get_boolean_member(pro, "thought_images"));
   EXPECT_EQ(json_array_get_length(json_object_get_array_member(pro, "image_sizes")), 3u);
   EXPECT_EQ(json_array_get_length(json_object_get_array_member(pro, "aspects")), 10u);
+  // Retired models stay listed (relays may serve them), marked, with what to use instead.
+  JsonObject *preview = model_named(gemini, "gemini-3-pro-image-preview");
+  ASSERT_TRUE(preview);
+  EXPECT_TRUE(json_object_get_boolean_member(preview, "retired"));
+  EXPECT_FALSE(json_object_get_boolean_member(preview, "default"));
+  EXPECT_STREQ(json_object_get_string_member(preview, "shutdown"), "2026-06-25");
+  EXPECT_STREQ(json_object_get_string_member(preview, "replacement"), "gemini-3-pro-image");
   JsonObject *openai = provider_named(arr, "openai");
+  EXPECT_STREQ(json_object_get_string_member(openai, "default_model"), "gpt-image-2");
   JsonObject *gpt2 = model_named(openai, "gpt-image-2");
   ASSERT_TRUE(gpt2);
   EXPECT_TRUE(json_object_get_boolean_member(gpt2, "mask"));
@@ -733,7 +762,10 @@ TEST_F(CliTest, ProvidersListsServicesModelsAndKeys) {
   JsonObject *imagen = provider_named(arr, "imagen");
   EXPECT_EQ(json_object_get_boolean_member(imagen, "available"), find_provider("imagen") != nullptr);
   EXPECT_FALSE(json_object_get_boolean_member(model_named(imagen, "imagen-4.0-generate-001"), "edit"));
-  EXPECT_TRUE(model_named(provider_named(arr, "openai-chat"), "google/gemini-3-pro-image-preview"));
+  JsonObject *relay = provider_named(arr, "openai-chat");
+  EXPECT_STREQ(json_object_get_string_member(relay, "default_model"), "google/gemini-3.1-flash-image");
+  EXPECT_TRUE(model_named(relay, "google/gemini-3-pro-image"));
+  EXPECT_TRUE(json_object_get_boolean_member(model_named(relay, "google/gemini-3-pro-image-preview"), "retired"));
   json_node_unref(doc);
 
   // No key: said so (run() checks that no key is ever printed).
@@ -809,6 +841,273 @@ TEST_F(CliTest, TheModelListIsFoundWithoutBeingTold) {
   CliRun bad = run({"providers"});
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.err.find("nowhere.json"), std::string::npos) << bad.err;
+}
+
+
+// ---------- today's models ----------
+
+// Whether `text` names the model `id` itself, not a longer id it begins (gemini-3-pro-image in
+// "gemini-3-pro-image-preview" does not count).
+bool names_model(const std::string &text, const std::string &id) {
+  for (size_t at = text.find(id); at != std::string::npos; at = text.find(id, at + 1)) {
+    const size_t end = at + id.size();
+    const bool starts = at == 0 || !(g_ascii_isalnum(text[at - 1]) || text[at - 1] == '-' || text[at - 1] == '/');
+    const bool more = end < text.size() && (g_ascii_isalnum(text[end]) || text[end] == '-' || text[end] == '_' ||
+                                            (text[end] == '.' && end + 1 < text.size() && g_ascii_isalnum(text[end + 1])));
+    if (starts && !more) return true;
+  }
+  return false;
+}
+
+// Without --model, each service gets its default of today.
+TEST_F(CliTest, EditWithoutAModelSendsTodaysDefault) {
+  for (const auto &[provider, id] : {std::pair{"gemini", "gemini-3.1-flash-image"}, std::pair{"openai", "gpt-image-2"}}) {
+    fake_->reset();
+    const std::string out = std::string("out-") + provider + ".png";
+    CliRun r = run({"edit", "-p", provider, "--endpoint", endpoint(provider), "--prompt", "make it magenta", "--json",
+                    photo_path_, "-o", path(out)});
+    ASSERT_EQ(r.status, 0) << provider << ": " << r.err;
+    EXPECT_TRUE(exists(out)) << provider;
+    EXPECT_EQ(json_string(r.out, "model"), id) << provider;
+    JsonNode *reqs = fake_->requests();
+    ASSERT_EQ(json_array_get_length(json_node_get_array(reqs)), 1u) << provider;
+    JsonObject *req = last_request(reqs);
+    EXPECT_STREQ(json_object_get_string_member(req, "model"), id) << provider;
+    EXPECT_EQ(json_object_get_int_member(req, "status"), 200) << provider;
+    json_node_unref(reqs);
+  }
+}
+
+struct RetiredCase {
+  const char *provider, *model, *replacement;
+};
+
+class CliRetiredTest : public CliTest, public ::testing::WithParamInterface<RetiredCase> {};
+
+// A model its service has shut down: the service says so (404), and genfill names the model and
+// what to use instead; no file is written.
+TEST_P(CliRetiredTest, ARetiredModelIsNamedWithItsReplacement) {
+  const RetiredCase &c = GetParam();
+  for (bool json : {false, true}) {
+    std::vector<std::string> args = {"edit", "-p", c.provider, "-m", c.model, "--endpoint", endpoint(c.provider),
+                                     "--prompt", "make it magenta", photo_path_, "-o", path("out.png")};
+    if (json) args.push_back("--json");
+    CliRun r = run(args);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_FALSE(exists("out.png")) << "nothing is written";
+    EXPECT_TRUE(names_model(r.err, c.model)) << r.err;
+    EXPECT_TRUE(names_model(r.err, c.replacement)) << r.err;
+    if (!json) {
+      EXPECT_TRUE(r.out.empty()) << r.out;
+      continue;
+    }
+    GErrorOut err;
+    JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+    ASSERT_TRUE(doc) << r.out;
+    JsonObject *e = json_object_get_object_member(json_node_get_object(doc), "error");
+    ASSERT_TRUE(e) << r.out;
+    EXPECT_STREQ(json_object_get_string_member(e, "code"), "model-not-found");
+    const std::string message = json_object_get_string_member(e, "message");
+    EXPECT_TRUE(names_model(message, c.model)) << message;
+    EXPECT_TRUE(names_model(message, c.replacement)) << message;
+    json_node_unref(doc);
+  }
+  // It was the service that said no (the model was asked for, once per run: a 404 is not retried).
+  JsonNode *reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(arr), 2u);
+  for (guint i = 0; i < 2; ++i) {
+    EXPECT_STREQ(json_object_get_string_member(json_array_get_object_element(arr, i), "model"), c.model);
+    EXPECT_EQ(json_object_get_int_member(json_array_get_object_element(arr, i), "status"), 404);
+  }
+  json_node_unref(reqs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CliRetiredTest,
+                         ::testing::Values(RetiredCase{"gemini", "gemini-3-pro-image-preview", "gemini-3-pro-image"},
+                                           RetiredCase{"openai", "gpt-image-1", "gpt-image-2"}));
+
+// A model neither genfill's list nor the service's list knows (tried before genfill catches up)
+// is still sent as named.
+TEST_F(CliTest, AModelNoListKnowsIsStillSent) {
+  CliRun r = run({"edit", "-p", "gemini", "-m", "gemini-7-image-test", "--endpoint", endpoint("gemini"), "--prompt",
+                  "make it magenta", "--json", photo_path_, "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(exists("out.png"));
+  EXPECT_EQ(json_string(r.out, "model"), "gemini-7-image-test");
+  JsonNode *reqs = fake_->requests();
+  EXPECT_STREQ(json_object_get_string_member(last_request(reqs), "model"), "gemini-7-image-test");
+  json_node_unref(reqs);
+  // In no list indeed.
+  CliRun list = run({"models", "-p", "gemini", "--endpoint", endpoint("gemini"), "--json"});
+  ASSERT_EQ(list.status, 0) << list.err;
+  EXPECT_FALSE(names_model(list.out, "gemini-7-image-test")) << list.out;
+}
+
+// `genfill models --json`, parsed: id -> object, in order; every object has the documented members.
+struct Listed {
+  JsonNode *doc = nullptr;
+  std::vector<std::string> ids;
+  std::map<std::string, JsonObject *> by_id;
+  ~Listed() {
+    if (doc) json_node_unref(doc);
+  }
+  std::string str(const std::string &id, const char *member) const {
+    auto it = by_id.find(id);
+    if (it == by_id.end() || !json_object_has_member(it->second, member)) return "";
+    return json_object_get_string_member(it->second, member);
+  }
+  bool is_default(const std::string &id) const {
+    auto it = by_id.find(id);
+    return it != by_id.end() && json_object_get_boolean_member(it->second, "default");
+  }
+};
+
+void parse_listing(const std::string &text, const std::string &provider, Listed &out) {
+  GErrorOut err;
+  out.doc = json_from_string(text.c_str(), err.out());
+  ASSERT_TRUE(out.doc) << err.message() << "\n" << text;
+  ASSERT_TRUE(JSON_NODE_HOLDS_ARRAY(out.doc)) << text;
+  JsonArray *arr = json_node_get_array(out.doc);
+  ASSERT_GT(json_array_get_length(arr), 0u);
+  const std::set<std::string> statuses = {"available", "new", "unlisted", "retired", "unchecked"};
+  int defaults = 0;
+  for (guint i = 0; i < json_array_get_length(arr); ++i) {
+    JsonObject *m = json_array_get_object_element(arr, i);
+    for (const char *member : {"id", "provider", "name", "status", "source"})
+      ASSERT_TRUE(json_object_has_member(m, member) &&
+                  JSON_NODE_TYPE(json_object_get_member(m, member)) == JSON_NODE_VALUE &&
+                  json_node_get_value_type(json_object_get_member(m, member)) == G_TYPE_STRING)
+          << member << " in entry " << i << " of " << text;
+    ASSERT_TRUE(json_object_has_member(m, "default") &&
+                json_node_get_value_type(json_object_get_member(m, "default")) == G_TYPE_BOOLEAN)
+        << "default in entry " << i;
+    const std::string id = json_object_get_string_member(m, "id");
+    EXPECT_EQ(json_object_get_string_member(m, "provider"), provider) << id;
+    EXPECT_STRNE(json_object_get_string_member(m, "name"), "") << id;
+    EXPECT_TRUE(statuses.count(json_object_get_string_member(m, "status"))) << id;
+    EXPECT_FALSE(out.by_id.count(id)) << id << " listed twice";
+    defaults += json_object_get_boolean_member(m, "default");
+    out.ids.push_back(id);
+    out.by_id[id] = m;
+  }
+  EXPECT_EQ(defaults, 1) << "one default: " << text;
+}
+
+std::vector<std::string> list_paths(JsonNode *reqs) {
+  std::vector<std::string> paths;
+  JsonArray *arr = json_node_get_array(reqs);
+  for (guint i = 0; i < json_array_get_length(arr); ++i)
+    paths.push_back(json_object_get_string_member(json_array_get_object_element(arr, i), "path"));
+  return paths;
+}
+
+TEST_F(CliTest, ModelsListsWhatGeminiServesToday) {
+  CliRun r = run({"models", "--provider", "gemini", "--endpoint", endpoint("gemini"), "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Listed l;
+  parse_listing(r.out, "gemini", l);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(l.str("gemini-3.1-flash-image", "status"), "available");
+  EXPECT_TRUE(l.is_default("gemini-3.1-flash-image"));
+  EXPECT_EQ(l.str("gemini-3-pro-image", "status"), "available");
+  EXPECT_FALSE(l.is_default("gemini-3-pro-image"));
+  // Served, an image model, and not in genfill's list (it is on the fake's last page of three).
+  EXPECT_EQ(l.str("gemini-9-flash-image-exp", "status"), "new");
+  EXPECT_EQ(l.str("gemini-9-flash-image-exp", "name"), "Gemini 9 Flash Image (experimental)");
+  EXPECT_FALSE(l.is_default("gemini-9-flash-image-exp"));
+  // Shut down: marked, with the day and what to use instead.
+  EXPECT_EQ(l.str("gemini-3-pro-image-preview", "status"), "retired");
+  EXPECT_EQ(l.str("gemini-3-pro-image-preview", "replacement"), "gemini-3-pro-image");
+  EXPECT_EQ(l.str("gemini-3-pro-image-preview", "shutdown"), "2026-06-25");
+  EXPECT_FALSE(l.is_default("gemini-3-pro-image-preview"));
+  EXPECT_EQ(l.str("gemini-2.5-flash-image", "status"), "retired");
+  // The service's models that make no pictures are left out.
+  for (const char *other : {"gemini-embedding-001", "gemini-3.5-flash", "gemini-2.5-flash-preview-tts",
+                            "veo-3.1-generate-preview"})
+    EXPECT_FALSE(l.by_id.count(other)) << other << " is not an image model";
+  for (const std::string &id : l.ids) EXPECT_EQ(l.str(id, "source"), "live") << id;
+  EXPECT_TRUE(r.err.empty()) << "no note when the service answered: " << r.err;
+
+  // Every page was read, with the key in its header (a key in the URL is refused by the fake).
+  JsonNode *reqs = fake_->requests();
+  EXPECT_EQ(list_paths(reqs), std::vector<std::string>(3, "/v1beta/models"));
+  JsonArray *arr = json_node_get_array(reqs);
+  for (guint i = 0; i < json_array_get_length(arr); ++i) {
+    EXPECT_TRUE(json_object_get_boolean_member(json_array_get_object_element(arr, i), "has_key"));
+    EXPECT_EQ(json_object_get_int_member(json_array_get_object_element(arr, i), "status"), 200);
+  }
+  json_node_unref(reqs);
+
+  // Kept for a day: asked again, the cached list answers without a request.
+  GDir *dir = g_dir_open(path("cache/genfill/models").c_str(), 0, nullptr);
+  ASSERT_TRUE(dir) << "the list is cached under XDG_CACHE_HOME";
+  g_dir_close(dir);
+  CliRun again = run({"models", "-p", "gemini", "--endpoint", endpoint("gemini"), "--json"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  Listed cached;
+  parse_listing(again.out, "gemini", cached);
+  EXPECT_EQ(cached.ids, l.ids);
+  EXPECT_EQ(cached.str("gemini-9-flash-image-exp", "source"), "cache");
+  EXPECT_EQ(cached.str("gemini-9-flash-image-exp", "status"), "new");
+  EXPECT_EQ(fake_->request_count(), 3);
+}
+
+TEST_F(CliTest, ModelsListsWhatOpenAIServesToday) {
+  CliRun r = run({"models", "--provider", "openai", "--endpoint", endpoint("openai"), "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Listed l;
+  parse_listing(r.out, "openai", l);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(l.str("gpt-image-2", "status"), "available");
+  EXPECT_TRUE(l.is_default("gpt-image-2"));
+  // Served, but missing from the service's list (as new models are at launch): still usable.
+  EXPECT_EQ(l.str("gpt-image-2.6-sunburst", "status"), "unlisted");
+  // In the service's list, not in genfill's.
+  EXPECT_EQ(l.str("gpt-image-3-preview", "status"), "new");
+  // Listed with a shutdown day that has passed: retired, with genfill's word on what to use.
+  EXPECT_EQ(l.str("chatgpt-image-latest", "status"), "retired");
+  EXPECT_EQ(l.str("chatgpt-image-latest", "replacement"), "gpt-image-2.6-sunburst");
+  EXPECT_NE(l.str("chatgpt-image-latest", "shutdown"), "");
+  EXPECT_EQ(l.str("gpt-image-1", "status"), "retired");
+  EXPECT_EQ(l.str("gpt-image-1", "replacement"), "gpt-image-2");
+  // Shutdown announced for later: still available, and the day is given.
+  EXPECT_EQ(l.str("gpt-image-2-2026-04-21", "status"), "available");
+  EXPECT_NE(l.str("gpt-image-2-2026-04-21", "shutdown"), "");
+  for (const char *other : {"whisper-1", "gpt-5.1", "text-embedding-3-small", "tts-1"})
+    EXPECT_FALSE(l.by_id.count(other)) << other << " is not an image model";
+  JsonNode *reqs = fake_->requests();
+  EXPECT_EQ(list_paths(reqs), std::vector<std::string>{"/v1/models"});
+  json_node_unref(reqs);
+}
+
+// No key: nothing is asked; genfill's own list answers, unchecked, and stderr says why.
+TEST_F(CliTest, ModelsWithoutAKeyShowsTheCatalogUnchecked) {
+  CliRun r = run({"models", "--provider", "gemini", "--endpoint", endpoint("gemini"), "--json"}, /*with_key=*/false);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Listed l;
+  parse_listing(r.out, "gemini", l);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(l.str("gemini-3.1-flash-image", "status"), "unchecked");
+  EXPECT_TRUE(l.is_default("gemini-3.1-flash-image"));
+  EXPECT_EQ(l.str("gemini-3-pro-image", "status"), "unchecked");
+  EXPECT_EQ(l.str("gemini-3-pro-image-preview", "status"), "retired") << "known from genfill's own list";
+  EXPECT_FALSE(l.by_id.count("gemini-9-flash-image-exp")) << "only the service knows it";
+  for (const std::string &id : l.ids) {
+    const std::string status = l.str(id, "status");
+    EXPECT_TRUE(status == "unchecked" || status == "retired") << id << ": " << status;
+    EXPECT_EQ(l.str(id, "source"), "catalog") << id;
+  }
+  EXPECT_NE(r.err.find("No API key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not checked"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+}
+
+TEST_F(CliTest, ModelsEndpointNeedsAProvider) {
+  CliRun r = run({"models", "--endpoint", endpoint("gemini"), "--json"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--provider"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
 }
 
 }  // namespace

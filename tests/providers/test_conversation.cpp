@@ -80,7 +80,7 @@ const Provider &openai() { return *find_provider("openai"); }
 
 Request gemini_request(const std::string &prompt) {
   Request r;
-  r.model = "gemini-3-pro-image-preview";
+  r.model = "gemini-3-pro-image";
   r.base_url = "https://generativelanguage.googleapis.com";
   r.prompt = prompt;
   r.images = {png_of(32, 32, 9)};
@@ -163,7 +163,7 @@ TEST(GeminiConversation, WithoutHistoryThereIsOneUserTurn) {
 
 TEST(OpenAIConversation, EarlierInstructionsAreFoldedIntoThePrompt) {
   Request req;
-  req.model = "gpt-image-1";
+  req.model = "gpt-image-2";
   req.base_url = "https://api.openai.com/v1";
   req.prompt = "now make it yellow";
   req.width = req.height = 1024;
@@ -218,14 +218,14 @@ TEST(ConversationStore, TurnsSurviveASaveAndALoad) {
   jpeg.mime = "image/jpeg";  // the type as the model sent it
   std::string why;
   const std::string id =
-      remember_exchange(std::nullopt, "gemini", "gemini-3-pro-image-preview",
+      remember_exchange(std::nullopt, "gemini", "gemini-3-pro-image",
                         Turn{"user", {TurnPart{"make it red", std::nullopt, {}}, TurnPart{{}, sent, {}}}},
                         Turn{"model", {TurnPart{"Done.", std::nullopt, "c2ln"}, TurnPart{{}, jpeg, "aW1n"}}}, &why);
   ASSERT_FALSE(id.empty()) << why;
   std::optional<Conversation> c = load_conversation(id);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->provider, "gemini");
-  EXPECT_EQ(c->model, "gemini-3-pro-image-preview");
+  EXPECT_EQ(c->model, "gemini-3-pro-image");
   ASSERT_EQ(c->turns.size(), 2u);
   EXPECT_EQ(c->turns[0].role, "user");
   ASSERT_EQ(c->turns[0].parts.size(), 2u);
@@ -242,7 +242,7 @@ TEST(ConversationStore, TurnsSurviveASaveAndALoad) {
   // More exchanges than kept: the oldest go, files included, and the id stays.
   for (int i = 0; i < int(kMaxExchanges) + 2; ++i) {
     const std::string again =
-        remember_exchange(load_conversation(id), "gemini", "gemini-3-pro-image-preview",
+        remember_exchange(load_conversation(id), "gemini", "gemini-3-pro-image",
                           Turn{"user", {TurnPart{"step " + std::to_string(i), std::nullopt, {}},
                                         TurnPart{{}, png_of(12, 12, uint8_t(i)), {}}}},
                           Turn{"model", {TurnPart{{}, png_of(12, 12, uint8_t(100 + i)), {}}}});

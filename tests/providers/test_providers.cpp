@@ -2,6 +2,8 @@
 // (REFERENCE §1, §3) and every stored fixture.
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -198,11 +200,9 @@ TEST(Registry, BothProvidersInOrder) {
   EXPECT_EQ(find_provider("Gemini"), nullptr);
 
   EXPECT_EQ(gemini().display_name(), "Google Gemini");
-  EXPECT_EQ(gemini().default_model(), "gemini-2.5-flash-image");
   EXPECT_EQ(gemini().default_base_url(), "https://generativelanguage.googleapis.com");
   EXPECT_EQ(gemini().key_env_vars(), (std::vector<std::string>{"GEMINI_API_KEY", "GOOGLE_API_KEY"}));
   EXPECT_EQ(openai().display_name(), "OpenAI");
-  EXPECT_EQ(openai().default_model(), "gpt-image-1");
   EXPECT_EQ(openai().default_base_url(), "https://api.openai.com/v1");
   EXPECT_EQ(openai().key_env_vars(), (std::vector<std::string>{"OPENAI_API_KEY"}));
 }
@@ -221,7 +221,7 @@ TEST(HttpResponse, HeaderLookupIgnoresCase) {
 
 Request gemini_request() {
   Request r;
-  r.model = "gemini-2.5-flash-image";
+  r.model = "gemini-3.1-flash-image";
   r.base_url = "https://generativelanguage.googleapis.com";
   r.prompt = "make it a watercolor";
   r.aspect = "16:9";
@@ -237,7 +237,7 @@ TEST(GeminiRequest, GenerateHasTheDocumentedShape) {
   req.seed = 42;
   HttpRequest http = gemini().build(req, kKey);
   EXPECT_EQ(http.method, "POST");
-  EXPECT_EQ(http.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash-image:generateContent");
+  EXPECT_EQ(http.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-3.1-flash-image:generateContent");
   ASSERT_EQ(http.headers.size(), 1u);
   EXPECT_EQ(http.headers[0].first, "x-goog-api-key");
   EXPECT_EQ(http.headers[0].second, kKey);
@@ -286,7 +286,7 @@ TEST(GeminiRequest, NoAspectAndNoSeedLeaveThemOut) {
 TEST(GeminiRequest, ImageSizeAndModalitiesAsAsked) {
   // Gemini 3: imageSize next to aspectRatio, uppercase as the service wants it.
   Request req = gemini_request();
-  req.model = "gemini-3-pro-image-preview";
+  req.model = "gemini-3-pro-image";
   req.image_size = "2K";
   json::Doc doc = json::try_parse(gemini().build(req, kKey).body);
   JsonObject *image_config = json::object(json::object(doc.object(), "generationConfig"), "imageConfig");
@@ -298,7 +298,7 @@ TEST(GeminiRequest, ImageSizeAndModalitiesAsAsked) {
   json::Doc alone = json::try_parse(gemini().build(req, kKey).body);
   EXPECT_EQ(members(json::object(json::object(alone.object(), "generationConfig"), "imageConfig")),
             std::set<std::string>{"imageSize"});
-  // No size: no imageSize (Gemini 2.5 refuses it).
+  // No size: no imageSize (models of one size, Flash-Lite and the retired 2.5, are sent none).
   json::Doc none = json::try_parse(gemini().build(gemini_request(), kKey).body);
   EXPECT_FALSE(json_object_has_member(json::object(json::object(none.object(), "generationConfig"), "imageConfig"),
                                       "imageSize"));
@@ -389,10 +389,10 @@ TEST(GeminiRequest, WithoutAMaskTheTextIsThePromptAlone) {
 
 TEST(GeminiRequest, ModelPrefixEscapingAndEndpoint) {
   Request req = gemini_request();
-  req.model = "models/gemini-3-pro-image-preview";
+  req.model = "models/gemini-3-pro-image";
   req.base_url = "http://127.0.0.1:8080/relay";
   EXPECT_EQ(gemini().build(req, kKey).url,
-            "http://127.0.0.1:8080/relay/v1beta/models/gemini-3-pro-image-preview:generateContent");
+            "http://127.0.0.1:8080/relay/v1beta/models/gemini-3-pro-image:generateContent");
   req.model = "odd model/x?y";
   EXPECT_EQ(gemini().build(req, kKey).url,
             "http://127.0.0.1:8080/relay/v1beta/models/odd%20model%2Fx%3Fy:generateContent");
@@ -609,11 +609,20 @@ TEST(GeminiResponse, TextOnlyHandsBackTheText) {
   EXPECT_EQ(f.message.rfind("Gemini answered with text instead of a picture: ", 0), 0u) << f.message;
   EXPECT_TRUE(contains(f.message, f.text.substr(0, 20))) << f.message;
 
-  // Refusals keep what the model said too.
+  // Refusals keep what the model said too; the reason goes to the detail.
   f = parse_failure(gemini(), 200, fixture("gemini/response_candidate_image_safety_with_text.json"));
   EXPECT_EQ(f.code, ErrorCode::Refused);
   EXPECT_EQ(f.text, "I can't create that image.");
-  EXPECT_TRUE(contains(f.message, "IMAGE_SAFETY")) << f.message;
+  EXPECT_TRUE(contains(f.message, "safety filters")) << f.message;
+  EXPECT_EQ(f.detail, "finishReason=IMAGE_SAFETY");
+
+  // NO_IMAGE with words: the words are the answer, and the user is told to ask directly.
+  f = parse_failure(gemini(), 200, fixture("gemini/response_finish_no_image.json"));
+  EXPECT_EQ(f.code, ErrorCode::TextOnly);
+  EXPECT_EQ(f.text, "I can answer that in words instead.");
+  EXPECT_EQ(f.message.rfind("Gemini answered with words instead of a picture: ", 0), 0u) << f.message;
+  EXPECT_TRUE(contains(f.message, "I can answer that in words instead.")) << f.message;
+  EXPECT_TRUE(contains(f.message, "Ask for the change directly")) << f.message;
 }
 
 TEST(GeminiResponse, NoPictureIsClassifiedByFinishReason) {
@@ -625,9 +634,14 @@ TEST(GeminiResponse, NoPictureIsClassifiedByFinishReason) {
   for (const char *reason : {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST",
                              "SPII", "RECITATION", "IMAGE_RECITATION"}) {
     SCOPED_TRACE(reason);
-    std::string message;
-    EXPECT_EQ(parse_error(gemini(), 200, answer(reason, ""), &message), ErrorCode::Refused);
-    EXPECT_TRUE(contains(message, reason)) << message;
+    Failure f = parse_failure(gemini(), 200, answer(reason, ""));
+    ASSERT_TRUE(f.thrown);
+    EXPECT_EQ(f.code, ErrorCode::Refused);
+    EXPECT_EQ(f.detail, std::string("finishReason=") + reason);
+    // The picture reasons have their own words (GeminiFinish below); the others name the reason.
+    if (std::string(reason).rfind("IMAGE_", 0) != 0) {
+      EXPECT_TRUE(contains(f.message, reason)) << f.message;
+    }
     EXPECT_EQ(parse_error(gemini(), 200, answer(reason, "No.")), ErrorCode::Refused) << "a refusal, even with words";
   }
   EXPECT_EQ(parse_error(gemini(), 200, answer("NO_IMAGE", "")), ErrorCode::BadResponse);
@@ -683,7 +697,8 @@ TEST(GeminiResponse, ErrorBodiesThatAreNotJsonOrArriveWithA200) {
   EXPECT_EQ(parse_error(gemini(), 400, "request body too large for the relay", &message), ErrorCode::BadRequest);
   EXPECT_TRUE(contains(message, "request body too large for the relay")) << message;
   EXPECT_EQ(parse_error(gemini(), 401, "Unauthorized"), ErrorCode::BadKey);
-  EXPECT_EQ(parse_error(gemini(), 404, ""), ErrorCode::ModelNotFound);
+  // A 404 that names no model is an address that is not Gemini's (GeminiNotFound below).
+  EXPECT_EQ(parse_error(gemini(), 404, ""), ErrorCode::BadRequest);
   EXPECT_EQ(parse_error(gemini(), 413, "too big"), ErrorCode::BadRequest);
   // An error chunk inside a 200 (streaming): the body's code decides.
   EXPECT_EQ(parse_error(gemini(), 200, fixture("gemini/error_429_resource_exhausted.json")), ErrorCode::RateLimited);
@@ -694,7 +709,7 @@ TEST(GeminiResponse, ErrorBodiesThatAreNotJsonOrArriveWithA200) {
 
 Request openai_request() {
   Request r;
-  r.model = "gpt-image-1";
+  r.model = "gpt-image-2";
   r.base_url = "https://api.openai.com/v1";
   r.prompt = "a lighthouse";
   r.width = 1536;
@@ -730,7 +745,7 @@ TEST(OpenAIRequest, GenerationsIsJsonWithModelPromptSizeAndN) {
   json::Doc doc = json::try_parse(http.body);
   JsonObject *o = doc.object();
   EXPECT_EQ(members(o), (std::set<std::string>{"model", "prompt", "n", "size"}));
-  EXPECT_EQ(json::string(o, "model"), "gpt-image-1");
+  EXPECT_EQ(json::string(o, "model"), "gpt-image-2");
   EXPECT_EQ(json::string(o, "prompt"), "a lighthouse");
   EXPECT_EQ(json::string(o, "size"), "1536x1024");
   EXPECT_EQ(json::integer(o, "n"), 3);
@@ -797,7 +812,7 @@ TEST(OpenAIRequest, EditIsMultipartWithOneImageAndATransparentMask) {
     EXPECT_TRUE(part(http, text)->filename.empty()) << text << " is a text part";
     EXPECT_TRUE(part(http, text)->content_type.empty()) << text;
   }
-  EXPECT_EQ(part(http, "model")->value, "gpt-image-1");
+  EXPECT_EQ(part(http, "model")->value, "gpt-image-2");
   EXPECT_EQ(part(http, "prompt")->value, "a lighthouse");
   EXPECT_EQ(part(http, "n")->value, "2");
   EXPECT_EQ(part(http, "size")->value, "1536x1024");
@@ -1230,6 +1245,353 @@ TEST(Json, GoogleStatusBodies) {
                        bad + "}]}}";
     EXPECT_LT(json::read_rpc_status(body).retry_delay_s, 0) << bad;
   }
+}
+
+// ---------------- Gemini: why no picture came (finishReason) ----------------
+
+std::string no_picture(const std::string &reason, const std::string &text) {
+  const std::string parts = text.empty() ? "" : R"({"text":")" + text + R"("})";
+  return R"({"candidates":[{"content":{"role":"model","parts":[)" + parts + R"(]},"finishReason":")" + reason +
+         R"("}]})";
+}
+
+TEST(GeminiFinish, EachPictureReasonHasItsOwnMessage) {
+  struct Case {
+    const char *reason, *text;
+    ErrorCode code;
+    std::vector<std::string> words;  // what happened, in the message
+  } cases[] = {
+      {"IMAGE_SAFETY", "", ErrorCode::Refused, {"safety filters blocked it", "Rephrase"}},
+      {"IMAGE_PROHIBITED_CONTENT", "", ErrorCode::Refused, {"will not make this picture", "does not allow"}},
+      {"IMAGE_RECITATION", "", ErrorCode::Refused, {"too close to an existing work"}},
+      {"IMAGE_OTHER", "", ErrorCode::BadResponse, {"could not make the picture", "gave no reason", "Try again"}},
+      {"NO_IMAGE", "", ErrorCode::BadResponse, {"without making a picture", "Ask for the change directly"}},
+      {"NO_IMAGE", "Here is a description of a red door.", ErrorCode::TextOnly,
+       {"answered with words instead of a picture", "Here is a description of a red door.",
+        "Ask for the change directly"}},
+  };
+  std::set<std::string> messages;
+  for (const Case &c : cases) {
+    SCOPED_TRACE(std::string(c.reason) + " " + c.text);
+    Failure f = parse_failure(gemini(), 200, no_picture(c.reason, c.text));
+    ASSERT_TRUE(f.thrown);
+    EXPECT_EQ(f.code, c.code) << error_code_name(f.code) << ": " << f.message;
+    EXPECT_EQ(f.message.rfind("Gemini ", 0), 0u) << "says who: " << f.message;
+    for (const std::string &w : c.words) EXPECT_TRUE(contains(f.message, w)) << w << " in: " << f.message;
+    EXPECT_EQ(f.detail, std::string("finishReason=") + c.reason);
+    EXPECT_EQ(f.text, c.text) << "the model's words are handed back";
+    EXPECT_EQ(f.http_status, 200);
+    messages.insert(f.message);
+  }
+  EXPECT_EQ(messages.size(), std::size(cases)) << "no two reasons share a message";
+  // The generic refusal is yet another message, and none of the picture reasons uses it.
+  Failure safety = parse_failure(gemini(), 200, no_picture("SAFETY", ""));
+  EXPECT_FALSE(messages.count(safety.message)) << safety.message;
+  // With words, a refusal stays a refusal (its own message), the words kept.
+  for (const char *reason : {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}) {
+    Failure with = parse_failure(gemini(), 200, no_picture(reason, "I cannot draw that."));
+    EXPECT_EQ(with.code, ErrorCode::Refused) << reason;
+    EXPECT_EQ(with.message, parse_failure(gemini(), 200, no_picture(reason, "")).message) << reason;
+    EXPECT_EQ(with.text, "I cannot draw that.") << reason;
+  }
+  Failure other = parse_failure(gemini(), 200, no_picture("IMAGE_OTHER", "Something went wrong."));
+  EXPECT_EQ(other.code, ErrorCode::BadResponse);
+  EXPECT_EQ(other.text, "Something went wrong.");
+}
+
+// ---------------- Gemini and OpenAI: a model that is not served, or a wrong address (404) ----------------
+
+TEST(GeminiNotFound, AModelNamedIsModelNotFoundAnythingElseABadAddress) {
+  const std::string today = R"({"error":{"code":404,"message":"This model models/gemini-3-pro-image-preview is no longer available to new users. Please use models/gemini-3-pro-image instead.","status":"NOT_FOUND"}})";
+  Failure f = parse_failure(gemini(), 404, today);
+  ASSERT_TRUE(f.thrown);
+  EXPECT_EQ(f.code, ErrorCode::ModelNotFound);
+  EXPECT_TRUE(contains(f.message, "gemini-3-pro-image-preview")) << "names the model: " << f.message;
+  EXPECT_FALSE(contains(f.message, "models/")) << f.message;
+  EXPECT_EQ(f.http_status, 404);
+  EXPECT_EQ(f.detail.rfind("HTTP 404 NOT_FOUND", 0), 0u) << f.detail;
+  // The stored answer for a name Google never served.
+  f = parse_failure(gemini(), 404, fixture("gemini/error_404_model_not_found.json"));
+  EXPECT_EQ(f.code, ErrorCode::ModelNotFound);
+  EXPECT_TRUE(contains(f.message, "gemini-9-image")) << f.message;
+  // Ids with dots and underscores are named whole.
+  f = parse_failure(gemini(), 404, R"({"error":{"code":404,"message":"models/gemini-3.1_flash.x is not found for API version v1beta.","status":"NOT_FOUND"}})");
+  EXPECT_EQ(f.code, ErrorCode::ModelNotFound);
+  EXPECT_TRUE(contains(f.message, "gemini-3.1_flash.x")) << f.message;
+
+  // Anything else that is not found: a page of a web server, a JSON 404 about no model, nothing.
+  for (const std::string &body : {std::string("<!DOCTYPE html><html><body><h1>404 Not Found</h1>The requested URL "
+                                              "/v1beta/models/x was not found on this server.</body></html>"),
+                                  std::string(R"({"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}})"),
+                                  std::string("Not Found"), std::string("")}) {
+    SCOPED_TRACE(body);
+    Failure page = parse_failure(gemini(), 404, body);
+    ASSERT_TRUE(page.thrown);
+    EXPECT_EQ(page.code, ErrorCode::BadRequest);
+    EXPECT_TRUE(contains(page.message, "found nothing at this address")) << page.message;
+    EXPECT_TRUE(contains(page.message, "404")) << page.message;
+    EXPECT_TRUE(contains(page.message, "endpoint")) << page.message;
+    EXPECT_FALSE(contains(page.message, "<")) << page.message;
+    EXPECT_EQ(page.http_status, 404);
+  }
+  // An error body inside a 200 with code 404 and a model named: the same as a real 404.
+  EXPECT_EQ(parse_error(gemini(), 200, today), ErrorCode::ModelNotFound);
+}
+
+TEST(OpenAINotFound, ModelNotFoundOnlyWithItsCode) {
+  const std::string retired = R"({"error":{"message":"The model `gpt-image-1` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}})";
+  Failure f = parse_failure(openai(), 404, retired);
+  ASSERT_TRUE(f.thrown);
+  EXPECT_EQ(f.code, ErrorCode::ModelNotFound);
+  EXPECT_TRUE(contains(f.message, "gpt-image-1")) << "the service's words name the model: " << f.message;
+  EXPECT_TRUE(contains(f.message, "OpenAI")) << f.message;
+  EXPECT_EQ(f.http_status, 404);
+  EXPECT_EQ(parse_error(openai(), 404, fixture("openai/error_404_model_not_found.json")), ErrorCode::ModelNotFound);
+
+  // Without that code: the address is wrong (an old path, a proxy's page), not the model.
+  for (const std::string &body :
+       {std::string(R"j({"error":{"message":"Invalid URL (POST /v1/images/generate)","type":"invalid_request_error","param":null,"code":null}})j"),
+        std::string(R"({"error":{"message":"Not found","type":"invalid_request_error","param":null,"code":"unknown_url"}})"),
+        std::string("<html><head><title>404 Not Found</title></head><body>nginx</body></html>"), std::string("")}) {
+    SCOPED_TRACE(body);
+    Failure page = parse_failure(openai(), 404, body);
+    ASSERT_TRUE(page.thrown);
+    EXPECT_EQ(page.code, ErrorCode::BadRequest);
+    EXPECT_TRUE(contains(page.message, "OpenAI found nothing at this address")) << page.message;
+    EXPECT_TRUE(contains(page.message, "endpoint")) << page.message;
+    EXPECT_FALSE(contains(page.message, "<")) << page.message;
+    EXPECT_EQ(page.http_status, 404);
+  }
+}
+
+// ---------------- Gemini requests: no sampling parameters ----------------
+
+TEST(GeminiRequest, NeverSendsSamplingParameters) {
+  // Gemini 3 image models refuse temperature, topP and topK: no request carries them.
+  std::vector<Request> requests;
+  requests.push_back(gemini_request());
+  Request sized = gemini_request();
+  sized.image_size = "2K";
+  sized.seed = 3;
+  requests.push_back(sized);
+  Request edit = gemini_request();
+  edit.images = {png_of(16, 16), png_of(8, 8, 4)};
+  edit.mask = soft_mask(16, 16);
+  requests.push_back(edit);
+  Request follow = edit;
+  follow.history = {Turn{"user", {TurnPart{"make it red", std::nullopt, {}}}},
+                    Turn{"model", {TurnPart{"Done.", std::nullopt, "c2ln"}, TurnPart{{}, png_of(4, 4), "aW1n"}}}};
+  requests.push_back(follow);
+  Request plain = gemini_request();
+  plain.aspect.clear();
+  plain.response_modalities = {"IMAGE"};
+  requests.push_back(plain);
+  for (const Request &req : requests) {
+    const HttpRequest http = gemini().build(req, kKey);
+    for (const char *word : {"temperature", "topP", "topK", "top_p", "top_k"}) {
+      EXPECT_FALSE(contains(http.body, word)) << word << " in " << http.body.substr(0, 300);
+    }
+    json::Doc doc = json::try_parse(http.body);
+    const std::set<std::string> config = members(json::object(doc.object(), "generationConfig"));
+    for (const std::string &m : config) {
+      EXPECT_TRUE(m == "responseModalities" || m == "imageConfig" || m == "seed") << "unexpected " << m;
+    }
+  }
+}
+
+// ---------------- model lists ----------------
+
+Failure list_failure(const Provider &p, int status, const std::string &body) {
+  Failure f;
+  try {
+    p.parse_model_list(HttpResponse{status, {}, body});
+  } catch (const Error &e) {
+    f.thrown = true;
+    f.code = e.code();
+    f.message = e.message();
+    f.detail = e.detail();
+    f.http_status = e.http_status();
+  }
+  return f;
+}
+
+struct Listed {
+  std::string name;
+  bool image;
+  std::string shutdown;
+  bool operator==(const Listed &) const = default;
+};
+
+std::ostream &operator<<(std::ostream &os, const Listed &l) {
+  return os << "{" << l.name << ", image=" << l.image << ", shutdown=" << l.shutdown << "}";
+}
+
+std::vector<Listed> listed(const ModelPage &page) {
+  std::vector<Listed> out;
+  for (const ServedModel &m : page.models) out.push_back({m.id, m.image, m.shutdown});
+  return out;
+}
+
+// One page of Google's list: ids with "models/", their methods, and a next page or none.
+const char *kGoogleList = R"({"models":[
+  {"name":"models/gemini-3.1-flash-image","version":"001","displayName":"Nano Banana 2","supportedGenerationMethods":["generateContent","countTokens","batchGenerateContent"]},
+  {"name":"models/gemini-3-pro-image","displayName":"Nano Banana Pro","supportedGenerationMethods":["generateContent","countTokens"]},
+  {"name":"models/gemini-3-flash","displayName":"Gemini 3 Flash","supportedGenerationMethods":["generateContent","countTokens","createCachedContent"]},
+  {"name":"models/gemini-embedding-001","displayName":"Gemini Embedding","supportedGenerationMethods":["embedContent","countTextTokens"]},
+  {"name":"models/veo-3.1-generate-preview","displayName":"Veo 3.1","supportedGenerationMethods":["predictLongRunning"]},
+  {"name":"models/imagen-4.0-generate-001","displayName":"Imagen 4","supportedGenerationMethods":["predict"]},
+  {"name":"models/imagen-4.0-ultra-generate-001","displayName":"Imagen 4 Ultra","supportedGenerationMethods":["predict"]},
+  {"name":"models/gemini-2.5-flash-image-tts","displayName":"Odd","supportedGenerationMethods":["countTokens"]},
+  {"name":"models/imagen-5-image","supportedGenerationMethods":["generateContent"]},
+  {"name":"models/gemini-4-image","supportedGenerationMethods":"generateContent"},
+  {"name":"","supportedGenerationMethods":["generateContent"]},
+  {"displayName":"no name at all"},
+  7],
+  "nextPageToken":"Cg9nZW1pbmktMy1mbGFzaA=="})";
+
+TEST(ModelList, GeminiRequestsGooglesListWithTheKeyInTheHeader) {
+  std::optional<HttpRequest> first = gemini().build_model_list("https://generativelanguage.googleapis.com", kKey, "");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->method, "GET");
+  EXPECT_EQ(first->url, "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000");
+  ASSERT_EQ(first->headers.size(), 1u);
+  EXPECT_EQ(first->headers[0].first, "x-goog-api-key");
+  EXPECT_EQ(first->headers[0].second, kKey);
+  EXPECT_TRUE(first->body.empty());
+  EXPECT_TRUE(first->form.empty());
+  // Later pages: the token as given back, escaped for a URL; the key never in the URL.
+  std::optional<HttpRequest> next = gemini().build_model_list("http://127.0.0.1:8080", kKey, "fake-page-4");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->url, "http://127.0.0.1:8080/v1beta/models?pageSize=1000&pageToken=fake-page-4");
+  std::optional<HttpRequest> odd = gemini().build_model_list("http://127.0.0.1:8080", kKey, "Cg9n+Z/W 1==&x");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->url, "http://127.0.0.1:8080/v1beta/models?pageSize=1000&pageToken=Cg9n%2BZ%2FW%201%3D%3D%26x");
+  for (const std::optional<HttpRequest> &r : {first, next, odd}) {
+    EXPECT_FALSE(contains(r->url, kKey)) << r->url;
+    EXPECT_FALSE(contains(r->url, "key=")) << r->url;
+    EXPECT_EQ(header(*r, "x-goog-api-key"), kKey);
+  }
+}
+
+TEST(ModelList, OpenAIRequestsItsListWithABearerKey) {
+  std::optional<HttpRequest> r = openai().build_model_list("https://api.openai.com/v1", kKey, "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->method, "GET");
+  EXPECT_EQ(r->url, "https://api.openai.com/v1/models");
+  ASSERT_EQ(r->headers.size(), 1u);
+  EXPECT_EQ(r->headers[0].first, "Authorization");
+  EXPECT_EQ(r->headers[0].second, std::string("Bearer ") + kKey);
+  EXPECT_FALSE(contains(r->url, kKey));
+  EXPECT_TRUE(r->body.empty());
+  std::optional<HttpRequest> local = openai().build_model_list("http://127.0.0.1:8080/v1", kKey, "");
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->url, "http://127.0.0.1:8080/v1/models");
+}
+
+TEST(ModelList, GeminiKeepsItsImageModels) {
+  ModelPage page = gemini().parse_model_list(HttpResponse{200, {}, kGoogleList});
+  EXPECT_EQ(listed(page), (std::vector<Listed>{
+                              {"gemini-3.1-flash-image", true, ""},
+                              {"gemini-3-pro-image", true, ""},
+                              {"gemini-3-flash", false, ""},                   // text
+                              {"gemini-embedding-001", false, ""},             // embeddings
+                              {"veo-3.1-generate-preview", false, ""},         // video
+                              {"imagen-4.0-generate-001", false, ""},          // Imagen's, not Gemini's
+                              {"imagen-4.0-ultra-generate-001", false, ""},
+                              {"gemini-2.5-flash-image-tts", false, ""},       // "image", but no generateContent
+                              {"imagen-5-image", false, ""},                   // an Imagen id is never Gemini's
+                              {"gemini-4-image", false, ""},                   // methods not a list
+                          }));
+  ASSERT_FALSE(page.models.empty());
+  EXPECT_EQ(page.models[0].display_name, "Nano Banana 2");
+  EXPECT_EQ(page.models[8].display_name, "");
+  EXPECT_EQ(page.next_page, "Cg9nZW1pbmktMy1mbGFzaA==");
+  // The last page has no token; an empty list is a list.
+  ModelPage last = gemini().parse_model_list(
+      HttpResponse{200, {}, R"({"models":[{"name":"models/gemini-3.1-flash-lite-image","supportedGenerationMethods":["generateContent"]}]})"});
+  EXPECT_EQ(listed(last), (std::vector<Listed>{{"gemini-3.1-flash-lite-image", true, ""}}));
+  EXPECT_EQ(last.next_page, "");
+  ModelPage none = gemini().parse_model_list(HttpResponse{200, {}, "{}"});
+  EXPECT_TRUE(none.models.empty());
+  EXPECT_EQ(none.next_page, "");
+  // A name without the prefix is used as it is.
+  EXPECT_EQ(gemini()
+                .parse_model_list(HttpResponse{200, {}, R"({"models":[{"name":"tunedModels/x-image","supportedGenerationMethods":["generateContent"]}]})"})
+                .models.at(0)
+                .id,
+            "tunedModels/x-image");
+}
+
+TEST(ModelList, OpenAIReadsIdsAndShutdownDays) {
+  const std::string body = R"({"object":"list","data":[
+    {"id":"gpt-image-2","object":"model","created":1776729600,"owned_by":"system","shutdown_date":null},
+    {"id":"chatgpt-image-latest","object":"model","created":1760000000,"owned_by":"system","shutdown_date":"2026-12-01"},
+    {"id":"gpt-image-1","object":"model","created":1745000000,"owned_by":"system","shutdown_date":"2026-10-23T00:00:00Z"},
+    {"id":"gpt-image-1-mini","object":"model","owned_by":"system","shutdown_date":1796139000},
+    {"id":"gpt-5","object":"model","owned_by":"system"},
+    {"id":"dall-e-3","object":"model","owned_by":"system","shutdown_date":"soon"},
+    {"id":"gpt-image-2.5-flare","object":"model","shutdown_date":"2026-13-01"},
+    {"id":"","object":"model"},
+    {"object":"model"},
+    "gpt-image-9"]})";
+  ModelPage page = openai().parse_model_list(HttpResponse{200, {}, body});
+  EXPECT_EQ(listed(page), (std::vector<Listed>{
+                              {"gpt-image-2", true, ""},                     // null: none announced
+                              {"chatgpt-image-latest", true, "2026-12-01"},  // a day
+                              {"gpt-image-1", true, "2026-10-23"},           // a date-time: its day
+                              {"gpt-image-1-mini", true, "2026-12-01"},      // Unix seconds: their day (UTC)
+                              {"gpt-5", false, ""},                          // text; no field at all
+                              {"dall-e-3", false, ""},                       // not a day
+                              {"gpt-image-2.5-flare", true, ""},             // not a real day
+                          }));
+  EXPECT_EQ(page.next_page, "") << "OpenAI answers the whole list at once";
+  EXPECT_TRUE(openai().parse_model_list(HttpResponse{200, {}, R"({"object":"list","data":[]})"}).models.empty());
+}
+
+TEST(ModelList, ErrorsAreTheTypedErrorsOfParse) {
+  struct Case {
+    const Provider *p;
+    int status;
+    std::string body;
+    ErrorCode code;
+  } cases[] = {
+      {&gemini(), 400, fixture("gemini/error_400_api_key_invalid.json"), ErrorCode::BadKey},
+      {&gemini(), 401, fixture("gemini/error_401_unauthenticated_bad_oauth.json"), ErrorCode::BadKey},
+      {&gemini(), 403, fixture("gemini/error_403_permission_denied_no_key.json"), ErrorCode::PermissionDenied},
+      {&gemini(), 429, fixture("gemini/error_429_resource_exhausted.json"), ErrorCode::RateLimited},
+      {&gemini(), 503, fixture("gemini/error_503_unavailable.json"), ErrorCode::ServerError},
+      {&gemini(), 401, "Unauthorized", ErrorCode::BadKey},
+      {&gemini(), 502, "<html>Bad gateway</html>", ErrorCode::ServerError},
+      {&gemini(), 404, "<html>Not Found</html>", ErrorCode::BadRequest},
+      {&gemini(), 200, fixture("gemini/error_429_resource_exhausted.json"), ErrorCode::RateLimited},
+      {&openai(), 401, fixture("openai/error_401_invalid_api_key.json"), ErrorCode::BadKey},
+      {&openai(), 403, fixture("openai/error_403_unsupported_region.json"), ErrorCode::PermissionDenied},
+      {&openai(), 429, fixture("openai/error_429_insufficient_quota.json"), ErrorCode::QuotaExhausted},
+      {&openai(), 500, fixture("openai/error_500_server_error.json"), ErrorCode::ServerError},
+      {&openai(), 401, "", ErrorCode::BadKey},
+      {&openai(), 404, "<html>nginx</html>", ErrorCode::BadRequest},
+      {&openai(), 200, fixture("openai/error_429_rate_limit.json"), ErrorCode::RateLimited},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(std::string(c.p->name()) + " " + std::to_string(c.status) + " " + c.body.substr(0, 60));
+    Failure list = list_failure(*c.p, c.status, c.body);
+    ASSERT_TRUE(list.thrown);
+    EXPECT_EQ(list.code, c.code) << error_code_name(list.code) << ": " << list.message;
+    // Word for word what parse() says of the same answer.
+    Failure edit = parse_failure(*c.p, c.status, c.body);
+    EXPECT_EQ(list.code, edit.code);
+    EXPECT_EQ(list.message, edit.message);
+    EXPECT_EQ(list.detail, edit.detail);
+    EXPECT_EQ(list.http_status, edit.http_status);
+    EXPECT_FALSE(contains(list.message, "{")) << list.message;
+  }
+  // A 2xx that is not a list: not understood, said so.
+  for (const Provider *p : {&gemini(), &openai()})
+    for (const char *body : {"<html>portal</html>", "", "[1,2]", "{\"models\":"}) {
+      Failure f = list_failure(*p, 200, body);
+      ASSERT_TRUE(f.thrown) << body;
+      EXPECT_EQ(f.code, ErrorCode::BadResponse) << p->name() << " " << body;
+    }
 }
 
 }  // namespace

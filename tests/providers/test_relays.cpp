@@ -4,6 +4,8 @@
 // fixture, error mapping, and edits refused for Imagen before anything is sent.
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <tuple>
 #include <set>
 #include <string>
 #include <vector>
@@ -128,11 +130,9 @@ TEST(RelayRegistry, BothNewProvidersAreRegisteredAfterTheOthers) {
   EXPECT_EQ(names, (std::vector<std::string>{"gemini", "openai", "imagen", "openai-chat"}));
 
   EXPECT_EQ(imagen().display_name(), "Google Imagen");
-  EXPECT_EQ(imagen().default_model(), "imagen-4.0-generate-001");
   EXPECT_EQ(imagen().default_base_url(), find_provider("gemini")->default_base_url()) << "Gemini's base URL";
   EXPECT_EQ(imagen().key_env_vars(), find_provider("gemini")->key_env_vars()) << "Gemini's key variables";
 
-  EXPECT_EQ(chat().default_model(), "google/gemini-2.5-flash-image");
   EXPECT_EQ(chat().default_base_url(), "https://openrouter.ai/api/v1");
   EXPECT_EQ(chat().key_env_vars(), (std::vector<std::string>{"GENFILL_CHAT_API_KEY", "OPENROUTER_API_KEY"}));
 }
@@ -153,25 +153,43 @@ TEST(RelayCatalog, ModelsAndWhatTheyTake) {
     EXPECT_EQ(sizes, (std::vector<std::string>{"1:1 1024x1024", "3:4 896x1280", "4:3 1280x896", "9:16 768x1408",
                                                "16:9 1408x768"}));
   }
-  EXPECT_FALSE(model_info("imagen", "imagen-9").can_edit) << "unknown Imagen ids take Imagen's defaults";
+  EXPECT_FALSE(model_info("imagen", "imagen-9").can_edit) << "unknown Imagen ids take Imagen's first entry";
+  // Every Imagen model has been shut down: no default, a Gemini model named instead.
+  EXPECT_EQ(default_model_id("imagen"), "");
+  for (const ModelInfo &m : models_of("imagen")) {
+    EXPECT_TRUE(is_retired(m, "2026-12-04")) << m.id;
+    EXPECT_EQ(m.replacement, "gemini-3.1-flash-image") << m.id;
+  }
 
-  for (const char *id : {"google/gemini-2.5-flash-image", "google/gemini-3-pro-image-preview",
-                         "google/gemini-3.1-flash-image-preview"}) {
-    ModelInfo m = model_info("openai-chat", id);
-    EXPECT_EQ(m.provider, "openai-chat");
+  std::vector<std::string> relay_ids;
+  for (const ModelInfo &m : models_of("openai-chat")) {
+    SCOPED_TRACE(m.id);
+    relay_ids.push_back(m.id);
     EXPECT_TRUE(m.can_edit);
     EXPECT_FALSE(m.takes_mask);
     EXPECT_EQ(m.max_images_per_call, 1);
-    // The same ratios and sizes as the models of the same name on Gemini's own API.
-    ModelInfo g = model_info("gemini", std::string(id).substr(7));
-    ASSERT_EQ(m.aspects.size(), g.aspects.size()) << id;
+    // The same ratios, sizes and lifecycle as the model of the same name on Gemini's own API.
+    ASSERT_EQ(m.id.rfind("google/", 0), 0u);
+    const ModelInfo *g = find_model("gemini", m.id.substr(7));
+    ASSERT_NE(g, nullptr);
+    ASSERT_EQ(m.aspects.size(), g->aspects.size());
     for (size_t i = 0; i < m.aspects.size(); ++i) {
-      EXPECT_EQ(m.aspects[i].label(), g.aspects[i].label());
-      EXPECT_EQ(m.aspects[i].out_w, g.aspects[i].out_w);
-      EXPECT_EQ(m.aspects[i].out_h, g.aspects[i].out_h);
+      EXPECT_EQ(m.aspects[i].label(), g->aspects[i].label());
+      EXPECT_EQ(m.aspects[i].out_w, g->aspects[i].out_w);
+      EXPECT_EQ(m.aspects[i].out_h, g->aspects[i].out_h);
     }
-    EXPECT_EQ(m.max_input_images, g.max_input_images) << id;
+    ASSERT_EQ(m.image_sizes.size(), g->image_sizes.size());
+    for (size_t i = 0; i < m.image_sizes.size(); ++i) EXPECT_EQ(m.image_sizes[i].name, g->image_sizes[i].name);
+    EXPECT_EQ(m.max_input_images, g->max_input_images);
+    EXPECT_EQ(m.retired, g->retired);
+    EXPECT_EQ(m.replacement, g->replacement.empty() ? "" : "google/" + g->replacement);
+    EXPECT_EQ(m.is_default, g->is_default);
   }
+  EXPECT_EQ(relay_ids, (std::vector<std::string>{"google/gemini-3.1-flash-image", "google/gemini-nano-banana-2.1",
+                                                 "google/gemini-3-pro-image", "google/gemini-3.1-flash-lite-image",
+                                                 "google/gemini-3.1-flash-image-preview",
+                                                 "google/gemini-3-pro-image-preview", "google/gemini-2.5-flash-image"}));
+  EXPECT_EQ(default_model_id("openai-chat"), "google/gemini-3.1-flash-image");
 }
 
 // ---------------- Imagen requests ----------------
@@ -264,7 +282,7 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
   s.provider = "imagen";
   s.prompt = "make it red";
   s.endpoint = "http://127.0.0.1:9";  // nothing listens there: any request would fail differently
-  for (const char *model : {"", "imagen-3.0-generate-002", "imagen-7-unknown"}) {
+  for (const char *model : {"imagen-4.0-generate-001", "imagen-3.0-generate-002", "imagen-7-unknown"}) {
     s.model = model;
     try {
       check_edit_supported(s);
@@ -282,8 +300,23 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << "not missing-key: " << e.message();
     }
   }
-  // Generating with reference pictures is an edit in disguise: refused before sending too.
+  // Without a model (Imagen has no default any more: every one was retired): what its models can
+  // do still decides, before anything else (no key is looked for).
   s.model.clear();
+  {
+    Plan plan;
+    plan.region = plan.content = Rect{0, 0, 8, 8};
+    try {
+      run_edit(s, plan, Image(8, 8), std::nullopt, {});
+      ADD_FAILURE() << "run_edit accepted an edit without a model";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << "not missing-key: " << e.message();
+      EXPECT_TRUE(contains(e.message(), "only creates new pictures")) << e.message();
+      EXPECT_TRUE(contains(e.message(), "cannot change an existing picture")) << e.message();
+    }
+  }
+  // Generating with reference pictures is an edit in disguise: refused before sending too.
+  s.model = "imagen-4.0-generate-001";
   s.api_key = kKey;
   try {
     run_generate(s, "1:1", 0, 0, {Image(8, 8)});
@@ -291,6 +324,18 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
     EXPECT_TRUE(contains(e.message(), "reference")) << e.message();
+  }
+  // Generating without a model: Imagen has no default to fall back on and asks for a name,
+  // before any key is looked for or anything is sent.
+  s.model.clear();
+  s.api_key.clear();
+  try {
+    run_generate(s, "1:1", 0, 0, {});
+    ADD_FAILURE() << "generated without a model";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << "not missing-key: " << e.message();
+    EXPECT_TRUE(contains(e.message(), "retired")) << e.message();
+    EXPECT_TRUE(contains(e.message(), "Name the model")) << e.message();
   }
   // Models that edit pass.
   for (const char *p : {"gemini", "openai", "openai-chat"}) {
@@ -356,8 +401,9 @@ TEST(ImagenResponse, MessagesSayWhatHappened) {
     return parse_failure(imagen(), status_of(name), fixture("imagen/" + name));
   };
   Failure f = failure("error_404_model_retired.json");
-  EXPECT_TRUE(contains(f.message, "retired by its owner")) << f.message;
-  EXPECT_TRUE(contains(f.message, "Gemini image model")) << f.message;
+  EXPECT_EQ(f.code, ErrorCode::ModelNotFound);
+  EXPECT_TRUE(contains(f.message, "no longer offers this Imagen model")) << f.message;
+  EXPECT_TRUE(contains(f.message, "retired")) << f.message;
   f = failure("error_400_api_key_invalid.json");
   EXPECT_TRUE(contains(f.message, "GEMINI_API_KEY")) << f.message;
   f = failure("response_all_filtered_rai.json");
@@ -406,7 +452,7 @@ TEST(ImagenRetry, RetryInfoAndDailyQuotas) {
 
 Request chat_request() {
   Request r;
-  r.model = "google/gemini-2.5-flash-image";
+  r.model = "google/gemini-3.1-flash-image";
   r.base_url = "https://openrouter.ai/api/v1";
   r.prompt = "make it a watercolor";
   r.aspect = "4:3";
@@ -448,7 +494,7 @@ TEST(ChatRequest, GenerateHasTheRelaysShape) {
   JsonObject *root = doc.object();
   ASSERT_TRUE(root);
   EXPECT_EQ(members(root), (std::set<std::string>{"model", "messages", "modalities", "image_config", "seed"}));
-  EXPECT_EQ(json::string(root, "model"), "google/gemini-2.5-flash-image");
+  EXPECT_EQ(json::string(root, "model"), "google/gemini-3.1-flash-image");
   JsonArray *mods = json::array(root, "modalities");
   ASSERT_EQ(json_array_get_length(mods), 2u);
   EXPECT_STREQ(json_array_get_string_element(mods, 0), "image");
@@ -493,7 +539,7 @@ TEST(RelayRequest, NamedSizesTravelWithTheRatio) {
   EXPECT_FALSE(contains(imagen().build(ir, kKey).body, "sampleImageSize"));
 
   Request cr = chat_request();
-  cr.model = "google/gemini-3-pro-image-preview";
+  cr.model = "google/gemini-3-pro-image";
   cr.image_size = "4K";
   json::Doc cdoc = json::try_parse(chat().build(cr, kKey).body);
   JsonObject *config = json::object(cdoc.object(), "image_config");
@@ -714,6 +760,139 @@ TEST(ChatRetry, StatusesAndHints) {
   RetryAdvice a = advice(429, "error_429_rate_limited.json", {{"retry-after", "4"}});
   EXPECT_TRUE(a.retry);
   EXPECT_DOUBLE_EQ(a.delay_s, 4.0);
+}
+
+// ---------------- model lists ----------------
+
+Failure list_failure(const Provider &p, int status, const std::string &body) {
+  Failure f;
+  try {
+    p.parse_model_list(HttpResponse{status, {}, body});
+  } catch (const Error &e) {
+    f = {true, e.code(), e.message(), e.detail(), e.text(), e.http_status()};
+  }
+  return f;
+}
+
+// id, image, shutdown of each entry.
+std::vector<std::tuple<std::string, bool, std::string>> listed(const ModelPage &page) {
+  std::vector<std::tuple<std::string, bool, std::string>> out;
+  for (const ServedModel &m : page.models) out.emplace_back(m.id, m.image, m.shutdown);
+  return out;
+}
+
+TEST(RelayModelList, ImagenReadsGooglesListLikeGemini) {
+  std::optional<HttpRequest> first = imagen().build_model_list("https://generativelanguage.googleapis.com", kKey, "");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->method, "GET");
+  EXPECT_EQ(first->url, "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000");
+  expect_key_in_header_only(*first, "x-goog-api-key", kKey);
+  std::optional<HttpRequest> next = imagen().build_model_list("http://127.0.0.1:8080/legacy", kKey, "p/2 =");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->url, "http://127.0.0.1:8080/legacy/v1beta/models?pageSize=1000&pageToken=p%2F2%20%3D");
+  expect_key_in_header_only(*next, "x-goog-api-key", kKey);
+  // The same request as Gemini's: one list for both.
+  std::optional<HttpRequest> gemini_list = find_provider("gemini")->build_model_list("http://h", kKey, "t");
+  ASSERT_TRUE(gemini_list);
+  EXPECT_EQ(imagen().build_model_list("http://h", kKey, "t")->url, gemini_list->url);
+
+  // Imagen's models are the "imagen…" ids served by :predict; everything else in the list is not.
+  const std::string body = R"({"models":[
+    {"name":"models/gemini-3.1-flash-image","supportedGenerationMethods":["generateContent","countTokens"]},
+    {"name":"models/imagen-4.0-generate-001","displayName":"Imagen 4","supportedGenerationMethods":["predict"]},
+    {"name":"models/imagen-4.0-fast-generate-001","supportedGenerationMethods":["predict","countTokens"]},
+    {"name":"models/imagen-3.0-capability-001","supportedGenerationMethods":["generateContent"]},
+    {"name":"models/veo-3.1-generate-preview","supportedGenerationMethods":["predictLongRunning"]},
+    {"name":"models/gemini-embedding-001","supportedGenerationMethods":["predict","embedContent"]}],
+    "nextPageToken":"fake-page-4"})";
+  ModelPage page = imagen().parse_model_list(HttpResponse{200, {}, body});
+  using L = std::tuple<std::string, bool, std::string>;
+  EXPECT_EQ(listed(page), (std::vector<L>{{"gemini-3.1-flash-image", false, ""},
+                                          {"imagen-4.0-generate-001", true, ""},
+                                          {"imagen-4.0-fast-generate-001", true, ""},
+                                          {"imagen-3.0-capability-001", false, ""},
+                                          {"veo-3.1-generate-preview", false, ""},
+                                          {"gemini-embedding-001", false, ""}}));
+  EXPECT_EQ(page.models[1].display_name, "Imagen 4");
+  EXPECT_EQ(page.next_page, "fake-page-4");
+  // Gemini reads the same page the other way round.
+  ModelPage as_gemini = find_provider("gemini")->parse_model_list(HttpResponse{200, {}, body});
+  ASSERT_EQ(as_gemini.models.size(), page.models.size());
+  EXPECT_TRUE(as_gemini.models[0].image);
+  EXPECT_FALSE(as_gemini.models[1].image);
+  EXPECT_TRUE(imagen().parse_model_list(HttpResponse{200, {}, R"({"models":[]})"}).models.empty());
+}
+
+TEST(RelayModelList, ChatRelayAsksForImageModelsAndReadsTheirModalities) {
+  std::optional<HttpRequest> r = chat().build_model_list("https://openrouter.ai/api/v1", kKey, "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->method, "GET");
+  EXPECT_EQ(r->url, "https://openrouter.ai/api/v1/models?output_modalities=image");
+  expect_key_in_header_only(*r, "Authorization", std::string("Bearer ") + kKey);
+  EXPECT_TRUE(r->body.empty());
+  EXPECT_EQ(chat().build_model_list("http://127.0.0.1:8080/api/v1", kKey, "")->url,
+            "http://127.0.0.1:8080/api/v1/models?output_modalities=image");
+
+  const std::string body = R"({"data":[
+    {"id":"google/gemini-3.1-flash-image","name":"Google: Nano Banana 2","architecture":{"modality":"text+image->text+image","input_modalities":["image","text"],"output_modalities":["image","text"]}},
+    {"id":"google/gemini-2.5-flash-image","name":"Google: Nano Banana","architecture":{"output_modalities":["image","text"]},"expiration_date":"2026-10-02"},
+    {"id":"black-forest-labs/flux-2","architecture":{"input_modalities":["text"],"output_modalities":["image"]}},
+    {"id":"acme/image-captioner","architecture":{"input_modalities":["image"],"output_modalities":["text"]}},
+    {"id":"openai/gpt-5","architecture":{"output_modalities":["text"]},"expiration_date":null},
+    {"id":"other/paint-image-model"},
+    {"id":"other/words"},
+    {"name":"no id"}]})";
+  ModelPage page = chat().parse_model_list(HttpResponse{200, {}, body});
+  using L = std::tuple<std::string, bool, std::string>;
+  EXPECT_EQ(listed(page), (std::vector<L>{
+                              {"google/gemini-3.1-flash-image", true, ""},
+                              {"google/gemini-2.5-flash-image", true, "2026-10-02"},
+                              {"black-forest-labs/flux-2", true, ""},  // the modalities say so, not the id
+                              {"acme/image-captioner", false, ""},     // "image" in the id, text out
+                              {"openai/gpt-5", false, ""},
+                              {"other/paint-image-model", true, ""},   // no modalities: judged by the id
+                              {"other/words", false, ""},
+                          }));
+  EXPECT_EQ(page.models[0].display_name, "Google: Nano Banana 2");
+  EXPECT_EQ(page.next_page, "");
+}
+
+TEST(RelayModelList, ErrorsAreTheTypedErrorsOfParse) {
+  struct Case {
+    const Provider *p;
+    int status;
+    std::string body;
+    ErrorCode code;
+  } cases[] = {
+      {&imagen(), 400, fixture("imagen/error_400_api_key_invalid.json"), ErrorCode::BadKey},
+      {&imagen(), 403, fixture("imagen/error_403_permission_denied.json"), ErrorCode::PermissionDenied},
+      {&imagen(), 429, fixture("imagen/error_429_resource_exhausted.json"), ErrorCode::RateLimited},
+      {&imagen(), 503, fixture("imagen/error_503_unavailable.json"), ErrorCode::ServerError},
+      {&imagen(), 401, "", ErrorCode::BadKey},
+      {&chat(), 401, fixture("openai-chat/error_401_invalid_key.json"), ErrorCode::BadKey},
+      {&chat(), 402, fixture("openai-chat/error_402_insufficient_credits.json"), ErrorCode::QuotaExhausted},
+      {&chat(), 429, fixture("openai-chat/error_429_rate_limited.json"), ErrorCode::RateLimited},
+      {&chat(), 502, fixture("openai-chat/error_502_model_down.json"), ErrorCode::ServerError},
+      {&chat(), 200, fixture("openai-chat/response_error_in_200.json"), ErrorCode::ServerError},
+      {&chat(), 401, "", ErrorCode::BadKey},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(std::string(c.p->name()) + " " + std::to_string(c.status) + " " + c.body.substr(0, 60));
+    Failure list = list_failure(*c.p, c.status, c.body);
+    ASSERT_TRUE(list.thrown);
+    EXPECT_EQ(list.code, c.code) << error_code_name(list.code) << ": " << list.message;
+    Failure edit = parse_failure(*c.p, c.status, c.body);
+    EXPECT_EQ(list.code, edit.code);
+    EXPECT_EQ(list.message, edit.message);
+    EXPECT_EQ(list.detail, edit.detail);
+    EXPECT_EQ(list.http_status, edit.http_status);
+  }
+  for (const Provider *p : {&imagen(), &chat()})
+    for (const char *body : {"<html>portal</html>", "", "[]"}) {
+      Failure f = list_failure(*p, 200, body);
+      ASSERT_TRUE(f.thrown) << body;
+      EXPECT_EQ(f.code, ErrorCode::BadResponse) << p->name() << " " << body;
+    }
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ protected:
   // A valid Gemini generate request to the fake.
   HttpRequest gemini_request(const std::string &key = "test-key-123") {
     Request r;
-    r.model = "gemini-2.5-flash-image";
+    r.model = "gemini-3.1-flash-image";
     r.base_url = server.base_url();
     r.prompt = "a red square";
     r.aspect = "16:9";
@@ -97,7 +97,7 @@ protected:
 
   HttpRequest openai_edit() {
     Request r;
-    r.model = "gpt-image-1";
+    r.model = "gpt-image-2";
     r.base_url = server.base_url() + "/v1";
     r.prompt = "make it blue";
     r.width = r.height = 1024;
@@ -139,7 +139,7 @@ TEST_F(TransportTest, JsonRequestArrivesIntactAndTheAnswerIsWhole) {
   Result r = find_provider("gemini")->parse(*out[0].response);
   ASSERT_EQ(r.images.size(), 1u);
   Image img = decode_image(r.images[0].bytes);
-  EXPECT_EQ(img.width, 1344);  // 16:9 for gemini-2.5-flash-image
+  EXPECT_EQ(img.width, 1376);  // 16:9 for gemini-3.1-flash-image
   EXPECT_EQ(img.height, 768);
   EXPECT_EQ(img.pixels[0], 0xFF);
   EXPECT_EQ(img.pixels[1], 0x00);
@@ -148,7 +148,7 @@ TEST_F(TransportTest, JsonRequestArrivesIntactAndTheAnswerIsWhole) {
   auto recs = server.requests();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].method, "POST");
-  EXPECT_EQ(recs[0].path, "/v1beta/models/gemini-2.5-flash-image:generateContent");
+  EXPECT_EQ(recs[0].path, "/v1beta/models/gemini-3.1-flash-image:generateContent");
   EXPECT_EQ(recs[0].content_type, "application/json");
   EXPECT_TRUE(recs[0].has_key);
   EXPECT_FALSE(recs[0].key_in_query);
@@ -191,7 +191,7 @@ TEST_F(TransportTest, MultipartRequestArrivesIntact) {
   EXPECT_EQ(rec.path, "/v1/images/edits");
   EXPECT_EQ(rec.content_type.rfind("multipart/form-data; boundary=", 0), 0u) << rec.content_type;
   EXPECT_TRUE(rec.has_key);
-  EXPECT_EQ(rec.model, "gpt-image-1");
+  EXPECT_EQ(rec.model, "gpt-image-2");
   EXPECT_EQ(rec.prompt, "make it blue");
   EXPECT_EQ(rec.size, "1024x1024");
   EXPECT_EQ(rec.image_count, 1);
