@@ -637,11 +637,45 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
   return s;
 }
 
+// The service rejected the key kept in the keyring: offer to forget it, so that the next run
+// asks for a new one instead of failing the same way.
+void offer_to_forget_key(const Provider &provider) {
+  GtkWidget *dlg = gtk_message_dialog_new(nullptr, GtkDialogFlags(0), GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE, "%s",
+                                          format(_("%s rejected the API key stored in your desktop keyring."),
+                                                 std::string(provider.display_name()).c_str())
+                                              .c_str());
+  gtk_message_dialog_format_secondary_text(GTK_MESSAGE_DIALOG(dlg), "%s",
+                                           _("Forget it, and genfill will ask for a new key next time."));
+  gtk_dialog_add_buttons(GTK_DIALOG(dlg), _("_Keep"), GTK_RESPONSE_CANCEL, _("_Forget the key"), GTK_RESPONSE_OK,
+                         nullptr);
+  gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_CANCEL);
+  gtk_window_set_title(GTK_WINDOW(dlg), format(_("API key for %s"), std::string(provider.display_name()).c_str()).c_str());
+  gimp_window_set_transient(GTK_WINDOW(dlg));
+  const bool forget = gtk_dialog_run(GTK_DIALOG(dlg)) == GTK_RESPONSE_OK;
+  gtk_widget_destroy(dlg);
+  if (!forget) return;
+  try {
+    keyring_delete(std::string(provider.name()));
+  } catch (const Error &e) {
+    gimp_message(e.message());
+  }
+}
+
 // Runs a job while showing progress (and, interactively, a Cancel button).
 template <typename Job>
 JobResult while_waiting(bool ui, const ResolvedJob &job, Job &&run) {
-  Waiting waiting(ui, format(_("Waiting for %s…"), short_service(job.provider).c_str()));
-  return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
+  std::optional<Error> rejected;
+  {
+    Waiting waiting(ui, format(_("Waiting for %s…"), short_service(job.provider).c_str()));
+    try {
+      return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
+    } catch (const Error &e) {
+      if (!ui || e.code() != ErrorCode::BadKey || job.key_source != "keyring") throw;
+      rejected = e;
+    }
+  }  // the progress window is gone before the question comes
+  offer_to_forget_key(*job.provider);
+  throw *rejected;
 }
 
 // Turns whatever a procedure body throws into return values; nothing escapes to GIMP.

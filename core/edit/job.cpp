@@ -239,11 +239,14 @@ ResolvedJob resolve(const JobSettings &settings) {
     job.api_key = settings.api_key;
   } else if (auto found = find_api_key(*job.provider)) {
     job.api_key = found->key;
+    job.key_source = found->source;
   } else {
     std::string vars;
     for (const std::string &v : job.provider->key_env_vars()) vars += (vars.empty() ? "" : _(" or ")) + v;
-    throw Error(ErrorCode::MissingKey, format(_("No API key for %s. Set %s, or store a key in the desktop keyring."),
-                                              std::string(job.provider->display_name()).c_str(), vars.c_str()));
+    throw Error(ErrorCode::MissingKey,
+                format(_("No API key for %s. Set %s, or store a key in the desktop keyring (genfill key set %s)."),
+                       std::string(job.provider->display_name()).c_str(), vars.c_str(),
+                       std::string(job.provider->name()).c_str()));
   }
   return job;
 }

@@ -67,6 +67,7 @@ struct ResolvedJob {
   ModelInfo model;
   std::string base_url;
   std::string api_key;
+  std::string key_source;  // where the key came from: "GEMINI_API_KEY", "keyring"; "" = the host gave it
 };
 ResolvedJob resolve(const JobSettings &settings);
 

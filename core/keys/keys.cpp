@@ -1,6 +1,7 @@
 #include "core/util/i18n.hpp"
 #include "core/keys/keys.hpp"
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "core/util/error.hpp"
@@ -41,14 +42,39 @@ std::string trimmed(const char *s) {
 
 }  // namespace
 
-std::optional<std::string> keyring_lookup(const std::string &provider_name) {
 #if GENFILL_HAVE_LIBSECRET
-  if (keyring_disabled()) return std::nullopt;
+namespace {
+
+// What went wrong with the keyring, in the user's words.
+std::string keyring_problem(const GError *e) {
+  if (!e) return {};
+  if (g_error_matches(e, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
+    return _("The desktop keyring is locked and was not unlocked.");
+  if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return _("Unlocking the desktop keyring was cancelled.");
+  if (e->domain == G_DBUS_ERROR || e->domain == G_IO_ERROR || e->domain == G_SPAWN_ERROR)
+    return _("No desktop keyring is running (no Secret Service, such as GNOME Keyring or KWallet, answers).");
+  return format(_("The desktop keyring failed: %s"), e->message);
+}
+
+}  // namespace
+#endif
+
+std::optional<std::string> keyring_lookup(const std::string &provider_name, std::string *problem) {
+  if (problem) problem->clear();
+#if GENFILL_HAVE_LIBSECRET
+  if (keyring_disabled()) {
+    if (problem) *problem = _("The keyring is turned off (GENFILL_NO_KEYRING is set).");
+    return std::nullopt;
+  }
   GErrorOut err;
   gchar *secret = secret_password_lookup_sync(key_schema(), nullptr, err.out(), "provider",
                                               provider_name.c_str(), nullptr);
   if (!secret) {
-    if (err) g_debug("keyring lookup for %s failed: %s", provider_name.c_str(), err.message().c_str());
+    if (err) {
+      g_debug("keyring lookup for %s failed: %s", provider_name.c_str(), err.message().c_str());
+      if (problem) *problem = keyring_problem(err.get());
+    }
     return std::nullopt;
   }
   std::string key = trimmed(secret);
@@ -57,26 +83,45 @@ std::optional<std::string> keyring_lookup(const std::string &provider_name) {
   return key;
 #else
   (void)provider_name;
+  if (problem) *problem = _("This build of genfill has no keyring support.");
   return std::nullopt;
 #endif
 }
 
 void keyring_store(const std::string &provider_name, const std::string &key) {
+  const std::string k = trimmed(key.c_str());
+  if (k.empty()) throw Error(ErrorCode::InvalidInput, _("The key is empty: nothing was stored."));
 #if GENFILL_HAVE_LIBSECRET
   if (keyring_disabled())
     throw Error(ErrorCode::InvalidInput, _("The keyring is turned off (GENFILL_NO_KEYRING is set)."));
   std::string label = "genfill API key for " + provider_name;
   GErrorOut err;
-  gboolean ok = secret_password_store_sync(key_schema(), SECRET_COLLECTION_DEFAULT, label.c_str(),
-                                           trimmed(key.c_str()).c_str(), nullptr, err.out(), "provider",
-                                           provider_name.c_str(), nullptr);
+  gboolean ok = secret_password_store_sync(key_schema(), SECRET_COLLECTION_DEFAULT, label.c_str(), k.c_str(),
+                                           nullptr, err.out(), "provider", provider_name.c_str(), nullptr);
   if (!ok)
     throw Error(ErrorCode::InvalidInput,
-                _("Could not store the key in the desktop keyring. Is a keyring service running?"),
+                format(_("Could not store the key in the desktop keyring. %s"), keyring_problem(err.get()).c_str()),
                 err.message());
 #else
   (void)provider_name;
-  (void)key;
+  throw Error(ErrorCode::InvalidInput, _("This build of genfill has no keyring support."));
+#endif
+}
+
+bool keyring_delete(const std::string &provider_name) {
+#if GENFILL_HAVE_LIBSECRET
+  if (keyring_disabled())
+    throw Error(ErrorCode::InvalidInput, _("The keyring is turned off (GENFILL_NO_KEYRING is set)."));
+  GErrorOut err;
+  const gboolean removed =
+      secret_password_clear_sync(key_schema(), nullptr, err.out(), "provider", provider_name.c_str(), nullptr);
+  if (err)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("Could not remove the key from the desktop keyring. %s"), keyring_problem(err.get()).c_str()),
+                err.message());
+  return removed;
+#else
+  (void)provider_name;
   throw Error(ErrorCode::InvalidInput, _("This build of genfill has no keyring support."));
 #endif
 }

@@ -5,6 +5,10 @@
 #           window: the call ends at once as cancelled and the image is as it was.
 #   key     no API key anywhere: genfill asks for one; the user types it and presses Enter:
 #           the edit completes with that key.
+#   remembered  (with a keyring) no key anywhere but the keyring, where "key" left it: the edit
+#           completes without asking.
+#   forget  (with a keyring) the stored key is rejected: the edit fails, and genfill's question
+#           "forget it?" is answered Forget.
 #   model   the Edit with Prompt dialog: the user opens the Model list and picks the third
 #           line (after "the service's default" and Gemini 3.1 Flash Image: Nano Banana 2.1),
 #           then presses Edit: the edit goes to that model. (The dialog also asks the service
@@ -96,12 +100,36 @@ def case_key(image, layer):
     check(len(reqs) == 1 and reqs[0]["has_key"], "sent with the typed key: %s" % reqs)
 
 
+def case_remembered(image, layer):
+    # No key in the environment, and nobody to type one: the key the "key" case typed, with
+    # "Remember it" on, comes from the desktop keyring (a key dialog would wait here for ever).
+    count = len(image.get_layers())
+    res, _ = edit_with_last_values(image, layer)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == 1 and edits[0]["has_key"] and edits[0]["status"] == 200,
+          "sent with the remembered key: %s" % edits)
+
+
+def case_forget(image, layer):
+    # The keyring's key is rejected (the fake refuses keys starting with "bad"): the edit fails,
+    # adds nothing, and genfill asks whether to forget the key (the runner answers Forget).
+    count = len(image.get_layers())
+    res, _ = edit_with_last_values(image, layer)
+    check(res.index(0) == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % res.index(0))
+    check(len(image.get_layers()) == count, "nothing added")
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == 1 and edits[0]["status"] == 400, "the stored key was sent and refused: %s" % edits)
+
+
 image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PHOTO))
 Gimp.Display.new(image)
 layer = image.get_layers()[0]
 image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
-    {"cancel": case_cancel, "key": case_key, "model": case_model}[CASE](image, layer)
+    {"cancel": case_cancel, "key": case_key, "remembered": case_remembered, "forget": case_forget,
+     "model": case_model}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)
