@@ -9,6 +9,8 @@
 #           completes without asking.
 #   forget  (with a keyring) the stored key is rejected: the edit fails, and genfill's question
 #           "forget it?" is answered Forget.
+#   served  the same dialog: the last line of the Model list is the model only the service's
+#           own list names (it arrived in the background), not a retired one.
 #   model   the Edit with Prompt dialog: the user opens the Model list and picks the third
 #           line (after "the service's default" and Gemini 3.1 Flash Image: Nano Banana 2.1),
 #           then presses Edit: the edit goes to that model. (The dialog also asks the service
@@ -79,6 +81,23 @@ def case_model(image, layer):
     check(edits[0]["image_size"] == "1K", "with its image size: %s" % edits[0]["image_size"])
 
 
+def case_served(image, layer):
+    # The last line of the Model list: the service's own list has arrived (a model only the
+    # service knows comes last), and no retired model is offered (they would follow the served
+    # ones in the catalog's order).
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", [layer])
+    res = proc.run(cfg)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == 1, "one edit: %s" % edits)
+    check(edits[0]["model"] == "gemini-9-flash-image-exp",
+          "the last model in the list is the service's new one: %s" % edits[0]["model"])
+
+
 def case_cancel(image, layer):
     before = pixels(layer)
     count = len(image.get_layers())
@@ -129,7 +148,7 @@ layer = image.get_layers()[0]
 image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
     {"cancel": case_cancel, "key": case_key, "remembered": case_remembered, "forget": case_forget,
-     "model": case_model}[CASE](image, layer)
+     "model": case_model, "served": case_served}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)
