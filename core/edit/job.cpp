@@ -70,7 +70,8 @@ struct Gathered {
 };
 
 // The service does not serve the model asked for: say which one that was and what to use
-// instead, from the catalog (its replacement, else the service's current default).
+// instead, from the catalog (its replacement, also for a model deprecated without a shutdown
+// day, else the service's current default).
 Error explain_missing_model(const Provider &p, const std::string &model_id, const Error &e) {
   const std::string service = service_name(p);
   const ModelInfo *known = find_model(p.name(), model_id);
@@ -97,6 +98,9 @@ Error explain_missing_model(const Provider &p, const std::string &model_id, cons
                                        model_id.c_str(), known->retired.c_str())
                               : format(_("%s no longer offers %s: it was retired on %s. Use %s instead."),
                                        service.c_str(), model_id.c_str(), known->retired.c_str(), instead.c_str());
+  else if (known && !known->replacement.empty() && !instead.empty())  // deprecated, now gone
+    message = format(_("%s does not offer %s any more. Use %s instead."), service.c_str(), model_id.c_str(),
+                     instead.c_str());
   else
     message = instead.empty()
                   ? format(_("%s does not offer the model %s: it may have been retired, or the name is wrong."),

@@ -106,6 +106,9 @@ TEST(Catalog, TheShippedFileLoads) {
   for (const ModelInfo &m : models)
     if (!m.retired.empty() || !m.replacement.empty()) retired[m.id] = {m.retired, m.replacement};
   EXPECT_EQ(retired, (std::map<std::string, std::pair<std::string, std::string>>{
+                         // Deprecated on 2026-10-06 for Nano Banana 2.1, no shutdown day yet.
+                         {"gemini-3.1-flash-image", {"", "gemini-nano-banana-2.1"}},
+                         {"google/gemini-3.1-flash-image", {"", "google/gemini-nano-banana-2.1"}},
                          {"gemini-3.1-flash-image-preview", {"2026-06-25", "gemini-3.1-flash-image"}},
                          {"gemini-3-pro-image-preview", {"2026-06-25", "gemini-3-pro-image"}},
                          {"gemini-2.5-flash-image", {"2026-10-02", "gemini-3.1-flash-image"}},

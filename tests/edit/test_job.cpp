@@ -323,6 +323,33 @@ TEST_F(JobTest, AnUnknownModelIsNamedWithTheCurrentDefault) {
   }
 }
 
+// A model its owner deprecated without a shutdown day (the catalog names its successor, no
+// retirement): the day the service stops serving it, the message names the successor, not the
+// current default (which the model itself may still be).
+TEST_F(JobTest, ADeprecatedModelThatStopsBeingServedIsNamedWithItsSuccessor) {
+  const ModelInfo *m = find_model("gemini", "gemini-3.1-flash-image");
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->retired, "") << "no shutdown day announced";
+  ASSERT_EQ(m->replacement, "gemini-nano-banana-2.1");
+  server.reset();
+  test::FakeReply gone;
+  gone.status = 404;
+  gone.fixture = "gemini/error_404_model_not_found.json";
+  server.enqueue(gone);
+  JobSettings s = settings("gemini", "");
+  const Plan plan = plan_region(800, 600, {}, resolve(s).model);
+  try {
+    run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::ModelNotFound) << e.message();
+    EXPECT_TRUE(names(e.message(), "gemini-3.1-flash-image")) << e.message();
+    EXPECT_TRUE(names(e.message(), "gemini-nano-banana-2.1")) << e.message();
+    EXPECT_EQ(std::string(e.message()).find("current default"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
 // ---------- which models a service serves: core/served against the fake ----------
 
 // g_get_user_cache_dir() reads XDG_CACHE_HOME once per process: one fresh folder for the whole
