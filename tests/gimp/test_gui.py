@@ -62,7 +62,8 @@ def edit_with_last_values(image, layer):
     return res, time.monotonic() - start
 
 
-def case_model(image, layer):
+def edit_in_dialog(image, layer):
+    # The Edit with Prompt dialog (the runner plays the user there); the edit must succeed.
     proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
@@ -70,6 +71,10 @@ def case_model(image, layer):
     cfg.set_core_object_array("drawables", [layer])
     res = proc.run(cfg)
     check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+
+
+def case_model(image, layer):
+    edit_in_dialog(image, layer)
     reqs = fake("/_fake/requests")
     # The dialog's Model list asked the service which models it serves (GET, before Edit).
     lists = [r for r in reqs if r["method"] == "GET"]
@@ -85,13 +90,7 @@ def case_served(image, layer):
     # The last line of the Model list: the service's own list has arrived (a model only the
     # service knows comes last), and no retired model is offered (they would follow the served
     # ones in the catalog's order).
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
-    cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", [layer])
-    res = proc.run(cfg)
-    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    edit_in_dialog(image, layer)
     edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
     check(len(edits) == 1, "one edit: %s" % edits)
     check(edits[0]["model"] == "gemini-9-flash-image-exp",
