@@ -793,17 +793,19 @@ std::string read_key(const Provider &p) {
   constexpr size_t kMaxKey = 16 * 1024;
   std::string key;
   if (isatty(STDIN_FILENO)) {
-    std::fprintf(stderr, "%s", format(_("API key for %s (it will not show): "), std::string(p.display_name()).c_str()).c_str());
-    std::fflush(stderr);
+    // Echo off before the question: nothing typed or pasted at once shows, and nothing typed
+    // ahead is thrown away.
     termios old{};
     const bool quiet = tcgetattr(STDIN_FILENO, &old) == 0;
     if (quiet) {
       termios silent = old;
       silent.c_lflag &= ~tcflag_t(ECHO);
-      tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
+      tcsetattr(STDIN_FILENO, TCSANOW, &silent);
     }
+    std::fprintf(stderr, "%s", format(_("API key for %s (it will not show): "), std::string(p.display_name()).c_str()).c_str());
+    std::fflush(stderr);
     for (int c; (c = std::getchar()) != EOF && c != '\n' && key.size() <= kMaxKey;) key += char(c);
-    if (quiet) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    if (quiet) tcsetattr(STDIN_FILENO, TCSANOW, &old);
     std::fprintf(stderr, "\n");
   } else {
     char buf[4096];
