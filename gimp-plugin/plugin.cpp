@@ -455,18 +455,7 @@ std::string layer_conversation(GimpDrawable *drawable) {
   if (!p) return {};
   guint32 size = 0;
   const char *data = static_cast<const char *>(gimp_parasite_get_data(p, &size));
-  std::string id;
-  GPtr<JsonParser> parser = adopt(json_parser_new());
-  if (data && json_parser_load_from_data(parser.get(), data, gssize(size), nullptr)) {
-    JsonNode *root = json_parser_get_root(parser.get());
-    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
-      JsonObject *o = json_node_get_object(root);
-      if (json_object_has_member(o, "conversation")) {
-        JsonNode *n = json_object_get_member(o, "conversation");
-        if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) id = json_node_get_string(n);
-      }
-    }
-  }
+  std::string id = data ? conversation_in_record(std::string_view(data, size)) : std::string();
   gimp_parasite_free(p);
   return id;
 }

@@ -33,6 +33,13 @@ std::string member_string(JsonObject *o, const char *name) {
   return json_node_get_string(n);
 }
 
+// A member that is an array; nullptr when absent or of another type.
+JsonArray *member_array(JsonObject *o, const char *name) {
+  if (!o || !json_object_has_member(o, name)) return nullptr;
+  JsonNode *n = json_object_get_member(o, name);
+  return JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : nullptr;
+}
+
 }  // namespace
 
 std::string new_conversation_id() {
@@ -55,6 +62,16 @@ std::string conversation_dir(const std::string &id) {
   return dir.get();
 }
 
+std::string conversation_in_record(std::string_view record) {
+  if (record.empty() || record.size() > (size_t(1) << 20)) return {};
+  GPtr<JsonParser> parser = adopt(json_parser_new());
+  if (!json_parser_load_from_data(parser.get(), record.data(), gssize(record.size()), nullptr)) return {};
+  JsonNode *root = json_parser_get_root(parser.get());
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return {};
+  std::string id = member_string(json_node_get_object(root), "conversation");
+  return valid_conversation_id(id) ? id : std::string();
+}
+
 std::optional<Conversation> load_conversation(const std::string &id) {
   if (!valid_conversation_id(id)) return std::nullopt;
   const std::string dir = conversation_dir(id);
@@ -68,15 +85,16 @@ std::optional<Conversation> load_conversation(const std::string &id) {
   c.id = id;
   c.provider = member_string(o, "provider");
   c.model = member_string(o, "model");
-  JsonArray *turns = json_object_has_member(o, "turns") ? json_object_get_array_member(o, "turns") : nullptr;
-  if (!turns) return std::nullopt;
+  JsonArray *turns = member_array(o, "turns");
+  // What save_conversation writes never holds more; a longer list was not written by genfill.
+  if (!turns || json_array_get_length(turns) > 2 * kMaxExchanges) return std::nullopt;
   for (guint i = 0; i < json_array_get_length(turns); ++i) {
     JsonNode *tn = json_array_get_element(turns, i);
     if (!JSON_NODE_HOLDS_OBJECT(tn)) return std::nullopt;
     JsonObject *to = json_node_get_object(tn);
     Turn turn;
     turn.role = member_string(to, "role") == "model" ? "model" : "user";
-    JsonArray *parts = json_object_has_member(to, "parts") ? json_object_get_array_member(to, "parts") : nullptr;
+    JsonArray *parts = member_array(to, "parts");
     for (guint k = 0; parts && k < json_array_get_length(parts); ++k) {
       JsonNode *pn = json_array_get_element(parts, k);
       if (!JSON_NODE_HOLDS_OBJECT(pn)) return std::nullopt;

@@ -28,6 +28,11 @@ constexpr int kKeepDays = 30;  // conversations untouched this long are removed 
 std::string new_conversation_id();                 // 32 lower-case hex digits
 bool valid_conversation_id(std::string_view id);   // what new_conversation_id makes; nothing else
 std::string conversation_dir(const std::string &id);
+// The conversation a layer's genfill record (the JSON that hosts store with the layer, e.g. in
+// its `genfill` parasite) continues: its "conversation" member when that is a valid id, else "".
+// The record may come from anyone (an XCF file is shared like any picture): anything else in it,
+// and any malformed or hostile text, gives "".
+std::string conversation_in_record(std::string_view record);
 
 // nullopt when the id is not valid, or the folder is gone or unreadable.
 std::optional<Conversation> load_conversation(const std::string &id);

@@ -287,4 +287,20 @@ TEST(ConversationStore, ConversationsUntouchedForLongArePruned) {
   EXPECT_TRUE(load_conversation(new_id).has_value()) << "recent ones stay";
 }
 
+TEST(ConversationRecord, OnlyAValidIdInAnObjectIsTaken) {
+  const std::string id = new_conversation_id();
+  EXPECT_EQ(conversation_in_record("{\"prompt\":\"sky\",\"conversation\":\"" + id + "\"}"), id);
+  EXPECT_EQ(conversation_in_record("{\"conversation\":\"../../etc\"}"), "") << "not an id";
+  EXPECT_EQ(conversation_in_record("{\"conversation\":\"" + id.substr(1) + "\"}"), "") << "one digit short";
+  EXPECT_EQ(conversation_in_record("{\"conversation\":42}"), "");
+  EXPECT_EQ(conversation_in_record("[\"" + id + "\"]"), "");
+  EXPECT_EQ(conversation_in_record("{\"conversation\":\"" + id), "") << "cut short";
+  EXPECT_EQ(conversation_in_record(""), "");
+  std::string nested(200000, '[');
+  EXPECT_EQ(conversation_in_record(nested), "") << "deep nesting stops the parser, not the process";
+  std::string nested_obj;
+  for (int i = 0; i < 5000; ++i) nested_obj += "{\"a\":";
+  EXPECT_EQ(conversation_in_record(nested_obj + "{\"conversation\":\"" + id + "\"}"), "");
+}
+
 }  // namespace
