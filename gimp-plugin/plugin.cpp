@@ -18,6 +18,7 @@
 #include "core/catalog/models.hpp"
 #include "core/served/served.hpp"
 #include "core/conversation/conversation.hpp"
+#include "core/edit/endpoint.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
 #include "core/keys/keys.hpp"
@@ -831,6 +832,38 @@ void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
   gtk_widget_show(f->combo);
 }
 
+// Which host gets the key, shown while the endpoint (kept from an earlier run, or folded away
+// under More options) is not the service's own.
+void show_key_destination(GtkWidget *label, GimpProcedureConfig *config) {
+  const auto where = key_goes_elsewhere(config_string(config, "provider"), trim(config_string(config, "endpoint")));
+  if (!where) {
+    gtk_widget_hide(label);
+    return;
+  }
+  gtk_label_set_text(GTK_LABEL(label),
+                     format(_("Your %s key will be sent to %s, the endpoint under More options, not to %s itself."),
+                            where->service.c_str(), where->host.c_str(), where->service.c_str())
+                         .c_str());
+  gtk_widget_show(label);
+}
+
+void add_key_destination(GtkWidget *dlg, GimpProcedureConfig *config) {
+  GtkWidget *label = gtk_label_new(nullptr);
+  gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+  gtk_label_set_xalign(GTK_LABEL(label), 0);
+  gtk_widget_set_no_show_all(label, TRUE);
+  gtk_widget_set_name(label, "genfill-key-destination");
+  gtk_widget_set_margin_start(label, 12);
+  gtk_widget_set_margin_end(label, 12);
+  gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), label, FALSE, FALSE, 0);
+  for (const char *signal : {"notify::provider", "notify::endpoint"})
+    g_signal_connect_object(config, signal, G_CALLBACK(+[](GimpProcedureConfig *c, GParamSpec *, gpointer l) {
+                              show_key_destination(GTK_WIDGET(l), c);
+                            }), label, GConnectFlags(0));
+  show_key_destination(label, config);
+}
+
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
@@ -860,6 +893,7 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
                                nullptr);
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
   add_model_list(d, config);
+  add_key_destination(dlg, config);
 
   // References: GimpProcedureDialog makes no widget for a drawable array, so a few drawable
   // choosers (each lists the layers of every open image) stand for it.
