@@ -184,8 +184,10 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
       if (o.error) throw *o.error;
       res = provider->parse(*o.response);
     } catch (const Error &e) {
-      if (e.code() == ErrorCode::ModelNotFound) throw explain_missing_model(*provider, job.model.id, e);
-      throw;
+      // Whatever the service's answer said goes out without the key: a service may echo it.
+      if (e.code() == ErrorCode::ModelNotFound)
+        throw redacted(explain_missing_model(*provider, job.model.id, e), job.api_key);
+      throw redacted(e, job.api_key);
     }
     if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);

@@ -350,6 +350,35 @@ TEST_F(JobTest, ADeprecatedModelThatStopsBeingServedIsNamedWithItsSuccessor) {
   EXPECT_EQ(server.request_count(), 1u);
 }
 
+// A service that echoes the key in its error answer: whichever service, the error that comes out
+// of the job (message, detail, text) holds "[key]" where the key was, never the key itself.
+TEST_F(JobTest, AKeyEchoedByTheServiceNeverReachesTheError) {
+  const std::string key = "relay-key-echo-0123456789abcdef";  // no pattern of a known key: only the literal catches it
+  const std::pair<const char *, const char *> cases[] = {
+      {"gemini", ""}, {"openai", ""}, {"imagen", "imagen-4.0-generate-001"}, {"openai-chat", ""}};
+  for (const auto &[provider, model] : cases) {
+    SCOPED_TRACE(provider);
+    server.reset();
+    test::FakeReply echo;
+    echo.echo_key = true;
+    server.enqueue(echo);
+    JobSettings s = settings(provider, model);
+    if (std::string(provider) == "openai-chat") s.endpoint = server.base_url() + "/v1";
+    s.api_key = key;
+    try {
+      run_generate(s, "1:1", 0, 0, {});
+      ADD_FAILURE() << "no error";
+    } catch (const Error &e) {
+      const std::string all = std::string(e.message()) + " | " + e.detail() + " | " + e.text();
+      EXPECT_EQ(all.find(key), std::string::npos) << all;
+      EXPECT_NE(all.find("[key]"), std::string::npos) << "the echo was not seen: " << all;
+      EXPECT_EQ(e.http_status(), 400) << all;
+    }
+    ASSERT_EQ(server.request_count(), 1u);
+    EXPECT_TRUE(server.requests().at(0).has_key);
+  }
+}
+
 // ---------- which models a service serves: core/served against the fake ----------
 
 // g_get_user_cache_dir() reads XDG_CACHE_HOME once per process: one fresh folder for the whole
@@ -606,6 +635,24 @@ TEST_F(ServedTest, AnErrorAnswerLeavesTheCatalogWithTheServicesWords) {
   EXPECT_EQ(server.requests().at(0).status, 400);
   EXPECT_FALSE(g_file_test(model_list_cache_path("gemini", url).c_str(), G_FILE_TEST_EXISTS)) << "nothing cached";
   EXPECT_THROW(list_models(options("no-such-service")), Error);
+}
+
+// A service echoing the key in its answer to the list request: the note never shows it.
+TEST_F(ServedTest, AKeyEchoedInAListErrorNeverReachesTheNote) {
+  const std::string key = "test-key-list-echo-42";
+  for (const char *provider : {"gemini", "openai"}) {
+    SCOPED_TRACE(provider);
+    server.reset();
+    test::FakeReply echo;
+    echo.lists = true;
+    echo.echo_key = true;
+    server.enqueue(echo);
+    ModelListing l = list_models(options(provider, key));
+    EXPECT_EQ(l.source, ListSource::Catalog);
+    EXPECT_EQ(l.note.find(key), std::string::npos) << l.note;
+    EXPECT_NE(l.note.find("[key]"), std::string::npos) << "the echo was not seen: " << l.note;
+    EXPECT_EQ(server.requests().at(0).status, 400);
+  }
 }
 
 // Replies queued for model lists serve them only, and the others never serve a list: a list read

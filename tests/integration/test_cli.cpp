@@ -596,6 +596,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"gemini", R"({"status":504,"fixture":"gemini/error_504_deadline_exceeded.json","count":3})",
                   "server-error", "Gemini"},
         ErrorCase{"gemini", R"({"reset":true,"count":3})", "network", "Could not reach"},
+        // A service echoing the key in its error: the words come through, the key does not (run()
+        // checks every line of output).
+        ErrorCase{"gemini", R"({"echo_key":true})", "bad-request", "[key]"},
+        ErrorCase{"openai", R"({"echo_key":true})", "bad-request", "[key]"},
         ErrorCase{"gemini", R"({"picture":"bad_base64"})", "bad-response", "damaged"},
         ErrorCase{"openai", R"({"picture":"corrupt"})", "bad-response", "cannot read"},
         ErrorCase{"gemini", R"({"picture":"tiny"})", "bad-response", "too small"},

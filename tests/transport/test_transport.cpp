@@ -775,6 +775,24 @@ TEST_F(TransportTest, AThrowingEventSinkDoesNotBreakTheRequest) {
   EXPECT_EQ(out[0].response->status, 200);
 }
 
+TEST(RedactTest, KeysCredentialsAndQueriesAreRemoved) {
+  const std::string key = "AIzaSyTESTKEY0123456789";
+  EXPECT_EQ(redact("API key " + key + " is wrong; again: " + key, key), "API key [key] is wrong; again: [key]");
+  EXPECT_EQ(redact("see https://bob:pw@host.example:8443/v1/x?key=abc&b=2 now"), "see https://host.example:8443/v1/x now");
+  EXPECT_EQ(redact(R"({"url":"http://h/p#frag","n":1})"), R"({"url":"http://h/p","n":1})");
+  EXPECT_EQ(redact("a@b and mailto:x@y and https://h/p@q?z"), "a@b and mailto:x@y and https://q");
+  EXPECT_EQ(redact("short ab", "ab"), "short ab") << "too short to be a key: left alone";
+  EXPECT_EQ(redact("nothing here", ""), "nothing here");
+  Error e(ErrorCode::BadRequest, "bad " + key, "HTTP 400: https://u:p@h/?k=" + key, 400);
+  e.with_text("echo " + key);
+  Error r = redacted(e, key);
+  EXPECT_EQ(r.code(), ErrorCode::BadRequest);
+  EXPECT_EQ(r.http_status(), 400);
+  EXPECT_STREQ(r.message(), "bad [key]");
+  EXPECT_EQ(r.detail(), "HTTP 400: https://h/");
+  EXPECT_EQ(r.text(), "echo [key]");
+}
+
 TEST_F(TransportTest, AnInvalidAddressIsInvalidInput) {
   HttpRequest r = gemini_request();
   r.url = "not a url";
