@@ -16,20 +16,39 @@
 
 namespace genfill {
 
+namespace {
+
+// This computer: localhost, 127.0.0.0/8, ::1 (g_uri_get_host drops the brackets of [::1]).
+bool loopback_host(const char *host) {
+  if (g_ascii_strcasecmp(host, "localhost") == 0) return true;
+  GPtr<GInetAddress> address = adopt(g_inet_address_new_from_string(host));
+  return address && g_inet_address_get_is_loopback(address.get());
+}
+
+}  // namespace
+
 std::string base_url_for(const std::string &given) {
   std::string url = given;
   while (!url.empty() && url.back() == '/') url.pop_back();
   GErrorOut err;
   GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out());
-  bool ok = uri && (g_strcmp0(g_uri_get_scheme(uri), "https") == 0 ||
-                    g_strcmp0(g_uri_get_scheme(uri), "http") == 0) &&
-            g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
-            !g_uri_get_userinfo(uri);
+  const char *scheme = uri ? g_uri_get_scheme(uri) : nullptr;
+  const char *host = uri ? g_uri_get_host(uri) : nullptr;
+  const bool http = g_strcmp0(scheme, "http") == 0;
+  bool ok = uri && (g_strcmp0(scheme, "https") == 0 || http) && host && *host && !g_uri_get_query(uri) &&
+            !g_uri_get_userinfo(uri) && !g_uri_get_fragment(uri);
+  const bool local = ok && loopback_host(host);
   if (uri) g_uri_unref(uri);
+  // The address is shown without credentials or query: they may hold a key.
   if (!ok)
     throw Error(ErrorCode::InvalidInput,
                 format(_("The endpoint \"%s\" is not a usable web address. Give a base URL such as "
                          "https://example.com/v1, without query or credentials."),
+                       redact(url).c_str()));
+  if (http && !local)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("The endpoint \"%s\" is an http:// address: it would send your API key unencrypted. "
+                         "genfill accepts only https:// addresses, except for a service on this computer."),
                        url.c_str()));
   return url;
 }

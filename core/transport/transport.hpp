@@ -14,9 +14,11 @@
 
 namespace genfill {
 
-// A service's base URL as given (argument, dialog, provider default): checked to be an http(s)
-// address with a host and without query or credentials, trailing slashes removed. Throws
-// Error{InvalidInput} otherwise.
+// A service's base URL as given (argument, dialog, provider default): checked to be an https
+// address with a host and without query, fragment or credentials, trailing slashes removed. An
+// http:// address would send the key unencrypted: it is refused unless its host is this computer
+// (localhost, 127.0.0.0/8, ::1). Throws Error{InvalidInput} otherwise; the message never repeats
+// the address's credentials or query.
 std::string base_url_for(const std::string &url);
 
 struct TransportOptions {

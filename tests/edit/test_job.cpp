@@ -379,6 +379,21 @@ TEST_F(JobTest, AKeyEchoedByTheServiceNeverReachesTheError) {
   }
 }
 
+// A plain http:// endpoint elsewhere than this computer would carry the key unencrypted.
+TEST_F(JobTest, PlainHttpElsewhereIsRefusedBeforeSending) {
+  JobSettings s = settings("gemini", "");
+  s.endpoint = "http://genfill-test.invalid/v1";
+  try {
+    resolve(s);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_NE(std::string(e.message()).find("unencrypted"), std::string::npos) << e.message();
+  }
+  s.endpoint = "http://localhost:" + server.base_url().substr(server.base_url().rfind(':') + 1);
+  EXPECT_NO_THROW(resolve(s));
+}
+
 // ---------- which models a service serves: core/served against the fake ----------
 
 // g_get_user_cache_dir() reads XDG_CACHE_HOME once per process: one fresh folder for the whole

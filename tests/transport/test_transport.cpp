@@ -775,6 +775,42 @@ TEST_F(TransportTest, AThrowingEventSinkDoesNotBreakTheRequest) {
   EXPECT_EQ(out[0].response->status, 200);
 }
 
+TEST(BaseUrlTest, PlainHttpIsRefusedExceptOnThisComputer) {
+  for (const char *url : {"http://127.0.0.1:8080", "http://127.1.2.3/v1", "http://localhost:99/v1/", "http://LOCALHOST",
+                          "http://[::1]:8080/v1", "https://example.com/v1", "https://203.0.113.5"})
+    EXPECT_NO_THROW(base_url_for(url)) << url;
+  EXPECT_EQ(base_url_for("http://localhost:99/v1/"), "http://localhost:99/v1");
+  for (const char *url : {"http://example.com/v1", "http://203.0.113.5:8080", "http://[2001:db8::1]/v1",
+                          "http://localhost.example.com", "http://128.0.0.1"}) {
+    try {
+      base_url_for(url);
+      ADD_FAILURE() << url << " accepted";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+      const std::string msg = e.message();
+      EXPECT_NE(msg.find("unencrypted"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("only https://"), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(BaseUrlTest, RefusedAddressesNeverRepeatCredentialsOrQuery) {
+  for (const char *url : {"https://alice:s3cret-pass@example.com/v1", "https://example.com/v1?key=s3cret-pass",
+                          "https://example.com/v1#s3cret-pass", "http://alice:s3cret-pass@example.com/v1",
+                          "https://alice:s3cret-pass@/v1", "ftp://alice:s3cret-pass@example.com/?s3cret-pass"}) {
+    try {
+      base_url_for(url);
+      ADD_FAILURE() << url << " accepted";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+      const std::string msg = e.message();
+      EXPECT_EQ(msg.find("s3cret"), std::string::npos) << msg;
+      EXPECT_EQ(msg.find("alice"), std::string::npos) << msg;
+      EXPECT_EQ(e.detail().find("s3cret"), std::string::npos) << e.detail();
+    }
+  }
+}
+
 TEST(RedactTest, KeysCredentialsAndQueriesAreRemoved) {
   const std::string key = "AIzaSyTESTKEY0123456789";
   EXPECT_EQ(redact("API key " + key + " is wrong; again: " + key, key), "API key [key] is wrong; again: [key]");
