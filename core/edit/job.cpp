@@ -238,6 +238,7 @@ ResolvedJob resolve(const JobSettings &settings) {
   job.model = model_info(job.provider->name(), model);
   job.base_url = base_url_for(settings.endpoint.empty() ? std::string(job.provider->default_base_url())
                                                         : settings.endpoint);
+  validate(settings.transport);
   if (settings.variations < 1 || settings.variations > 10)
     throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
 

@@ -214,6 +214,7 @@ ModelListing list_models(const ListOptions &opts, GCancellable *cancel) {
   ModelListing out;
   out.provider = std::string(p->name());
   out.endpoint = base_url_for(opts.endpoint.empty() ? std::string(p->default_base_url()) : opts.endpoint);
+  validate(opts.transport);
   const std::vector<ModelInfo> &catalog = known_models();
   const std::string today = today_utc();
   const std::string cache_path = model_list_cache_path(out.provider, out.endpoint);

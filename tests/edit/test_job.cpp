@@ -1,6 +1,7 @@
 // One edit or generation through the core job, against the in-process loopback fake: what each
 // model is asked for (sizes, image sizes, input fidelity), as the catalog says; what a model the
 // service no longer serves is answered with; and which models a service serves (core/served).
+#include <cmath>
 #include <set>
 #include <string>
 #include <utility>
@@ -377,6 +378,25 @@ TEST_F(JobTest, AKeyEchoedByTheServiceNeverReachesTheError) {
     ASSERT_EQ(server.request_count(), 1u);
     EXPECT_TRUE(server.requests().at(0).has_key);
   }
+}
+
+// Nonsense timeouts are refused before anything is sent (the CLI's --timeout, the plug-in's
+// GENFILL_TIMEOUT).
+TEST_F(JobTest, NonsenseTimeoutsAreRefusedBeforeSending) {
+  server.reset();
+  for (double bad : {std::nan(""), HUGE_VAL, 0.0, -5.0}) {
+    SCOPED_TRACE(bad);
+    JobSettings s = settings("gemini", "");
+    s.transport.timeout_s = bad;
+    EXPECT_THROW(resolve(s), Error);
+    try {
+      run_generate(s, "1:1", 0, 0, {});
+      ADD_FAILURE() << "accepted";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << e.message();
+    }
+  }
+  EXPECT_EQ(server.request_count(), 0u);
 }
 
 // A plain http:// endpoint elsewhere than this computer would carry the key unencrypted.
