@@ -623,7 +623,12 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
   s.variations = with_variations ? config_int(config, "variations") : 1;
   int seed = config_int(config, "seed");
   if (seed >= 0) s.seed = seed;
-  if (const char *t = g_getenv("GENFILL_TIMEOUT")) s.transport.timeout_s = std::max(1.0, g_ascii_strtod(t, nullptr));
+  // At least a second; what is no time at all (0, "nan", "inf", words) is left for the core to
+  // refuse with a clear message (std::max would turn "nan" into a second).
+  if (const char *t = g_getenv("GENFILL_TIMEOUT")) {
+    const double v = g_ascii_strtod(t, nullptr);
+    s.transport.timeout_s = v > 0 ? std::max(1.0, v) : v;
+  }
   return s;
 }
 

@@ -184,8 +184,10 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
       if (o.error) throw *o.error;
       res = provider->parse(*o.response);
     } catch (const Error &e) {
-      if (e.code() == ErrorCode::ModelNotFound) throw explain_missing_model(*provider, job.model.id, e);
-      throw;
+      // Whatever the service's answer said goes out without the key: a service may echo it.
+      if (e.code() == ErrorCode::ModelNotFound)
+        throw redacted(explain_missing_model(*provider, job.model.id, e), job.api_key);
+      throw redacted(e, job.api_key);
     }
     if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);
@@ -236,6 +238,7 @@ ResolvedJob resolve(const JobSettings &settings) {
   job.model = model_info(job.provider->name(), model);
   job.base_url = base_url_for(settings.endpoint.empty() ? std::string(job.provider->default_base_url())
                                                         : settings.endpoint);
+  validate(settings.transport);
   if (settings.variations < 1 || settings.variations > 10)
     throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
 

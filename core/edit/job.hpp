@@ -61,7 +61,8 @@ struct JobResult {
   std::vector<seam::Report> seam;
 };
 
-// Resolves provider, model and key; throws Error{InvalidInput|MissingKey} early, before any work.
+// Resolves provider, model and key, and checks the endpoint and the timeouts; throws
+// Error{InvalidInput|MissingKey} early, before any work.
 struct ResolvedJob {
   const Provider *provider = nullptr;
   ModelInfo model;

@@ -54,15 +54,16 @@ double plain_number(const std::string &text) {
 
 }  // namespace
 
+bool retry_is_safe(int status) {
+  return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
 RetryAdvice http_retry_advice(const HttpResponse &resp) {
   RetryAdvice advice;
-  const int s = resp.status;
-  if (s >= 200 && s < 300) return advice;
-  advice.retry = s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-  // OpenAI's servers say so explicitly; the word wins over the status.
-  const std::string should = header_value(resp, "x-should-retry");
-  if (should == "false") advice.retry = false;
-  if (should == "true") advice.retry = true;
+  advice.retry = retry_is_safe(resp.status);
+  // OpenAI's servers say so explicitly. "false" is always heeded; "true" only where a retry is
+  // safe anyway: on a 2xx or another 4xx another try could make (and bill) a second picture.
+  if (header_value(resp, "x-should-retry") == "false") advice.retry = false;
   if (!advice.retry) return advice;
 
   if (double ms = plain_number(header_value(resp, "retry-after-ms")); ms >= 0) {

@@ -107,6 +107,10 @@ struct RetryAdvice {
   double delay_s = -1;  // server's hint (Retry-After, RetryInfo); <0 = use backoff
 };
 
+// The only statuses another try is ever made for: 408, 429, 500, 502, 503, 504. They are whole
+// error answers, so nothing was made (or billed) yet. Never a 2xx: its picture may be billed.
+bool retry_is_safe(int status);
+
 class Provider {
 public:
   virtual ~Provider() = default;
@@ -127,8 +131,8 @@ public:
   // Parses one page of that list (2xx or not). Throws Error as parse() does.
   virtual ModelPage parse_model_list(const HttpResponse &resp) const;
 
-  // Whether a failed response is worth retrying. Default: 408/429/500/502/503/504,
-  // honouring Retry-After / retry-after-ms.
+  // Whether a failed response is worth retrying. Default: 408/429/500/502/503/504 (see
+  // retry_is_safe; the transport never retries any other), honouring Retry-After / retry-after-ms.
   virtual RetryAdvice retry_advice(const HttpResponse &resp) const;
 };
 

@@ -112,8 +112,13 @@ std::vector<ServedModel> fetch_list(const Provider &p, const std::string &base_u
     auto outcomes = transport.send_all({*req}, [&p](const HttpResponse &r) { return p.retry_advice(r); }, cancel);
     if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, _("Cancelled."));
     Outcome &o = outcomes.front();
-    if (o.error) throw *o.error;
-    ModelPage got = p.parse_model_list(*o.response);
+    ModelPage got;
+    try {
+      if (o.error) throw *o.error;
+      got = p.parse_model_list(*o.response);
+    } catch (const Error &e) {
+      throw redacted(e, key);  // a service may echo the key in its error answer
+    }
     for (ServedModel &m : got.models)
       if (all.size() < kMaxModels) all.push_back(std::move(m));
     if (got.next_page.empty()) break;
@@ -209,6 +214,7 @@ ModelListing list_models(const ListOptions &opts, GCancellable *cancel) {
   ModelListing out;
   out.provider = std::string(p->name());
   out.endpoint = base_url_for(opts.endpoint.empty() ? std::string(p->default_base_url()) : opts.endpoint);
+  validate(opts.transport);
   const std::vector<ModelInfo> &catalog = known_models();
   const std::string today = today_utc();
   const std::string cache_path = model_list_cache_path(out.provider, out.endpoint);

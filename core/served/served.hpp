@@ -69,7 +69,7 @@ constexpr int64_t kModelListMaxAgeSeconds = 24 * 3600;
 
 // The provider's models as served today. Never throws for a service that cannot be asked (no
 // key, no network, an error answer): the cache or the catalog answers and `note` says why.
-// Throws Error{InvalidInput} for an unknown provider or a bad endpoint, Error{Cancelled}.
+// Throws Error{InvalidInput} for an unknown provider, a bad endpoint or bad timeouts, Error{Cancelled}.
 ModelListing list_models(const ListOptions &opts, GCancellable *cancel = nullptr);
 
 // The merge itself: the catalog's models of `provider` in its order, then the service's new

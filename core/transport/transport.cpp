@@ -16,42 +16,88 @@
 
 namespace genfill {
 
+namespace {
+
+// This computer: localhost, 127.0.0.0/8, ::1 (g_uri_get_host drops the brackets of [::1]).
+bool loopback_host(const char *host) {
+  if (g_ascii_strcasecmp(host, "localhost") == 0) return true;
+  GPtr<GInetAddress> address = adopt(g_inet_address_new_from_string(host));
+  return address && g_inet_address_get_is_loopback(address.get());
+}
+
+}  // namespace
+
 std::string base_url_for(const std::string &given) {
   std::string url = given;
   while (!url.empty() && url.back() == '/') url.pop_back();
   GErrorOut err;
   GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out());
-  bool ok = uri && (g_strcmp0(g_uri_get_scheme(uri), "https") == 0 ||
-                    g_strcmp0(g_uri_get_scheme(uri), "http") == 0) &&
-            g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
-            !g_uri_get_userinfo(uri);
+  const char *scheme = uri ? g_uri_get_scheme(uri) : nullptr;
+  const char *host = uri ? g_uri_get_host(uri) : nullptr;
+  const bool http = g_strcmp0(scheme, "http") == 0;
+  bool ok = uri && (g_strcmp0(scheme, "https") == 0 || http) && host && *host && !g_uri_get_query(uri) &&
+            !g_uri_get_userinfo(uri) && !g_uri_get_fragment(uri);
+  const bool local = ok && loopback_host(host);
   if (uri) g_uri_unref(uri);
+  // The address is shown without credentials or query: they may hold a key.
   if (!ok)
     throw Error(ErrorCode::InvalidInput,
                 format(_("The endpoint \"%s\" is not a usable web address. Give a base URL such as "
                          "https://example.com/v1, without query or credentials."),
+                       redact(url).c_str()));
+  if (http && !local)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("The endpoint \"%s\" is an http:// address: it would send your API key unencrypted. "
+                         "genfill accepts only https:// addresses, except for a service on this computer."),
                        url.c_str()));
   return url;
+}
+
+void validate(const TransportOptions &opts) {
+  constexpr double kDay = 24 * 3600;
+  auto fine = [kDay](double s) { return std::isfinite(s) && s > 0 && s <= kDay; };
+  if (!fine(opts.timeout_s))
+    throw Error(ErrorCode::InvalidInput,
+                format(_("The time to wait for an answer must be more than 0 and at most 86400 seconds, not %g."),
+                       opts.timeout_s));
+  if (!fine(opts.connect_timeout_s))
+    throw Error(ErrorCode::InvalidInput,
+                format(_("The time to wait for a connection must be more than 0 and at most 86400 seconds, not %g."),
+                       opts.connect_timeout_s));
+  if (opts.deadline_s != 0 && !fine(opts.deadline_s))
+    throw Error(ErrorCode::InvalidInput,
+                format(_("The time allowed for all tries together must be more than 0 and at most 86400 seconds "
+                         "(or 0: a few minutes more than one try), not %g."),
+                       opts.deadline_s));
+}
+
+double deadline_of(const TransportOptions &opts) {
+  return opts.deadline_s > 0 ? opts.deadline_s : opts.timeout_s + kDeadlineMarginS;
 }
 
 namespace {
 
 constexpr gsize kReadChunk = 64 * 1024;
 constexpr guint kIdleTimeoutS = 60;  // keep-alive connections close after this long unused
+constexpr double kMinTryS = 10;      // a retry starts only with this much time left (or a whole try)
 
 struct UriParts {
   std::string host = "the service";  // host[:port], for messages and logs
   std::string path;                  // never the query: it could hold a key
 };
 
+// host[:port] of an address; "" when it has no host.
+std::string host_of(GUri *uri) {
+  std::string host = g_uri_get_host(uri) ? g_uri_get_host(uri) : "";
+  if (!host.empty() && g_uri_get_port(uri) > 0) host += ":" + std::to_string(g_uri_get_port(uri));
+  return host;
+}
+
 UriParts uri_parts(const std::string &url) {
   UriParts p;
   GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
   if (!uri) return p;
-  if (g_uri_get_host(uri)) {
-    p.host = g_uri_get_host(uri);
-    if (g_uri_get_port(uri) > 0) p.host += ":" + std::to_string(g_uri_get_port(uri));
-  }
+  if (std::string host = host_of(uri); !host.empty()) p.host = std::move(host);
   p.path = g_uri_get_path(uri);
   g_uri_unref(uri);
   return p;
@@ -110,8 +156,11 @@ struct Call {
   GPtr<GInputStream> stream;
   guint timeout_src = 0, connect_src = 0, backoff_src = 0;
   bool timed_out = false, connect_timed_out = false, connected = false;
+  bool began_2xx = false;  // a 2xx status line arrived: never ask again, its picture may be billed
+  double try_limit_s = 0;  // this try's time: the timeout, or less when the deadline is nearer
   HttpResponse response;
   std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point deadline;  // of the whole send_all
 
   bool finished = false;
   Outcome outcome;
@@ -220,26 +269,41 @@ struct Call {
     if (!finished) end();
   }
 
-  void fail(ErrorCode code, std::string message, std::string detail = {}) {
+  // The error's words never show an address's credentials or query (libsoup's may name the URL).
+  void fail(ErrorCode code, const std::string &message, const std::string &detail = {}, int status = 0) {
     Outcome o;
-    o.error.emplace(code, std::move(message), std::move(detail));
+    o.error.emplace(code, redact(message), redact(detail), status);
     finish(std::move(o));
   }
 
   bool user_cancelled() const { return user_cancel && g_cancellable_is_cancelled(user_cancel); }
 
+  // Seconds until the deadline (negative once past).
+  double left() const {
+    return std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+  }
+
+  // Whether another try may follow after waiting `delay`: tries left, and time before the
+  // deadline for the wait and a useful try.
+  bool may_retry(double delay) const {
+    return attempt < opts->max_tries && delay + std::min(opts->timeout_s, kMinTryS) <= left();
+  }
+
   // ---- a try ----
 
   void start_try() {
     ++attempt;
-    timed_out = connect_timed_out = connected = false;
+    timed_out = connect_timed_out = connected = began_2xx = false;
     response = HttpResponse{};
     started = std::chrono::steady_clock::now();
+    try_limit_s = std::max(0.001, std::min(opts->timeout_s, left()));
     if (user_cancelled()) return fail(ErrorCode::Cancelled, _("Cancelled."));
 
     msg = adopt(soup_message_new(req->method.c_str(), req->url.c_str()));
     if (!msg)
       return fail(ErrorCode::InvalidInput, _("The service address is not a valid web address."), "bad URL");
+    // A redirect would take the request, key included, to wherever the answer points.
+    soup_message_add_flags(msg.get(), SOUP_MESSAGE_NO_REDIRECT);
     if (body_size() > 0 || !req->form.empty() || req->method == "POST")
       soup_message_set_request_body_from_bytes(msg.get(), body_type.empty() ? nullptr : body_type.c_str(),
                                                body.get());
@@ -263,14 +327,13 @@ struct Call {
                      }), this);
 
     try_cancel = adopt(g_cancellable_new());
-    if (opts->timeout_s > 0)
-      timeout_src = add_timeout(impl->ctx, opts->timeout_s, +[](gpointer self) -> gboolean {
-        auto *c = static_cast<Call *>(self);
-        c->timeout_src = 0;
-        c->timed_out = true;
-        c->cancel_try();
-        return G_SOURCE_REMOVE;
-      }, this);
+    timeout_src = add_timeout(impl->ctx, try_limit_s, +[](gpointer self) -> gboolean {
+      auto *c = static_cast<Call *>(self);
+      c->timeout_src = 0;
+      c->timed_out = true;
+      c->cancel_try();
+      return G_SOURCE_REMOVE;
+    }, this);
 
     g_debug("%s %s%s (try %d, %zu bytes)", req->method.c_str(), where.host.c_str(), where.path.c_str(), attempt,
             body_size());
@@ -284,8 +347,7 @@ struct Call {
 
   // A new connection is being opened (name lookup, connect, proxy, TLS): bound its time.
   void on_connecting() noexcept {
-    if (connected || connect_src || opts->connect_timeout_s <= 0) return;
-    if (opts->timeout_s > 0 && opts->connect_timeout_s >= opts->timeout_s) return;
+    if (connected || connect_src || opts->connect_timeout_s >= try_limit_s) return;
     connect_src = add_timeout(impl->ctx, opts->connect_timeout_s, +[](gpointer self) -> gboolean {
       auto *c = static_cast<Call *>(self);
       c->connect_src = 0;
@@ -309,6 +371,8 @@ struct Call {
     if (!in) return on_error(err.get());
     stream = std::move(in);
     response.status = int(soup_message_get_status(msg.get()));
+    if (response.status >= 300 && response.status < 400) return redirected();
+    began_2xx = response.status >= 200 && response.status < 300;
     SoupMessageHeaders *h = soup_message_get_response_headers(msg.get());
     SoupMessageHeadersIter iter;
     soup_message_headers_iter_init(&iter, h);
@@ -355,6 +419,54 @@ struct Call {
     read_more();
   }
 
+  // Not followed, not retried: the message names where the service pointed by host only (the
+  // path or query could carry a key).
+  void redirected() {
+    const int status = response.status;
+    std::string to;
+    if (const char *location = soup_message_headers_get_one(soup_message_get_response_headers(msg.get()), "Location"))
+      if (GUri *target = g_uri_parse_relative(soup_message_get_uri(msg.get()), location, G_URI_FLAGS_NONE, nullptr)) {
+        to = host_of(target);
+        g_uri_unref(target);
+      }
+    g_debug("%s%s -> %d, a redirect to %s: not followed", where.host.c_str(), where.path.c_str(), status,
+            to.empty() ? "(no address)" : to.c_str());
+    clear_try();
+    fail(ErrorCode::BadResponse,
+         to.empty() ? format(_("The service at %s sent genfill elsewhere; genfill does not follow redirects, so "
+                               "your key stays with the service you chose."),
+                             where.host.c_str())
+                    : format(_("The service at %s sent genfill elsewhere (to %s); genfill does not follow "
+                               "redirects, so your key stays with the service you chose."),
+                             where.host.c_str(), to.c_str()),
+         "HTTP " + std::to_string(status) + " redirect to " + (to.empty() ? std::string("?") : to), status);
+  }
+
+  // A 2xx answer began and then failed: never asked again, as the service may have billed it.
+  void cut_short(bool timeout, const std::string &detail) {
+    const int status = response.status;
+    if (timeout) {
+      const int secs = std::max(1, int(std::lround(try_limit_s)));
+      return fail(ErrorCode::Timeout,
+                  format(g_dngettext(GETTEXT_PACKAGE,
+                                     "%s answered, but its answer was cut short: the rest did not come within %d "
+                                     "second. genfill did not ask again, as the service may already have billed it.",
+                                     "%s answered, but its answer was cut short: the rest did not come within %d "
+                                     "seconds. genfill did not ask again, as the service may already have billed it.",
+                                     gulong(secs)),
+                         where.host.c_str(), secs),
+                  "HTTP " + std::to_string(status) + ", timed out after " + std::to_string(response.body.size()) +
+                      " bytes: " + detail,
+                  status);
+    }
+    fail(ErrorCode::BadResponse,
+         format(_("%s answered, but its answer was cut short. genfill did not ask again, as the service may "
+                  "already have billed it."),
+                where.host.c_str()),
+         "HTTP " + std::to_string(status) + ", cut after " + std::to_string(response.body.size()) + " bytes: " + detail,
+         status);
+  }
+
   void too_big() {
     fail(ErrorCode::TooLarge,
          format(_("The answer from %s was larger than genfill accepts (%zu MB), so it was stopped."),
@@ -368,7 +480,8 @@ struct Call {
             response.status, response.body.size(), ms);
     clear_try();
     RetryAdvice advice;
-    if (policy && *policy) {
+    // Only a whole error answer that made nothing is worth another try, whatever the policy says.
+    if (policy && *policy && retry_is_safe(response.status)) {
       try {
         advice = (*policy)(response);
       } catch (...) {
@@ -376,11 +489,15 @@ struct Call {
       }
     }
     if (advice.retry && attempt < opts->max_tries) {
+      const double delay = advice.delay_s >= 0 ? advice.delay_s : backoff();
       if (advice.delay_s > opts->max_server_delay_s) {  // the server wants a long pause: report, don't wait
         g_debug("%s%s: server asks to wait %.0f s; not retrying", where.host.c_str(), where.path.c_str(),
                 advice.delay_s);
+      } else if (!may_retry(delay)) {
+        g_debug("%s%s: a try in %.2f s would end past the deadline; not retrying", where.host.c_str(),
+                where.path.c_str(), delay);
       } else {
-        return retry_after(advice.delay_s >= 0 ? advice.delay_s : backoff(), response.status);
+        return retry_after(delay, response.status);
       }
     }
     Outcome o;
@@ -396,8 +513,9 @@ struct Call {
             timeout ? "timed out" : connect_timeout ? "connect timed out" : detail.c_str());
     clear_try();
     if (user) return fail(ErrorCode::Cancelled, _("Cancelled."), detail);
+    if (began_2xx) return cut_short(timeout, detail);
     if (timeout) {
-      const int secs = std::max(1, int(std::lround(opts->timeout_s)));
+      const int secs = std::max(1, int(std::lround(try_limit_s)));
       return fail(ErrorCode::Timeout,
                   format(g_dngettext(GETTEXT_PACKAGE, "%s did not answer within %d second. Try again, or allow more time.",
                                      "%s did not answer within %d seconds. Try again, or allow more time.",
@@ -410,7 +528,8 @@ struct Call {
                   format(_("The secure connection to %s failed; its certificate could not be verified."),
                          where.host.c_str()),
                   detail);
-    if ((connect_timeout || retryable(error)) && attempt < opts->max_tries) return retry_after(backoff(), 0);
+    if (connect_timeout || retryable(error))
+      if (const double delay = backoff(); may_retry(delay)) return retry_after(delay, 0);
     std::string why = connect_timeout ? _("it did not respond") : detail;
     fail(ErrorCode::Network,
          format(_("Could not reach %s (%s). Check your internet connection and the endpoint."), where.host.c_str(),
@@ -446,12 +565,13 @@ struct Call {
 };
 
 Transport::Transport(TransportOptions opts) : opts_(std::move(opts)), impl_(std::make_unique<Impl>()) {
+  validate(opts_);
   if (opts_.user_agent.empty()) opts_.user_agent = std::string("genfill/") + GENFILL_VERSION;
   if (opts_.max_tries < 1) opts_.max_tries = 1;
   impl_->ctx = g_main_context_ref_thread_default();
   // TLS is verified and the system proxy resolver used: both are libsoup's defaults.
   // "timeout" bounds each read or write; our own timer bounds a whole try.
-  const guint io_timeout = opts_.timeout_s > 0 ? guint(std::ceil(opts_.timeout_s)) : 0;
+  const guint io_timeout = guint(std::ceil(opts_.timeout_s));
   impl_->session = adopt(soup_session_new_with_options("user-agent", opts_.user_agent.c_str(), "timeout", io_timeout,
                                                        "idle-timeout", kIdleTimeoutS, "max-conns", 32,
                                                        "max-conns-per-host", 16, nullptr));
@@ -466,6 +586,9 @@ Transport::~Transport() {
 std::vector<Outcome> Transport::send_all(const std::vector<HttpRequest> &requests, const RetryPolicy &policy,
                                          GCancellable *cancel, const EventSink &on_event) {
   int remaining = int(requests.size());
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(deadline_of(opts_)));
   std::vector<std::unique_ptr<Call>> calls;
   calls.reserve(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -478,6 +601,7 @@ std::vector<Outcome> Transport::send_all(const std::vector<HttpRequest> &request
     c->user_cancel = cancel;
     c->index = i;
     c->remaining = &remaining;
+    c->deadline = deadline;
     c->where = uri_parts(requests[i].url);
     c->prepare_body();
     calls.push_back(std::move(c));

@@ -14,14 +14,19 @@
 
 namespace genfill {
 
-// A service's base URL as given (argument, dialog, provider default): checked to be an http(s)
-// address with a host and without query or credentials, trailing slashes removed. Throws
-// Error{InvalidInput} otherwise.
+// A service's base URL as given (argument, dialog, provider default): checked to be an https
+// address with a host and without query, fragment or credentials, trailing slashes removed. An
+// http:// address would send the key unencrypted: it is refused unless its host is this computer
+// (localhost, 127.0.0.0/8, ::1). Throws Error{InvalidInput} otherwise; the message never repeats
+// the address's credentials or query.
 std::string base_url_for(const std::string &url);
 
 struct TransportOptions {
   double connect_timeout_s = 30;     // to establish a connection
   double timeout_s = 300;            // per try, from sending to the last byte of the answer
+  // All tries of one send_all and the waits between them together: no try or wait goes past it.
+  // 0 = timeout_s + kDeadlineMarginS.
+  double deadline_s = 0;
   int max_tries = 3;                 // first try included
   double backoff_initial_s = 1.0;    // doubled each retry, with jitter
   double backoff_max_s = 30;
@@ -29,6 +34,16 @@ struct TransportOptions {
   size_t max_response_bytes = size_t(256) << 20;
   std::string user_agent;            // default: genfill/VERSION
 };
+
+// What a derived deadline (deadline_s = 0) allows beyond one try's timeout: a retry after a
+// quick failure, or a server's Retry-After.
+constexpr double kDeadlineMarginS = 120;
+
+// Throws Error{InvalidInput} unless the timeouts are finite and above 0 (the deadline may be 0:
+// derived) and at most a day. Transport's constructor checks; hosts may check earlier.
+void validate(const TransportOptions &opts);
+// The deadline `opts` give (deadline_s, or derived from timeout_s).
+double deadline_of(const TransportOptions &opts);
 
 // Events for progress reporting and logs (never carry secrets).
 struct TransportEvent {
@@ -40,8 +55,9 @@ struct TransportEvent {
   size_t bytes = 0;       // Uploaded: body size; Receiving: bytes so far
 };
 
-// One request's end: the last response received (any status; retries already done),
-// or an Error (Network, Timeout, Cancelled, TooLarge).
+// One request's end: the last response received (any status but a redirect; retries already
+// done), or an Error (Network, Timeout, Cancelled, TooLarge; BadResponse for a redirect, which is
+// never followed, or for a 2xx answer cut short, which is never asked again).
 struct Outcome {
   std::optional<HttpResponse> response;
   std::optional<Error> error;
@@ -52,7 +68,7 @@ using EventSink = std::function<void(const TransportEvent &)>;
 
 class Transport {
 public:
-  explicit Transport(TransportOptions opts = {});
+  explicit Transport(TransportOptions opts = {});  // throws Error{InvalidInput}: see validate()
   ~Transport();
   Transport(const Transport &) = delete;
   Transport &operator=(const Transport &) = delete;
@@ -60,8 +76,9 @@ public:
   // Sends every request concurrently and returns when all have ended, in the same order.
   // Runs the calling thread's default GMainContext meanwhile, so the caller's own sources
   // (progress pulses, UI) keep running. Cancelling `cancel` ends all of them promptly with
-  // Error{Cancelled}. Retries follow `policy` with exponential backoff and jitter.
-  // Never throws for a request's failure; that goes into its Outcome.
+  // Error{Cancelled}. Retries follow `policy` with exponential backoff and jitter, only for the
+  // statuses retry_is_safe() names and for failures before any 2xx answer began, and only while
+  // the deadline leaves time. Never throws for a request's failure; that goes into its Outcome.
   std::vector<Outcome> send_all(const std::vector<HttpRequest> &requests, const RetryPolicy &policy,
                                 GCancellable *cancel = nullptr, const EventSink &on_event = {});
 

@@ -28,6 +28,18 @@ enum class ErrorCode {
 
 const char *error_code_name(ErrorCode code);
 
+class Error;
+
+// `text` made safe to show or log: every web address in it loses its credentials (user:password@)
+// and its query and fragment (?…, #…), either of which can carry a key; and `secret` (an API key),
+// when given, is replaced wherever it appears by "[key]", so that a service echoing the key in
+// its error answer never gets it printed. Secrets shorter than kMinSecret are not searched for:
+// they would mangle ordinary words, and a real key is never that short.
+constexpr size_t kMinSecret = 8;
+std::string redact(std::string text, const std::string &secret = {});
+// The same error (code, status) with its message, detail and text redacted.
+Error redacted(const Error &e, const std::string &secret);
+
 class Error : public std::runtime_error {
 public:
   // message: one or two sentences for the user. detail: for logs (status, provider code);

@@ -1,6 +1,7 @@
 // One edit or generation through the core job, against the in-process loopback fake: what each
 // model is asked for (sizes, image sizes, input fidelity), as the catalog says; what a model the
 // service no longer serves is answered with; and which models a service serves (core/served).
+#include <cmath>
 #include <set>
 #include <string>
 #include <utility>
@@ -350,6 +351,69 @@ TEST_F(JobTest, ADeprecatedModelThatStopsBeingServedIsNamedWithItsSuccessor) {
   EXPECT_EQ(server.request_count(), 1u);
 }
 
+// A service that echoes the key in its error answer: whichever service, the error that comes out
+// of the job (message, detail, text) holds "[key]" where the key was, never the key itself.
+TEST_F(JobTest, AKeyEchoedByTheServiceNeverReachesTheError) {
+  const std::string key = "relay-key-echo-0123456789abcdef";  // no pattern of a known key: only the literal catches it
+  const std::pair<const char *, const char *> cases[] = {
+      {"gemini", ""}, {"openai", ""}, {"imagen", "imagen-4.0-generate-001"}, {"openai-chat", ""}};
+  for (const auto &[provider, model] : cases) {
+    SCOPED_TRACE(provider);
+    server.reset();
+    test::FakeReply echo;
+    echo.echo_key = true;
+    server.enqueue(echo);
+    JobSettings s = settings(provider, model);
+    if (std::string(provider) == "openai-chat") s.endpoint = server.base_url() + "/v1";
+    s.api_key = key;
+    try {
+      run_generate(s, "1:1", 0, 0, {});
+      ADD_FAILURE() << "no error";
+    } catch (const Error &e) {
+      const std::string all = std::string(e.message()) + " | " + e.detail() + " | " + e.text();
+      EXPECT_EQ(all.find(key), std::string::npos) << all;
+      EXPECT_NE(all.find("[key]"), std::string::npos) << "the echo was not seen: " << all;
+      EXPECT_EQ(e.http_status(), 400) << all;
+    }
+    ASSERT_EQ(server.request_count(), 1u);
+    EXPECT_TRUE(server.requests().at(0).has_key);
+  }
+}
+
+// Nonsense timeouts are refused before anything is sent (the CLI's --timeout, the plug-in's
+// GENFILL_TIMEOUT).
+TEST_F(JobTest, NonsenseTimeoutsAreRefusedBeforeSending) {
+  server.reset();
+  for (double bad : {std::nan(""), HUGE_VAL, 0.0, -5.0}) {
+    SCOPED_TRACE(bad);
+    JobSettings s = settings("gemini", "");
+    s.transport.timeout_s = bad;
+    EXPECT_THROW(resolve(s), Error);
+    try {
+      run_generate(s, "1:1", 0, 0, {});
+      ADD_FAILURE() << "accepted";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << e.message();
+    }
+  }
+  EXPECT_EQ(server.request_count(), 0u);
+}
+
+// A plain http:// endpoint elsewhere than this computer would carry the key unencrypted.
+TEST_F(JobTest, PlainHttpElsewhereIsRefusedBeforeSending) {
+  JobSettings s = settings("gemini", "");
+  s.endpoint = "http://genfill-test.invalid/v1";
+  try {
+    resolve(s);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_NE(std::string(e.message()).find("unencrypted"), std::string::npos) << e.message();
+  }
+  s.endpoint = "http://localhost:" + server.base_url().substr(server.base_url().rfind(':') + 1);
+  EXPECT_NO_THROW(resolve(s));
+}
+
 // ---------- which models a service serves: core/served against the fake ----------
 
 // g_get_user_cache_dir() reads XDG_CACHE_HOME once per process: one fresh folder for the whole
@@ -606,6 +670,24 @@ TEST_F(ServedTest, AnErrorAnswerLeavesTheCatalogWithTheServicesWords) {
   EXPECT_EQ(server.requests().at(0).status, 400);
   EXPECT_FALSE(g_file_test(model_list_cache_path("gemini", url).c_str(), G_FILE_TEST_EXISTS)) << "nothing cached";
   EXPECT_THROW(list_models(options("no-such-service")), Error);
+}
+
+// A service echoing the key in its answer to the list request: the note never shows it.
+TEST_F(ServedTest, AKeyEchoedInAListErrorNeverReachesTheNote) {
+  const std::string key = "test-key-list-echo-42";
+  for (const char *provider : {"gemini", "openai"}) {
+    SCOPED_TRACE(provider);
+    server.reset();
+    test::FakeReply echo;
+    echo.lists = true;
+    echo.echo_key = true;
+    server.enqueue(echo);
+    ModelListing l = list_models(options(provider, key));
+    EXPECT_EQ(l.source, ListSource::Catalog);
+    EXPECT_EQ(l.note.find(key), std::string::npos) << l.note;
+    EXPECT_NE(l.note.find("[key]"), std::string::npos) << "the echo was not seen: " << l.note;
+    EXPECT_EQ(server.requests().at(0).status, 400);
+  }
 }
 
 // Replies queued for model lists serve them only, and the others never serve a list: a list read

@@ -1124,6 +1124,24 @@ struct FakeServer::Impl {
             })};
   }
 
+  // ---------- misbehaviour ----------
+
+  // A 400 whose words repeat the key as it was sent, in the format of the service asked.
+  static Answer key_echo(SoupServerMessage *msg, const std::string &path) {
+    SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+    std::string key;
+    if (const char *google = soup_message_headers_get_one(h, "x-goog-api-key")) {
+      key = google;
+    } else if (const char *auth = soup_message_headers_get_one(h, "Authorization")) {
+      key = auth;
+      if (key.rfind("Bearer ", 0) == 0) key.erase(0, 7);
+    }
+    const std::string words = "Request contains an invalid argument (sent with the key " + key + ").";
+    if (path.rfind("/v1beta/", 0) == 0) return {400, gemini_error(400, "INVALID_ARGUMENT", words)};
+    if (path.rfind("/api/v1/", 0) == 0 || path == "/v1/chat/completions") return {400, relay_error(400, words)};
+    return {400, openai_error(words, "invalid_request_error", nullptr, nullptr)};
+  }
+
   // ---------- dispatch ----------
 
   void handle(SoupServerMessage *msg, const char *path) {
@@ -1195,6 +1213,7 @@ struct FakeServer::Impl {
       answer.status = reply->status;
       answer.body = !reply->fixture.empty() ? load_fixture(reply->fixture) : reply->body;
     }
+    if (known && reply && reply->echo_key) answer = key_echo(msg, p);
     if (reply && reply->huge_bytes) answer.status = 200;
 
     const bool cut_mid_body = reply && reply->reset && reply->truncate_at >= 0;
@@ -1367,6 +1386,7 @@ struct FakeServer::Impl {
     r.reset = json::boolean(o, "reset");
     r.stall = json::boolean(o, "stall");
     r.text_only = json::boolean(o, "text_only");
+    r.echo_key = json::boolean(o, "echo_key");
     r.color = json::string(o, "color");
     r.picture = json::string(o, "picture");
     r.count = int(json::integer(o, "count", 1));

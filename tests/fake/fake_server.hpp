@@ -83,6 +83,9 @@ struct FakeReply {
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
                                // declared), "bad_base64"
+  bool echo_key = false;       // a 400 in the service's own error format whose message holds the
+                               // key exactly as the request carried it (x-goog-api-key or Bearer),
+                               // as a careless service or relay might
   int count = 1;               // use for this many provider requests
   bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,

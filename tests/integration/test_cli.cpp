@@ -596,6 +596,12 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"gemini", R"({"status":504,"fixture":"gemini/error_504_deadline_exceeded.json","count":3})",
                   "server-error", "Gemini"},
         ErrorCase{"gemini", R"({"reset":true,"count":3})", "network", "Could not reach"},
+        // A 200 cut mid-body is not asked again (it may be billed), and says so.
+        ErrorCase{"gemini", R"({"reset":true,"truncate_at":100,"count":3})", "bad-response", "cut short"},
+        // A service echoing the key in its error: the words come through, the key does not (run()
+        // checks every line of output).
+        ErrorCase{"gemini", R"({"echo_key":true})", "bad-request", "[key]"},
+        ErrorCase{"openai", R"({"echo_key":true})", "bad-request", "[key]"},
         ErrorCase{"gemini", R"({"picture":"bad_base64"})", "bad-response", "damaged"},
         ErrorCase{"openai", R"({"picture":"corrupt"})", "bad-response", "cannot read"},
         ErrorCase{"gemini", R"({"picture":"tiny"})", "bad-response", "too small"},
@@ -641,6 +647,18 @@ TEST_F(CliTest, RetriesARateLimitThenSucceeds) {
   EXPECT_EQ(fake_->request_count(), 2);
   EXPECT_GE(r.seconds, 1.0) << "Retry-After is honoured";
   EXPECT_TRUE(exists("out.png"));
+}
+
+TEST_F(CliTest, ANonsenseTimeoutIsRefusedAndNothingIsSentOrWritten) {
+  for (const char *timeout : {"nan", "inf", "0", "-3"}) {
+    SCOPED_TRACE(timeout);
+    CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--timeout", timeout, photo_path_, "-o",
+                    path("out.png")});
+    EXPECT_TRUE(r.status == 1 || r.status == 2) << r.status << ": " << r.err;
+    EXPECT_NE(r.err.find("more than 0"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists("out.png"));
+  }
+  EXPECT_EQ(fake_->request_count(), 0);
 }
 
 TEST_F(CliTest, MissingKeyIsAClearErrorAndSendsNothing) {

@@ -1,13 +1,16 @@
 // The HTTP transport against the in-process loopback fake: bodies, concurrency, retries,
 // timeouts, cancellation, the size cap and the events.
 //
-// Cut answers, as decided here: an answer whose body is shorter than its headers declared
-// (the connection closed mid-body) is a network failure, retried like a reset, and ends in
-// Error{Network}; an answer that is complete by its own headers but holds cut JSON is handed
-// over as it is, and the provider rejects it with Error{BadResponse}.
+// Cut answers, as decided here: once a 2xx status line has arrived nothing is asked again (the
+// service may have made and billed the picture): a body shorter than its headers declared (the
+// connection closed mid-body) or one that stops coming ends in an error saying the answer was
+// cut short; an answer that is complete by its own headers but holds cut JSON is handed over as
+// it is, and the provider rejects it with Error{BadResponse}. An error answer (503, ...) cut the
+// same way made nothing, and is retried like a reset.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include <sys/socket.h>
@@ -383,26 +386,97 @@ TEST_F(TransportTest, ConnectionResetIsRetried) {
   EXPECT_EQ(recs[0].status, 0);  // closed without an answer
 }
 
-TEST_F(TransportTest, ResetMidBodyIsANetworkErrorAfterRetries) {
+// 200 and its headers, then the connection closes mid-body: the picture may be billed, so it
+// is never asked for again.
+TEST_F(TransportTest, ATwoHundredCutMidBodyIsNeverAskedAgain) {
   server.enqueue_json(R"({"reset":true,"truncate_at":100,"count":3})");
   Transport t(fast());
   auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].error) << out[0].response->body;
-  EXPECT_EQ(out[0].error->code(), ErrorCode::Network);
-  EXPECT_NE(std::string(out[0].error->message()).find("Could not reach"), std::string::npos);
-  EXPECT_EQ(server.request_count(), 3u);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::BadResponse);
+  EXPECT_EQ(out[0].error->http_status(), 200);
+  const std::string msg = out[0].error->message();
+  EXPECT_NE(msg.find("127.0.0.1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("answered, but its answer was cut short"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("billed"), std::string::npos) << msg;
+  EXPECT_EQ(server.request_count(), 1u);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
   auto receiving = of(TransportEvent::Receiving);
   ASSERT_FALSE(receiving.empty());
   for (auto &e : receiving) EXPECT_LE(e.bytes, 100u);
 }
 
-TEST_F(TransportTest, ResetMidBodyAfterADelayIsRetriedToSuccess) {
-  server.enqueue_json(R"({"reset":true,"truncate_at":10,"delay_ms":100})");
+// The same after a delay, and without a byte of the body: the status line alone counts.
+TEST_F(TransportTest, ATwoHundredCutBeforeItsBodyIsNeverAskedAgain) {
+  server.enqueue_json(R"({"reset":true,"truncate_at":0,"delay_ms":100,"count":3})");
+  Transport t(fast());
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].error) << out[0].response->body;
+  EXPECT_EQ(out[0].error->code(), ErrorCode::BadResponse);
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
+// 200 and part of the body, then silence: the try times out, and is not made again.
+TEST_F(TransportTest, ATwoHundredThatStopsComingTimesOutWithoutAnotherTry) {
+  server.enqueue_json(R"({"stall":true,"truncate_at":50,"count":3})");
+  TransportOptions o = fast();
+  o.timeout_s = 0.5;
+  Transport t(o);
+  auto t0 = Clock::now();
+  auto out = send(t, {gemini_request()});
+  EXPECT_LT(since(t0), 2.0);
+  ASSERT_TRUE(out[0].error) << out[0].response->body;
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Timeout);
+  const std::string msg = out[0].error->message();
+  EXPECT_NE(msg.find("cut short"), std::string::npos) << msg;
+  EXPECT_EQ(server.request_count(), 1u);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
+}
+
+// An error answer cut the same way made nothing: it is tried again.
+TEST_F(TransportTest, AnErrorAnswerCutMidBodyIsRetriedToSuccess) {
+  server.enqueue_json(R"({"status":503,"fixture":"gemini/error_503_unavailable.json","reset":true,"truncate_at":10})");
   Transport t(fast());
   auto out = send(t, {gemini_request()});
   ASSERT_TRUE(out[0].response) << out[0].error->message();
   EXPECT_EQ(out[0].response->status, 200);
   EXPECT_EQ(server.request_count(), 2u);
+}
+
+// Whatever a policy says, a 2xx (even one that cannot be read) or a status outside the safe
+// ones is never sent again.
+TEST_F(TransportTest, OnlySafeStatusesAreRetriedWhateverThePolicySays) {
+  auto always = [](const HttpResponse &) { return RetryAdvice{true, 0}; };
+  Transport t(fast());
+  server.enqueue_json(R"({"truncate_at":60})");  // a 200 with cut JSON
+  auto out = t.send_all({gemini_request()}, always);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 200);
+  EXPECT_EQ(server.request_count(), 1u);
+
+  server.reset();
+  server.enqueue_json(R"({"status":409,"body":"{}","headers":{"x-should-retry":"true"},"count":3})");
+  out = t.send_all({gemini_request()}, always);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 409);
+  EXPECT_EQ(server.request_count(), 1u);
+
+  server.reset();
+  server.enqueue_json(R"({"status":502,"body":"{}"})");
+  out = t.send_all({gemini_request()}, always);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 200);
+  EXPECT_EQ(server.request_count(), 2u) << "502 is safe to ask again";
+}
+
+// x-should-retry: false still wins over a safe status.
+TEST_F(TransportTest, ShouldRetryFalseIsHeeded) {
+  server.enqueue_json(R"({"status":503,"fixture":"gemini/error_503_unavailable.json","headers":{"x-should-retry":"false"},"count":3})");
+  Transport t(fast());
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 503);
+  EXPECT_EQ(server.request_count(), 1u);
 }
 
 TEST_F(TransportTest, TruncatedButCompleteBodyIsHandedOverAndRejected) {
@@ -773,6 +847,205 @@ TEST_F(TransportTest, AThrowingEventSinkDoesNotBreakTheRequest) {
                         [](const TransportEvent &) { throw std::runtime_error("sink failure"); });
   ASSERT_TRUE(out[0].response);
   EXPECT_EQ(out[0].response->status, 200);
+}
+
+// ---------- redirects ----------
+
+// A 302 to another origin (another port on this computer): not followed, not retried, and the
+// message names only the new host, never the path or query the key could travel in.
+TEST_F(TransportTest, ARedirectIsNotFollowedAndNamesOnlyTheHost) {
+  FakeServer elsewhere;
+  elsewhere.start();
+  const std::string key = "test-key-redirect-7c1e";
+  const std::string target = elsewhere.base_url() + "/v1beta/models/steal:generateContent?key=" + key;
+  const std::string other_host = target.substr(7, target.find('/', 7) - 7);  // 127.0.0.1:PORT
+  FakeReply redirect;
+  redirect.status = 302;
+  redirect.body = "";
+  redirect.headers = {{"Location", target}};
+  redirect.count = 3;
+  server.enqueue(redirect);
+  Transport t(fast());
+  auto out = send(t, {gemini_request(key)});
+  ASSERT_TRUE(out[0].error) << out[0].response->status;
+  EXPECT_FALSE(out[0].response);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::BadResponse);
+  EXPECT_EQ(out[0].error->http_status(), 302);
+  const std::string msg = out[0].error->message(), detail = out[0].error->detail();
+  EXPECT_NE(msg.find("sent genfill elsewhere (to " + other_host + ")"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not follow redirects"), std::string::npos) << msg;
+  for (const std::string &text : {msg, detail}) {
+    EXPECT_EQ(text.find(key), std::string::npos) << text;
+    EXPECT_EQ(text.find("steal"), std::string::npos) << text;
+    EXPECT_EQ(text.find("?"), std::string::npos) << text;
+  }
+  EXPECT_EQ(elsewhere.request_count(), 0u) << "the other origin received nothing";
+  EXPECT_EQ(server.request_count(), 1u) << "a redirect is not retried";
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
+}
+
+// A Location on the same service (a relative one) is not followed either.
+TEST_F(TransportTest, ARelativeRedirectIsNotFollowedEither) {
+  FakeReply redirect;
+  redirect.status = 307;
+  redirect.headers = {{"Location", "/v1beta/models/gemini-3.1-flash-image:generateContent?again=1"}};
+  server.enqueue(redirect);
+  Transport t(fast());
+  auto out = send(t, {gemini_request()});
+  ASSERT_TRUE(out[0].error);
+  const std::string host = server.base_url().substr(7);
+  EXPECT_NE(std::string(out[0].error->message()).find("(to " + host + ")"), std::string::npos)
+      << out[0].error->message();
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
+// ---------- the deadline of a whole run ----------
+
+// An always-overloaded service with quick answers and quick retries: the tries stop at the
+// deadline, not at max_tries.
+TEST_F(TransportTest, TheDeadlineBoundsAllTriesTogether) {
+  server.enqueue_json(R"({"status":503,"fixture":"gemini/error_503_unavailable.json","count":1000})");
+  TransportOptions o = fast();
+  o.timeout_s = 0.3;
+  o.max_tries = 1000;
+  o.backoff_initial_s = 0.1;
+  o.backoff_max_s = 0.1;
+  o.deadline_s = 1.5;
+  Transport t(o);
+  auto t0 = Clock::now();
+  auto out = send(t, {gemini_request()});
+  const double s = since(t0);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 503);
+  EXPECT_LE(s, 1.5 + 0.3) << "past the deadline";
+  EXPECT_GE(s, 1.5 - 0.3 - 0.2) << "no retry stopped early: a wait and a try no longer fitted";
+  EXPECT_GE(server.request_count(), 3u);
+  EXPECT_LT(server.request_count(), 25u);
+}
+
+// A try cannot outlive the deadline either: a slow answer is cut at the deadline.
+TEST_F(TransportTest, TheDeadlineCutsASlowTry) {
+  server.enqueue_json(R"({"delay_ms":5000})");
+  TransportOptions o = fast();
+  o.timeout_s = 4;
+  o.deadline_s = 0.6;
+  Transport t(o);
+  auto t0 = Clock::now();
+  auto out = send(t, {gemini_request()});
+  const double s = since(t0);
+  ASSERT_TRUE(out[0].error);
+  EXPECT_EQ(out[0].error->code(), ErrorCode::Timeout);
+  EXPECT_GE(s, 0.55);
+  EXPECT_LT(s, 1.2);
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
+// A Retry-After that would end past the deadline is not waited for: the answer is reported.
+TEST_F(TransportTest, AWaitPastTheDeadlineIsNotStarted) {
+  server.enqueue_json(
+      R"({"status":429,"fixture":"gemini/error_429_resource_exhausted_minimal.json","headers":{"retry-after":"2"}})");
+  TransportOptions o = fast();
+  o.deadline_s = 1.5;
+  Transport t(o);
+  auto t0 = Clock::now();
+  auto out = send(t, {gemini_request()});
+  EXPECT_LT(since(t0), 0.8);
+  ASSERT_TRUE(out[0].response);
+  EXPECT_EQ(out[0].response->status, 429);
+  EXPECT_EQ(server.request_count(), 1u);
+  EXPECT_TRUE(of(TransportEvent::Retrying).empty());
+}
+
+TEST(TransportOptionsTest, TheDeadlineIsDerivedFromTheTimeoutUnlessGiven) {
+  TransportOptions o;
+  o.timeout_s = 30;
+  EXPECT_DOUBLE_EQ(deadline_of(o), 30 + kDeadlineMarginS);
+  o.deadline_s = 45;
+  EXPECT_DOUBLE_EQ(deadline_of(o), 45);
+}
+
+// ---------- checked options and addresses ----------
+
+TEST(TransportOptionsTest, TimesThatAreNoTimeAtAllAreRefused) {
+  const double bad[] = {std::nan(""), HUGE_VAL, -HUGE_VAL, 0, -1, 1e9};
+  for (double v : bad) {
+    SCOPED_TRACE(v);
+    TransportOptions timeout, connect, deadline;
+    timeout.timeout_s = v;
+    connect.connect_timeout_s = v;
+    deadline.deadline_s = v;
+    for (const TransportOptions *o : {&timeout, &connect, &deadline}) {
+      if (o == &deadline && v == 0) continue;  // 0 = derived from the timeout
+      try {
+        Transport t(*o);
+        ADD_FAILURE() << "accepted";
+      } catch (const Error &e) {
+        EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+        EXPECT_NE(std::string(e.message()).find("more than 0"), std::string::npos) << e.message();
+      }
+    }
+  }
+  TransportOptions fine;
+  fine.timeout_s = 0.5;
+  fine.connect_timeout_s = 0.1;
+  fine.deadline_s = 0;
+  EXPECT_NO_THROW(validate(fine));
+  fine.deadline_s = 2;
+  EXPECT_NO_THROW(Transport t(fine));
+}
+
+TEST(BaseUrlTest, PlainHttpIsRefusedExceptOnThisComputer) {
+  for (const char *url : {"http://127.0.0.1:8080", "http://127.1.2.3/v1", "http://localhost:99/v1/", "http://LOCALHOST",
+                          "http://[::1]:8080/v1", "https://example.com/v1", "https://203.0.113.5"})
+    EXPECT_NO_THROW(base_url_for(url)) << url;
+  EXPECT_EQ(base_url_for("http://localhost:99/v1/"), "http://localhost:99/v1");
+  for (const char *url : {"http://example.com/v1", "http://203.0.113.5:8080", "http://[2001:db8::1]/v1",
+                          "http://localhost.example.com", "http://128.0.0.1"}) {
+    try {
+      base_url_for(url);
+      ADD_FAILURE() << url << " accepted";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+      const std::string msg = e.message();
+      EXPECT_NE(msg.find("unencrypted"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("only https://"), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(BaseUrlTest, RefusedAddressesNeverRepeatCredentialsOrQuery) {
+  for (const char *url : {"https://alice:s3cret-pass@example.com/v1", "https://example.com/v1?key=s3cret-pass",
+                          "https://example.com/v1#s3cret-pass", "http://alice:s3cret-pass@example.com/v1",
+                          "https://alice:s3cret-pass@/v1", "ftp://alice:s3cret-pass@example.com/?s3cret-pass"}) {
+    try {
+      base_url_for(url);
+      ADD_FAILURE() << url << " accepted";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+      const std::string msg = e.message();
+      EXPECT_EQ(msg.find("s3cret"), std::string::npos) << msg;
+      EXPECT_EQ(msg.find("alice"), std::string::npos) << msg;
+      EXPECT_EQ(e.detail().find("s3cret"), std::string::npos) << e.detail();
+    }
+  }
+}
+
+TEST(RedactTest, KeysCredentialsAndQueriesAreRemoved) {
+  const std::string key = "AIzaSyTESTKEY0123456789";
+  EXPECT_EQ(redact("API key " + key + " is wrong; again: " + key, key), "API key [key] is wrong; again: [key]");
+  EXPECT_EQ(redact("see https://bob:pw@host.example:8443/v1/x?key=abc&b=2 now"), "see https://host.example:8443/v1/x now");
+  EXPECT_EQ(redact(R"({"url":"http://h/p#frag","n":1})"), R"({"url":"http://h/p","n":1})");
+  EXPECT_EQ(redact("a@b and mailto:x@y and https://h/p@q?z"), "a@b and mailto:x@y and https://q");
+  EXPECT_EQ(redact("short ab", "ab"), "short ab") << "too short to be a key: left alone";
+  EXPECT_EQ(redact("nothing here", ""), "nothing here");
+  Error e(ErrorCode::BadRequest, "bad " + key, "HTTP 400: https://u:p@h/?k=" + key, 400);
+  e.with_text("echo " + key);
+  Error r = redacted(e, key);
+  EXPECT_EQ(r.code(), ErrorCode::BadRequest);
+  EXPECT_EQ(r.http_status(), 400);
+  EXPECT_STREQ(r.message(), "bad [key]");
+  EXPECT_EQ(r.detail(), "HTTP 400: https://h/");
+  EXPECT_EQ(r.text(), "echo [key]");
 }
 
 TEST_F(TransportTest, AnInvalidAddressIsInvalidInput) {
