@@ -82,7 +82,8 @@ struct FakeReply {
                                // picture filtered)
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
-                               // declared), "bad_base64"
+                               // declared), "bad_base64", "bomb" (a real 16000x16000 PNG of the
+                               // colour, under 1 MB: a decompression bomb)
   int count = 1;               // use for this many provider requests
   bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,
