@@ -131,7 +131,32 @@ void add_usage(Usage &sum, const Usage &u) {
   add(sum.total_tokens, u.total_tokens);
 }
 
-Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Request base,
+// The largest answer a model gives: its largest aspect at its largest image size, or its
+// largest free size.
+uint64_t largest_answer(const ModelInfo &m) {
+  double scale = 1;
+  for (const ImageSize &s : m.image_sizes) scale = std::max(scale, s.scale);
+  uint64_t px = 0;
+  for (const Aspect &a : m.aspects)
+    px = std::max(px, uint64_t(std::lround(a.out_w * scale)) * uint64_t(std::lround(a.out_h * scale)));
+  if (m.free_size && m.free_size->max_pixels > 0) px = std::max(px, uint64_t(m.free_size->max_pixels));
+  return px;
+}
+
+// The largest answer taken for a request of asked_w x asked_h (0 = not known: the model's largest
+// answer stands in): four times its pixels, and never less than 4096 x 4096, since services may
+// answer finer than asked (a 1K request at 4K). Anything beyond is refused from its header: a
+// 16000 x 16000 PNG of one colour is a few hundred KB and 1 GiB decoded.
+DecodeLimit answer_limit(int asked_w, int asked_h, const ModelInfo &model) {
+  uint64_t asked = uint64_t(std::max(asked_w, 0)) * uint64_t(std::max(asked_h, 0));
+  if (asked == 0) asked = largest_answer(model);
+  DecodeLimit limit;
+  limit.max_pixels = size_t(std::max<uint64_t>(4 * asked, uint64_t(4096) * 4096));
+  if (asked_w > 0 && asked_h > 0) limit.asked_w = asked_w, limit.asked_h = asked_h;
+  return limit;
+}
+
+Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Request base, const DecodeLimit &limit,
                          GCancellable *cancel, const ProgressSink &progress) {
   const auto t_build = std::chrono::steady_clock::now();
   const int wanted = std::clamp(settings.variations, 1, 10);
@@ -176,7 +201,11 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
 
   auto t_decode = std::chrono::steady_clock::now();
   report(progress, _("Reading the answer"));
-  std::vector<EncodedImage> pictures;
+  // One picture at a time, in the model's order: each answer is parsed (its body let go), then its
+  // pictures decoded one by one, their compressed bytes let go once decoded (the first answer's
+  // first picture is kept for the conversation). The decoded pictures held together stay under
+  // settings.max_decoded_bytes: the next one is refused from its header when it would go over.
+  size_t held = 0;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome &o = outcomes[i];
     Result res;
@@ -189,32 +218,32 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
         throw redacted(explain_missing_model(*provider, job.model.id, e), job.api_key);
       throw redacted(e, job.api_key);
     }
+    o.response.reset();  // read: its body (the pictures in base64) is not needed any more
     if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);
     if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
     if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
     const size_t take = std::min(size_t(asked[i]), res.images.size());
-    for (size_t k = 0; k < take; ++k) pictures.push_back(std::move(res.images[k]));
-    o.response.reset();  // read: its body (the pictures in base64) is not needed any more
-  }
-  // Variations are decoded side by side; the first failure (in the model's order) is reported.
-  std::vector<std::future<Image>> decoded;
-  for (const EncodedImage &p : pictures)
-    decoded.push_back(std::async(pictures.size() > 1 ? std::launch::async : std::launch::deferred,
-                                 [&p] { return decode_image(p.bytes); }));
-  for (std::future<Image> &f : decoded) {
-    Image img = f.get();
-    if (img.width < 8 || img.height < 8)  // a broken answer, not a picture to stretch over the region
-      throw Error(ErrorCode::BadResponse, _("The service sent a picture too small to use."),
-                  std::to_string(img.width) + "x" + std::to_string(img.height));
-    out.images.push_back(std::move(img));
+    for (size_t k = 0; k < take; ++k) {
+      EncodedImage &picture = res.images[k];
+      DecodeLimit room = limit;
+      room.room_pixels = held < settings.max_decoded_bytes ? (settings.max_decoded_bytes - held) / 4 : 0;
+      Image img = decode_image(picture.bytes, room);
+      if (img.width < 8 || img.height < 8)  // a broken answer, not a picture to stretch over the region
+        throw Error(ErrorCode::BadResponse, _("The service sent a picture too small to use."),
+                    std::to_string(img.width) + "x" + std::to_string(img.height));
+      held += img.pixels.size();
+      if (!out.first_picture) {
+        out.first_picture = std::move(picture);
+        out.first_picture->width = img.width;
+        out.first_picture->height = img.height;
+      }
+      std::vector<uint8_t>().swap(picture.bytes);
+      out.images.push_back(std::move(img));
+    }
   }
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));
-  decoded.clear();  // every decode has finished: the bytes are free to move
-  out.first_picture = std::move(pictures.front());
-  out.first_picture->width = out.images.front().width;
-  out.first_picture->height = out.images.front().height;
   out.decode_s = seconds_since(t_decode);
   return out;
 }
@@ -325,7 +354,8 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
 
   const double encode_s = seconds_since(t_encode);
   Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
-  Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
+  const DecodeLimit limit = answer_limit(plan.out_w, plan.out_h, job.model);
+  Gathered g = send_and_gather(job, settings, std::move(req), limit, cancel, progress);
   report(progress, _("Placing the result"));
   auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
@@ -441,7 +471,8 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   req.response_modalities = job.model.response_modalities;
   req.transparent = settings.transparent;
 
-  Gathered g = send_and_gather(job, settings, std::move(req), cancel, progress);
+  const DecodeLimit limit = answer_limit(choice.out_w, choice.out_h, job.model);
+  Gathered g = send_and_gather(job, settings, std::move(req), limit, cancel, progress);
   JobResult out;
   for (Image &img : g.images) out.images.push_back(width > 0 ? fit_cover(img, width, height) : std::move(img));
   out.text = std::move(g.text);

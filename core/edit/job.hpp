@@ -32,6 +32,9 @@ struct JobSettings {
   // that scale the result themselves (the plug-in lets GIMP do it) and so never hold a
   // full-resolution copy.
   bool results_at_upload_scale = false;
+  // Decoded answers held at once, all variations together (bytes); a picture that would go over
+  // is refused from its header, before it is decoded.
+  size_t max_decoded_bytes = size_t(1) << 30;
   TransportOptions transport;
   std::vector<Turn> history; // edit only: earlier turns of the conversation being continued
   // Edits: how the answer is fitted to the region sent (registration, colours, seam).

@@ -24,11 +24,24 @@ Error unreadable(const std::string &detail) {
   return Error(ErrorCode::BadResponse, _("The service sent a picture genfill cannot read."), detail);
 }
 
-void check_size(uint64_t w, uint64_t h, size_t max_pixels) {
+// Called with the header's size, before any pixel memory is taken.
+void check_size(uint64_t w, uint64_t h, const DecodeLimit &limit) {
   if (w == 0 || h == 0) throw unreadable("image has no pixels");
-  if (w > 65535 || h > 65535 || w * h > max_pixels)
-    throw Error(ErrorCode::TooLarge, _("The service sent a picture too large to use."),
-                "image " + std::to_string(w) + "x" + std::to_string(h));
+  const bool fits = w <= 65535 && h <= 65535 && w * h <= limit.max_pixels;
+  if (fits && w * h <= limit.room_pixels) return;
+  const std::string detail = "image " + std::to_string(w) + "x" + std::to_string(h) + ", limit " +
+                             std::to_string(limit.max_pixels) + " pixels, room " +
+                             std::to_string(limit.room_pixels) + " pixels";
+  if (fits)  // the picture is fine, those before it took the room
+    throw Error(ErrorCode::TooLarge,
+                _("The service sent more pictures than genfill can hold at once; ask for fewer images."), detail);
+  if (limit.asked_w <= 0 || limit.asked_h <= 0)
+    throw Error(ErrorCode::TooLarge, _("The service sent a picture too large to use."), detail);
+  throw Error(ErrorCode::TooLarge,
+              format(_("The service sent a picture far larger than asked for (%llux%llu for a %dx%d request); "
+                       "genfill did not use it."),
+                     (unsigned long long)w, (unsigned long long)h, limit.asked_w, limit.asked_h),
+              detail);
 }
 
 struct SpngDeleter {
@@ -36,7 +49,7 @@ struct SpngDeleter {
 };
 using SpngCtx = std::unique_ptr<spng_ctx, SpngDeleter>;
 
-Image decode_png(std::span<const uint8_t> bytes, size_t max_pixels) {
+Image decode_png(std::span<const uint8_t> bytes, const DecodeLimit &limit) {
   SpngCtx ctx(spng_ctx_new(0));
   if (!ctx) throw unreadable("spng_ctx_new failed");
   // Like web browsers, ignore chunk checksums: zlib's own checksum still guards the pixels.
@@ -45,7 +58,7 @@ Image decode_png(std::span<const uint8_t> bytes, size_t max_pixels) {
   if (int rc = spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size())) throw unreadable(spng_strerror(rc));
   spng_ihdr ihdr{};
   if (int rc = spng_get_ihdr(ctx.get(), &ihdr)) throw unreadable(std::string("PNG header: ") + spng_strerror(rc));
-  check_size(ihdr.width, ihdr.height, max_pixels);
+  check_size(ihdr.width, ihdr.height, limit);
   size_t size = 0;
   if (int rc = spng_decoded_image_size(ctx.get(), SPNG_FMT_RGBA8, &size)) throw unreadable(spng_strerror(rc));
   Image img(int(ihdr.width), int(ihdr.height));
@@ -66,7 +79,7 @@ void cmyk_to_rgba(const std::vector<uint8_t> &cmyk, Image &img) {
   }
 }
 
-Image decode_jpeg(std::span<const uint8_t> bytes, size_t max_pixels) {
+Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimit &limit) {
   tjhandle tj = tjInitDecompress();
   if (!tj) throw unreadable("tjInitDecompress failed");
   std::unique_ptr<void, int (*)(tjhandle)> guard(tj, tjDestroy);
@@ -74,7 +87,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, size_t max_pixels) {
   const auto size = static_cast<unsigned long>(bytes.size());
   if (tjDecompressHeader3(tj, bytes.data(), size, &w, &h, &subsamp, &colorspace) != 0)
     throw unreadable(std::string("JPEG header: ") + tjGetErrorStr2(tj));
-  check_size(uint64_t(w), uint64_t(h), max_pixels);
+  check_size(uint64_t(w), uint64_t(h), limit);
   Image img(w, h);
   // LIMITSCANS: a progressive JPEG with thousands of scans is a time bomb; real ones have < 20.
   const int flags = TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS;
@@ -93,10 +106,10 @@ Image decode_jpeg(std::span<const uint8_t> bytes, size_t max_pixels) {
   return img;
 }
 
-Image decode_webp(std::span<const uint8_t> bytes, size_t max_pixels) {
+Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimit &limit) {
   int w = 0, h = 0;
   if (!WebPGetInfo(bytes.data(), bytes.size(), &w, &h)) throw unreadable("WebP header");
-  check_size(uint64_t(w), uint64_t(h), max_pixels);
+  check_size(uint64_t(w), uint64_t(h), limit);
   Image img(w, h);
   if (!WebPDecodeRGBAInto(bytes.data(), bytes.size(), img.pixels.data(), img.pixels.size(), w * 4))
     throw unreadable("WebP data");
@@ -179,12 +192,16 @@ std::string sniff_image_mime(std::span<const uint8_t> b) {
   return "";
 }
 
-Image decode_image(std::span<const uint8_t> bytes, size_t max_pixels) {
+Image decode_image(std::span<const uint8_t> bytes, const DecodeLimit &limit) {
   std::string mime = sniff_image_mime(bytes);
-  if (mime == "image/png") return decode_png(bytes, max_pixels);
-  if (mime == "image/jpeg") return decode_jpeg(bytes, max_pixels);
-  if (mime == "image/webp") return decode_webp(bytes, max_pixels);
+  if (mime == "image/png") return decode_png(bytes, limit);
+  if (mime == "image/jpeg") return decode_jpeg(bytes, limit);
+  if (mime == "image/webp") return decode_webp(bytes, limit);
   throw unreadable("not PNG, JPEG or WebP (" + std::to_string(bytes.size()) + " bytes)");
+}
+
+Image decode_image(std::span<const uint8_t> bytes, size_t max_pixels) {
+  return decode_image(bytes, DecodeLimit{max_pixels, 0, 0, SIZE_MAX});
 }
 
 std::vector<uint8_t> encode_png(const Image &img, int level, PngAlpha alpha) {

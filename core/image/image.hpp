@@ -55,6 +55,16 @@ struct EncodedImage {
 std::string sniff_image_mime(std::span<const uint8_t> bytes);
 // Decodes PNG, JPEG or WebP into RGBA8. Rejects images larger than max_pixels.
 Image decode_image(std::span<const uint8_t> bytes, size_t max_pixels = size_t(1) << 28);
+// How large an answer may be. A picture over max_pixels, or over room_pixels (what the caller can
+// still hold, all pictures of a request together), is refused (Error{TooLarge}) from its header,
+// before any pixel memory is taken; asked_w x asked_h (0 = not known) is the size the request
+// asked for, which the refusal names.
+struct DecodeLimit {
+  size_t max_pixels = size_t(1) << 28;
+  int asked_w = 0, asked_h = 0;
+  size_t room_pixels = SIZE_MAX;
+};
+Image decode_image(std::span<const uint8_t> bytes, const DecodeLimit &limit);
 // PNG, 8 bits per channel. level: zlib level 0..9; a fast level by default (uploads are
 // compressed again by nothing). A picture with no transparent pixel is written as RGB unless
 // alpha is asked for: a 1536x1024 photo is then 12 % smaller and made 20 % faster than with a

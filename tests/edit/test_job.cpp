@@ -324,6 +324,54 @@ TEST_F(JobTest, AnUnknownModelIsNamedWithTheCurrentDefault) {
   }
 }
 
+// A decompression bomb among the variations (a real 16000x16000 PNG, under 1 MB sent, 1 GiB
+// decoded) is refused from its header with a message naming both sizes, in edits and in
+// generation alike; and the decoded variations held together stay under the job's cap.
+TEST_F(JobTest, APictureBombIsRefusedAndVariationsStayUnderTheCap) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  s.variations = 3;
+  const Plan plan = plan_region(800, 600, {}, resolve(s).model);
+  test::FakeReply bomb;
+  bomb.picture = "bomb";
+  server.reset();
+  server.enqueue(bomb);
+  const std::string asked = std::to_string(plan.out_w) + "x" + std::to_string(plan.out_h);
+  try {
+    run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.message();
+    EXPECT_EQ(e.message(), "The service sent a picture far larger than asked for (16000x16000 for a " + asked +
+                               " request); genfill did not use it.");
+  }
+  EXPECT_EQ(server.request_count(), 3u);
+  server.reset();
+  server.enqueue(bomb);
+  s.variations = 1;
+  try {
+    run_generate(s, "1:1", 0, 0, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.message();
+    EXPECT_NE(std::string(e.message()).find("(16000x16000 for a "), std::string::npos) << e.message();
+  }
+
+  // Three ordinary answers: held together only when the cap has room for all three.
+  s.variations = 3;
+  const size_t each = size_t(plan.out_w) * size_t(plan.out_h) * 4;
+  s.max_decoded_bytes = 3 * each - 1;
+  server.reset();
+  try {
+    run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.message();
+    EXPECT_NE(std::string(e.message()).find("hold at once"), std::string::npos) << e.message();
+  }
+  s.max_decoded_bytes = 3 * each;
+  EXPECT_EQ(run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {}).images.size(), 3u);
+}
+
 // A model its owner deprecated without a shutdown day (the catalog names its successor, no
 // retirement): the day the service stops serving it, the message names the successor, not the
 // current default (which the model itself may still be).

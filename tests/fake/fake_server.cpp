@@ -18,6 +18,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <zlib.h>
 
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
@@ -249,6 +250,44 @@ std::string png_chunk(const std::string &type, const std::string &data) {
   return be32(uint32_t(data.size())) + typed + be32(~c);
 }
 
+// A real 16000x16000 picture of one colour, as a service gone wrong might send: the first row
+// is coded as differences from the pixel to its left and every other row as "the same as the
+// row above", so the PNG is well under 1 MB while decoding it whole takes 1 GiB. Written row by
+// row (never whole), once per colour.
+std::string bomb_png(uint32_t rgb) {
+  static std::mutex mu;
+  static std::map<uint32_t, std::string> made;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = made.find(rgb); it != made.end()) return it->second;
+  constexpr uint32_t side = 16000;
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 15, 9, Z_RLE);
+  std::string idat;
+  std::vector<uint8_t> row(1 + size_t(side) * 3, 0), out(1 << 16);
+  for (uint32_t y = 0; y < side; ++y) {
+    if (y == 0) {  // filter Sub: the first pixel, then no change
+      row[0] = 1;
+      row[1] = uint8_t(rgb >> 16), row[2] = uint8_t(rgb >> 8), row[3] = uint8_t(rgb);
+    } else if (y == 1) {  // filter Up: no change from the row above
+      std::fill(row.begin(), row.end(), 0);
+      row[0] = 2;
+    }
+    z.next_in = row.data();
+    z.avail_in = uInt(row.size());
+    const int flush = y + 1 == side ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = out.data();
+      z.avail_out = uInt(out.size());
+      deflate(&z, flush);
+      idat.append(reinterpret_cast<const char *>(out.data()), out.size() - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  const std::string ihdr = be32(side) + be32(side) + std::string{char(8), char(2), char(0), char(0), char(0)};
+  return made[rgb] = "\x89PNG\r\n\x1a\n" + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) + png_chunk("IEND", "");
+}
+
 // The uploaded picture, drifted as a model would (see FakeReply::drift).
 Image drifted(const Image &in, int w, int h, const FakeReply &r) {
   Image src = (in.width == w && in.height == h) ? in : scale(in, w, h);
@@ -301,6 +340,9 @@ std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, cons
                      char(8), char(6), char(0), char(0), char(0)};
     std::string png = sig + png_chunk("IHDR", ihdr) +
                       png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + png_chunk("IEND", "");
+    bytes.assign(png.begin(), png.end());
+  } else if (kind == "bomb") {
+    const std::string png = bomb_png(rgb);
     bytes.assign(png.begin(), png.end());
   } else {
     bytes = encode_png(kind == "tiny" ? solid(1, 1, rgb) : solid(w, h, rgb), 1);  // solid colour: tiny and fast

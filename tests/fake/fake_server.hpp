@@ -82,7 +82,8 @@ struct FakeReply {
                                // picture filtered)
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
-                               // declared), "bad_base64"
+                               // declared), "bad_base64", "bomb" (a real 16000x16000 PNG of the
+                               // colour, under 1 MB: a decompression bomb)
   bool echo_key = false;       // a 400 in the service's own error format whose message holds the
                                // key exactly as the request carried it (x-goog-api-key or Bearer),
                                // as a careless service or relay might

@@ -363,7 +363,8 @@ FAULTS = [  # (reply, provider, words the user must see)
     ({"picture": "bad_base64"}, "gemini", ["damaged"]),
     ({"picture": "corrupt"}, "openai", ["cannot read"]),
     ({"picture": "tiny"}, "gemini", ["too small"]),
-    ({"picture": "huge"}, "openai", ["too large"]),
+    ({"picture": "huge"}, "openai", ["far larger than asked for"]),
+    ({"picture": "bomb"}, "gemini", ["far larger than asked for"]),
     ({"huge_bytes": 1073741824}, "gemini", ["larger than genfill accepts"]),
     # finishReason IMAGE_SAFETY: a picture was made, then held back.
     ({"status": 200, "fixture": "gemini/response_candidate_image_safety_no_content.json"}, "gemini",

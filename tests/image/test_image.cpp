@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <spng.h>
 #include <turbojpeg.h>
+#include <webp/decode.h>
 #include <webp/encode.h>
 #include <zlib.h>
 
@@ -390,6 +391,107 @@ TEST(Codecs, RefusesDecompressionBombsBeforeAllocating) {
   EXPECT_EQ(code_of([&] { decode_image(png_claiming(3000, 3000)); }), "bad-response");
   // Zero-sized headers are not pictures.
   EXPECT_EQ(code_of([&] { decode_image(png_claiming(0, 10)); }), "bad-response");
+}
+
+// A real side x side PNG of one colour, written row by row: the first row as differences from
+// the pixel to the left, the others as "same as above", so it compresses about 1000 to 1.
+std::vector<uint8_t> png_of_one_colour(uint32_t side) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15, 9, Z_RLE), Z_OK);
+  std::vector<uint8_t> idat, row(1 + size_t(side) * 3, 0), out(1 << 16);
+  for (uint32_t y = 0; y < side; ++y) {
+    row[0] = y == 0 ? 1 : 2;  // Sub, then Up
+    if (y == 0) row[1] = 200, row[2] = 120, row[3] = 40;
+    if (y == 1) row[1] = row[2] = row[3] = 0;
+    z.next_in = row.data();
+    z.avail_in = uInt(row.size());
+    do {
+      z.next_out = out.data();
+      z.avail_out = uInt(out.size());
+      deflate(&z, y + 1 == side ? Z_FINISH : Z_NO_FLUSH);
+      idat.insert(idat.end(), out.begin(), out.end() - std::ptrdiff_t(z.avail_out));
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto chunk = [&](const char *type, const std::vector<uint8_t> &data) {
+    uint8_t n[4];
+    put_be32(n, uint32_t(data.size()));
+    png.insert(png.end(), n, n + 4);
+    const size_t at = png.size();
+    png.insert(png.end(), type, type + 4);
+    png.insert(png.end(), data.begin(), data.end());
+    put_be32(n, uint32_t(crc32(crc32(0, nullptr, 0), &png[at], uInt(png.size() - at))));
+    png.insert(png.end(), n, n + 4);
+  };
+  std::vector<uint8_t> ihdr(13, 0);
+  put_be32(&ihdr[0], side);
+  put_be32(&ihdr[4], side);
+  ihdr[8] = 8, ihdr[9] = 2;  // 8-bit RGB
+  chunk("IHDR", ihdr);
+  chunk("IDAT", idat);
+  chunk("IEND", {});
+  return png;
+}
+
+// A small JPEG whose frame header claims w x h.
+std::vector<uint8_t> jpeg_claiming(int w, int h) {
+  std::vector<uint8_t> jpeg = jpeg_of(noise(16, 16, 9, true));
+  for (size_t i = 2; i + 8 < jpeg.size() && jpeg[i] == 0xFF; i += 2 + (size_t(jpeg[i + 2]) << 8 | jpeg[i + 3]))
+    if (jpeg[i + 1] == 0xC0 || jpeg[i + 1] == 0xC2) {  // SOF0/SOF2: length, precision, height, width
+      jpeg[i + 5] = uint8_t(h >> 8), jpeg[i + 6] = uint8_t(h);
+      jpeg[i + 7] = uint8_t(w >> 8), jpeg[i + 8] = uint8_t(w);
+      return jpeg;
+    }
+  ADD_FAILURE() << "no frame header";
+  return jpeg;
+}
+
+// A small lossless WebP whose header claims w x h (at most 16384 each).
+std::vector<uint8_t> webp_claiming(int w, int h) {
+  std::vector<uint8_t> webp = webp_of(noise(16, 16, 10), true);
+  EXPECT_EQ(std::memcmp(&webp[12], "VP8L", 4), 0);
+  EXPECT_EQ(webp[20], 0x2f);
+  uint32_t bits = uint32_t(webp[21]) | uint32_t(webp[22]) << 8 | uint32_t(webp[23]) << 16 | uint32_t(webp[24]) << 24;
+  bits = (bits & 0xF0000000u) | uint32_t(w - 1) | uint32_t(h - 1) << 14;
+  for (int k = 0; k < 4; ++k) webp[size_t(21 + k)] = uint8_t(bits >> (8 * k));
+  return webp;
+}
+
+TEST(Codecs, AnswerFarLargerThanAskedIsRefusedFromItsHeader) {
+  // A real 16000 x 16000 PNG (1 GiB decoded) is a few hundred KB.
+  const std::vector<uint8_t> png = png_of_one_colour(16000);
+  EXPECT_LT(png.size(), 1u << 20);
+  const std::vector<uint8_t> jpeg = jpeg_claiming(16000, 16000), webp = webp_claiming(16000, 16000);
+  int w = 0, h = 0;
+  ASSERT_TRUE(WebPGetInfo(webp.data(), webp.size(), &w, &h));
+  EXPECT_EQ(w, 16000);
+  DecodeLimit limit;
+  limit.max_pixels = 4096 * 4096;
+  limit.asked_w = limit.asked_h = 1024;
+  for (const std::vector<uint8_t> *bytes : {&png, &jpeg, &webp}) {
+    SCOPED_TRACE(sniff_image_mime(*bytes));
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(code_of([&] { decode_image(*bytes, limit); }), "too-large");
+    // Refused from the header: nothing decoded (a whole decode takes seconds).
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 0.5);
+    EXPECT_EQ(message_of([&] { decode_image(*bytes, limit); }),
+              "The service sent a picture far larger than asked for (16000x16000 for a 1024x1024 request); "
+              "genfill did not use it.");
+  }
+  // Within the picture's own limit but not in the room left by pictures already held.
+  const std::vector<uint8_t> small = encode_png(noise(64, 64, 11));
+  limit.room_pixels = 64 * 64 - 1;
+  EXPECT_EQ(code_of([&] { decode_image(small, limit); }), "too-large");
+  EXPECT_NE(message_of([&] { decode_image(small, limit); }).find("hold at once"), std::string::npos);
+  limit.room_pixels = 64 * 64;
+  EXPECT_EQ(decode_image(small, limit).width, 64);
+  // The same size within the limit decodes (a small one of the same kind, to keep the test quick).
+  limit.room_pixels = SIZE_MAX;
+  const Image one = decode_image(png_of_one_colour(600), limit);
+  ASSERT_EQ(one.width, 600);
+  EXPECT_EQ(one.at(599, 599)[0], 200);
+  EXPECT_EQ(one.at(599, 599)[2], 40);
 }
 
 // ---- files ----------------------------------------------------------------------------------

@@ -605,7 +605,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"gemini", R"({"picture":"bad_base64"})", "bad-response", "damaged"},
         ErrorCase{"openai", R"({"picture":"corrupt"})", "bad-response", "cannot read"},
         ErrorCase{"gemini", R"({"picture":"tiny"})", "bad-response", "too small"},
-        ErrorCase{"openai", R"({"picture":"huge"})", "too-large", "too large"},
+        ErrorCase{"openai", R"({"picture":"huge"})", "too-large", "far larger than asked for"},
         ErrorCase{"gemini", R"({"huge_bytes":1073741824})", "too-large", "larger than genfill accepts"},
         ErrorCase{"openai", R"({"status":400,"fixture":"openai/error_400_invalid_size_gpt_image.json"})",
                   "bad-request", "rejected the request"},

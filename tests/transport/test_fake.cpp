@@ -866,7 +866,7 @@ TEST_F(FakeTest, ScriptedRepliesAreUsedInOrderAndCounted) {
 
 TEST_F(FakeTest, BrokenPicturesAreRejectedByTheProviders) {
   const std::string body = gemini_body("", R"({"responseModalities":["IMAGE"]})");
-  for (const char *kind : {"corrupt", "bad_base64", "huge"}) {
+  for (const char *kind : {"corrupt", "bad_base64", "huge", "bomb"}) {
     server.enqueue_json(std::string(R"({"picture":")") + kind + "\"}");
     HttpResponse a = send(gemini_raw(body));
     ASSERT_EQ(a.status, 200);
@@ -879,6 +879,17 @@ TEST_F(FakeTest, BrokenPicturesAreRejectedByTheProviders) {
     }
     EXPECT_TRUE(failed) << kind;
   }
+  // The bomb is a PNG that truly is 16000x16000, in well under 1 MB.
+  server.enqueue_json(R"({"picture":"bomb"})");
+  const std::vector<uint8_t> png = find_provider("gemini")->parse(send(gemini_raw(body))).images.at(0).bytes;
+  EXPECT_LT(png.size(), size_t(1) << 20);
+  ASSERT_GT(png.size(), 33u);
+  auto be32 = [&](size_t at) {
+    return uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 | uint32_t(png[at + 2]) << 8 | png[at + 3];
+  };
+  EXPECT_EQ(be32(16), 16000u);
+  EXPECT_EQ(be32(20), 16000u);
+  EXPECT_GT(be32(33), 100000u) << "the picture data is all there (IDAT's length)";
 }
 
 // The control endpoints, over HTTP, as other programs use them.
