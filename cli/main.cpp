@@ -28,6 +28,7 @@
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
+#include "core/util/text.hpp"
 
 using namespace genfill;
 
@@ -408,7 +409,8 @@ int cmd_edit(int argc, char **argv) {
     for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
     std::vector<std::string> names = output_names(c.output, int(outputs.size()));
     write_all(outputs, names);
-    if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
+    if (!result.text.empty() && !c.json)
+      std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("edit", result, names, plan.region, conversation_id);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
@@ -469,7 +471,8 @@ int cmd_generate(int argc, char **argv) {
     }
     std::vector<std::string> names = output_names(c.output, int(result.images.size()));
     write_all(result.images, names);
-    if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
+    if (!result.text.empty() && !c.json)
+      std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("generate", result, names, std::nullopt);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;

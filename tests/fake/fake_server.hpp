@@ -83,6 +83,8 @@ struct FakeReply {
   std::string color;           // "RRGGBB" for the picture
   std::string picture;         // a broken picture: "corrupt", "tiny" (1x1), "huge" (20000x20000
                                // declared), "bad_base64"
+  std::string text;            // Gemini, relay: the model's words instead of the usual ones (may
+                               // hold anything, escape sequences included)
   int count = 1;               // use for this many provider requests
   bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,

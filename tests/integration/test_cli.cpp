@@ -671,6 +671,59 @@ TEST_F(CliTest, CtrlCMidDownloadCancelsPromptly) {
   EXPECT_FALSE(exists("out.png"));
 }
 
+// ---------- nothing the model says drives the terminal ----------
+
+bool has_control(const std::string &s) {
+  return s.find('\x1b') != std::string::npos || s.find('\x07') != std::string::npos ||
+         s.find("\xc2\x9b") != std::string::npos;
+}
+
+TEST_F(CliTest, TheModelsWordsCannotDriveTheTerminal) {
+  const char *evil = R"(\u001b]0;pwned\u0007\u001b[2J\u009b31m)";
+  // Its words beside a picture, as text and as JSON.
+  for (bool json : {false, true}) {
+    fake_->enqueue(std::string(R"({"text":"Here it is )") + evil + R"( done"})");
+    std::vector<std::string> args = {"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o",
+                                     path(json ? "a.png" : "b.png")};
+    if (json) args.push_back("--json");
+    CliRun r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(has_control(r.out)) << r.out;
+    EXPECT_FALSE(has_control(r.err)) << r.err;
+    EXPECT_NE((json ? r.out : r.err).find("Here it is ]0;pwned[2J"), std::string::npos) << r.out << r.err;
+  }
+  // Its words instead of a picture, and the service's own words in an error (verbose: the detail
+  // in the log too).
+  const std::string error_body = std::string(R"({"error":{"code":400,"message":"Bad )") + evil +
+                                 R"( request","status":"INVALID_ARGUMENT)" + evil + R"("}})";
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_object(b.get());
+  json_builder_set_member_name(b.get(), "status");
+  json_builder_add_int_value(b.get(), 400);
+  json_builder_set_member_name(b.get(), "body");
+  json_builder_add_string_value(b.get(), error_body.c_str());
+  json_builder_end_object(b.get());
+  GPtr<JsonGenerator> gen = adopt(json_generator_new());
+  JsonNode *root = json_builder_get_root(b.get());
+  json_generator_set_root(gen.get(), root);
+  GCharPtr scripted(json_generator_to_data(gen.get(), nullptr));
+  json_node_unref(root);
+  for (const std::string &reply : {std::string(R"({"text_only":true,"text":"No. )") + evil + R"("})",
+                                   std::string(scripted.get())}) {
+    for (bool json : {false, true}) {
+      fake_->enqueue(reply);
+      std::vector<std::string> args = {"edit", "-v", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_,
+                                       "-o", path("c.png")};
+      if (json) args.push_back("--json");
+      CliRun r = run(args);
+      EXPECT_EQ(r.status, 1) << r.err;
+      EXPECT_FALSE(has_control(r.out)) << r.out;
+      EXPECT_FALSE(has_control(r.err)) << r.err;
+      EXPECT_NE(r.err.find("]0;pwned[2J"), std::string::npos) << r.err;
+    }
+  }
+}
+
 TEST_F(CliTest, MaskOfTheWrongSizeIsRefusedBeforeSending) {
   Mask small(10, 10, 255);
   std::vector<uint8_t> png = encode_png(small);
