@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,7 +13,9 @@
 #include <vector>
 
 #include <glib.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/image/image.hpp"
@@ -101,6 +104,7 @@ protected:
     if (interrupt_after >= 0) {
       g_usleep(gulong(interrupt_after * 1e6));
       g_subprocess_send_signal(proc.get(), signal_);
+      if (after_signal_) after_signal_();
     }
     char *out = nullptr, *errtext = nullptr;
     g_subprocess_communicate_utf8(proc.get(), nullptr, nullptr, &out, &errtext, err.out());
@@ -163,6 +167,7 @@ protected:
   }
 
   int signal_ = SIGINT;
+  std::function<void()> after_signal_;  // run by run() right after the signal is sent
   // Extra environment for run(): a value, or nullopt to unset the variable.
   std::vector<std::pair<std::string, std::optional<std::string>>> env_;
   std::string tmp_;
@@ -813,6 +818,35 @@ TEST_F(CliTest, CtrlCWhileSeveralAreAwaitedWritesNothing) {
     EXPECT_EQ(hidden(), std::set<std::string>{}) << "no temporary is left";
     fake_->reset();
   }
+}
+
+// Ctrl-C while the input is still being read (a pipe whose writer is slow): once the picture is
+// in, the command stops with 130 and nothing is sent or written.
+TEST_F(CliTest, CtrlCWhileReadingTheInputSendsNothing) {
+  ASSERT_EQ(mkfifo(path("slow.png").c_str(), 0600), 0);
+  const std::string photo = bytes(photo_path_);
+  after_signal_ = [&] {
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; ++i) {  // the CLI opens the pipe for reading
+      fd = open(path("slow.png").c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd < 0) g_usleep(10000);
+    }
+    ASSERT_GE(fd, 0) << "the CLI never read its input";
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    for (size_t done = 0; done < photo.size();) {
+      const ssize_t n = write(fd, photo.data() + done, photo.size() - done);
+      if (n <= 0) break;
+      done += size_t(n);
+    }
+    close(fd);
+  };
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", path("slow.png"), "-o", path("out.png")},
+                 true, 1.0);
+  after_signal_ = nullptr;
+  EXPECT_EQ(r.status, 130) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+  EXPECT_FALSE(exists("out.png"));
+  EXPECT_EQ(hidden(), std::set<std::string>{});
 }
 
 // ---------- nothing the model says drives the terminal ----------
