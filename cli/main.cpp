@@ -2,17 +2,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <clocale>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -28,12 +32,15 @@
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
+#include "core/util/text.hpp"
 
 using namespace genfill;
 
 namespace {
 
-constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitCancelled = 130;
+// Cancelled: 130 after Ctrl-C (SIGINT), 143 after SIGTERM, as a shell reports a program the
+// signal ended.
+constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitCancelled = 130, kExitTerminated = 143;
 
 const char *kUsage = N_(
     "Usage:\n"
@@ -53,7 +60,7 @@ struct Common {
   gint64 seed = -1;
   gint n = 1;
   gdouble timeout = 300;
-  gboolean json = FALSE, quiet = FALSE, verbose = FALSE;
+  gboolean json = FALSE, quiet = FALSE, verbose = FALSE, force = FALSE;
   ~Common() {
     g_free(provider); g_free(prompt); g_free(model); g_free(endpoint); g_free(output);
   }
@@ -74,6 +81,7 @@ void add_common(GOptionContext *ctx, Common &c) {
       {"json", 0, 0, G_OPTION_ARG_NONE, &c.json, N_("Print what happened as JSON on stdout"), nullptr},
       {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c.quiet, N_("No progress on stderr"), nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &c.verbose, N_("Log requests (never keys) on stderr"), nullptr},
+      {"force", 'f', 0, G_OPTION_ARG_NONE, &c.force, N_("Replace output files that already exist"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_option_context_add_main_entries(ctx, entries, nullptr);
 }
@@ -117,26 +125,46 @@ private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// The signal that cancelled the command (SIGINT or SIGTERM), 0 while none did.
+int cancelling_signal = 0;
+
+// Ctrl-C and SIGTERM cancel whatever the command is doing. GLib notes the signal at once and
+// handles it on the main context: while the command works without one (reading or writing
+// files), requested() looks.
 struct Cancel {
   GCancellable *c = g_cancellable_new();
   guint sigint = 0, sigterm = 0;
   Cancel() {
-    sigint = g_unix_signal_add(SIGINT, &Cancel::on_signal, c);
-    sigterm = g_unix_signal_add(SIGTERM, &Cancel::on_signal, c);
+    sigint = g_unix_signal_add(SIGINT, &Cancel::on_sigint, c);
+    sigterm = g_unix_signal_add(SIGTERM, &Cancel::on_sigterm, c);
   }
   ~Cancel() {
     g_source_remove(sigint);
     g_source_remove(sigterm);
     g_object_unref(c);
   }
-  static gboolean on_signal(gpointer c) {
+  bool requested() const {
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+    return g_cancellable_is_cancelled(c);
+  }
+  // Throws Error{Cancelled} once a signal came.
+  void check() const {
+    if (requested()) throw Error(ErrorCode::Cancelled, _("Cancelled."));
+  }
+  static gboolean on_sigint(gpointer c) { return on_signal(c, SIGINT); }
+  static gboolean on_sigterm(gpointer c) { return on_signal(c, SIGTERM); }
+  static gboolean on_signal(gpointer c, int sig) {
+    if (!cancelling_signal) cancelling_signal = sig;
     g_cancellable_cancel(G_CANCELLABLE(c));
     return G_SOURCE_CONTINUE;
   }
 };
 
+// The files -o names: OUTPUT itself for one picture, OUTPUT-1.png ... for -n N > 1 (named by the
+// number asked for, so that every name can be checked before anything is sent).
 std::vector<std::string> output_names(const std::string &output, int count) {
-  if (count == 1) return {output};
+  if (count <= 1) return {output};
   std::string stem = output, ext = ".png";
   if (auto dot = output.rfind('.'); dot != std::string::npos && output.find('/', dot) == std::string::npos) {
     stem = output.substr(0, dot);
@@ -147,17 +175,104 @@ std::vector<std::string> output_names(const std::string &output, int count) {
   return names;
 }
 
-// Encodes everything first, then writes; removes what it wrote if any write fails.
-void write_all(const std::vector<Image> &images, const std::vector<std::string> &names) {
-  std::vector<std::vector<uint8_t>> pngs;
-  for (const Image &img : images) pngs.push_back(encode_png(img, 6));
-  for (size_t i = 0; i < names.size(); ++i) {
-    GErrorOut err;
-    if (!g_file_set_contents(names[i].c_str(), reinterpret_cast<const char *>(pngs[i].data()),
-                             gssize(pngs[i].size()), err.out())) {
-      for (size_t k = 0; k < i; ++k) g_unlink(names[k].c_str());
-      throw Error(ErrorCode::InvalidInput, format(_("Could not write %s: %s"), names[i].c_str(), err.message().c_str()));
+// The same file: by device and inode when both exist (links, hard links, "./x" and "x"), else by
+// canonical path.
+bool same_file(const std::string &a, const std::string &b) {
+  GStatBuf sa, sb;
+  if (g_stat(a.c_str(), &sa) == 0 && g_stat(b.c_str(), &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  auto canonical = [](const std::string &path) {
+    GCharPtr dir(g_path_get_dirname(path.c_str())), base(g_path_get_basename(path.c_str()));
+    char *real = realpath(dir.get(), nullptr);
+    GCharPtr full(g_build_filename(real ? real : dir.get(), base.get(), nullptr));
+    std::free(real);
+    GCharPtr clean(g_canonicalize_filename(full.get(), nullptr));
+    return std::string(clean.get());
+  };
+  return canonical(a) == canonical(b);
+}
+
+// A mistake in what the command was asked to do, found after the options were read: reported
+// like any error, with the usage exit code.
+struct UsageError : Error {
+  explicit UsageError(std::string message) : Error(ErrorCode::InvalidInput, std::move(message)) {}
+};
+
+// Before anything is asked of the service (and paid for): no output may be one of the files the
+// command reads, and none may already exist unless --force.
+void check_outputs(const std::vector<std::string> &outputs, const std::vector<std::string> &inputs, bool force) {
+  for (const std::string &out : outputs) {
+    for (const std::string &in : inputs)
+      if (same_file(out, in))
+        throw UsageError(format(_("The output %s is also an input (%s): choose another output file."), out.c_str(),
+                                in.c_str()));
+    GStatBuf st;
+    if (g_lstat(out.c_str(), &st) != 0) continue;
+    if (!force)
+      throw UsageError(format(_("%s already exists: choose another output file, or give --force to replace it."),
+                              out.c_str()));
+    if (S_ISDIR(st.st_mode))
+      throw UsageError(format(_("%s is a folder, not a file: choose another output file."), out.c_str()));
+  }
+}
+
+// All pictures or none: each is written to a temporary file beside its output (.NAME.XXXXXX),
+// and only when every one is written (and nothing was cancelled) are they renamed into place; a
+// replaced file (--force) is replaced at once, never left half written. On a failure only the
+// files this run made are removed.
+void write_all(const std::vector<Image> &images, const std::vector<std::string> &names, const Cancel &cancel,
+               bool force) {
+  std::vector<std::string> temps, placed;
+  auto clean_up = [&] {
+    for (std::string &t : temps)
+      if (!t.empty()) g_unlink(t.c_str()), t.clear();
+    for (const std::string &p : placed) g_unlink(p.c_str());
+    placed.clear();
+  };
+  auto fail = [&](const std::string &name, const std::string &why) {
+    clean_up();
+    throw Error(ErrorCode::InvalidInput, format(_("Could not write %s: %s"), name.c_str(), why.c_str()));
+  };
+  try {
+    for (size_t i = 0; i < names.size(); ++i) {
+      cancel.check();
+      const std::vector<uint8_t> png = encode_png(images[i], 6);
+      GCharPtr dir(g_path_get_dirname(names[i].c_str())), base(g_path_get_basename(names[i].c_str()));
+      const std::string leaf = "." + std::string(base.get()) + ".XXXXXX";
+      GCharPtr tmp(g_build_filename(dir.get(), leaf.c_str(), nullptr));
+      const int fd = g_mkstemp_full(tmp.get(), O_WRONLY | O_CLOEXEC, 0666);
+      if (fd < 0) fail(names[i], g_strerror(errno));
+      temps.push_back(tmp.get());
+      int why = 0;
+      for (size_t done = 0; done < png.size() && !why;) {
+        const ssize_t n = write(fd, png.data() + done, png.size() - done);
+        if (n > 0) done += size_t(n);
+        else if (n == 0 || errno != EINTR) why = n == 0 ? EIO : errno;
+      }
+      if (!why && fsync(fd) != 0) why = errno;
+      if (close(fd) != 0 && !why) why = errno;
+      if (why) fail(names[i], g_strerror(why));
     }
+    cancel.check();  // the last moment to stop: nothing is in place yet
+  } catch (...) {
+    clean_up();
+    throw;
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    // Without --force, never over a file that appeared since the check: a hard link fails on an
+    // existing name (where the file system has no hard links, the name is looked at once more).
+    if (!force) {
+      if (link(temps[i].c_str(), names[i].c_str()) == 0) {
+        placed.push_back(names[i]);
+        g_unlink(temps[i].c_str());
+        temps[i].clear();
+        continue;
+      }
+      GStatBuf st;
+      if (errno == EEXIST || g_lstat(names[i].c_str(), &st) == 0) fail(names[i], g_strerror(EEXIST));
+    }
+    if (g_rename(temps[i].c_str(), names[i].c_str()) != 0) fail(names[i], g_strerror(errno));
+    temps[i].clear();
+    placed.push_back(names[i]);
   }
 }
 
@@ -278,7 +393,8 @@ int report_error(const Error &e, bool json) {
     json_builder_end_object(b.get());
     print_json(b.get());
   }
-  return e.code() == ErrorCode::Cancelled ? kExitCancelled : kExitFailed;
+  if (e.code() == ErrorCode::Cancelled) return cancelling_signal == SIGTERM ? kExitTerminated : kExitCancelled;
+  return kExitFailed;
 }
 
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
@@ -351,6 +467,12 @@ int cmd_edit(int argc, char **argv) {
   try {
     if (context < 0 || context > 400) throw Error(ErrorCode::InvalidInput, _("--context must be 0-400 percent."));
     if (feather_px < 0 || feather_px > 500) throw Error(ErrorCode::InvalidInput, _("--feather must be 0-500 px."));
+    std::vector<std::string> inputs = {argv[1]};
+    if (mask_path) inputs.push_back(mask_path);
+    for (gchar **r = refs; r && *r; ++r) inputs.push_back(*r);
+    std::vector<std::string> names = output_names(c.output, c.n);
+    check_outputs(names, inputs, c.force);
+    Cancel cancel;  // from here on Ctrl-C stops whatever is under way, and nothing is written
     JobSettings s = settings_from(c);
     s.seam = raw ? seam::Options::raw()
                  : seam::Options{!no_register, !no_colours, !no_blend};
@@ -385,6 +507,7 @@ int cmd_edit(int argc, char **argv) {
     }
     std::vector<Image> references;
     for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
+    cancel.check();
 
     Plan plan = plan_region(input.width, input.height, selection, resolved.model,
                             PlanOptions{context / 100.0, 32});
@@ -392,13 +515,13 @@ int cmd_edit(int argc, char **argv) {
     std::optional<Mask> region_mask;
     if (mask) region_mask = crop(*mask, plan.region);
 
-    Cancel cancel;
     JobResult result;
     {
       Reporter reporter(c.quiet);
       result = run_edit(s, plan, region, region_mask, references, cancel.c,
                         [&](const Progress &p) { reporter.stage(p); });
     }
+    cancel.check();
     std::string why;
     const std::string conversation_id = remember_exchange(std::move(conversation), result.provider, result.model,
                                                           result.user_turn, result.model_turn, &why);
@@ -406,12 +529,16 @@ int cmd_edit(int argc, char **argv) {
     for (const seam::Report &sr : result.seam) g_debug("seam: %s (%.0f ms)", sr.summary().c_str(), sr.seconds * 1000);
     std::vector<Image> outputs;
     for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
-    std::vector<std::string> names = output_names(c.output, int(outputs.size()));
-    write_all(outputs, names);
-    if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
+    if (outputs.size() < names.size()) names.resize(outputs.size());
+    write_all(outputs, names, cancel, c.force);
+    if (!result.text.empty() && !c.json)
+      std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("edit", result, names, plan.region, conversation_id);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
+  } catch (const UsageError &e) {
+    report_error(e, c.json);
+    return kExitUsage;
   } catch (const Error &e) {
     return report_error(e, c.json);
   }
@@ -455,24 +582,34 @@ int cmd_generate(int argc, char **argv) {
       if (std::sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384)
         throw Error(ErrorCode::InvalidInput, _("Give --size as WIDTHxHEIGHT, for example 1536x1024."));
     }
+    std::vector<std::string> inputs;
+    for (gchar **r = refs; r && *r; ++r) inputs.push_back(*r);
+    std::vector<std::string> names = output_names(c.output, c.n);
+    check_outputs(names, inputs, c.force);
+    Cancel cancel;  // from here on Ctrl-C stops whatever is under way, and nothing is written
     JobSettings s = settings_from(c);
     s.transparent = transparent;
     s.api_key = resolve(s).api_key;
     std::vector<Image> references;
     for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
-    Cancel cancel;
+    cancel.check();
     JobResult result;
     {
       Reporter reporter(c.quiet);
       result = run_generate(s, aspect ? aspect : "", w, h, references, cancel.c,
                             [&](const Progress &p) { reporter.stage(p); });
     }
-    std::vector<std::string> names = output_names(c.output, int(result.images.size()));
-    write_all(result.images, names);
-    if (!result.text.empty() && !c.json) std::fprintf(stderr, "%s\n", format(_("The model said: %s"), result.text.c_str()).c_str());
+    cancel.check();
+    if (result.images.size() < names.size()) names.resize(result.images.size());
+    write_all(result.images, names, cancel, c.force);
+    if (!result.text.empty() && !c.json)
+      std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("generate", result, names, std::nullopt);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
+  } catch (const UsageError &e) {
+    report_error(e, c.json);
+    return kExitUsage;
   } catch (const Error &e) {
     return report_error(e, c.json);
   }

@@ -14,6 +14,7 @@
 #include "core/keys/keys.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
+#include "core/util/text.hpp"
 
 namespace genfill {
 
@@ -221,8 +222,9 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     o.response.reset();  // read: its body (the pictures in base64) is not needed any more
     if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);
-    if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + res.text;
-    if (!res.finish_reason.empty()) out.finish_reason = res.finish_reason;
+    // What the model says is shown to the user as is: nothing in it may drive a terminal.
+    if (!res.text.empty()) out.text += (out.text.empty() ? "" : "\n") + printable(res.text);
+    if (!res.finish_reason.empty()) out.finish_reason = printable(res.finish_reason);
     const size_t take = std::min(size_t(asked[i]), res.images.size());
     for (size_t k = 0; k < take; ++k) {
       EncodedImage &picture = res.images[k];

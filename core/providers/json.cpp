@@ -5,6 +5,7 @@
 #include "core/util/day.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
+#include "core/util/text.hpp"
 
 namespace genfill::json {
 
@@ -164,9 +165,9 @@ std::string redact_keys(std::string_view text) {
 }  // namespace
 
 std::string excerpt(std::string_view text, size_t max) {
-  // Valid UTF-8 first (a body may hold anything), then cut on a character boundary.
-  GCharPtr valid(g_utf8_make_valid(text.data(), gssize(text.size())));
-  const std::string clean = redact_keys(valid.get());
+  // Valid UTF-8 without control characters first (a body may hold anything), then cut on a
+  // character boundary.
+  const std::string clean = redact_keys(printable(text));
   std::string out;
   size_t chars = 0;
   for (const char *p = clean.c_str(); *p; p = g_utf8_next_char(p)) {

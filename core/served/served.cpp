@@ -15,6 +15,7 @@
 #include "core/util/day.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
+#include "core/util/text.hpp"
 
 namespace genfill {
 
@@ -50,8 +51,8 @@ std::optional<Cached> read_cache(const std::string &path, std::string_view provi
     JsonObject *m = json::element_object(models, i);
     ServedModel s;
     s.id = json::string(m, "id");
-    if (s.id.empty()) continue;
-    s.display_name = json::string(m, "name");
+    if (s.id.empty() || printable(s.id) != s.id) continue;
+    s.display_name = printable(json::string(m, "name"));
     s.image = json::boolean(m, "image");
     s.shutdown = json::string(m, "shutdown");
     if (!s.shutdown.empty() && !is_iso_day(s.shutdown)) s.shutdown.clear();
@@ -119,8 +120,12 @@ std::vector<ServedModel> fetch_list(const Provider &p, const std::string &base_u
     } catch (const Error &e) {
       throw redacted(e, key);  // a service may echo the key in its error answer
     }
-    for (ServedModel &m : got.models)
+    for (ServedModel &m : got.models) {
+      // Ids and names are printed: an id with control characters is no model to ask for.
+      if (printable(m.id) != m.id) continue;
+      m.display_name = printable(m.display_name);
       if (all.size() < kMaxModels) all.push_back(std::move(m));
+    }
     if (got.next_page.empty()) break;
     if (!tokens_seen.insert(got.next_page).second)  // a page token seen before: the list goes round
       throw Error(ErrorCode::BadResponse,

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/util/text.hpp"
+
 namespace genfill {
 
 // What went wrong, in the terms a user acts on. Hosts branch on this, never on text.
@@ -43,16 +45,17 @@ Error redacted(const Error &e, const std::string &secret);
 class Error : public std::runtime_error {
 public:
   // message: one or two sentences for the user. detail: for logs (status, provider code);
-  // never contains a secret. text: what the model said, when it said something.
+  // never contains a secret. text: what the model said, when it said something. All three are
+  // kept printable (see printable()): they often quote a service's own words.
   Error(ErrorCode code, std::string message, std::string detail = {}, int http_status = 0)
-      : std::runtime_error(message), code_(code), detail_(std::move(detail)), http_status_(http_status) {}
+      : std::runtime_error(printable(message)), code_(code), detail_(printable(detail)), http_status_(http_status) {}
 
   ErrorCode code() const noexcept { return code_; }
   const char *message() const noexcept { return what(); }
   const std::string &detail() const noexcept { return detail_; }
   int http_status() const noexcept { return http_status_; }
   const std::string &text() const noexcept { return text_; }
-  Error &with_text(std::string t) { text_ = std::move(t); return *this; }
+  Error &with_text(std::string t) { text_ = printable(t); return *this; }
 
 private:
   ErrorCode code_;

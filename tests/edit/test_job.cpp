@@ -738,6 +738,34 @@ TEST_F(ServedTest, AKeyEchoedInAListErrorNeverReachesTheNote) {
   }
 }
 
+// Names from a service's list are shown as they are: their control characters go, and an id
+// that holds any is no model to ask for.
+TEST_F(ServedTest, ControlCharactersInTheListNeverReachTheUser) {
+  test::FakeReply list;
+  list.lists = true;
+  list.status = 200;
+  list.body = R"({"models":[
+      {"name":"models/gemini-evil-image","displayName":"Evil \u001b]0;pwned\u0007\u001b[2J\u009b31m name",
+       "supportedGenerationMethods":["generateContent"]},
+      {"name":"models/gemini-\u001b[2J-image","displayName":"Sly","supportedGenerationMethods":["generateContent"]}]})";
+  server.enqueue(list);
+  ModelListing l = list_models(options("gemini"));
+  ASSERT_EQ(l.source, ListSource::Live) << l.note;
+  const ListedModel *evil = entry(l, "gemini-evil-image");
+  ASSERT_TRUE(evil);
+  EXPECT_EQ(evil->name, "Evil ]0;pwned[2J31m name");
+  for (const ListedModel &m : l.models) {
+    EXPECT_EQ(m.id.find('\x1b'), std::string::npos) << m.id;
+    EXPECT_EQ(m.name.find('\x1b'), std::string::npos) << m.name;
+  }
+  // The copy kept for a day says the same.
+  ModelListing cached = list_models(options("gemini"));
+  ASSERT_EQ(cached.source, ListSource::Cache);
+  ASSERT_TRUE(entry(cached, "gemini-evil-image"));
+  EXPECT_EQ(entry(cached, "gemini-evil-image")->name, evil->name);
+  EXPECT_EQ(cached.models.size(), l.models.size());
+}
+
 // Replies queued for model lists serve them only, and the others never serve a list: a list read
 // meanwhile (GIMP's dialog reads one in the background) cannot use up what was queued for an
 // edit. An overloaded service is retried, then the catalog answers with the service's words.

@@ -606,10 +606,11 @@ struct FakeServer::Impl {
       w = ht = int(1024 * scale);
     }
 
+    const std::string own = reply ? reply->text : "";
     if (reply && reply->text_only)
-      return {200, gemini_success(model, "I can describe the picture, but I will not draw it.", nullptr)};
+      return {200, gemini_success(model, own.empty() ? "I can describe the picture, but I will not draw it." : own, nullptr)};
     const std::string b64 = picture_b64(w, ht, color_for(reply), reply, &upload);
-    return {200, gemini_success(model, "Here is the edited picture.", &b64)};
+    return {200, gemini_success(model, own.empty() ? "Here is the edited picture." : own, &b64)};
   }
 
   // ---------- OpenAI ----------
@@ -1035,8 +1036,9 @@ struct FakeServer::Impl {
               json_builder_set_member_name(b, "message");
               json_builder_begin_object(b);
               json::add(b, "role", std::string("assistant"));
-              json::add(b, "content", std::string(none ? "I can describe the picture, but I will not draw it."
-                                                       : "Here is the edited picture."));
+              json::add(b, "content", reply && !reply->text.empty() ? reply->text
+                                      : std::string(none ? "I can describe the picture, but I will not draw it."
+                                                         : "Here is the edited picture."));
               if (!none) {
                 json_builder_set_member_name(b, "images");
                 json_builder_begin_array(b);
@@ -1431,6 +1433,7 @@ struct FakeServer::Impl {
     r.echo_key = json::boolean(o, "echo_key");
     r.color = json::string(o, "color");
     r.picture = json::string(o, "picture");
+    r.text = json::string(o, "text");
     r.count = int(json::integer(o, "count", 1));
     r.lists = json::boolean(o, "lists");
     if (JsonObject *d = json::object(o, "drift")) {

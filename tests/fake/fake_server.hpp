@@ -87,6 +87,8 @@ struct FakeReply {
   bool echo_key = false;       // a 400 in the service's own error format whose message holds the
                                // key exactly as the request carried it (x-goog-api-key or Bearer),
                                // as a careless service or relay might
+  std::string text;            // Gemini, relay: the model's words instead of the usual ones (may
+                               // hold anything, escape sequences included)
   int count = 1;               // use for this many provider requests
   bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,

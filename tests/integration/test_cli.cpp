@@ -1,9 +1,11 @@
 // The genfill command line, end to end, against the loopback fake of the services.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -11,7 +13,10 @@
 #include <vector>
 
 #include <glib.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/image/image.hpp"
 #include "core/providers/provider.hpp"
@@ -66,7 +71,8 @@ protected:
   }
 
   // Runs build/cli/genfill with args; the environment carries the fake key for every provider
-  // unless `with_key` is false. interrupt_after >= 0 sends SIGINT after that many seconds.
+  // unless `with_key` is false. interrupt_after >= 0 sends `signal_` (SIGINT unless set) after
+  // that many seconds.
   CliRun run(std::vector<std::string> args, bool with_key = true, double interrupt_after = -1) {
     GPtr<GSubprocessLauncher> launcher =
         adopt(g_subprocess_launcher_new(GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE)));
@@ -97,7 +103,8 @@ protected:
     }
     if (interrupt_after >= 0) {
       g_usleep(gulong(interrupt_after * 1e6));
-      g_subprocess_send_signal(proc.get(), SIGINT);
+      g_subprocess_send_signal(proc.get(), signal_);
+      if (after_signal_) after_signal_();
     }
     char *out = nullptr, *errtext = nullptr;
     g_subprocess_communicate_utf8(proc.get(), nullptr, nullptr, &out, &errtext, err.out());
@@ -136,6 +143,31 @@ protected:
     return json_array_get_object_element(arr, json_array_get_length(arr) - 1);
   }
 
+  // The file's bytes ("" when it cannot be read).
+  std::string bytes(const std::string &file) const {
+    gchar *data = nullptr;
+    gsize len = 0;
+    if (!g_file_get_contents(file.c_str(), &data, &len, nullptr)) return {};
+    std::string s(data, len);
+    g_free(data);
+    return s;
+  }
+  void put(const std::string &file, const std::string &content) const {
+    ASSERT_TRUE(g_file_set_contents(file.c_str(), content.data(), gssize(content.size()), nullptr)) << file;
+  }
+  // The hidden files in the test's folder: temporaries left behind.
+  std::set<std::string> hidden() const {
+    std::set<std::string> names;
+    if (GDir *d = g_dir_open(tmp_.c_str(), 0, nullptr)) {
+      while (const char *name = g_dir_read_name(d))
+        if (name[0] == '.') names.insert(name);
+      g_dir_close(d);
+    }
+    return names;
+  }
+
+  int signal_ = SIGINT;
+  std::function<void()> after_signal_;  // run by run() right after the signal is sent
   // Extra environment for run(): a value, or nullopt to unset the variable.
   std::vector<std::pair<std::string, std::optional<std::string>>> env_;
   std::string tmp_;
@@ -687,6 +719,205 @@ TEST_F(CliTest, CtrlCMidDownloadCancelsPromptly) {
   EXPECT_LT(r.seconds, 5.0);
   EXPECT_EQ(fake_->request_count(), 1) << "cancelled, not retried";
   EXPECT_FALSE(exists("out.png"));
+}
+
+// ---------- the user's files ----------
+
+// An output that is one of the inputs (the same name, a symbolic or a hard link to it, the mask or
+// a reference picture) is refused before anything is sent, and the input is left as it was.
+TEST_F(CliTest, AnOutputThatIsAnInputIsRefused) {
+  const std::string photo = bytes(photo_path_);
+  ASSERT_FALSE(photo.empty());
+  put(path("in.png"), photo);
+  ASSERT_EQ(symlink(path("in.png").c_str(), path("link.png").c_str()), 0);
+  ASSERT_EQ(link(path("in.png").c_str(), path("hard.png").c_str()), 0);
+  const std::string mask = write_ellipse_mask();
+  const std::string mask_bytes = bytes(mask);
+  put(path("ref.png"), photo);
+  struct Case {
+    std::string output;
+    std::vector<std::string> extra;
+  };
+  const std::vector<Case> cases = {
+      {path("in.png"), {}},
+      {tmp_ + "/./in.png", {}},
+      {path("link.png"), {}},
+      {path("hard.png"), {}},
+      {mask, {"--mask", mask}},
+      {path("ref.png"), {"-r", path("ref.png")}},
+      {path("in.png"), {"--force"}},  // --force replaces outputs, never inputs
+  };
+  for (const Case &c : cases) {
+    std::vector<std::string> args = {"edit", "--endpoint", endpoint("gemini"), "--prompt", "x"};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    args.insert(args.end(), {path("in.png"), "-o", c.output});
+    CliRun r = run(args);
+    EXPECT_EQ(r.status, 2) << c.output << ": " << r.err;
+    EXPECT_NE(r.err.find("is also an input"), std::string::npos) << r.err;
+  }
+  // Generate reads only its references.
+  CliRun g = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "x", "-r", path("ref.png"), "-o",
+                  path("ref.png")});
+  EXPECT_EQ(g.status, 2) << g.err;
+  EXPECT_NE(g.err.find("is also an input"), std::string::npos) << g.err;
+  EXPECT_EQ(bytes(path("in.png")), photo);
+  EXPECT_EQ(bytes(path("ref.png")), photo);
+  EXPECT_EQ(bytes(mask), mask_bytes);
+  EXPECT_EQ(fake_->request_count(), 0);
+}
+
+// An existing output stays unless --force; all -n names are checked before anything is sent.
+TEST_F(CliTest, AnExistingOutputIsReplacedOnlyWithForce) {
+  put(path("out.png"), "precious");
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--json", photo_path_, "-o",
+                  path("out.png")});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\"invalid-input\""), std::string::npos) << r.out;
+  EXPECT_EQ(bytes(path("out.png")), "precious");
+
+  put(path("many-3.png"), "precious too");
+  CliRun n = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "x", "--size", "64x64", "-n", "3", "-o",
+                  path("many.png")});
+  EXPECT_EQ(n.status, 2) << n.err;
+  EXPECT_NE(n.err.find("many-3.png already exists"), std::string::npos) << n.err;
+  EXPECT_FALSE(exists("many-1.png"));
+  EXPECT_EQ(bytes(path("many-3.png")), "precious too");
+  EXPECT_EQ(fake_->request_count(), 0) << "refused before anything is sent";
+
+  CliRun f = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--force", photo_path_, "-o",
+                  path("out.png")});
+  ASSERT_EQ(f.status, 0) << f.err;
+  EXPECT_EQ(load_image_file(path("out.png")).width, photo_.width);
+  EXPECT_EQ(hidden(), std::set<std::string>{}) << "no temporary is left";
+}
+
+// -n 3 where one answer fails: no picture is written, no temporary is left, and a file that was
+// there already (replaced only if all went well) is untouched.
+TEST_F(CliTest, SeveralOutputsAreWrittenAllOrNone) {
+  put(path("set-2.png"), "precious");
+  for (const char *broken : {R"({"picture":"corrupt"})", R"({"status":400,"fixture":"gemini/error_400_api_key_invalid.json"})"}) {
+    fake_->enqueue(R"({"color":"00FF00","count":2})");
+    fake_->enqueue(broken);
+    CliRun r = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "x", "--size", "64x64", "-n", "3",
+                    "--force", "-o", path("set.png")});
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_FALSE(exists("set-1.png"));
+    EXPECT_FALSE(exists("set-3.png"));
+    EXPECT_EQ(bytes(path("set-2.png")), "precious");
+    EXPECT_EQ(hidden(), std::set<std::string>{}) << "no temporary is left";
+  }
+  // A picture that cannot be written (its temporary's name is one character too long for the
+  // file system; the nine before it fit): the nine written are removed too.
+  const std::string stem(255 - std::string(".-9.png.XXXXXX").size(), 'a');
+  CliRun r = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "x", "--size", "64x64", "-n", "10",
+                  "-o", path(stem + ".png")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("Could not write"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(stem + "-1.png"));
+  EXPECT_FALSE(exists(stem + "-9.png"));
+  EXPECT_EQ(hidden(), std::set<std::string>{}) << "no temporary is left";
+  EXPECT_EQ(bytes(path("set-2.png")), "precious");
+}
+
+// Ctrl-C (or SIGTERM) while several answers are awaited: nothing written, no temporary left;
+// 130 after SIGINT, 143 after SIGTERM.
+TEST_F(CliTest, CtrlCWhileSeveralAreAwaitedWritesNothing) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    fake_->enqueue(R"({"delay_ms":20000,"count":3})");
+    signal_ = sig;
+    CliRun r = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "x", "--size", "64x64", "-n", "3",
+                    "-o", path("set.png")},
+                   true, 1.0);
+    EXPECT_EQ(r.status, sig == SIGINT ? 130 : 143) << r.err;
+    EXPECT_LT(r.seconds, 5.0);
+    for (const char *name : {"set-1.png", "set-2.png", "set-3.png"}) EXPECT_FALSE(exists(name)) << name;
+    EXPECT_EQ(hidden(), std::set<std::string>{}) << "no temporary is left";
+    fake_->reset();
+  }
+}
+
+// Ctrl-C while the input is still being read (a pipe whose writer is slow): once the picture is
+// in, the command stops with 130 and nothing is sent or written.
+TEST_F(CliTest, CtrlCWhileReadingTheInputSendsNothing) {
+  ASSERT_EQ(mkfifo(path("slow.png").c_str(), 0600), 0);
+  const std::string photo = bytes(photo_path_);
+  after_signal_ = [&] {
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; ++i) {  // the CLI opens the pipe for reading
+      fd = open(path("slow.png").c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd < 0) g_usleep(10000);
+    }
+    ASSERT_GE(fd, 0) << "the CLI never read its input";
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    for (size_t done = 0; done < photo.size();) {
+      const ssize_t n = write(fd, photo.data() + done, photo.size() - done);
+      if (n <= 0) break;
+      done += size_t(n);
+    }
+    close(fd);
+  };
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", path("slow.png"), "-o", path("out.png")},
+                 true, 1.0);
+  after_signal_ = nullptr;
+  EXPECT_EQ(r.status, 130) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+  EXPECT_FALSE(exists("out.png"));
+  EXPECT_EQ(hidden(), std::set<std::string>{});
+}
+
+// ---------- nothing the model says drives the terminal ----------
+
+bool has_control(const std::string &s) {
+  return s.find('\x1b') != std::string::npos || s.find('\x07') != std::string::npos ||
+         s.find("\xc2\x9b") != std::string::npos;
+}
+
+TEST_F(CliTest, TheModelsWordsCannotDriveTheTerminal) {
+  const char *evil = R"(\u001b]0;pwned\u0007\u001b[2J\u009b31m)";
+  // Its words beside a picture, as text and as JSON.
+  for (bool json : {false, true}) {
+    fake_->enqueue(std::string(R"({"text":"Here it is )") + evil + R"( done"})");
+    std::vector<std::string> args = {"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o",
+                                     path(json ? "a.png" : "b.png")};
+    if (json) args.push_back("--json");
+    CliRun r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(has_control(r.out)) << r.out;
+    EXPECT_FALSE(has_control(r.err)) << r.err;
+    EXPECT_NE((json ? r.out : r.err).find("Here it is ]0;pwned[2J"), std::string::npos) << r.out << r.err;
+  }
+  // Its words instead of a picture, and the service's own words in an error (verbose: the detail
+  // in the log too).
+  const std::string error_body = std::string(R"({"error":{"code":400,"message":"Bad )") + evil +
+                                 R"( request","status":"INVALID_ARGUMENT)" + evil + R"("}})";
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_object(b.get());
+  json_builder_set_member_name(b.get(), "status");
+  json_builder_add_int_value(b.get(), 400);
+  json_builder_set_member_name(b.get(), "body");
+  json_builder_add_string_value(b.get(), error_body.c_str());
+  json_builder_end_object(b.get());
+  GPtr<JsonGenerator> gen = adopt(json_generator_new());
+  JsonNode *root = json_builder_get_root(b.get());
+  json_generator_set_root(gen.get(), root);
+  GCharPtr scripted(json_generator_to_data(gen.get(), nullptr));
+  json_node_unref(root);
+  for (const std::string &reply : {std::string(R"({"text_only":true,"text":"No. )") + evil + R"("})",
+                                   std::string(scripted.get())}) {
+    for (bool json : {false, true}) {
+      fake_->enqueue(reply);
+      std::vector<std::string> args = {"edit", "-v", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_,
+                                       "-o", path("c.png")};
+      if (json) args.push_back("--json");
+      CliRun r = run(args);
+      EXPECT_EQ(r.status, 1) << r.err;
+      EXPECT_FALSE(has_control(r.out)) << r.out;
+      EXPECT_FALSE(has_control(r.err)) << r.err;
+      EXPECT_NE(r.err.find("]0;pwned[2J"), std::string::npos) << r.err;
+    }
+  }
 }
 
 TEST_F(CliTest, MaskOfTheWrongSizeIsRefusedBeforeSending) {

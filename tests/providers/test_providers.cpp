@@ -16,6 +16,7 @@
 #include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
+#include "core/util/text.hpp"
 
 using namespace genfill;
 
@@ -1222,6 +1223,42 @@ TEST(Json, ExcerptsAreOneLineShortValidAndHideKeys) {
   EXPECT_EQ(json::plain_text_message("  upstream timeout\n"), "upstream timeout");
   EXPECT_EQ(json::plain_text_message("\n<html><body>502</body></html>"), "");
   EXPECT_EQ(json::plain_text_message(""), "");
+}
+
+// Nothing a service says may drive the terminal or a dialog: control characters go, text stays.
+TEST(Printable, RemovesControlCharactersAndKeepsText) {
+  EXPECT_EQ(printable("plain words, été, 日本, 🎈"), "plain words, été, 日本, 🎈");
+  EXPECT_EQ(printable("two\nlines\tand a tab"), "two\nlines\tand a tab");
+  EXPECT_EQ(printable("\x1b]0;pwned\x07\x1b[2Jhello"), "]0;pwned[2Jhello");
+  EXPECT_EQ(printable("over\rwrite\bback\x7f"), "overwriteback");
+  EXPECT_EQ(printable(std::string("nul\0byte", 8)), "nul\uFFFDbyte");
+  // C1 controls (U+0080-U+009F; U+009B is a one-character CSI) go too; U+00A0 on stays.
+  EXPECT_EQ(printable("a\xc2\x9b" "2Jb\xc2\x80\xc2\x9f\xc2\xa0" "c"), "a2Jb\u00a0c");
+  // Invalid UTF-8 becomes U+FFFD, and never hides a control character behind it.
+  const std::string broken = printable("ok \xff\xfe\x1b end \xc3");
+  EXPECT_TRUE(g_utf8_validate(broken.c_str(), gssize(broken.size()), nullptr));
+  EXPECT_EQ(broken.find('\x1b'), std::string::npos);
+  EXPECT_EQ(broken, "ok \uFFFD\uFFFD end \uFFFD");
+  EXPECT_EQ(printable(""), "");
+}
+
+// The server's words reach the message, the detail and the model's text without their escapes.
+TEST(Printable, ServiceWordsInErrorsAreCleaned) {
+  const std::string evil = "\x1b]0;pwned\x07\x1b[2J";
+  std::string message;
+  EXPECT_EQ(parse_error(openai(), 400,
+                        R"({"error":{"message":"bad \u001b]0;pwned\u0007\u001b[2J size \u009b2J","type":"invalid_request_error","param":null,"code":null}})",
+                        &message),
+            ErrorCode::BadRequest);
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  EXPECT_EQ(message.find('\x07'), std::string::npos) << message;
+  EXPECT_EQ(message.find("\xc2\x9b"), std::string::npos) << message;
+  EXPECT_NE(message.find("bad ]0;pwned[2J size 2J"), std::string::npos) << message;
+  EXPECT_EQ(parse_error(gemini(), 500, "upstream \x1b[2J failed", &message), ErrorCode::ServerError);
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  const Error e = Error(ErrorCode::TextOnly, "said: " + evil, "detail " + evil).with_text("text " + evil);
+  for (const std::string &s : {std::string(e.message()), e.detail(), e.text()})
+    EXPECT_EQ(s.find('\x1b'), std::string::npos) << s;
 }
 
 TEST(Json, GoogleStatusBodies) {

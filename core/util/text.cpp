@@ -1,0 +1,24 @@
+#include "core/util/text.hpp"
+
+#include <cstring>
+
+#include <glib.h>
+
+namespace genfill {
+
+std::string printable(std::string_view text) {
+  gchar *valid = g_utf8_make_valid(text.data(), gssize(text.size()));
+  std::string out;
+  out.reserve(text.size());
+  for (const gchar *p = valid, *end = valid + std::strlen(valid); p < end;) {
+    const gchar *next = g_utf8_next_char(p);
+    const gunichar c = g_utf8_get_char(p);
+    const bool control = (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x7f && c <= 0x9f);
+    if (!control) out.append(p, size_t(next - p));
+    p = next;
+  }
+  g_free(valid);
+  return out;
+}
+
+}  // namespace genfill
