@@ -1,5 +1,6 @@
 #include "core/util/i18n.hpp"
 #include "core/edit/job.hpp"
+#include "core/edit/services.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -8,9 +9,11 @@
 #include <thread>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 #include <glib.h>
 
+#include "core/conversation/conversation.hpp"
 #include "core/keys/keys.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
@@ -20,11 +23,10 @@ namespace genfill {
 
 namespace {
 
-std::string waiting_label(const Provider &p) {
-  std::string name(p.display_name());
-  // "Google Gemini" -> "Gemini": the short name reads better in a status line.
+// "Google Gemini" -> "Gemini": the short name reads better in a status line.
+std::string short_name(std::string name) {
   if (auto sp = name.rfind(' '); sp != std::string::npos) name = name.substr(sp + 1);
-  return format(_("Waiting for %s"), name.c_str());
+  return name;
 }
 
 EncodedImage encode(const Image &img) {
@@ -157,8 +159,10 @@ DecodeLimit answer_limit(int asked_w, int asked_h, const ModelInfo &model) {
   return limit;
 }
 
-Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Request base, const DecodeLimit &limit,
-                         GCancellable *cancel, const ProgressSink &progress) {
+Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit &limit, GCancellable *cancel,
+                         const ProgressSink &progress) {
+  const JobSettings &settings = job.settings;
+  const std::string &api_key = settings.api_key;
   const auto t_build = std::chrono::steady_clock::now();
   const int wanted = std::clamp(settings.variations, 1, 10);
   const int per_call = std::max(1, job.model.max_images_per_call);
@@ -173,12 +177,12 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     if (i > 0 && !settings.seed && r.n == asked.back())
       http.push_back(http.back());
     else
-      http.push_back(job.provider->build(r, job.api_key));
+      http.push_back(job.provider->build(r, api_key));
     asked.push_back(r.n);
     done += r.n;
   }
 
-  const std::string waiting = waiting_label(*job.provider);
+  const std::string waiting = format(_("Waiting for %s"), job.short_service.c_str());
   report(progress, waiting);
   Gathered out;
   out.build_s = seconds_since(t_build);
@@ -216,8 +220,8 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
     } catch (const Error &e) {
       // Whatever the service's answer said goes out without the key: a service may echo it.
       if (e.code() == ErrorCode::ModelNotFound)
-        throw redacted(explain_missing_model(*provider, job.model.id, e), job.api_key);
-      throw redacted(e, job.api_key);
+        throw redacted(explain_missing_model(*provider, job.model.id, e), api_key);
+      throw redacted(e, api_key);
     }
     o.response.reset();  // read: its body (the pictures in base64) is not needed any more
     if (i == 0) out.model_parts = std::move(res.model_parts);
@@ -250,77 +254,29 @@ Gathered send_and_gather(const ResolvedJob &job, const JobSettings &settings, Re
   return out;
 }
 
-}  // namespace
-
-ResolvedJob resolve(const JobSettings &settings) {
-  ResolvedJob job;
-  job.provider = find_provider(settings.provider);
-  if (!job.provider) {
-    std::string names;
-    for (const Provider *p : all_providers()) names += (names.empty() ? "" : ", ") + std::string(p->name());
-    throw Error(ErrorCode::InvalidInput,
-                format(_("Unknown provider \"%s\". Choose one of: %s."), settings.provider.c_str(), names.c_str()));
-  }
-  const std::string model = settings.model.empty() ? default_model_id(job.provider->name()) : settings.model;
-  if (model.empty())
-    throw Error(ErrorCode::InvalidInput,
-                format(_("Every %s model genfill knows has been retired. Name the model to use."),
-                       service_name(*job.provider).c_str()));
-  job.model = model_info(job.provider->name(), model);
-  job.base_url = base_url_for(settings.endpoint.empty() ? std::string(job.provider->default_base_url())
-                                                        : settings.endpoint);
-  validate(settings.transport);
-  if (settings.variations < 1 || settings.variations > 10)
-    throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
-
-  if (!settings.api_key.empty()) {
-    job.api_key = settings.api_key;
-  } else if (auto found = find_api_key(*job.provider)) {
-    job.api_key = found->key;
-    job.key_source = found->source;
-  } else {
-    std::string vars;
-    for (const std::string &v : job.provider->key_env_vars()) vars += (vars.empty() ? "" : _(" or ")) + v;
-    throw Error(ErrorCode::MissingKey,
-                format(_("No API key for %s. Set %s, or store a key in the desktop keyring (genfill key set %s)."),
-                       std::string(job.provider->display_name()).c_str(), vars.c_str(),
-                       std::string(job.provider->name()).c_str()));
-  }
-  return job;
-}
-
-void check_edit_supported(const JobSettings &settings) {
-  const Provider *provider = find_provider(settings.provider);
-  if (!provider) return;  // resolve() says which providers there are
-  std::string id = settings.model.empty() ? default_model_id(provider->name()) : settings.model;
-  if (id.empty()) {  // every model of the service was retired: what its models could do still says
-    const std::vector<ModelInfo> all = models_of(provider->name());
-    if (all.empty()) return;
+// Throws Error{InvalidInput} when the model (`id`; "" = every one of the service was retired:
+// what its models could do still says) only creates new pictures. Returns its entry.
+ModelInfo check_edits(const Provider &provider, const std::string &model) {
+  std::string id = model;
+  if (id.empty()) {
+    const std::vector<ModelInfo> all = models_of(provider.name());
+    if (all.empty()) return {};
     id = all.front().id;
   }
-  const ModelInfo model = model_info(provider->name(), id);
-  if (!model.can_edit)
+  ModelInfo m = model_info(provider.name(), id);
+  if (!m.can_edit)
     throw Error(ErrorCode::InvalidInput,
                 format(_("%s only creates new pictures from a prompt: it cannot change an existing picture. Choose "
                          "a model that edits, such as a Gemini image model, or generate a new picture instead."),
-                       model.id.c_str()));
+                       m.id.c_str()));
+  return m;
 }
 
-JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
-                   const std::optional<Mask> &mask, const std::vector<Image> &references,
-                   GCancellable *cancel, const ProgressSink &progress) {
-  const auto t_start = std::chrono::steady_clock::now();
-  check_edit_supported(settings);  // before anything else, a missing key included
-  ResolvedJob job = resolve(settings);
-  const double resolve_s = seconds_since(t_start);
-  if (settings.prompt.empty())
+// What an edit's own input must be, checked before any pixel is read.
+void check_edit_input(const PreparedJob &job, const std::vector<Image> &references) {
+  if (!job.provider) throw std::invalid_argument("run_edit: the job was not prepared");
+  if (job.settings.prompt.empty())
     throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
-  const bool full = region.width == plan.region.w && region.height == plan.region.h;
-  const bool scaled = region.width == plan.content.w && region.height == plan.content.h;
-  if (!full && !scaled)
-    throw Error(ErrorCode::InvalidInput, _("The picture to edit does not match the planned region."));
-  if (mask && (mask->width != region.width || mask->height != region.height))
-    throw Error(ErrorCode::InvalidInput, _("The selection does not match the picture to edit."));
   if (!job.model.can_edit)
     throw Error(ErrorCode::InvalidInput,
                 format(_("%s only makes new pictures; it cannot edit one. Choose another model."),
@@ -331,6 +287,77 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
                                    "%s takes at most %d pictures; %d reference pictures are too many.",
                                    gulong(job.model.max_input_images)),
                        job.model.id.c_str(), job.model.max_input_images, int(references.size())));
+}
+
+}  // namespace
+
+PreparedJob prepare(const JobSettings &settings, Task task) {
+  PreparedJob job;
+  job.settings = settings;
+  job.task = task;
+  job.provider = find_provider(settings.provider);
+  if (!job.provider) service_named(settings.provider);  // throws, naming the services there are
+  const Provider &provider = *job.provider;
+  const std::string model = settings.model.empty() ? default_model_id(provider.name()) : settings.model;
+  // An edit with a model that only creates new pictures: said before anything else, a missing
+  // key included. When every model of the service was retired, what its models could do still says.
+  if (task == Task::Edit) {
+    ModelInfo m = check_edits(provider, model);
+    if (!model.empty()) job.model = std::move(m);
+  }
+  if (model.empty())
+    throw Error(ErrorCode::InvalidInput,
+                format(_("Every %s model genfill knows has been retired. Name the model to use."),
+                       service_name(provider).c_str()));
+  if (job.model.id.empty()) job.model = model_info(provider.name(), model);
+  job.base_url = base_url_for(settings.endpoint.empty() ? std::string(provider.default_base_url()) : settings.endpoint);
+  validate(settings.transport);
+  if (settings.variations < 1 || settings.variations > 10)
+    throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
+
+  if (settings.api_key.empty()) {
+    if (auto found = find_api_key(provider)) {
+      job.settings.api_key = found->key;
+      job.key_source = found->source;
+    } else {
+      std::string vars;
+      for (const std::string &v : provider.key_env_vars()) vars += (vars.empty() ? "" : _(" or ")) + v;
+      throw Error(ErrorCode::MissingKey,
+                  format(_("No API key for %s. Set %s, or store a key in the desktop keyring (genfill key set %s)."),
+                         std::string(provider.display_name()).c_str(), vars.c_str(),
+                         std::string(provider.name()).c_str()));
+    }
+  }
+  job.service = std::string(provider.display_name());
+  job.short_service = short_name(job.service);
+  const ModelInfo &m = job.model;
+  job.can.edit = m.can_edit;
+  job.can.mask = m.takes_mask;
+  job.can.transparent = m.transparent;
+  job.can.exact_size = m.exact_size;
+  job.can.max_images_per_call = m.max_images_per_call;
+  job.can.max_input_images = m.max_input_images;
+  job.can.max_references = task == Task::Edit ? std::max(0, m.max_input_images - 1)
+                           : m.can_edit      ? m.max_input_images
+                                             : 0;
+  return job;
+}
+
+namespace {
+
+// The edit itself: `region` holds the pixels of plan.region, either at full size or scaled to
+// plan.content's size; `mask` (optional) the selection over it (same size; 255 = change).
+// `resolve_s`: the seconds taken before planning, for the timings.
+JobResult edit_region(const PreparedJob &job, const Plan &plan, const Image &region, const std::optional<Mask> &mask,
+                      const std::vector<Image> &references, double resolve_s, GCancellable *cancel,
+                      const ProgressSink &progress) {
+  const JobSettings &settings = job.settings;
+  const bool full = region.width == plan.region.w && region.height == plan.region.h;
+  const bool scaled = region.width == plan.content.w && region.height == plan.content.h;
+  if (!full && !scaled)
+    throw Error(ErrorCode::InvalidInput, _("The picture to edit does not match the planned region."));
+  if (mask && (mask->width != region.width || mask->height != region.height))
+    throw Error(ErrorCode::InvalidInput, _("The selection does not match the picture to edit."));
 
   report(progress, _("Preparing the picture"));
   auto t_encode = std::chrono::steady_clock::now();
@@ -357,7 +384,7 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   const double encode_s = seconds_since(t_encode);
   Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
   const DecodeLimit limit = answer_limit(plan.out_w, plan.out_h, job.model);
-  Gathered g = send_and_gather(job, settings, std::move(req), limit, cancel, progress);
+  Gathered g = send_and_gather(job, std::move(req), limit, cancel, progress);
   report(progress, _("Placing the result"));
   auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
@@ -403,6 +430,7 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   out.timings = {{"resolve", resolve_s}, {"encode", encode_s}, {"build", g.build_s}, {"request", g.request_s},
                  {"decode", g.decode_s}, {"scale", scale_s}, {"seam", seconds_since(t_seam)}};
   out.bytes_sent = g.bytes_sent;
+  out.upload_bytes = user_turn.parts.back().image->bytes.size();
   out.user_turn = std::move(user_turn);
   out.model_turn.role = "model";
   if (!g.model_parts.empty()) out.model_turn.parts = std::move(g.model_parts);
@@ -417,10 +445,73 @@ JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &r
   return out;
 }
 
-JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
+}  // namespace
+
+PictureSource::PictureSource(const Image &picture, const std::optional<Mask> &selection)
+    : picture_(picture), mask_(selection), bounds_(selection ? mask_bounds(*selection) : Rect{}) {}
+
+RegionPixels PictureSource::read(const Rect &region, int width, int height) {
+  RegionPixels out;
+  out.pixels = crop(picture_, region);
+  if (mask_) out.selection = crop(*mask_, region);
+  if (out.pixels.width != width || out.pixels.height != height) {
+    out.pixels = scale(out.pixels, width, height);
+    if (out.selection) out.selection = scale(*out.selection, width, height);
+  }
+  return out;
+}
+
+EditResult run_edit(const PreparedJob &job, const EditInput &input, RegionSource &source, GCancellable *cancel,
+                    const ProgressSink &progress) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const std::vector<Image> &references = input.references;
+  check_edit_input(job, references);
+
+  // The conversation continued: its earlier turns go with this request.
+  PreparedJob with_history;
+  const PreparedJob *run = &job;
+  std::optional<Conversation> conversation;
+  if (!input.conversation.empty()) {
+    conversation = load_conversation(input.conversation);
+    if (conversation) {
+      with_history = job;
+      with_history.settings.history = conversation->turns;
+      run = &with_history;
+    } else if (input.conversation_gone) {
+      input.conversation_gone();
+    }
+  }
+
+  const double resolve_s = seconds_since(t_start);
+
+  // Only the planned region is read, at the size it is used at.
+  const Plan plan = plan_region(source.width(), source.height(), source.selection(), job.model,
+                                PlanOptions{input.context, 32});
+  const bool upload_scale = job.settings.results_at_upload_scale;
+  RegionPixels region = source.read(plan.region, upload_scale ? plan.content.w : plan.region.w,
+                                    upload_scale ? plan.content.h : plan.region.h);
+
+  EditResult out;
+  static_cast<JobResult &>(out) =
+      edit_region(*run, plan, region.pixels, region.selection, references, resolve_s, cancel, progress);
+  region.pixels = Image();  // sent and fitted against: its memory goes back
+  out.plan = plan;
+  out.selection = std::move(region.selection);
+  if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, _("Cancelled."));
+
+  // Saved for the next "now make it ..." step; the edit stands even when it cannot be.
+  std::string why;
+  out.conversation = remember_exchange(std::move(conversation), out.provider, out.model, out.user_turn,
+                                       out.model_turn, &why);
+  if (out.conversation.empty()) g_debug("conversation not saved: %s", why.c_str());
+  return out;
+}
+
+JobResult run_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
                        const std::vector<Image> &references, GCancellable *cancel,
                        const ProgressSink &progress) {
-  ResolvedJob job = resolve(settings);
+  if (!job.provider) throw std::invalid_argument("run_generate: the job was not prepared");
+  const JobSettings &settings = job.settings;
   if (settings.prompt.empty())
     throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
   if (!references.empty() && !job.model.can_edit)
@@ -474,7 +565,7 @@ JobResult run_generate(const JobSettings &settings, const std::string &aspect, i
   req.transparent = settings.transparent;
 
   const DecodeLimit limit = answer_limit(choice.out_w, choice.out_h, job.model);
-  Gathered g = send_and_gather(job, settings, std::move(req), limit, cancel, progress);
+  Gathered g = send_and_gather(job, std::move(req), limit, cancel, progress);
   JobResult out;
   for (Image &img : g.images) out.images.push_back(width > 0 ? fit_cover(img, width, height) : std::move(img));
   out.text = std::move(g.text);
@@ -495,6 +586,40 @@ Image composite_result(const Image &original, const Image &result, const Plan &p
   Mask m = region_mask ? feather_inside(*region_mask, feather_px) : Mask(plan.region.w, plan.region.h, 255);
   composite(out, result, m, plan.region);
   return out;
+}
+
+}  // namespace genfill
+
+namespace genfill {
+
+// ---------- the plug-in's earlier calls, until it moves to prepare() and a RegionSource ----------
+
+ResolvedJob resolve(const JobSettings &settings) {
+  const PreparedJob job = prepare(settings, Task::Generate);
+  return ResolvedJob{job.provider, job.model, job.base_url, job.settings.api_key, job.key_source};
+}
+
+void check_edit_supported(const JobSettings &settings) {
+  const Provider *provider = find_provider(settings.provider);
+  if (!provider) return;  // resolve() says which providers there are
+  check_edits(*provider, settings.model.empty() ? default_model_id(provider->name()) : settings.model);
+}
+
+JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region, const std::optional<Mask> &mask,
+                   const std::vector<Image> &references, GCancellable *cancel, const ProgressSink &progress) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const PreparedJob job = prepare(settings, Task::Edit);
+  check_edit_input(job, references);
+  return edit_region(job, plan, region, mask, references, seconds_since(t_start), cancel, progress);
+}
+
+JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
+                       const std::vector<Image> &references, GCancellable *cancel, const ProgressSink &progress) {
+  return run_generate(prepare(settings, Task::Generate), aspect, width, height, references, cancel, progress);
+}
+
+Image composite_result(const Image &original, const EditResult &edit, size_t index, double feather_px) {
+  return composite_result(original, edit.images.at(index), edit.plan, edit.selection, feather_px);
 }
 
 }  // namespace genfill

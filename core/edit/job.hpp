@@ -1,5 +1,6 @@
-// genfill — one edit or generation, from region pixels to result pixels.
-// Hosts (CLI, GIMP plug-in) read pixels, call these, and write the results.
+// genfill — one edit or generation, the whole flow: hosts (CLI, GIMP plug-in) gather settings,
+// prepare() them, hand run_edit() a source of pixels (or run_generate() a size), show progress,
+// and write the results. Planning, the conversation, the request and the seam happen here.
 #pragma once
 
 #include <functional>
@@ -36,7 +37,9 @@ struct JobSettings {
   // is refused from its header, before it is decoded.
   size_t max_decoded_bytes = size_t(1) << 30;
   TransportOptions transport;
-  std::vector<Turn> history; // edit only: earlier turns of the conversation being continued
+  // Edit only: earlier turns of a conversation being continued; run_edit adds those of
+  // EditInput::conversation.
+  std::vector<Turn> history;
   // Edits: how the answer is fitted to the region sent (registration, colours, seam).
   seam::Options seam;
 };
@@ -57,6 +60,7 @@ struct JobResult {
   // the bytes of all request bodies sent.
   std::vector<std::pair<std::string, double>> timings;
   size_t bytes_sent = 0;
+  size_t upload_bytes = 0;    // edits: the PNG of the picture edited, as sent
   // Edit only: this exchange as conversation turns (the prompt and the picture sent; the first
   // answer as the model gave it, signatures kept), for the next "now make it ..." step.
   Turn user_turn, model_turn;
@@ -64,31 +68,106 @@ struct JobResult {
   std::vector<seam::Report> seam;
 };
 
-// Resolves provider, model and key, and checks the endpoint and the timeouts; throws
-// Error{InvalidInput|MissingKey} early, before any work.
-struct ResolvedJob {
+// What a job is for: edits take the picture they change; generations make a new one.
+enum class Task { Edit, Generate };
+
+// What the chosen model can do, as the catalog says: what hosts offer and check before a run.
+struct Capabilities {
+  bool edit = true;              // takes a picture to change (else it only makes new ones)
+  bool mask = false;             // takes a real mask (else the selection is described to it)
+  bool transparent = false;      // can answer with a transparent background
+  bool exact_size = false;       // asked for WxH (else for an aspect ratio)
+  int max_images_per_call = 1;   // variations one request gives
+  int max_input_images = 1;      // pictures in: the edited one and the references together
+  int max_variations = 10;       // variations one run may ask for
+  int max_references = 0;        // reference pictures a run may add to the task's own picture
+};
+
+// One job's settings with the provider, model (the catalog's entry; its default when none is
+// named), key and URL resolved once, checked before any pixel is read or anything is sent.
+struct PreparedJob {
+  JobSettings settings;      // as given, api_key filled in
+  Task task = Task::Edit;
   const Provider *provider = nullptr;
   ModelInfo model;
   std::string base_url;
-  std::string api_key;
-  std::string key_source;  // where the key came from: "GEMINI_API_KEY", "keyring"; "" = the host gave it
+  std::string key_source;    // where the key came from: "GEMINI_API_KEY", "keyring"; "" = the host gave it
+  std::string service;       // the service as users know it: "Google Gemini"
+  std::string short_service; // its last word, for status lines: "Gemini"
+  Capabilities can;
 };
-ResolvedJob resolve(const JobSettings &settings);
 
-// Throws Error{InvalidInput} when the chosen model only creates new pictures (it takes no input
-// picture): hosts call it before asking for a key or reading pixels; run_edit calls it too.
-void check_edit_supported(const JobSettings &settings);
+// Resolves and checks everything a run needs before it starts: the provider (Error
+// InvalidInput naming the known ones), for edits that the model takes a picture (checked before
+// the key, so a model that only generates is said so first), the model, the endpoint, the
+// timeouts, the number of variations, then the key (the host's, else the environment's or the
+// keyring's; Error MissingKey when there is none).
+PreparedJob prepare(const JobSettings &settings, Task task);
 
-// Edit: `region` holds the pixels of plan.region, either at full size or already scaled to
-// plan.content's size; `mask` (optional) the selection over that region (same size as `region`;
-// 255 = change). Returns variations region-sized images (content-sized with
-// results_at_upload_scale). Throws Error.
-JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
-                   const std::optional<Mask> &mask, const std::vector<Image> &references,
-                   GCancellable *cancel = nullptr, const ProgressSink &progress = {});
+// ---------- edits: the host supplies pixels, the core does the rest ----------
+
+// The pixels of a rectangle, read by the host at the size asked for, with the selection over it.
+struct RegionPixels {
+  Image pixels;
+  std::optional<Mask> selection;  // same size as pixels, 255 = change; nullopt = no selection
+};
+
+// What a host hands an edit: the picture it reads from (a decoded file, a layer, what the user
+// sees) and the selection's bounds. The core plans the region and asks for exactly that
+// rectangle, once, at the size it will use it (its own, or the upload's with
+// results_at_upload_scale).
+class RegionSource {
+public:
+  virtual ~RegionSource() = default;
+  virtual int width() const = 0;             // the picture the region is planned within
+  virtual int height() const = 0;
+  virtual Rect selection() const = 0;        // the selection's bounds in it; empty = the whole picture
+  // `region` (within width() x height()) at width x height; throws Error to stop the edit.
+  virtual RegionPixels read(const Rect &region, int width, int height) = 0;
+};
+
+// A RegionSource over a picture already in memory (the CLI's decoded file, tests), with an
+// optional selection mask of the same size.
+class PictureSource : public RegionSource {
+public:
+  PictureSource(const Image &picture, const std::optional<Mask> &selection);
+  int width() const override { return picture_.width; }
+  int height() const override { return picture_.height; }
+  Rect selection() const override { return bounds_; }
+  RegionPixels read(const Rect &region, int width, int height) override;
+
+private:
+  const Image &picture_;
+  const std::optional<Mask> &mask_;
+  Rect bounds_;
+};
+
+struct EditInput {
+  std::vector<Image> references;  // further pictures to guide the model
+  double context = 0.25;          // margin sent around the selection, as a fraction of its size
+  // The conversation this edit continues ("" = none): its earlier turns go with the request, and
+  // the exchange is saved under a conversation id either way. When it is gone from the cache,
+  // conversation_gone is called (before anything is read) and the edit starts afresh.
+  std::string conversation;
+  std::function<void()> conversation_gone;
+};
+
+struct EditResult : JobResult {
+  Plan plan;                      // the region sent (plan.region, in the source's coordinates) and how
+  // The selection over the region as it was read: the region's size (so the results'), or the
+  // upload's with results_at_upload_scale.
+  std::optional<Mask> selection;
+  std::string conversation;       // the id the exchange was saved under; "" when it could not be
+};
+
+// Edit: plans the region from the source's size and selection, reads it, sends it with the
+// conversation's earlier turns, fits the answers in place (seam) and saves the exchange.
+// Returns variations region-sized images (upload-scaled with results_at_upload_scale). Throws Error.
+EditResult run_edit(const PreparedJob &job, const EditInput &input, RegionSource &source,
+                    GCancellable *cancel = nullptr, const ProgressSink &progress = {});
 
 // Generate: text (and optional reference images) to images at the given aspect or size.
-JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
+JobResult run_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
                        const std::vector<Image> &references, GCancellable *cancel = nullptr,
                        const ProgressSink &progress = {});
 
@@ -101,5 +180,25 @@ namespace genfill {
 // only, so pixels outside the selection stay exactly as they were.
 Image composite_result(const Image &original, const Image &result, const Plan &plan,
                        const std::optional<Mask> &region_mask, double feather_px);
+// ---------- the plug-in's earlier calls, until it moves to prepare() and a RegionSource ----------
+
+struct ResolvedJob {
+  const Provider *provider = nullptr;
+  ModelInfo model;
+  std::string base_url;
+  std::string api_key;
+  std::string key_source;
+};
+ResolvedJob resolve(const JobSettings &settings);
+void check_edit_supported(const JobSettings &settings);
+JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
+                   const std::optional<Mask> &mask, const std::vector<Image> &references,
+                   GCancellable *cancel = nullptr, const ProgressSink &progress = {});
+JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
+                       const std::vector<Image> &references, GCancellable *cancel = nullptr,
+                       const ProgressSink &progress = {});
+
+// The same for one of an edit's results (region-sized: not results_at_upload_scale).
+Image composite_result(const Image &original, const EditResult &edit, size_t index, double feather_px);
 
 }  // namespace genfill

@@ -12,6 +12,7 @@
 
 #include "core/catalog/models.hpp"
 #include "core/edit/job.hpp"
+#include "core/edit/services.hpp"
 #include "core/plan/plan.hpp"
 #include "core/providers/provider.hpp"
 #include "core/served/served.hpp"
@@ -49,6 +50,33 @@ Image pattern(int w, int h) {
   return img;
 }
 
+// A host's picture as the core sees it: a w x h pattern with a selection box. It answers what it
+// is asked (the region at its own size, else a pattern at the size asked for, as the plug-in
+// reads scaled) with the selection over all of the region, and keeps the reads it was asked for.
+class PatternSource : public RegionSource {
+public:
+  PatternSource(int w, int h, Rect selection = {}) : w_(w), h_(h), selection_(selection) {}
+  int width() const override { return w_; }
+  int height() const override { return h_; }
+  Rect selection() const override { return selection_; }
+  RegionPixels read(const Rect &region, int width, int height) override {
+    reads.push_back({region, width, height});
+    RegionPixels out;
+    out.pixels = width == region.w && height == region.h ? crop(pattern(w_, h_), region) : pattern(width, height);
+    if (!selection_.empty()) out.selection = Mask(width, height, 255);
+    return out;
+  }
+  struct Read {
+    Rect region;
+    int width, height;
+  };
+  std::vector<Read> reads;
+
+private:
+  int w_, h_;
+  Rect selection_;
+};
+
 class JobTest : public ::testing::Test {
 protected:
   void SetUp() override { server.start(); }
@@ -70,11 +98,9 @@ protected:
                        JobResult *out = nullptr, Plan *plan_out = nullptr) {
     server.reset();
     JobSettings s = settings(provider, model);
-    const Plan plan = plan_region(w, h, selection, resolve(s).model);
-    const Image picture = pattern(w, h);
-    std::optional<Mask> mask;
-    if (!selection.empty()) mask = Mask(plan.region.w, plan.region.h, 255);
-    JobResult r = run_edit(s, plan, crop(picture, plan.region), mask, {});
+    PatternSource source(w, h, selection);
+    EditResult r = run_edit(prepare(s, Task::Edit), {}, source);
+    const Plan plan = r.plan;
     EXPECT_EQ(r.images.size(), 1u);
     EXPECT_EQ(r.images.at(0).width, plan.region.w);
     EXPECT_EQ(r.images.at(0).height, plan.region.h);
@@ -94,9 +120,9 @@ protected:
     JobSettings s = settings(provider, model);
     s.transport.max_tries = 3;  // a retry would show in the log
     s.transport.backoff_initial_s = 0.01;
-    const Plan plan = plan_region(w, h, selection, resolve(s).model);
+    PatternSource source(w, h, selection);
     try {
-      run_edit(s, plan, crop(pattern(w, h), plan.region), std::nullopt, {});
+      run_edit(prepare(s, Task::Edit), {}, source);
       ADD_FAILURE() << model << ": no error";
     } catch (const Error &e) {
       EXPECT_EQ(e.code(), ErrorCode::ModelNotFound) << model << ": " << e.message();
@@ -141,13 +167,17 @@ TEST_F(JobTest, ImageSizeIsAskedOfModelsThatTakeItAndCoversTheRegion) {
 // them at the finer scale of the 4K answer, not at the smaller upload's.
 TEST_F(JobTest, A4KAnswerComesBackFinerThanItsCappedUpload) {
   JobSettings s = settings("gemini", "gemini-3-pro-image");
-  const Plan plan = plan_region(6000, 4000, Rect{}, resolve(s).model);
+  s.results_at_upload_scale = true;
+  // The host is asked for the region at the upload's size, as the plug-in reads it.
+  PatternSource source(6000, 4000);
+  EditResult r = run_edit(prepare(s, Task::Edit), {}, source);
+  const Plan &plan = r.plan;
   ASSERT_EQ(plan.image_size, "4K");
   ASSERT_LE(double(plan.canvas_w) * plan.canvas_h, 4.3e6 + plan.canvas_w + plan.canvas_h);
   ASSERT_LT(plan.canvas_w, plan.out_w);
-  s.results_at_upload_scale = true;
-  // The host reads the region at the upload's size, as the plug-in does.
-  JobResult r = run_edit(s, plan, pattern(plan.content.w, plan.content.h), std::nullopt, {});
+  ASSERT_EQ(source.reads.size(), 1u);
+  EXPECT_EQ(source.reads[0].width, plan.content.w);
+  EXPECT_EQ(source.reads[0].height, plan.content.h);
   auto recs = server.requests();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].image_size, "4K");
@@ -193,7 +223,7 @@ TEST_F(JobTest, Gpt2IsAskedForTheRegionsOwnShape) {
 
 TEST_F(JobTest, GenerateAsksForASizeThatCoversTheOneWanted) {
   JobSettings g3 = settings("gemini", "gemini-3-pro-image");
-  JobResult r = run_generate(g3, "", 2400, 1350, {});
+  JobResult r = run_generate(prepare(g3, Task::Generate), "", 2400, 1350, {});
   ASSERT_EQ(r.images.size(), 1u);
   EXPECT_EQ(r.images[0].width, 2400);
   EXPECT_EQ(r.images[0].height, 1350);
@@ -202,21 +232,21 @@ TEST_F(JobTest, GenerateAsksForASizeThatCoversTheOneWanted) {
   EXPECT_EQ(recs[0].aspect, "16:9");
   EXPECT_EQ(recs[0].image_size, "2K");
   server.reset();
-  run_generate(settings("openai", "gpt-image-2"), "21:9", 0, 0, {});
+  run_generate(prepare(settings("openai", "gpt-image-2"), Task::Generate), "21:9", 0, 0, {});
   ASSERT_EQ(server.requests().size(), 1u);
   int w = 0, h = 0;
   ASSERT_EQ(std::sscanf(server.requests()[0].size.c_str(), "%dx%d", &w, &h), 2);
   EXPECT_NEAR(double(w) / h, 21.0 / 9.0, 0.01);
   server.reset();
   // A model with one size (Flash-Lite) is never asked for one, however large the picture.
-  run_generate(settings("gemini", "gemini-3.1-flash-lite-image"), "", 3000, 3000, {});
+  run_generate(prepare(settings("gemini", "gemini-3.1-flash-lite-image"), Task::Generate), "", 3000, 3000, {});
   EXPECT_EQ(server.requests().at(0).image_size, "");
 }
 
 TEST_F(JobTest, TransparentGenerationKeepsItsAlpha) {
   JobSettings s = settings("openai", "gpt-image-2");
   s.transparent = true;
-  JobResult r = run_generate(s, "", 300, 200, {});
+  JobResult r = run_generate(prepare(s, Task::Generate), "", 300, 200, {});
   ASSERT_EQ(r.images.size(), 1u);
   const Image &img = r.images[0];
   ASSERT_EQ(img.width, 300);
@@ -236,7 +266,7 @@ TEST_F(JobTest, TransparentGenerationIsRefusedBeforeSendingWhereTheModelCannot) 
   JobSettings s = settings("gemini", "gemini-3.1-flash-image");
   s.transparent = true;
   try {
-    run_generate(s, "1:1", 0, 0, {});
+    run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {});
     ADD_FAILURE() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
@@ -248,7 +278,7 @@ TEST_F(JobTest, TransparentGenerationIsRefusedBeforeSendingWhereTheModelCannot) 
   EXPECT_EQ(server.request_count(), 0u) << "nothing sent";
   // Without it, the same model generates.
   s.transparent = false;
-  EXPECT_EQ(run_generate(s, "1:1", 0, 0, {}).images.size(), 1u);
+  EXPECT_EQ(run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {}).images.size(), 1u);
 }
 
 // No model named: the catalog's default for the service, today's (never a retired one).
@@ -258,7 +288,7 @@ TEST_F(JobTest, WithoutAModelTheServicesCurrentDefaultIsUsed) {
   EXPECT_EQ(server.requests().at(0).path, "/v1/images/edits");
   // Generating too.
   server.reset();
-  JobResult r = run_generate(settings("gemini", ""), "1:1", 0, 0, {});
+  JobResult r = run_generate(prepare(settings("gemini", ""), Task::Generate), "1:1", 0, 0, {});
   EXPECT_EQ(r.images.size(), 1u);
   EXPECT_EQ(server.requests().at(0).model, "gemini-3.1-flash-image");
 }
@@ -294,7 +324,7 @@ TEST_F(JobTest, ARetiredModelIsNamedWithItsReplacement) {
   s.transport.max_tries = 3;
   s.transport.backoff_initial_s = 0.01;
   try {
-    run_generate(s, "16:9", 0, 0, {});
+    run_generate(prepare(s, Task::Generate), "16:9", 0, 0, {});
     ADD_FAILURE() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::ModelNotFound);
@@ -330,14 +360,15 @@ TEST_F(JobTest, AnUnknownModelIsNamedWithTheCurrentDefault) {
 TEST_F(JobTest, APictureBombIsRefusedAndVariationsStayUnderTheCap) {
   JobSettings s = settings("gemini", "gemini-3.1-flash-image");
   s.variations = 3;
-  const Plan plan = plan_region(800, 600, {}, resolve(s).model);
+  const Plan plan = plan_region(800, 600, {}, prepare(s, Task::Edit).model);
+  PatternSource source(800, 600);
   test::FakeReply bomb;
   bomb.picture = "bomb";
   server.reset();
   server.enqueue(bomb);
   const std::string asked = std::to_string(plan.out_w) + "x" + std::to_string(plan.out_h);
   try {
-    run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {});
+    run_edit(prepare(s, Task::Edit), {}, source);
     ADD_FAILURE() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.message();
@@ -349,7 +380,7 @@ TEST_F(JobTest, APictureBombIsRefusedAndVariationsStayUnderTheCap) {
   server.enqueue(bomb);
   s.variations = 1;
   try {
-    run_generate(s, "1:1", 0, 0, {});
+    run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {});
     ADD_FAILURE() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.message();
@@ -362,14 +393,14 @@ TEST_F(JobTest, APictureBombIsRefusedAndVariationsStayUnderTheCap) {
   s.max_decoded_bytes = 3 * each - 1;
   server.reset();
   try {
-    run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {});
+    run_edit(prepare(s, Task::Edit), {}, source);
     ADD_FAILURE() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.message();
     EXPECT_NE(std::string(e.message()).find("hold at once"), std::string::npos) << e.message();
   }
   s.max_decoded_bytes = 3 * each;
-  EXPECT_EQ(run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {}).images.size(), 3u);
+  EXPECT_EQ(run_edit(prepare(s, Task::Edit), {}, source).images.size(), 3u);
 }
 
 // A model its owner deprecated without a shutdown day (the catalog names its successor, no
@@ -386,9 +417,9 @@ TEST_F(JobTest, ADeprecatedModelThatStopsBeingServedIsNamedWithItsSuccessor) {
   gone.fixture = "gemini/error_404_model_not_found.json";
   server.enqueue(gone);
   JobSettings s = settings("gemini", "");
-  const Plan plan = plan_region(800, 600, {}, resolve(s).model);
+  PatternSource source(800, 600);
   try {
-    run_edit(s, plan, crop(pattern(800, 600), plan.region), std::nullopt, {});
+    run_edit(prepare(s, Task::Edit), {}, source);
     ADD_FAILURE() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::ModelNotFound) << e.message();
@@ -415,7 +446,7 @@ TEST_F(JobTest, AKeyEchoedByTheServiceNeverReachesTheError) {
     if (std::string(provider) == "openai-chat") s.endpoint = server.base_url() + "/v1";
     s.api_key = key;
     try {
-      run_generate(s, "1:1", 0, 0, {});
+      run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {});
       ADD_FAILURE() << "no error";
     } catch (const Error &e) {
       const std::string all = std::string(e.message()) + " | " + e.detail() + " | " + e.text();
@@ -436,9 +467,9 @@ TEST_F(JobTest, NonsenseTimeoutsAreRefusedBeforeSending) {
     SCOPED_TRACE(bad);
     JobSettings s = settings("gemini", "");
     s.transport.timeout_s = bad;
-    EXPECT_THROW(resolve(s), Error);
+    EXPECT_THROW(prepare(s, Task::Generate), Error);
     try {
-      run_generate(s, "1:1", 0, 0, {});
+      run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {});
       ADD_FAILURE() << "accepted";
     } catch (const Error &e) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << e.message();
@@ -452,14 +483,172 @@ TEST_F(JobTest, PlainHttpElsewhereIsRefusedBeforeSending) {
   JobSettings s = settings("gemini", "");
   s.endpoint = "http://genfill-test.invalid/v1";
   try {
-    resolve(s);
+    prepare(s, Task::Generate);
     ADD_FAILURE() << "accepted";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
     EXPECT_NE(std::string(e.message()).find("unencrypted"), std::string::npos) << e.message();
   }
   s.endpoint = "http://localhost:" + server.base_url().substr(server.base_url().rfind(':') + 1);
-  EXPECT_NO_THROW(resolve(s));
+  EXPECT_NO_THROW(prepare(s, Task::Generate));
+}
+
+// ---------- prepare(): everything resolved once, before any pixel is read ----------
+
+TEST_F(JobTest, PrepareResolvesTheModelKeyAndURLOnceAndSaysWhatTheModelCanDo) {
+  const PreparedJob openai = prepare(settings("openai", "gpt-image-2"), Task::Edit);
+  EXPECT_EQ(openai.model.id, "gpt-image-2");
+  EXPECT_EQ(openai.base_url, server.base_url() + "/v1");
+  EXPECT_EQ(openai.settings.api_key, "test-key-job");
+  EXPECT_EQ(openai.key_source, "") << "the host gave the key";
+  EXPECT_EQ(openai.service, "OpenAI");
+  EXPECT_EQ(openai.short_service, "OpenAI");
+  const ModelInfo *m = find_model("openai", "gpt-image-2");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(openai.can.edit, m->can_edit);
+  EXPECT_EQ(openai.can.mask, m->takes_mask);
+  EXPECT_EQ(openai.can.transparent, m->transparent);
+  EXPECT_TRUE(openai.can.exact_size);
+  EXPECT_EQ(openai.can.max_images_per_call, m->max_images_per_call);
+  EXPECT_EQ(openai.can.max_references, m->max_input_images - 1) << "the edited picture counts";
+  EXPECT_EQ(openai.can.max_variations, 10);
+
+  // No model named: the catalog's default, the one source of it.
+  const PreparedJob gemini = prepare(settings("gemini", ""), Task::Generate);
+  EXPECT_EQ(gemini.model.id, default_model_id("gemini"));
+  EXPECT_EQ(gemini.service, "Google Gemini");
+  EXPECT_EQ(gemini.short_service, "Gemini");
+  EXPECT_FALSE(gemini.can.mask);
+  EXPECT_EQ(gemini.can.max_references, gemini.model.max_input_images) << "generating: all of them are references";
+
+  // A model that only generates is refused for edits before the key is looked for.
+  JobSettings imagen = settings("imagen", "imagen-4.0-generate-001");
+  imagen.api_key.clear();
+  g_setenv("GENFILL_NO_KEYRING", "1", TRUE);
+  for (const char *var : {"GEMINI_API_KEY", "GOOGLE_API_KEY"}) g_unsetenv(var);
+  try {
+    prepare(imagen, Task::Edit);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << e.message();
+    EXPECT_NE(std::string(e.message()).find("only creates new pictures"), std::string::npos) << e.message();
+  }
+  try {  // generating, it only lacks the key
+    prepare(imagen, Task::Generate);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::MissingKey) << e.message();
+  }
+  // Unknown services and nonsense counts.
+  try {
+    prepare(settings("nobody", ""), Task::Edit);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    const std::string said = e.message();
+    EXPECT_EQ(said.rfind("Unknown provider \"nobody\". Choose one of: ", 0), 0u) << said;
+    for (const ServiceInfo &service : services()) EXPECT_TRUE(names(said, service.name)) << said;
+  }
+  JobSettings many = settings("gemini", "");
+  many.variations = 11;
+  EXPECT_THROW(prepare(many, Task::Edit), Error);
+  EXPECT_EQ(server.request_count(), 0u) << "nothing sent";
+}
+
+// ---------- run_edit(): the core plans, asks the host for the region, and keeps the conversation ----------
+
+TEST_F(JobTest, AnEditAsksTheHostOnlyForThePlannedRegion) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  const PreparedJob job = prepare(s, Task::Edit);
+  PatternSource source(1600, 1200, Rect{600, 500, 300, 200});
+  const EditResult r = run_edit(job, {}, source);
+  ASSERT_EQ(source.reads.size(), 1u) << "read once";
+  EXPECT_EQ(source.reads[0].region, r.plan.region);
+  EXPECT_EQ(source.reads[0].width, r.plan.region.w) << "at its own size";
+  EXPECT_EQ(source.reads[0].height, r.plan.region.h);
+  EXPECT_EQ(r.plan.region, plan_region(1600, 1200, Rect{600, 500, 300, 200}, job.model).region);
+  EXPECT_LT(r.plan.region.w, 1600) << "not the whole picture";
+  EXPECT_TRUE(r.plan.region.x <= 600 && r.plan.region.y <= 500 && r.plan.region.right() >= 900 &&
+              r.plan.region.bottom() >= 700)
+      << "covers the selection";
+  ASSERT_TRUE(r.selection);
+  EXPECT_EQ(r.selection->width, r.plan.region.w);
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(r.images[0].width, r.plan.region.w);
+  EXPECT_GT(r.upload_bytes, 0u);
+
+  // A wider context asks for more around the selection.
+  EditInput wide;
+  wide.context = 1.0;
+  PatternSource again(1600, 1200, Rect{600, 500, 300, 200});
+  const EditResult w = run_edit(job, wide, again);
+  EXPECT_GT(w.plan.region.w, r.plan.region.w);
+
+  // An empty prompt: nothing read, nothing sent.
+  server.reset();
+  s.prompt.clear();
+  PatternSource unread(800, 600);
+  EXPECT_THROW(run_edit(prepare(s, Task::Edit), {}, unread), Error);
+  EXPECT_TRUE(unread.reads.empty());
+  EXPECT_EQ(server.request_count(), 0u);
+}
+
+TEST_F(JobTest, AHostsPictureIsCroppedToTheRegionAndCompositedBack) {
+  const int w = 640, h = 480;
+  const Image picture = pattern(w, h);
+  std::optional<Mask> mask = Mask(w, h, 0);
+  for (int y = 200; y < 260; ++y)
+    for (int x = 300; x < 380; ++x) mask->at(x, y) = 255;
+  PictureSource source(picture, mask);
+  EXPECT_EQ(source.width(), w);
+  EXPECT_EQ(source.selection(), (Rect{300, 200, 80, 60}));
+  const Rect r{250, 150, 200, 150};
+  const RegionPixels px = source.read(r, r.w, r.h);
+  EXPECT_EQ(px.pixels.pixels, crop(picture, r).pixels);
+  ASSERT_TRUE(px.selection);
+  EXPECT_EQ(px.selection->values, crop(*mask, r).values);
+  const RegionPixels half = source.read(r, r.w / 2, r.h / 2);
+  EXPECT_EQ(half.pixels.width, r.w / 2);
+  EXPECT_EQ(half.selection->height, r.h / 2);
+
+  const EditResult e = run_edit(prepare(settings("gemini", ""), Task::Edit), {}, source);
+  const Image whole = composite_result(picture, e, 0, 4);
+  EXPECT_EQ(whole.pixels, composite_result(picture, e.images[0], e.plan, e.selection, 4).pixels);
+  EXPECT_EQ(whole.width, w);
+  EXPECT_EQ(std::vector<uint8_t>(whole.at(0, 0), whole.at(0, 0) + 4), std::vector<uint8_t>(picture.at(0, 0), picture.at(0, 0) + 4))
+      << "outside the selection, as it was";
+}
+
+TEST_F(JobTest, TheCoreSavesTheConversationAndContinuesIt) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  const PreparedJob job = prepare(s, Task::Edit);
+  PatternSource first_source(800, 600);
+  const EditResult first = run_edit(job, {}, first_source);
+  ASSERT_TRUE(is_conversation_id(first.conversation)) << first.conversation;
+  EXPECT_TRUE(server.requests().at(0).history_prompts.empty());
+
+  // The next step names it: its earlier turn goes with the request, under the same id.
+  server.reset();
+  EditInput next;
+  next.conversation = first.conversation;
+  int gone = 0;
+  next.conversation_gone = [&] { ++gone; };
+  PatternSource second_source(800, 600);
+  const EditResult second = run_edit(job, next, second_source);
+  EXPECT_EQ(gone, 0);
+  EXPECT_EQ(second.conversation, first.conversation);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].history_prompts, std::vector<std::string>{"paint it"});
+
+  // A conversation gone from the cache: the host is told, and the edit starts afresh.
+  server.reset();
+  next.conversation = std::string(32, 'a');
+  PatternSource third_source(800, 600);
+  const EditResult third = run_edit(job, next, third_source);
+  EXPECT_EQ(gone, 1);
+  EXPECT_TRUE(server.requests().at(0).history_prompts.empty());
+  EXPECT_TRUE(is_conversation_id(third.conversation));
+  EXPECT_NE(third.conversation, first.conversation);
 }
 
 // ---------- which models a service serves: core/served against the fake ----------

@@ -274,7 +274,7 @@ TEST(ImagenRequest, PicturesAreRefusedInPlainWords) {
   EXPECT_TRUE(build_failure(imagen(), req).thrown) << "a mask alone is an edit too";
 }
 
-// The edit job refuses before resolving anything: no key lookup, no request.
+// An edit is refused while it is prepared, before the key is looked for: no request.
 TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
   g_unsetenv("GEMINI_API_KEY");
   g_unsetenv("GOOGLE_API_KEY");
@@ -285,30 +285,20 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
   for (const char *model : {"imagen-4.0-generate-001", "imagen-3.0-generate-002", "imagen-7-unknown"}) {
     s.model = model;
     try {
-      check_edit_supported(s);
+      prepare(s, Task::Edit);
       ADD_FAILURE() << "accepted an edit with " << model;
     } catch (const Error &e) {
-      EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
-      EXPECT_TRUE(contains(e.message(), "only creates new pictures")) << e.message();
-    }
-    Plan plan;
-    plan.region = plan.content = Rect{0, 0, 8, 8};
-    try {
-      run_edit(s, plan, Image(8, 8), std::nullopt, {});
-      ADD_FAILURE() << "run_edit accepted an edit with " << model;
-    } catch (const Error &e) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << "not missing-key: " << e.message();
+      EXPECT_TRUE(contains(e.message(), "only creates new pictures")) << e.message();
     }
   }
   // Without a model (Imagen has no default any more: every one was retired): what its models can
   // do still decides, before anything else (no key is looked for).
   s.model.clear();
   {
-    Plan plan;
-    plan.region = plan.content = Rect{0, 0, 8, 8};
     try {
-      run_edit(s, plan, Image(8, 8), std::nullopt, {});
-      ADD_FAILURE() << "run_edit accepted an edit without a model";
+      prepare(s, Task::Edit);
+      ADD_FAILURE() << "accepted an edit without a model";
     } catch (const Error &e) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << "not missing-key: " << e.message();
       EXPECT_TRUE(contains(e.message(), "only creates new pictures")) << e.message();
@@ -319,7 +309,7 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
   s.model = "imagen-4.0-generate-001";
   s.api_key = kKey;
   try {
-    run_generate(s, "1:1", 0, 0, {Image(8, 8)});
+    run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {Image(8, 8)});
     ADD_FAILURE() << "accepted reference pictures";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
@@ -330,7 +320,7 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
   s.model.clear();
   s.api_key.clear();
   try {
-    run_generate(s, "1:1", 0, 0, {});
+    run_generate(prepare(s, Task::Generate), "1:1", 0, 0, {});
     ADD_FAILURE() << "generated without a model";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << "not missing-key: " << e.message();
@@ -338,12 +328,19 @@ TEST(ImagenJob, EditIsRefusedBeforeAnythingIsSent) {
     EXPECT_TRUE(contains(e.message(), "Name the model")) << e.message();
   }
   // Models that edit pass.
+  s.api_key = kKey;
   for (const char *p : {"gemini", "openai", "openai-chat"}) {
     s.provider = p;
-    EXPECT_NO_THROW(check_edit_supported(s)) << p;
+    EXPECT_NO_THROW(prepare(s, Task::Edit)) << p;
   }
   s.provider = "nobody";
-  EXPECT_NO_THROW(check_edit_supported(s)) << "resolve() reports unknown providers";
+  try {
+    prepare(s, Task::Edit);
+    ADD_FAILURE() << "accepted an unknown provider";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_TRUE(contains(e.message(), "Unknown provider")) << e.message();
+  }
 }
 
 // ---------------- Imagen answers: every fixture ----------------
