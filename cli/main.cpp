@@ -21,12 +21,10 @@
 #include <unistd.h>
 
 #include "core/catalog/models.hpp"
-#include "core/conversation/conversation.hpp"
 #include "core/edit/job.hpp"
+#include "core/edit/services.hpp"
 #include "core/image/image.hpp"
 #include "core/keys/keys.hpp"
-#include "core/plan/plan.hpp"
-#include "core/providers/provider.hpp"
 #include "core/served/served.hpp"
 #include "core/util/day.hpp"
 #include "core/util/error.hpp"
@@ -476,64 +474,52 @@ int cmd_edit(int argc, char **argv) {
     JobSettings s = settings_from(c);
     s.seam = raw ? seam::Options::raw()
                  : seam::Options{!no_register, !no_colours, !no_blend};
-    check_edit_supported(s);            // a model that only generates: say so before anything else
-    ResolvedJob resolved = resolve(s);  // fail early on a bad provider, model or key
-    s.api_key = resolved.api_key;
-    std::optional<Conversation> conversation;
+    // A bad provider, model or key, or a model that only generates: said before anything is read.
+    const PreparedJob job = prepare(s, Task::Edit);
+    EditInput edit;
+    edit.context = context / 100.0;
     if (continue_id) {
-      if (!valid_conversation_id(continue_id))
+      if (!is_conversation_id(continue_id))
         throw Error(ErrorCode::InvalidInput,
                     format(_("\"%s\" is not a conversation id: give the id that --json printed."), continue_id));
-      conversation = load_conversation(continue_id);
-      if (conversation) s.history = conversation->turns;
-      else if (!c.quiet)
-        std::fprintf(stderr, "%s\n",
-                     _("The earlier steps of this conversation are gone from the cache: this edit starts afresh "
-                       "from the picture as it is."));
+      edit.conversation = continue_id;
+      if (!c.quiet)
+        edit.conversation_gone = [] {
+          std::fprintf(stderr, "%s\n",
+                       _("The earlier steps of this conversation are gone from the cache: this edit starts afresh "
+                         "from the picture as it is."));
+        };
     }
 
     Image input = load_image_file(argv[1]);
     std::optional<Mask> mask;
-    Rect selection;
     if (mask_path) {
       Mask m = load_mask_file(mask_path);
       if (m.width != input.width || m.height != input.height)
         throw Error(ErrorCode::InvalidInput, format(_("The mask is %dx%d but the picture is %dx%d; they must match."),
                                                     m.width, m.height, input.width, input.height));
-      selection = mask_bounds(m);
-      if (selection.empty())
+      if (mask_bounds(m).empty())
         throw Error(ErrorCode::InvalidInput, _("The mask selects nothing: paint the area to change in white."));
       mask = std::move(m);
     }
-    std::vector<Image> references;
-    for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
+    for (gchar **r = refs; r && *r; ++r) edit.references.push_back(load_image_file(*r));
     cancel.check();
 
-    Plan plan = plan_region(input.width, input.height, selection, resolved.model,
-                            PlanOptions{context / 100.0, 32});
-    Image region = crop(input, plan.region);
-    std::optional<Mask> region_mask;
-    if (mask) region_mask = crop(*mask, plan.region);
-
-    JobResult result;
+    PictureSource source(input, mask);
+    EditResult result;
     {
       Reporter reporter(c.quiet);
-      result = run_edit(s, plan, region, region_mask, references, cancel.c,
-                        [&](const Progress &p) { reporter.stage(p); });
+      result = run_edit(job, edit, source, cancel.c, [&](const Progress &p) { reporter.stage(p); });
     }
     cancel.check();
-    std::string why;
-    const std::string conversation_id = remember_exchange(std::move(conversation), result.provider, result.model,
-                                                          result.user_turn, result.model_turn, &why);
-    if (conversation_id.empty()) g_debug("conversation not saved: %s", why.c_str());
     for (const seam::Report &sr : result.seam) g_debug("seam: %s (%.0f ms)", sr.summary().c_str(), sr.seconds * 1000);
     std::vector<Image> outputs;
-    for (const Image &r : result.images) outputs.push_back(composite_result(input, r, plan, region_mask, feather_px));
+    for (size_t i = 0; i < result.images.size(); ++i) outputs.push_back(composite_result(input, result, i, feather_px));
     if (outputs.size() < names.size()) names.resize(outputs.size());
     write_all(outputs, names, cancel, c.force);
     if (!result.text.empty() && !c.json)
       std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
-    if (c.json) print_success_json("edit", result, names, plan.region, conversation_id);
+    if (c.json) print_success_json("edit", result, names, result.plan.region, result.conversation);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
     return kExitOk;
   } catch (const UsageError &e) {
@@ -589,14 +575,14 @@ int cmd_generate(int argc, char **argv) {
     Cancel cancel;  // from here on Ctrl-C stops whatever is under way, and nothing is written
     JobSettings s = settings_from(c);
     s.transparent = transparent;
-    s.api_key = resolve(s).api_key;
+    const PreparedJob job = prepare(s, Task::Generate);
     std::vector<Image> references;
     for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
     cancel.check();
     JobResult result;
     {
       Reporter reporter(c.quiet);
-      result = run_generate(s, aspect ? aspect : "", w, h, references, cancel.c,
+      result = run_generate(job, aspect ? aspect : "", w, h, references, cancel.c,
                             [&](const Progress &p) { reporter.stage(p); });
     }
     cancel.check();
@@ -751,15 +737,16 @@ int cmd_providers(int argc, char **argv) {
     const std::vector<ModelInfo> &models = known_models();
     GPtr<JsonBuilder> b = adopt(json_builder_new());
     json_builder_begin_array(b.get());
-    for (const Provider *p : all_providers()) {
-      const std::optional<FoundKey> key = find_api_key(*p);  // whether one is set; never printed
-      const std::vector<std::string> vars = p->key_env_vars();
-      std::string default_id = default_model_id(p->name());
+    for (const ServiceInfo &service : services()) {
+      const ServiceInfo *p = &service;
+      const std::optional<FoundKey> key = find_service_key(service);  // whether one is set; never printed
+      const std::vector<std::string> &vars = p->key_env_vars;
+      std::string default_id = default_model_id(p->name);
       json_builder_begin_object(b.get());
-      json_member(b.get(), "name", std::string(p->name()));
-      json_member(b.get(), "display_name", std::string(p->display_name()));
+      json_member(b.get(), "name", p->name);
+      json_member(b.get(), "display_name", p->display_name);
       json_flag(b.get(), "available", true);
-      json_member(b.get(), "endpoint", std::string(p->default_base_url()));
+      json_member(b.get(), "endpoint", p->base_url);
       json_member(b.get(), "default_model", default_id);
       json_builder_set_member_name(b.get(), "key_env_vars");
       json_builder_begin_array(b.get());
@@ -770,9 +757,9 @@ int cmd_providers(int argc, char **argv) {
       if (!json) {
         std::string var_list;
         for (size_t i = 0; i < vars.size(); ++i) var_list += (i ? _(" or ") : "") + vars[i];
-        std::printf("%s — %s\n  %s\n  %s\n  %s\n", std::string(p->name()).c_str(),
-                    std::string(p->display_name()).c_str(),
-                    format(_("endpoint: %s"), std::string(p->default_base_url()).c_str()).c_str(),
+        std::printf("%s — %s\n  %s\n  %s\n  %s\n", p->name.c_str(),
+                    p->display_name.c_str(),
+                    format(_("endpoint: %s"), p->base_url.c_str()).c_str(),
                     format(_("key: %s (or the desktop keyring): %s"), var_list.c_str(),
                            key ? format(_("set, from %s"), key->source.c_str()).c_str() : _("not set"))
                         .c_str(),
@@ -781,7 +768,7 @@ int cmd_providers(int argc, char **argv) {
       json_builder_set_member_name(b.get(), "models");
       json_builder_begin_array(b.get());
       for (const ModelInfo &m : models) {
-        if (m.provider != p->name()) continue;
+        if (m.provider != p->name) continue;
         model_json(b.get(), m);
         if (!json) model_text(m);
       }
@@ -792,7 +779,7 @@ int cmd_providers(int argc, char **argv) {
     // listed as unavailable, so the catalog can run ahead of the code.
     std::vector<std::string> others;
     for (const ModelInfo &m : models)
-      if (!find_provider(m.provider) && std::find(others.begin(), others.end(), m.provider) == others.end())
+      if (!find_service(m.provider) && std::find(others.begin(), others.end(), m.provider) == others.end())
         others.push_back(m.provider);
     if (!json && !others.empty()) std::printf("%s\n", _("In the model list, for services this genfill cannot reach:"));
     for (const std::string &name : others) {
@@ -877,7 +864,7 @@ int cmd_models(int argc, char **argv) {
       throw Error(ErrorCode::InvalidInput, _("--timeout must be more than 0 and at most 3600 seconds."));
     std::vector<std::string> names;
     if (provider) names.push_back(provider);
-    else for (const Provider *p : all_providers()) names.push_back(std::string(p->name()));
+    else for (const ServiceInfo &p : services()) names.push_back(p.name);
     Cancel cancel;
     GPtr<JsonBuilder> b = adopt(json_builder_new());
     json_builder_begin_array(b.get());
@@ -926,7 +913,7 @@ int cmd_models(int argc, char **argv) {
 // The key from standard input: on a terminal one line typed without echo, otherwise the whole
 // input (one key, surrounding blanks and the final newline dropped). Never from an argument: it
 // would show in `ps` and the shell's history.
-std::string read_key(const Provider &p) {
+std::string read_key(const ServiceInfo &p) {
   constexpr size_t kMaxKey = 16 * 1024;
   std::string key;
   if (isatty(STDIN_FILENO)) {
@@ -939,7 +926,7 @@ std::string read_key(const Provider &p) {
       silent.c_lflag &= ~tcflag_t(ECHO);
       tcsetattr(STDIN_FILENO, TCSANOW, &silent);
     }
-    std::fprintf(stderr, "%s", format(_("API key for %s (it will not show): "), std::string(p.display_name()).c_str()).c_str());
+    std::fprintf(stderr, "%s", format(_("API key for %s (it will not show): "), p.display_name.c_str()).c_str());
     std::fflush(stderr);
     for (int c; (c = std::getchar()) != EOF && c != '\n' && key.size() <= kMaxKey;) key += char(c);
     if (quiet) tcsetattr(STDIN_FILENO, TCSANOW, &old);
@@ -956,14 +943,6 @@ std::string read_key(const Provider &p) {
     throw Error(ErrorCode::InvalidInput, _("That is not one API key (it holds blanks, several lines or control "
                                            "characters): nothing was stored."));
   return key;
-}
-
-const Provider &provider_named(const char *name) {
-  if (const Provider *p = find_provider(name ? name : "")) return *p;
-  std::string names;
-  for (const Provider *q : all_providers()) names += (names.empty() ? "" : ", ") + std::string(q->name());
-  throw Error(ErrorCode::InvalidInput, format(_("Unknown provider \"%s\". Choose one of: %s."), name ? name : "",
-                                              names.c_str()));
 }
 
 int cmd_key(int argc, char **argv) {
@@ -988,29 +967,30 @@ int cmd_key(int argc, char **argv) {
   g_log_writer_default_set_use_stderr(TRUE);
   try {
     if (action == "set") {
-      const Provider &p = provider_named(argv[2]);
-      keyring_store(std::string(p.name()), read_key(p));
+      const ServiceInfo &p = service_named(argv[2]);
+      keyring_store(p.name, read_key(p));
       std::fprintf(stderr, "%s\n", format(_("Stored the key for %s in the desktop keyring."),
-                                          std::string(p.display_name()).c_str()).c_str());
+                                          p.display_name.c_str()).c_str());
       return kExitOk;
     }
     if (action == "delete") {
-      const Provider &p = provider_named(argv[2]);
-      const bool removed = keyring_delete(std::string(p.name()));
+      const ServiceInfo &p = service_named(argv[2]);
+      const bool removed = keyring_delete(p.name);
       std::fprintf(stderr, "%s\n",
                    format(removed ? _("Removed the key for %s from the desktop keyring.")
                                   : _("The desktop keyring held no key for %s."),
-                          std::string(p.display_name()).c_str()).c_str());
+                          p.display_name.c_str()).c_str());
       return kExitOk;
     }
     GPtr<JsonBuilder> b = adopt(json_builder_new());
     json_builder_begin_array(b.get());
-    for (const Provider *p : all_providers()) {
+    for (const ServiceInfo &service : services()) {
+      const ServiceInfo *p = &service;
       std::string problem;
-      const bool stored = keyring_lookup(std::string(p->name()), &problem).has_value();  // never printed
-      const std::optional<FoundKey> found = find_api_key(*p);
+      const bool stored = keyring_lookup(p->name, &problem).has_value();  // never printed
+      const std::optional<FoundKey> found = find_service_key(service);
       json_builder_begin_object(b.get());
-      json_member(b.get(), "provider", std::string(p->name()));
+      json_member(b.get(), "provider", p->name);
       json_flag(b.get(), "key_set", found.has_value());
       if (found) json_member(b.get(), "source", found->source);
       json_member(b.get(), "keyring", std::string(stored ? "stored" : problem.empty() ? "none" : "unavailable"));
@@ -1020,7 +1000,7 @@ int cmd_key(int argc, char **argv) {
       const std::string where = !found                    ? std::string(_("no key"))
                                 : found->source == "keyring" ? std::string(_("key from the desktop keyring"))
                                                           : format(_("key from %s"), found->source.c_str());
-      std::printf("%-12s %s%s\n", std::string(p->name()).c_str(), where.c_str(),
+      std::printf("%-12s %s%s\n", p->name.c_str(), where.c_str(),
                   stored && found && found->source != "keyring"
                       ? (std::string("; ") + _("another is stored in the keyring")).c_str()
                       : "");
