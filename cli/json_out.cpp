@@ -1,0 +1,117 @@
+// genfill — command line: what happened, as JSON on stdout (--json).
+#include <cstdio>
+
+#include "cli/cli.hpp"
+#include "core/util/gobj.hpp"
+
+namespace genfill::cli {
+
+void json_usage(JsonBuilder *b, const Usage &u) {
+  json_builder_set_member_name(b, "usage");
+  json_builder_begin_object(b);
+  auto member = [b](const char *name, int64_t v) {
+    if (v < 0) return;
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+  };
+  member("input_tokens", u.input_tokens);
+  member("output_tokens", u.output_tokens);
+  member("total_tokens", u.total_tokens);
+  json_builder_end_object(b);
+}
+
+void print_json(JsonBuilder *b) {
+  GPtr<JsonGenerator> gen = adopt(json_generator_new());
+  json_generator_set_pretty(gen.get(), TRUE);
+  JsonNode *root = json_builder_get_root(b);
+  json_generator_set_root(gen.get(), root);
+  GCharPtr text(json_generator_to_data(gen.get(), nullptr));
+  json_node_unref(root);
+  std::printf("%s\n", text.get());
+}
+
+void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
+                        const std::optional<Rect> &region, const std::string &conversation) {
+  GPtr<JsonBuilder> b = adopt(json_builder_new());
+  json_builder_begin_object(b.get());
+  json_builder_set_member_name(b.get(), "command");
+  json_builder_add_string_value(b.get(), command);
+  json_builder_set_member_name(b.get(), "provider");
+  json_builder_add_string_value(b.get(), r.provider.c_str());
+  json_builder_set_member_name(b.get(), "model");
+  json_builder_add_string_value(b.get(), r.model.c_str());
+  json_builder_set_member_name(b.get(), "files");
+  json_builder_begin_array(b.get());
+  for (const std::string &f : files) json_builder_add_string_value(b.get(), f.c_str());
+  json_builder_end_array(b.get());
+  if (region) {
+    json_builder_set_member_name(b.get(), "region");
+    json_builder_begin_object(b.get());
+    const char *names[] = {"x", "y", "width", "height"};
+    int values[] = {region->x, region->y, region->w, region->h};
+    for (int i = 0; i < 4; ++i) {
+      json_builder_set_member_name(b.get(), names[i]);
+      json_builder_add_int_value(b.get(), values[i]);
+    }
+    json_builder_end_object(b.get());
+  }
+  json_builder_set_member_name(b.get(), "text");
+  json_builder_add_string_value(b.get(), r.text.c_str());
+  json_builder_set_member_name(b.get(), "finish_reason");
+  json_builder_add_string_value(b.get(), r.finish_reason.c_str());
+  json_usage(b.get(), r.usage);
+  if (!conversation.empty()) {
+    json_builder_set_member_name(b.get(), "conversation");
+    json_builder_add_string_value(b.get(), conversation.c_str());
+  }
+  if (!r.seam.empty()) {  // what the seam correction found, one entry per file
+    json_builder_set_member_name(b.get(), "seam");
+    json_builder_begin_array(b.get());
+    for (const seam::Report &sr : r.seam) {
+      json_builder_begin_object(b.get());
+      json_builder_set_member_name(b.get(), "registered");
+      json_builder_add_boolean_value(b.get(), sr.registered);
+      const char *names[] = {"dx", "dy", "scale"};
+      double values[] = {sr.dx, sr.dy, sr.scale};
+      for (int i = 0; i < 3; ++i) {
+        json_builder_set_member_name(b.get(), names[i]);
+        json_builder_add_double_value(b.get(), values[i]);
+      }
+      json_builder_set_member_name(b.get(), "colour_matched");
+      json_builder_add_boolean_value(b.get(), sr.colour_matched);
+      json_builder_set_member_name(b.get(), "gain");
+      json_builder_begin_array(b.get());
+      for (double g : sr.gain) json_builder_add_double_value(b.get(), g);
+      json_builder_end_array(b.get());
+      json_builder_set_member_name(b.get(), "offset");
+      json_builder_begin_array(b.get());
+      for (double o : sr.offset) json_builder_add_double_value(b.get(), o);
+      json_builder_end_array(b.get());
+      json_builder_set_member_name(b.get(), "blended");
+      json_builder_add_boolean_value(b.get(), sr.blended);
+      json_builder_set_member_name(b.get(), "note");
+      json_builder_add_string_value(b.get(), sr.note.c_str());
+      json_builder_set_member_name(b.get(), "seconds");
+      json_builder_add_double_value(b.get(), sr.seconds);
+      json_builder_end_object(b.get());
+    }
+    json_builder_end_array(b.get());
+  }
+  json_builder_end_object(b.get());
+  print_json(b.get());
+}
+
+void json_member(JsonBuilder *b, const char *name, const std::string &v) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_string_value(b, v.c_str());
+}
+void json_member(JsonBuilder *b, const char *name, int64_t v) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_int_value(b, v);
+}
+void json_flag(JsonBuilder *b, const char *name, bool v) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_boolean_value(b, v);
+}
+
+}  // namespace genfill::cli
