@@ -651,6 +651,27 @@ TEST_F(JobTest, TheCoreSavesTheConversationAndContinuesIt) {
   EXPECT_NE(third.conversation, first.conversation);
 }
 
+// What hosts learn of the services and conversations through core/edit, without the providers.
+TEST(Services, HostsSeeEveryServiceWithItsNamesAndKeyVariables) {
+  const ServiceInfo *gemini = find_service("gemini");
+  ASSERT_TRUE(gemini);
+  EXPECT_EQ(gemini->display_name, "Google Gemini");
+  EXPECT_EQ(gemini->short_name, "Gemini");
+  EXPECT_EQ(gemini->key_env_vars.at(0), "GEMINI_API_KEY");
+  EXPECT_EQ(key_variables_text(*gemini), "GEMINI_API_KEY or GOOGLE_API_KEY");
+  EXPECT_EQ(&service_named("openai"), find_service("openai"));
+  EXPECT_FALSE(find_service("nobody"));
+  EXPECT_THROW(service_named("nobody"), Error);
+  for (const ServiceInfo &s : services()) {
+    EXPECT_FALSE(s.display_name.empty()) << s.name;
+    EXPECT_EQ(s.base_url.rfind("https://", 0), 0u) << s.name;
+  }
+  EXPECT_TRUE(is_conversation_id(std::string(32, 'a')));
+  EXPECT_FALSE(is_conversation_id("../x"));
+  EXPECT_EQ(conversation_of_record("{\"conversation\": \"" + std::string(32, 'b') + "\"}"), std::string(32, 'b'));
+  EXPECT_EQ(conversation_of_record("{\"conversation\": \"../../etc\"}"), "");
+}
+
 // ---------- which models a service serves: core/served against the fake ----------
 
 // g_get_user_cache_dir() reads XDG_CACHE_HOME once per process: one fresh folder for the whole
