@@ -5,8 +5,11 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,13 +20,11 @@
 
 #include "core/catalog/models.hpp"
 #include "core/served/served.hpp"
-#include "core/conversation/conversation.hpp"
 #include "core/edit/endpoint.hpp"
 #include "core/edit/job.hpp"
+#include "core/edit/services.hpp"
 #include "core/image/image.hpp"
 #include "core/keys/keys.hpp"
-#include "core/plan/plan.hpp"
-#include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
@@ -70,12 +71,6 @@ std::string short_prompt(const std::string &prompt, size_t max_chars = 40) {
   std::string cut(p.c_str(), size_t(end - p.c_str()));
   if (size_t sp = cut.rfind(' '); sp != std::string::npos && sp > max_chars / 2) cut.resize(sp);
   return cut + "…";
-}
-
-std::string short_service(const Provider *p) {
-  std::string name(p ? p->display_name() : "the service");
-  if (auto sp = name.rfind(' '); sp != std::string::npos) name = name.substr(sp + 1);
-  return name;
 }
 
 // Whether this run may show windows: always when interactive; when repeating with the last
@@ -456,7 +451,7 @@ std::string layer_conversation(GimpDrawable *drawable) {
   if (!p) return {};
   guint32 size = 0;
   const char *data = static_cast<const char *>(gimp_parasite_get_data(p, &size));
-  std::string id = data ? conversation_in_record(std::string_view(data, size)) : std::string();
+  std::string id = data ? conversation_of_record(std::string_view(data, size)) : std::string();
   gimp_parasite_free(p);
   return id;
 }
@@ -555,18 +550,16 @@ private:
 // ---------- the API key ----------
 
 // Asks for a key when none is set up (interactive only). Returns "" when the user cancels.
-std::string ask_for_key(const Provider &provider) {
-  std::string title = format(_("API key for %s"), std::string(provider.display_name()).c_str());
+std::string ask_for_key(const ServiceInfo &service) {
+  std::string title = format(_("API key for %s"), service.display_name.c_str());
   GtkWidget *dlg = gimp_dialog_new(title.c_str(), "genfill-key", nullptr, GtkDialogFlags(0), nullptr, nullptr,
                                    _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, nullptr);
   GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
   gtk_container_set_border_width(GTK_CONTAINER(box), 12);
   gtk_box_set_spacing(GTK_BOX(box), 8);
-  std::string vars;
-  for (const std::string &v : provider.key_env_vars()) vars += (vars.empty() ? "" : _(" or ")) + v;
   GtkWidget *label = gtk_label_new(format(_("genfill needs an API key for %s. Paste it here, or set %s before "
                                            "starting GIMP."),
-                                         std::string(provider.display_name()).c_str(), vars.c_str())
+                                         service.display_name.c_str(), key_variables_text(service).c_str())
                                       .c_str());
   gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
   gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
@@ -587,7 +580,7 @@ std::string ask_for_key(const Provider &provider) {
     key = trim(gtk_entry_get_text(GTK_ENTRY(entry)));
     if (!key.empty() && gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(store))) {
       try {
-        keyring_store(std::string(provider.name()), key);
+        keyring_store(service.name, key);
       } catch (const Error &e) {
         gimp_message(e.message());  // the key is still used for this run
       }
@@ -598,19 +591,16 @@ std::string ask_for_key(const Provider &provider) {
 }
 
 // Provider, model and key resolved before any pixel is read; asks for a missing key when it can.
-ResolvedJob resolve_with_key(JobSettings &settings, bool ui) {
+PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task) {
   try {
-    ResolvedJob job = resolve(settings);
-    settings.api_key = job.api_key;
-    return job;
+    return prepare(settings, task);
   } catch (const Error &e) {
     if (e.code() != ErrorCode::MissingKey || !ui) throw;
-    const Provider *p = find_provider(settings.provider);
-    std::string key = p ? ask_for_key(*p) : "";
+    const ServiceInfo *service = find_service(settings.provider);
+    std::string key = service ? ask_for_key(*service) : "";
     if (key.empty()) throw Error(ErrorCode::Cancelled, _("Cancelled."));
     settings.api_key = key;
-    ResolvedJob job = resolve(settings);
-    return job;
+    return prepare(settings, task);
   }
 }
 
@@ -634,23 +624,23 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
 
 // The service rejected the key kept in the keyring: offer to forget it, so that the next run
 // asks for a new one instead of failing the same way.
-void offer_to_forget_key(const Provider &provider) {
+void offer_to_forget_key(const PreparedJob &job) {
   GtkWidget *dlg = gtk_message_dialog_new(nullptr, GtkDialogFlags(0), GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE, "%s",
                                           format(_("%s rejected the API key stored in your desktop keyring."),
-                                                 std::string(provider.display_name()).c_str())
+                                                 job.service.c_str())
                                               .c_str());
   gtk_message_dialog_format_secondary_text(GTK_MESSAGE_DIALOG(dlg), "%s",
                                            _("Forget it, and genfill will ask for a new key next time."));
   gtk_dialog_add_buttons(GTK_DIALOG(dlg), _("_Keep"), GTK_RESPONSE_CANCEL, _("_Forget the key"), GTK_RESPONSE_OK,
                          nullptr);
   gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_CANCEL);
-  gtk_window_set_title(GTK_WINDOW(dlg), format(_("API key for %s"), std::string(provider.display_name()).c_str()).c_str());
+  gtk_window_set_title(GTK_WINDOW(dlg), format(_("API key for %s"), job.service.c_str()).c_str());
   gimp_window_set_transient(GTK_WINDOW(dlg));
   const bool forget = gtk_dialog_run(GTK_DIALOG(dlg)) == GTK_RESPONSE_OK;
   gtk_widget_destroy(dlg);
   if (!forget) return;
   try {
-    keyring_delete(std::string(provider.name()));
+    keyring_delete(job.settings.provider);
   } catch (const Error &e) {
     gimp_message(e.message());
   }
@@ -658,10 +648,10 @@ void offer_to_forget_key(const Provider &provider) {
 
 // Runs a job while showing progress (and, interactively, a Cancel button).
 template <typename Job>
-JobResult while_waiting(bool ui, const ResolvedJob &job, Job &&run) {
+auto while_waiting(bool ui, const PreparedJob &job, Job &&run) {
   std::optional<Error> rejected;
   {
-    Waiting waiting(ui, format(_("Waiting for %s…"), short_service(job.provider).c_str()));
+    Waiting waiting(ui, format(_("Waiting for %s…"), job.short_service.c_str()));
     try {
       return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
     } catch (const Error &e) {
@@ -669,7 +659,7 @@ JobResult while_waiting(bool ui, const ResolvedJob &job, Job &&run) {
       rejected = e;
     }
   }  // the progress window is gone before the question comes
-  offer_to_forget_key(*job.provider);
+  offer_to_forget_key(job);
   throw *rejected;
 }
 
@@ -996,6 +986,70 @@ private:
   std::vector<std::pair<std::string, long>> peaks_;
 };
 
+// ---------- the edit's pixels: what the core asks for ----------
+
+// The layer's pixels (or what the user sees over it) within `bounds` (image coordinates), and the
+// selection: the core plans the region and asks for it once, at the size it is uploaded. Once
+// it is read, the new layers and their mask (the selection softened inwards, so nothing outside
+// it changes, made on another thread) are prepared while the service works.
+class LayerSource : public RegionSource {
+public:
+  using MakeLayers = std::function<std::unique_ptr<NewLayers>(Rect where, std::future<Mask> layer_mask)>;
+  LayerSource(GimpImage *image, GimpDrawable *drawable, Rect bounds, Rect selection, bool sample_merged,
+              StageClock &clock, MakeLayers make_layers, double feather_px)
+      : image_(image), drawable_(drawable), bounds_(bounds), selection_(selection), sample_merged_(sample_merged),
+        clock_(clock), make_layers_(std::move(make_layers)), feather_px_(feather_px) {}
+
+  int width() const override { return bounds_.w; }
+  int height() const override { return bounds_.h; }
+  Rect selection() const override { return selection_; }
+
+  RegionPixels read(const Rect &region, int out_w, int out_h) override {
+    clock_.mark("plan");
+    where_ = Rect{bounds_.x + region.x, bounds_.y + region.y, region.w, region.h};
+    const bool selected = !selection_.empty();
+    gint ox = 0, oy = 0;
+    gimp_drawable_get_offsets(drawable_, &ox, &oy);
+    std::optional<RegionRead> read;
+    if (sample_merged_ && !sole_plain_layer(image_, drawable_)) read = read_visible(image_, where_, selected, out_w, out_h);
+    if (!read)
+      read = read_region(drawable_, Rect{where_.x - ox, where_.y - oy, where_.w, where_.h}, selected ? image_ : nullptr,
+                         where_, out_w, out_h);
+    RegionPixels out{std::move(read->pixels), std::move(read->selection_scaled)};
+    selection_mask_ = std::move(read->selection);
+    read.reset();
+    clock_.mark("read");
+
+    std::future<Mask> layer_mask;
+    if (selection_mask_)
+      layer_mask = std::async(std::launch::async, [mask = &*selection_mask_, feather = feather_px_] {
+        return feather_inside(*mask, feather);
+      });
+    layers_ = make_layers_(where_, std::move(layer_mask));
+    layers_->prepare_while_waiting();
+    return out;
+  }
+
+  // Where the results go (image coordinates), and their layers; both once the region was read.
+  Rect where() const { return where_; }
+  NewLayers &layers() {
+    if (!layers_) throw std::logic_error("the region was never read");
+    return *layers_;
+  }
+  void drop_selection() { selection_mask_.reset(); }
+
+private:
+  GimpImage *image_;
+  GimpDrawable *drawable_;
+  Rect bounds_, selection_, where_;
+  bool sample_merged_;
+  StageClock &clock_;
+  MakeLayers make_layers_;
+  double feather_px_;
+  std::optional<Mask> selection_mask_;  // the selection over the region at full size, for the layers' mask
+  std::unique_ptr<NewLayers> layers_;   // after selection_mask_: gone first, its feathering awaited
+};
+
 // ---------- procedures ----------
 
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
@@ -1028,26 +1082,23 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     gboolean reg = TRUE, colours = TRUE, blend = TRUE, raw = FALSE;
     g_object_get(config, "register", &reg, "match-colours", &colours, "blend-seam", &blend, "raw", &raw, nullptr);
     settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
-    check_edit_supported(settings);  // a model that only generates: before asking for a key
-    ResolvedJob job = resolve_with_key(settings, ui);
-    std::vector<Image> references = read_references(config);
-
+    // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
+    settings.results_at_upload_scale = true;
+    // A model that only generates is said so before a key is asked for.
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
+    EditInput input;
+    input.references = read_references(config);
+    input.context = context / 100.0;
     // Layer by layer: a layer genfill made carries its conversation; its earlier turns go with
     // this request. Without the cache (the file came from elsewhere) it is a single turn.
-    std::optional<Conversation> conversation;
     if (continue_conversation) {
-      const std::string id = layer_conversation(drawable);
-      if (!id.empty()) {
-        conversation = load_conversation(id);
-        if (conversation) {
-          settings.history = conversation->turns;
-        } else {
-          const char *gone = _("The earlier steps of this layer's conversation are not on this computer: this edit "
-                               "starts afresh from the layer as it is.");
-          if (ui) gimp_message(gone);
-          else g_message("%s", gone);
-        }
-      }
+      input.conversation = layer_conversation(drawable);
+      input.conversation_gone = [ui] {
+        const char *gone = _("The earlier steps of this layer's conversation are not on this computer: this edit "
+                             "starts afresh from the layer as it is.");
+        if (ui) gimp_message(gone);
+        else g_message("%s", gone);
+      };
     }
 
     // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
@@ -1072,51 +1123,28 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
         throw Error(ErrorCode::InvalidInput, _("The selection does not touch this layer."));
       selection = Rect{x0 - bounds.x, y0 - bounds.y, x1 - x0, y1 - y0};
     }
-    Plan plan = plan_region(bounds.w, bounds.h, selection, job.model, PlanOptions{context / 100.0, 32});
-    Rect where{bounds.x + plan.region.x, bounds.y + plan.region.y, plan.region.w, plan.region.h};
-    clock.mark("plan");
+    LayerSource source(image, drawable, bounds, selection, sample_merged, clock,
+                       [&](Rect where, std::future<Mask> layer_mask) {
+                         return std::make_unique<NewLayers>(image, where, settings.variations,
+                                                            short_prompt(settings.prompt), std::move(layer_mask));
+                       },
+                       feather_px);
 
-    // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
-    settings.results_at_upload_scale = true;
-    const int cw = plan.content.w, ch = plan.content.h;
-    std::optional<RegionRead> read;
-    if (sample_merged && !sole_plain_layer(image, drawable)) read = read_visible(image, where, non_empty, cw, ch);
-    if (!read)
-      read = read_region(drawable, Rect{where.x - ox, where.y - oy, where.w, where.h}, non_empty ? image : nullptr,
-                         where, cw, ch);
-    std::optional<Image> pixels = std::move(read->pixels);
-    std::optional<Mask> selection_mask = std::move(read->selection), mask = std::move(read->selection_scaled);
-    read.reset();
-    clock.mark("read");
-
-    // The new layers and their mask (the selection softened inwards, so nothing outside it
-    // changes, made on another thread) are prepared while the service works.
-    std::future<Mask> layer_mask;
-    if (selection_mask)
-      layer_mask = std::async(std::launch::async, [&selection_mask, feather_px] {
-        return feather_inside(*selection_mask, feather_px);
-      });
-    NewLayers layers(image, where, settings.variations, short_prompt(settings.prompt), std::move(layer_mask));
-    layers.prepare_while_waiting();
-
-    JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
-      return run_edit(settings, plan, *pixels, mask, references, cancel, progress);
+    EditResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_edit(job, input, source, cancel, progress);
     });
     clock.mark("job");
     clock.add(result.timings);
-    std::string why;
-    const std::string conversation_id = remember_exchange(std::move(conversation), result.provider, result.model,
-                                                          result.user_turn, result.model_turn, &why);
-    if (conversation_id.empty()) g_debug("conversation not saved: %s", why.c_str());
 
+    NewLayers &layers = source.layers();
     layers.prepare();  // what the wait did not cover (nothing, when the service takes a while)
-    selection_mask.reset();
+    source.drop_selection();
     clock.mark("feather");
-    std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, conversation_id);
+    std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     clock.mark("insert");
     if (clock.enabled())
-      clock.write(kEdit, where, result.bytes_sent, encode_png(to_canvas(*pixels, plan)).size(), settings.variations);
+      clock.write(kEdit, source.where(), result.bytes_sent, result.upload_bytes, settings.variations);
     return layers_return(procedure, placed);
   });
 }
@@ -1133,7 +1161,7 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     gboolean transparent = FALSE;
     g_object_get(config, "transparent", &transparent, nullptr);
     settings.transparent = transparent;
-    ResolvedJob job = resolve_with_key(settings, ui);
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Generate);
     std::vector<Image> references = read_references(config);
     gboolean non_empty = FALSE;
     gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
@@ -1143,7 +1171,7 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     NewLayers layers(image, where, settings.variations, short_prompt(settings.prompt));
     layers.prepare_while_waiting();
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
-      return run_generate(settings, "", where.w, where.h, references, cancel, progress);
+      return run_generate(job, "", where.w, where.h, references, cancel, progress);
     });
     GimpDrawable *anchor = nullptr;
     if (drawables && drawables[0] && GIMP_IS_LAYER(drawables[0]) && !GIMP_IS_LAYER_MASK(drawables[0]))
@@ -1165,9 +1193,9 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
     std::string aspect = config_string(config, "aspect");
-    ResolvedJob job = resolve_with_key(settings, ui);
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Generate);
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
-      return run_generate(settings, aspect, 0, 0, {}, cancel, progress);
+      return run_generate(job, aspect, 0, 0, {}, cancel, progress);
     });
     const Image &img = result.images.front();
     GimpImage *image = gimp_image_new(img.width, img.height, GIMP_RGB);
@@ -1187,8 +1215,8 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
 GimpChoice *provider_choice() {
   GimpChoice *choice = gimp_choice_new();
   int id = 0;
-  for (const Provider *p : all_providers())
-    gimp_choice_add(choice, std::string(p->name()).c_str(), id++, std::string(p->display_name()).c_str(), nullptr);
+  for (const ServiceInfo &s : services())
+    gimp_choice_add(choice, s.name.c_str(), id++, s.display_name.c_str(), nullptr);
   return choice;
 }
 
