@@ -592,32 +592,6 @@ Image composite_result(const Image &original, const Image &result, const Plan &p
 
 namespace genfill {
 
-// ---------- the plug-in's earlier calls, until it moves to prepare() and a RegionSource ----------
-
-ResolvedJob resolve(const JobSettings &settings) {
-  const PreparedJob job = prepare(settings, Task::Generate);
-  return ResolvedJob{job.provider, job.model, job.base_url, job.settings.api_key, job.key_source};
-}
-
-void check_edit_supported(const JobSettings &settings) {
-  const Provider *provider = find_provider(settings.provider);
-  if (!provider) return;  // resolve() says which providers there are
-  check_edits(*provider, settings.model.empty() ? default_model_id(provider->name()) : settings.model);
-}
-
-JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region, const std::optional<Mask> &mask,
-                   const std::vector<Image> &references, GCancellable *cancel, const ProgressSink &progress) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const PreparedJob job = prepare(settings, Task::Edit);
-  check_edit_input(job, references);
-  return edit_region(job, plan, region, mask, references, seconds_since(t_start), cancel, progress);
-}
-
-JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
-                       const std::vector<Image> &references, GCancellable *cancel, const ProgressSink &progress) {
-  return run_generate(prepare(settings, Task::Generate), aspect, width, height, references, cancel, progress);
-}
-
 Image composite_result(const Image &original, const EditResult &edit, size_t index, double feather_px) {
   return composite_result(original, edit.images.at(index), edit.plan, edit.selection, feather_px);
 }

@@ -180,24 +180,6 @@ namespace genfill {
 // only, so pixels outside the selection stay exactly as they were.
 Image composite_result(const Image &original, const Image &result, const Plan &plan,
                        const std::optional<Mask> &region_mask, double feather_px);
-// ---------- the plug-in's earlier calls, until it moves to prepare() and a RegionSource ----------
-
-struct ResolvedJob {
-  const Provider *provider = nullptr;
-  ModelInfo model;
-  std::string base_url;
-  std::string api_key;
-  std::string key_source;
-};
-ResolvedJob resolve(const JobSettings &settings);
-void check_edit_supported(const JobSettings &settings);
-JobResult run_edit(const JobSettings &settings, const Plan &plan, const Image &region,
-                   const std::optional<Mask> &mask, const std::vector<Image> &references,
-                   GCancellable *cancel = nullptr, const ProgressSink &progress = {});
-JobResult run_generate(const JobSettings &settings, const std::string &aspect, int width, int height,
-                       const std::vector<Image> &references, GCancellable *cancel = nullptr,
-                       const ProgressSink &progress = {});
-
 // The same for one of an edit's results (region-sized: not results_at_upload_scale).
 Image composite_result(const Image &original, const EditResult &edit, size_t index, double feather_px);
 
