@@ -14,9 +14,7 @@ const Provider &openai_provider();
 const Provider &imagen_provider();
 const Provider &openai_chat_provider();
 
-// Shared by providers: Retry-After / retry-after-ms / x-should-retry, and the status codes
-// worth another try.
-RetryAdvice http_retry_advice(const HttpResponse &resp);
+// Shared by providers: the generic retry rules (http_retry_advice) are core/transport's.
 
 // Google's APIs (Gemini, Imagen): a google.rpc.Status error body read once: the status (a body
 // that is not JSON gives found = false), the code it means (an error inside a 200 carries its own),
