@@ -1,12 +1,10 @@
+// The interface's defaults, and what every provider file shares (common.hpp).
 #include "core/providers/provider.hpp"
-
-#include <functional>
 
 #include <glib.h>
 
-#include "core/providers/registry.hpp"
+#include "core/providers/common.hpp"
 #include "core/util/error.hpp"
-#include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
 namespace genfill {
@@ -50,39 +48,6 @@ ModelPage Provider::parse_model_list(const HttpResponse &resp) const {
               "no model list for " + std::string(name()), resp.status);
 }
 
-HttpRequest google_model_list_request(const std::string &base_url, const std::string &api_key,
-                                      const std::string &page_token) {
-  HttpRequest http;
-  http.method = "GET";
-  // The largest page Google serves: one or two calls for the whole list.
-  http.url = base_url + "/v1beta/models?pageSize=1000";
-  if (!page_token.empty()) {
-    GCharPtr token(g_uri_escape_string(page_token.c_str(), nullptr, FALSE));
-    http.url += std::string("&pageToken=") + token.get();
-  }
-  http.headers = {{"x-goog-api-key", api_key}};  // never in the URL
-  return http;
-}
-
-ModelPage google_model_list(const json::Doc &doc, const std::function<bool(const ServedModel &, JsonArray *)> &image) {
-  ModelPage page;
-  JsonObject *root = doc.object();
-  JsonArray *models = json::array(root, "models");
-  for (guint i = 0; models && i < json_array_get_length(models); ++i) {
-    JsonObject *m = json::element_object(models, i);
-    std::string id = json::string(m, "name");
-    if (id.rfind("models/", 0) == 0) id.erase(0, 7);
-    if (id.empty()) continue;
-    ServedModel served;
-    served.id = std::move(id);
-    served.display_name = json::string(m, "displayName");
-    served.image = image(served, json::array(m, "supportedGenerationMethods"));
-    page.models.push_back(std::move(served));
-  }
-  page.next_page = json::string(root, "nextPageToken");
-  return page;
-}
-
 HttpRequest bearer_get(std::string url, const std::string &api_key) {
   HttpRequest http;
   http.method = "GET";
@@ -101,48 +66,10 @@ bool has_word(JsonArray *words, const char *word) {
   return false;
 }
 
-GoogleError read_google_error(const HttpResponse &resp) {
-  GoogleError e;
-  e.st = json::read_rpc_status(resp.body);
-  const json::RpcStatus &st = e.st;
-  e.code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
-  e.message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
-  e.detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
-             (st.reason.empty() ? "" : " " + st.reason) + ": " +
-             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
-  return e;
-}
-
-RetryAdvice google_retry_advice(const HttpResponse &resp) {
-  RetryAdvice advice = http_retry_advice(resp);
-  if (!advice.retry) return advice;
-  const json::RpcStatus st = json::read_rpc_status(resp.body);
-  if (st.per_day_quota()) return RetryAdvice{false, -1};
-  if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
-  return advice;
-}
-
 std::string service_name(const Provider &p) {
   std::string name(p.display_name());
   if (name.rfind("Google ", 0) == 0) name.erase(0, 7);
   return name;
-}
-
-const std::vector<const Provider *> &all_providers() {
-  // One line per provider, in the order users see them.
-  static const std::vector<const Provider *> providers = {
-      &gemini_provider(),
-      &openai_provider(),
-      &imagen_provider(),
-      &openai_chat_provider(),
-  };
-  return providers;
-}
-
-const Provider *find_provider(std::string_view name) {
-  for (const Provider *p : all_providers())
-    if (p->name() == name) return p;
-  return nullptr;
 }
 
 }  // namespace genfill

@@ -104,8 +104,8 @@ public:
 // The service's name as users know it: "Gemini", "OpenAI", "Imagen", "Chat relay".
 std::string service_name(const Provider &p);
 
-// The registry: providers in a stable order. A provider's default model is the catalog's
-// (core/catalog), never the provider's own.
+// The registry (registry.cpp): providers in a stable order. A provider's default model is the
+// catalog's (core/catalog), never the provider's own.
 const std::vector<const Provider *> &all_providers();
 const Provider *find_provider(std::string_view name);  // nullptr when unknown
 
