@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include "core/util/gobj.hpp"
+
 namespace genfill {
 
 std::string HttpResponse::header(std::string_view name) const {
@@ -21,14 +23,12 @@ double seconds_until_http_date(const std::string &text) {
   int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
   char mon[4] = {};
   if (std::sscanf(text.c_str(), "%*3s, %d %3s %d %d:%d:%d GMT", &day, mon, &year, &hh, &mm, &ss) != 6) return -1;
-  GDateTime *when = nullptr;
+  GPtr<GDateTime> when;
   for (int m = 0; m < 12; ++m)
-    if (g_ascii_strcasecmp(mon, months[m]) == 0) when = g_date_time_new_utc(year, m + 1, day, hh, mm, ss);
+    if (g_ascii_strcasecmp(mon, months[m]) == 0) when = adopt(g_date_time_new_utc(year, m + 1, day, hh, mm, ss));
   if (!when) return -1;
-  GDateTime *now = g_date_time_new_now_utc();
-  double d = double(g_date_time_difference(when, now)) / G_USEC_PER_SEC;
-  g_date_time_unref(now);
-  g_date_time_unref(when);
+  GPtr<GDateTime> now = adopt(g_date_time_new_now_utc());
+  double d = double(g_date_time_difference(when.get(), now.get())) / G_USEC_PER_SEC;
   return d > 0 ? d : 0;
 }
 
