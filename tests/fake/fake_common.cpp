@@ -118,6 +118,43 @@ std::string png_chunk(const std::string &type, const std::string &data) {
   return be32(uint32_t(data.size())) + typed + be32(~c);
 }
 
+
+// The uploaded picture, drifted as a model would (see FakeReply::drift).
+Image drifted(const Image &in, int w, int h, const FakeReply &r) {
+  Image src = (in.width == w && in.height == h) ? in : scale(in, w, h);
+  if (!r.color.empty()) {
+    uint32_t rgb = 0;
+    parse_color(r.color, &rgb);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        double u = (x - w / 2.0) / (w * 0.3), v = (y - h / 2.0) / (h * 0.3);
+        if (u * u + v * v > 1) continue;
+        uint8_t *p = src.at(x, y);
+        double shade = 0.75 + 0.25 * std::sin(x * 0.05) * std::cos(y * 0.05);  // some texture
+        p[0] = uint8_t(std::clamp(((rgb >> 16) & 255) * shade, 0.0, 255.0));
+        p[1] = uint8_t(std::clamp(((rgb >> 8) & 255) * shade, 0.0, 255.0));
+        p[2] = uint8_t(std::clamp((rgb & 255) * shade, 0.0, 255.0));
+        p[3] = 255;
+      }
+  }
+  double g[3] = {r.drift_gain, r.drift_gain, r.drift_gain}, o[3] = {r.drift_offset, r.drift_offset, r.drift_offset};
+  return seam::apply_drift(src, r.drift_dx, r.drift_dy, r.drift_scale, g, o);
+}
+
+// A transparent background: an opaque ellipse of the colour in the middle (70 % of the size),
+// fully transparent around it, as GPT image models answer background=transparent.
+Image cutout(int w, int h, uint32_t rgb) {
+  Image img = solid(w, h, rgb);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double u = (x + 0.5 - w / 2.0) / (w * 0.35), v = (y + 0.5 - h / 2.0) / (h * 0.35);
+      if (u * u + v * v > 1) img.at(x, y)[3] = 0;
+    }
+  return img;
+}
+
+}  // namespace
+
 // A real 16000x16000 picture of one colour, as a service gone wrong might send: the first row
 // is coded as differences from the pixel to its left and every other row as "the same as the
 // row above", so the PNG is well under 1 MB while decoding it whole takes 1 GiB. Written row by
@@ -155,42 +192,6 @@ std::string bomb_png(uint32_t rgb) {
   const std::string ihdr = be32(side) + be32(side) + std::string{char(8), char(2), char(0), char(0), char(0)};
   return made[rgb] = "\x89PNG\r\n\x1a\n" + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) + png_chunk("IEND", "");
 }
-
-// The uploaded picture, drifted as a model would (see FakeReply::drift).
-Image drifted(const Image &in, int w, int h, const FakeReply &r) {
-  Image src = (in.width == w && in.height == h) ? in : scale(in, w, h);
-  if (!r.color.empty()) {
-    uint32_t rgb = 0;
-    parse_color(r.color, &rgb);
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        double u = (x - w / 2.0) / (w * 0.3), v = (y - h / 2.0) / (h * 0.3);
-        if (u * u + v * v > 1) continue;
-        uint8_t *p = src.at(x, y);
-        double shade = 0.75 + 0.25 * std::sin(x * 0.05) * std::cos(y * 0.05);  // some texture
-        p[0] = uint8_t(std::clamp(((rgb >> 16) & 255) * shade, 0.0, 255.0));
-        p[1] = uint8_t(std::clamp(((rgb >> 8) & 255) * shade, 0.0, 255.0));
-        p[2] = uint8_t(std::clamp((rgb & 255) * shade, 0.0, 255.0));
-        p[3] = 255;
-      }
-  }
-  double g[3] = {r.drift_gain, r.drift_gain, r.drift_gain}, o[3] = {r.drift_offset, r.drift_offset, r.drift_offset};
-  return seam::apply_drift(src, r.drift_dx, r.drift_dy, r.drift_scale, g, o);
-}
-
-// A transparent background: an opaque ellipse of the colour in the middle (70 % of the size),
-// fully transparent around it, as GPT image models answer background=transparent.
-Image cutout(int w, int h, uint32_t rgb) {
-  Image img = solid(w, h, rgb);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      const double u = (x + 0.5 - w / 2.0) / (w * 0.35), v = (y + 0.5 - h / 2.0) / (h * 0.35);
-      if (u * u + v * v > 1) img.at(x, y)[3] = 0;
-    }
-  return img;
-}
-
-}  // namespace
 
 // The picture an answer carries, base64, possibly broken on purpose.
 std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload,

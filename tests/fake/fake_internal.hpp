@@ -59,6 +59,8 @@ bool query_has(SoupServerMessage *msg, std::initializer_list<const char *> names
 
 // ---------- pictures (fake_common.cpp) ----------
 
+// A real 16000x16000 PNG of one colour, well under 1 MB (a decompression bomb); made once per colour.
+std::string bomb_png(uint32_t rgb);
 // The picture an answer carries, base64, possibly broken on purpose.
 std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr,
                         bool transparent = false);
