@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/providers/google.hpp"
 #include "core/providers/provider.hpp"
-#include "core/providers/registry.hpp"
 #include "core/util/error.hpp"
 
 namespace {
@@ -47,8 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   try {
     check(genfill::http_retry_advice(resp));
     check(genfill::google_retry_advice(resp));
-    for (const char *name : {"gemini", "openai", "imagen", "openai-chat"})
-      if (const genfill::Provider *p = genfill::find_provider(name)) check(p->retry_advice(resp));
+    for (const genfill::Provider *p : genfill::all_providers()) check(p->retry_advice(resp));
   } catch (const genfill::Error &) {
   }
   return 0;

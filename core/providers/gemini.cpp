@@ -6,7 +6,8 @@
 
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
-#include "core/providers/registry.hpp"
+#include "core/providers/common.hpp"
+#include "core/providers/google.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
@@ -90,30 +91,12 @@ std::string refusal_message(const std::string &reason) {
                 _("it was blocked by its safety filters"), reason.c_str());
 }
 
-// "models/gemini-9-image is not found for API version v1beta, ..." -> "gemini-9-image".
-std::string model_in(const std::string &message) {
-  size_t at = message.find("models/");
-  if (at == std::string::npos) return {};
-  at += 7;
-  size_t end = at;
-  while (end < message.size() && (g_ascii_isalnum(message[end]) || message[end] == '-' || message[end] == '.' ||
-                                  message[end] == '_'))
-    ++end;
-  return message.substr(at, end - at);
-}
-
-// google.rpc.Status (or a body that is not JSON at all) -> Error. REFERENCE §1.10.
-Error status_error(const HttpResponse &resp) {
-  const GoogleError g = read_google_error(resp);
+// What only Gemini says about an error: a suspended key, no key at all, a service not offered
+// here (REFERENCE §1.10); the rest is Google's shared reading.
+std::optional<Error> own_error(const GoogleError &g) {
   const json::RpcStatus &st = g.st;
-  const int code = g.code;  // an error inside a 200 (a streamed chunk) carries its code in the body
+  const int code = g.code;
   const std::string &message = g.message, &detail = g.detail;
-
-  if (st.reason == "API_KEY_INVALID" || code == 401)
-    return Error(ErrorCode::BadKey,
-                 format(_("%s rejected the API key. Check %s or the key stored in your keyring."), kService,
-                        "GEMINI_API_KEY"),
-                 detail, code);
   if (code == 403) {
     if (st.reason == "CONSUMER_SUSPENDED")
       return Error(ErrorCode::PermissionDenied,
@@ -124,39 +107,26 @@ Error status_error(const HttpResponse &resp) {
     if (message.find("unregistered callers") != std::string::npos)
       return Error(ErrorCode::PermissionDenied, format(_("%s received no API key. Set %s."), kService, "GEMINI_API_KEY"),
                    detail, code);
-    return Error(ErrorCode::PermissionDenied,
-                 format(_("%s refused access with this key: %s"), kService,
-                        message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
-                 detail, code);
   }
   if (code == 400 && st.status == "FAILED_PRECONDITION")
     return Error(ErrorCode::PermissionDenied,
                  format(_("Gemini is not available for this account or location: %s"),
                         message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
                  detail, code);
-  if (code == 404) {
-    // Google's answer for a model it does not serve (retired, misspelt, or not for this method)
-    // names the model; any other 404 is an address that is not Gemini's.
-    const std::string model = model_in(st.message);
-    if (!model.empty())
-      return Error(ErrorCode::ModelNotFound,
-                   format(_("%s does not offer the model %s: it was retired, or the name is wrong."), kService,
-                          model.c_str()),
-                   detail, code);
-    return Error(ErrorCode::BadRequest,
-                 format(_("%s found nothing at this address (error 404). Check the endpoint."), kService), detail,
-                 code);
-  }
-  if (code == 429) {
-    if (st.per_day_quota())
-      return Error(ErrorCode::QuotaExhausted,
-                   _("The daily Gemini quota of this key is used up. Try again tomorrow or use a paid key."), detail,
-                   code);
-    return Error(ErrorCode::RateLimited,
-                 format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
-                 detail, code);
-  }
-  return common_status_error(kService, code, message, detail);
+  return std::nullopt;
+}
+
+const GoogleService kGoogle{
+    kService, N_("The daily Gemini quota of this key is used up. Try again tomorrow or use a paid key."), own_error};
+
+// google.rpc.Status (or a body that is not JSON at all) -> Error.
+Error status_error(const HttpResponse &resp) { return google_status_error(resp, kGoogle); }
+
+// Image models: "image" in the id and served by generateContent (text, embedding, speech and
+// video models are left out).
+bool is_image_model(const ServedModel &m, JsonArray *methods) {
+  return m.id.find("image") != std::string::npos && m.id.rfind("imagen", 0) != 0 &&
+         has_word(methods, "generateContent");
 }
 
 class Gemini final : public Provider {
@@ -326,16 +296,8 @@ public:
     return google_model_list_request(base_url, api_key, page_token);
   }
 
-  // Image models: "image" in the id and served by generateContent (text, embedding, speech
-  // and video models are left out).
   ModelPage parse_model_list(const HttpResponse &resp) const override {
-    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
-    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
-    if (json::object(doc.object(), "error")) throw status_error(resp);
-    return google_model_list(doc, [](const ServedModel &m, JsonArray *methods) {
-      return m.id.find("image") != std::string::npos && m.id.rfind("imagen", 0) != 0 &&
-             has_word(methods, "generateContent");
-    });
+    return google_model_list(resp, kGoogle, is_image_model);
   }
 
   // Besides the HTTP hints: RetryInfo.retryDelay, and no retry once a daily quota is used up.

@@ -9,7 +9,8 @@
 
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
-#include "core/providers/registry.hpp"
+#include "core/providers/common.hpp"
+#include "core/providers/google.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
@@ -20,37 +21,20 @@ namespace {
 constexpr const char *kService = "Imagen";
 constexpr int kMaxSamples = 4;  // sampleCount 1..4
 
-// google.rpc.Status (or a body that is not JSON at all) -> Error.
-Error status_error(const HttpResponse &resp) {
-  const GoogleError g = read_google_error(resp);
-  const json::RpcStatus &st = g.st;
-  const int code = g.code;  // an error inside a 200 (a streamed chunk) carries its code in the body
-  const std::string &message = g.message, &detail = g.detail;
-
-  if (st.reason == "API_KEY_INVALID" || code == 401)
-    return Error(ErrorCode::BadKey,
-                 format(_("%s rejected the API key. Check %s or the key stored in your keyring."), kService,
-                        "GEMINI_API_KEY"),
-                 detail, code);
-  if (code == 403)
-    return Error(ErrorCode::PermissionDenied,
-                 format(_("%s refused access with this key: %s"), kService,
-                        message.empty() ? format(_("error %d"), code).c_str() : message.c_str()),
-                 detail, code);
-  if (code == 404)  // what Google answers for every Imagen id since the shutdown
+// What only Imagen says about an error: every id is gone since the shutdown; the rest is
+// Google's shared reading.
+std::optional<Error> own_error(const GoogleError &g) {
+  if (g.code == 404)  // what Google answers for every Imagen id since the shutdown
     return Error(ErrorCode::ModelNotFound,
-                 _("This service no longer offers this Imagen model: its owner retired it."), detail, code);
-  if (code == 429) {
-    if (st.per_day_quota())
-      return Error(ErrorCode::QuotaExhausted,
-                   _("The daily Imagen quota of this key is used up. Try again tomorrow or use a paid key."), detail,
-                   code);
-    return Error(ErrorCode::RateLimited,
-                 format(_("%s is receiving too many requests from this key. Wait a minute and try again."), kService),
-                 detail, code);
-  }
-  return common_status_error(kService, code, message, detail);
+                 _("This service no longer offers this Imagen model: its owner retired it."), g.detail, g.code);
+  return std::nullopt;
 }
+
+const GoogleService kGoogle{
+    kService, N_("The daily Imagen quota of this key is used up. Try again tomorrow or use a paid key."), own_error};
+
+// google.rpc.Status (or a body that is not JSON at all) -> Error.
+Error status_error(const HttpResponse &resp) { return google_status_error(resp, kGoogle); }
 
 class Imagen final : public Provider {
   // Imagen models in Google's list: ids "imagen-…", served by :predict.
@@ -150,19 +134,16 @@ public:
     return result;
   }
 
-  // As for Gemini: RetryInfo.retryDelay, and no retry once a daily quota is used up.
   std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
                                               const std::string &page_token) const override {
     return google_model_list_request(base_url, api_key, page_token);
   }
 
   ModelPage parse_model_list(const HttpResponse &resp) const override {
-    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
-    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
-    if (json::object(doc.object(), "error")) throw status_error(resp);
-    return google_model_list(doc, is_imagen);
+    return google_model_list(resp, kGoogle, is_imagen);
   }
 
+  // As for Gemini: RetryInfo.retryDelay, and no retry once a daily quota is used up.
   RetryAdvice retry_advice(const HttpResponse &resp) const override { return google_retry_advice(resp); }
 };
 

@@ -84,13 +84,10 @@ std::string date(JsonObject *o, const char *name) {
   if (json_node_get_value_type(n) == G_TYPE_INT64) {
     const int64_t t = json_node_get_int(n);
     if (t <= 0 || t > int64_t(253402300799)) return {};  // after 9999-12-31: not a day
-    GDateTime *when = g_date_time_new_from_unix_utc(t);
+    GPtr<GDateTime> when = adopt(g_date_time_new_from_unix_utc(t));
     if (!when) return {};
-    gchar *text = g_date_time_format(when, "%Y-%m-%d");
-    std::string out = text ? text : "";
-    g_free(text);
-    g_date_time_unref(when);
-    return out;
+    GCharPtr text(g_date_time_format(when.get(), "%Y-%m-%d"));
+    return text ? text.get() : "";
   }
   if (json_node_get_value_type(n) != G_TYPE_STRING) return {};
   const std::string s = json_node_get_string(n);
@@ -110,12 +107,11 @@ void add(JsonBuilder *b, const char *name, int64_t value) {
 }
 
 std::string to_string(JsonBuilder *b) {
-  JsonNode *root = json_builder_get_root(b);
+  GPtr<JsonNode> root = adopt(json_builder_get_root(b));
   GPtr<JsonGenerator> gen = adopt(json_generator_new());
-  json_generator_set_root(gen.get(), root);
+  json_generator_set_root(gen.get(), root.get());
   gsize len = 0;
   GCharPtr text(json_generator_to_data(gen.get(), &len));
-  json_node_unref(root);
   return std::string(text.get(), len);
 }
 
@@ -144,10 +140,8 @@ std::vector<uint8_t> base64_decode(std::string_view text, const char *service) {
     throw Error(ErrorCode::BadResponse, format(_("%s sent a picture that is damaged."), service),
                 "invalid base64 length or padding");
   gsize len = 0;
-  guchar *data = g_base64_decode(clean.c_str(), &len);
-  std::vector<uint8_t> out(data, data + len);
-  g_free(data);
-  return out;
+  std::unique_ptr<guchar, GFreeDeleter> data(g_base64_decode(clean.c_str(), &len));
+  return std::vector<uint8_t>(data.get(), data.get() + len);
 }
 
 namespace {

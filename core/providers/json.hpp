@@ -10,6 +10,11 @@
 
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
+
+namespace genfill {
+GENFILL_GREF_TYPE(JsonNode, json_node_ref, json_node_unref);
+}  // namespace genfill
 
 namespace genfill::json {
 
@@ -17,17 +22,18 @@ namespace genfill::json {
 class Doc {
 public:
   Doc() = default;
-  explicit Doc(JsonNode *root) : root_(root) {}
-  Doc(Doc &&o) noexcept : root_(o.root_) { o.root_ = nullptr; }
-  Doc &operator=(Doc &&o) noexcept { std::swap(root_, o.root_); return *this; }
+  explicit Doc(JsonNode *root) : root_(adopt(root)) {}
+  Doc(Doc &&) noexcept = default;
+  Doc &operator=(Doc &&) noexcept = default;
   Doc(const Doc &) = delete;
   Doc &operator=(const Doc &) = delete;
-  ~Doc() { if (root_) json_node_unref(root_); }
-  JsonNode *root() const { return root_; }
-  JsonObject *object() const { return root_ && JSON_NODE_HOLDS_OBJECT(root_) ? json_node_get_object(root_) : nullptr; }
+  JsonNode *root() const { return root_.get(); }
+  JsonObject *object() const {
+    return root_ && JSON_NODE_HOLDS_OBJECT(root_.get()) ? json_node_get_object(root_.get()) : nullptr;
+  }
 
 private:
-  JsonNode *root_ = nullptr;
+  GPtr<JsonNode> root_;
 };
 
 // Parses text; an empty Doc (root()==nullptr) when it is not JSON.

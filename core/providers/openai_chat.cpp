@@ -22,7 +22,7 @@
 
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
-#include "core/providers/registry.hpp"
+#include "core/providers/common.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 

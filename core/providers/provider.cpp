@@ -1,79 +1,13 @@
+// The interface's defaults, and what every provider file shares (common.hpp).
 #include "core/providers/provider.hpp"
-
-#include <cstdio>
-#include <functional>
 
 #include <glib.h>
 
-#include "core/providers/registry.hpp"
+#include "core/providers/common.hpp"
 #include "core/util/error.hpp"
-#include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
 namespace genfill {
-
-std::string HttpResponse::header(std::string_view name) const {
-  for (const auto &[k, v] : headers)
-    if (k.size() == name.size() && g_ascii_strncasecmp(k.data(), name.data(), name.size()) == 0) return v;
-  return {};
-}
-
-namespace {
-
-// "Wed, 21 Oct 2015 07:28:00 GMT" -> seconds from now (0 when past), or -1 when unreadable.
-double seconds_until_http_date(const std::string &text) {
-  static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
-  char mon[4] = {};
-  if (std::sscanf(text.c_str(), "%*3s, %d %3s %d %d:%d:%d GMT", &day, mon, &year, &hh, &mm, &ss) != 6) return -1;
-  GDateTime *when = nullptr;
-  for (int m = 0; m < 12; ++m)
-    if (g_ascii_strcasecmp(mon, months[m]) == 0) when = g_date_time_new_utc(year, m + 1, day, hh, mm, ss);
-  if (!when) return -1;
-  GDateTime *now = g_date_time_new_now_utc();
-  double d = double(g_date_time_difference(when, now)) / G_USEC_PER_SEC;
-  g_date_time_unref(now);
-  g_date_time_unref(when);
-  return d > 0 ? d : 0;
-}
-
-// A header's value without surrounding blanks.
-std::string header_value(const HttpResponse &resp, std::string_view name) {
-  std::string v = resp.header(name);
-  size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
-  return a == std::string::npos ? std::string() : v.substr(a, b - a + 1);
-}
-
-// A whole non-negative decimal number, or -1.
-double plain_number(const std::string &text) {
-  if (text.empty() || !g_ascii_isdigit(text[0])) return -1;
-  char *end = nullptr;
-  double v = g_ascii_strtod(text.c_str(), &end);
-  return end && *end == 0 && v >= 0 && v < 1e9 ? v : -1;
-}
-
-}  // namespace
-
-bool retry_is_safe(int status) {
-  return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
-
-RetryAdvice http_retry_advice(const HttpResponse &resp) {
-  RetryAdvice advice;
-  advice.retry = retry_is_safe(resp.status);
-  // OpenAI's servers say so explicitly. "false" is always heeded; "true" only where a retry is
-  // safe anyway: on a 2xx or another 4xx another try could make (and bill) a second picture.
-  if (header_value(resp, "x-should-retry") == "false") advice.retry = false;
-  if (!advice.retry) return advice;
-
-  if (double ms = plain_number(header_value(resp, "retry-after-ms")); ms >= 0) {
-    advice.delay_s = ms / 1000.0;
-  } else if (std::string ra = header_value(resp, "retry-after"); !ra.empty()) {
-    double v = plain_number(ra);
-    advice.delay_s = v >= 0 ? v : seconds_until_http_date(ra);  // seconds, or an HTTP-date
-  }
-  return advice;
-}
 
 std::string upload_mime(const EncodedImage &img) {
   const std::string mime = img.mime.empty() ? sniff_image_mime(img.bytes) : img.mime;
@@ -114,39 +48,6 @@ ModelPage Provider::parse_model_list(const HttpResponse &resp) const {
               "no model list for " + std::string(name()), resp.status);
 }
 
-HttpRequest google_model_list_request(const std::string &base_url, const std::string &api_key,
-                                      const std::string &page_token) {
-  HttpRequest http;
-  http.method = "GET";
-  // The largest page Google serves: one or two calls for the whole list.
-  http.url = base_url + "/v1beta/models?pageSize=1000";
-  if (!page_token.empty()) {
-    GCharPtr token(g_uri_escape_string(page_token.c_str(), nullptr, FALSE));
-    http.url += std::string("&pageToken=") + token.get();
-  }
-  http.headers = {{"x-goog-api-key", api_key}};  // never in the URL
-  return http;
-}
-
-ModelPage google_model_list(const json::Doc &doc, const std::function<bool(const ServedModel &, JsonArray *)> &image) {
-  ModelPage page;
-  JsonObject *root = doc.object();
-  JsonArray *models = json::array(root, "models");
-  for (guint i = 0; models && i < json_array_get_length(models); ++i) {
-    JsonObject *m = json::element_object(models, i);
-    std::string id = json::string(m, "name");
-    if (id.rfind("models/", 0) == 0) id.erase(0, 7);
-    if (id.empty()) continue;
-    ServedModel served;
-    served.id = std::move(id);
-    served.display_name = json::string(m, "displayName");
-    served.image = image(served, json::array(m, "supportedGenerationMethods"));
-    page.models.push_back(std::move(served));
-  }
-  page.next_page = json::string(root, "nextPageToken");
-  return page;
-}
-
 HttpRequest bearer_get(std::string url, const std::string &api_key) {
   HttpRequest http;
   http.method = "GET";
@@ -165,48 +66,10 @@ bool has_word(JsonArray *words, const char *word) {
   return false;
 }
 
-GoogleError read_google_error(const HttpResponse &resp) {
-  GoogleError e;
-  e.st = json::read_rpc_status(resp.body);
-  const json::RpcStatus &st = e.st;
-  e.code = resp.status >= 200 && resp.status < 300 && st.code >= 400 ? st.code : resp.status;
-  e.message = st.found ? json::excerpt(st.message) : json::plain_text_message(resp.body);
-  e.detail = "HTTP " + std::to_string(resp.status) + (st.status.empty() ? "" : " " + st.status) +
-             (st.reason.empty() ? "" : " " + st.reason) + ": " +
-             (st.found ? json::excerpt(st.message) : json::excerpt(resp.body, 120));
-  return e;
-}
-
-RetryAdvice google_retry_advice(const HttpResponse &resp) {
-  RetryAdvice advice = http_retry_advice(resp);
-  if (!advice.retry) return advice;
-  const json::RpcStatus st = json::read_rpc_status(resp.body);
-  if (st.per_day_quota()) return RetryAdvice{false, -1};
-  if (advice.delay_s < 0) advice.delay_s = st.retry_delay_s;
-  return advice;
-}
-
 std::string service_name(const Provider &p) {
   std::string name(p.display_name());
   if (name.rfind("Google ", 0) == 0) name.erase(0, 7);
   return name;
-}
-
-const std::vector<const Provider *> &all_providers() {
-  // One line per provider, in the order users see them.
-  static const std::vector<const Provider *> providers = {
-      &gemini_provider(),
-      &openai_provider(),
-      &imagen_provider(),
-      &openai_chat_provider(),
-  };
-  return providers;
-}
-
-const Provider *find_provider(std::string_view name) {
-  for (const Provider *p : all_providers())
-    if (p->name() == name) return p;
-  return nullptr;
 }
 
 }  // namespace genfill

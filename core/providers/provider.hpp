@@ -6,37 +6,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "core/image/image.hpp"
+#include "core/transport/http.hpp"  // the wire types: HttpRequest, HttpResponse, RetryAdvice
 
 namespace genfill {
-
-// --- what travels over HTTP (filled by providers, sent by core/transport) ---
-
-struct FormPart {             // one part of a multipart/form-data body
-  std::string name;           // field name, e.g. "image", "image[]", "mask", "prompt"
-  std::string value;          // text value, or the file's bytes when filename is set
-  std::string filename;       // set for file parts
-  std::string content_type;   // set for file parts, e.g. "image/png"
-};
-
-struct HttpRequest {
-  std::string method = "POST";
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;  // may hold the key: never log them
-  std::string content_type;   // for `body`, e.g. "application/json"
-  std::string body;           // used when `form` is empty
-  std::vector<FormPart> form; // when non-empty the body is multipart/form-data built from these
-};
-
-struct HttpResponse {
-  int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
-  std::string body;
-  std::string header(std::string_view name) const;            // "" when absent
-};
 
 // --- the neutral request and result ---
 
@@ -101,16 +76,6 @@ struct ModelPage {
   std::string next_page;  // token for the next page; "" = this was the last
 };
 
-// What to do about a failed try.
-struct RetryAdvice {
-  bool retry = false;
-  double delay_s = -1;  // server's hint (Retry-After, RetryInfo); <0 = use backoff
-};
-
-// The only statuses another try is ever made for: 408, 429, 500, 502, 503, 504. They are whole
-// error answers, so nothing was made (or billed) yet. Never a 2xx: its picture may be billed.
-bool retry_is_safe(int status);
-
 class Provider {
 public:
   virtual ~Provider() = default;
@@ -139,8 +104,8 @@ public:
 // The service's name as users know it: "Gemini", "OpenAI", "Imagen", "Chat relay".
 std::string service_name(const Provider &p);
 
-// The registry: providers in a stable order. A provider's default model is the catalog's
-// (core/catalog), never the provider's own.
+// The registry (registry.cpp): providers in a stable order. A provider's default model is the
+// catalog's (core/catalog), never the provider's own.
 const std::vector<const Provider *> &all_providers();
 const Provider *find_provider(std::string_view name);  // nullptr when unknown
 

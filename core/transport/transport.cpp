@@ -16,6 +16,8 @@
 
 namespace genfill {
 
+GENFILL_GREF_TYPE(SoupMessageHeaders, soup_message_headers_ref, soup_message_headers_unref);
+
 namespace {
 
 // This computer: localhost, 127.0.0.0/8, ::1 (g_uri_get_host drops the brackets of [::1]).
@@ -31,14 +33,14 @@ std::string base_url_for(const std::string &given) {
   std::string url = given;
   while (!url.empty() && url.back() == '/') url.pop_back();
   GErrorOut err;
-  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out());
+  GPtr<GUri> parsed = adopt(g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, err.out()));
+  GUri *uri = parsed.get();
   const char *scheme = uri ? g_uri_get_scheme(uri) : nullptr;
   const char *host = uri ? g_uri_get_host(uri) : nullptr;
   const bool http = g_strcmp0(scheme, "http") == 0;
   bool ok = uri && (g_strcmp0(scheme, "https") == 0 || http) && host && *host && !g_uri_get_query(uri) &&
             !g_uri_get_userinfo(uri) && !g_uri_get_fragment(uri);
   const bool local = ok && loopback_host(host);
-  if (uri) g_uri_unref(uri);
   // The address is shown without credentials or query: they may hold a key.
   if (!ok)
     throw Error(ErrorCode::InvalidInput,
@@ -77,6 +79,10 @@ double deadline_of(const TransportOptions &opts) {
 
 namespace {
 
+struct MultipartFree {
+  void operator()(SoupMultipart *m) const { soup_multipart_free(m); }
+};
+
 constexpr gsize kReadChunk = 64 * 1024;
 constexpr guint kIdleTimeoutS = 60;  // keep-alive connections close after this long unused
 constexpr double kMinTryS = 10;      // a retry starts only with this much time left (or a whole try)
@@ -95,20 +101,17 @@ std::string host_of(GUri *uri) {
 
 UriParts uri_parts(const std::string &url) {
   UriParts p;
-  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  GPtr<GUri> uri = adopt(g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr));
   if (!uri) return p;
-  if (std::string host = host_of(uri); !host.empty()) p.host = std::move(host);
-  p.path = g_uri_get_path(uri);
-  g_uri_unref(uri);
+  if (std::string host = host_of(uri.get()); !host.empty()) p.host = std::move(host);
+  p.path = g_uri_get_path(uri.get());
   return p;
 }
 
 guint add_timeout(GMainContext *ctx, double seconds, GSourceFunc fn, gpointer data) {
-  GSource *src = g_timeout_source_new(guint(std::clamp(seconds * 1000.0, 0.0, double(G_MAXUINT))));
-  g_source_set_callback(src, fn, data, nullptr);
-  guint id = g_source_attach(src, ctx);
-  g_source_unref(src);
-  return id;
+  GPtr<GSource> src = adopt(g_timeout_source_new(guint(std::clamp(seconds * 1000.0, 0.0, double(G_MAXUINT)))));
+  g_source_set_callback(src.get(), fn, data, nullptr);
+  return g_source_attach(src.get(), ctx);
 }
 
 void remove_source(GMainContext *ctx, guint &id) noexcept {
@@ -129,7 +132,7 @@ bool retryable(const GError *error) {
 
 struct Transport::Impl {
   GPtr<SoupSession> session;
-  GMainContext *ctx = nullptr;
+  GPtr<GMainContext> ctx;  // the thread default when the Transport was made
 };
 
 // One request's life across its tries. Lives in send_all() until every callback that
@@ -147,7 +150,7 @@ struct Call {
   UriParts where;
 
   // the body, built once for all tries
-  GBytesPtr body;
+  GPtr<GBytes> body;
   std::string body_type;  // Content-Type, with the boundary for a form
 
   // current try
@@ -208,28 +211,26 @@ struct Call {
 
   void prepare_body() {
     if (req->form.empty()) {
-      body.reset(g_bytes_new(req->body.data(), req->body.size()));
+      body = adopt(g_bytes_new(req->body.data(), req->body.size()));
       body_type = req->content_type;
       return;
     }
-    SoupMultipart *mp = soup_multipart_new(SOUP_FORM_MIME_TYPE_MULTIPART);
+    std::unique_ptr<SoupMultipart, MultipartFree> mp(soup_multipart_new(SOUP_FORM_MIME_TYPE_MULTIPART));
     for (const FormPart &p : req->form) {
       if (p.filename.empty()) {
-        soup_multipart_append_form_string(mp, p.name.c_str(), p.value.c_str());
+        soup_multipart_append_form_string(mp.get(), p.name.c_str(), p.value.c_str());
       } else {
-        GBytesPtr file(g_bytes_new(p.value.data(), p.value.size()));
-        soup_multipart_append_form_file(mp, p.name.c_str(), p.filename.c_str(),
+        GPtr<GBytes> file = adopt(g_bytes_new(p.value.data(), p.value.size()));
+        soup_multipart_append_form_file(mp.get(), p.name.c_str(), p.filename.c_str(),
                                         p.content_type.empty() ? nullptr : p.content_type.c_str(), file.get());
       }
     }
-    SoupMessageHeaders *h = soup_message_headers_new(SOUP_MESSAGE_HEADERS_MULTIPART);
+    GPtr<SoupMessageHeaders> h = adopt(soup_message_headers_new(SOUP_MESSAGE_HEADERS_MULTIPART));
     GBytes *bytes = nullptr;
-    soup_multipart_to_message(mp, h, &bytes);
-    body.reset(bytes);
-    const char *type = soup_message_headers_get_one(h, "Content-Type");
+    soup_multipart_to_message(mp.get(), h.get(), &bytes);
+    body = adopt(bytes);
+    const char *type = soup_message_headers_get_one(h.get(), "Content-Type");
     body_type = type ? type : "";
-    soup_message_headers_unref(h);
-    soup_multipart_free(mp);
   }
 
   size_t body_size() const { return body ? g_bytes_get_size(body.get()) : 0; }
@@ -241,8 +242,8 @@ struct Call {
   }
 
   void clear_try() noexcept {
-    remove_source(impl->ctx, timeout_src);
-    remove_source(impl->ctx, connect_src);
+    remove_source(impl->ctx.get(), timeout_src);
+    remove_source(impl->ctx.get(), connect_src);
     if (msg) g_signal_handlers_disconnect_by_data(msg.get(), this);
     if (stream) g_input_stream_close_async(stream.get(), G_PRIORITY_DEFAULT, nullptr, nullptr, nullptr);
     stream = {};
@@ -253,7 +254,7 @@ struct Call {
   void end() noexcept {
     finished = true;
     clear_try();
-    remove_source(impl->ctx, backoff_src);
+    remove_source(impl->ctx.get(), backoff_src);
     --*remaining;
   }
 
@@ -327,7 +328,7 @@ struct Call {
                      }), this);
 
     try_cancel = adopt(g_cancellable_new());
-    timeout_src = add_timeout(impl->ctx, try_limit_s, +[](gpointer self) -> gboolean {
+    timeout_src = add_timeout(impl->ctx.get(), try_limit_s, +[](gpointer self) -> gboolean {
       auto *c = static_cast<Call *>(self);
       c->timeout_src = 0;
       c->timed_out = true;
@@ -348,7 +349,7 @@ struct Call {
   // A new connection is being opened (name lookup, connect, proxy, TLS): bound its time.
   void on_connecting() noexcept {
     if (connected || connect_src || opts->connect_timeout_s >= try_limit_s) return;
-    connect_src = add_timeout(impl->ctx, opts->connect_timeout_s, +[](gpointer self) -> gboolean {
+    connect_src = add_timeout(impl->ctx.get(), opts->connect_timeout_s, +[](gpointer self) -> gboolean {
       auto *c = static_cast<Call *>(self);
       c->connect_src = 0;
       if (!c->connected) {
@@ -361,7 +362,7 @@ struct Call {
 
   void on_connected() noexcept {
     connected = true;
-    remove_source(impl->ctx, connect_src);
+    remove_source(impl->ctx.get(), connect_src);
   }
 
   void on_sent(GObject *src, GAsyncResult *res) {
@@ -403,7 +404,7 @@ struct Call {
 
   void on_read(GObject *src, GAsyncResult *res) {
     GErrorOut err;
-    GBytesPtr bytes(g_input_stream_read_bytes_finish(G_INPUT_STREAM(src), res, err.out()));
+    GPtr<GBytes> bytes = adopt(g_input_stream_read_bytes_finish(G_INPUT_STREAM(src), res, err.out()));
     if (finished) return;
     if (!bytes) return on_error(err.get());
     gsize n = 0;
@@ -425,10 +426,9 @@ struct Call {
     const int status = response.status;
     std::string to;
     if (const char *location = soup_message_headers_get_one(soup_message_get_response_headers(msg.get()), "Location"))
-      if (GUri *target = g_uri_parse_relative(soup_message_get_uri(msg.get()), location, G_URI_FLAGS_NONE, nullptr)) {
-        to = host_of(target);
-        g_uri_unref(target);
-      }
+      if (GPtr<GUri> target =
+              adopt(g_uri_parse_relative(soup_message_get_uri(msg.get()), location, G_URI_FLAGS_NONE, nullptr)))
+        to = host_of(target.get());
     g_debug("%s%s -> %d, a redirect to %s: not followed", where.host.c_str(), where.path.c_str(), status,
             to.empty() ? "(no address)" : to.c_str());
     clear_try();
@@ -545,7 +545,7 @@ struct Call {
   void retry_after(double delay, int status) {
     g_debug("%s%s: try %d in %.2f s", where.host.c_str(), where.path.c_str(), attempt + 1, delay);
     emit(TransportEvent::Retrying, status, 0, delay);
-    backoff_src = add_timeout(impl->ctx, delay, +[](gpointer self) -> gboolean {
+    backoff_src = add_timeout(impl->ctx.get(), delay, +[](gpointer self) -> gboolean {
       auto *c = static_cast<Call *>(self);
       c->backoff_src = 0;
       c->guarded([c] { c->start_try(); });
@@ -557,7 +557,7 @@ struct Call {
   void on_user_cancel() {
     if (finished) return;
     if (backoff_src) {  // waiting between tries: nothing is pending
-      remove_source(impl->ctx, backoff_src);
+      remove_source(impl->ctx.get(), backoff_src);
       return fail(ErrorCode::Cancelled, _("Cancelled."));
     }
     cancel_try();  // the pending operation ends with G_IO_ERROR_CANCELLED, then on_error
@@ -568,7 +568,7 @@ Transport::Transport(TransportOptions opts) : opts_(std::move(opts)), impl_(std:
   validate(opts_);
   if (opts_.user_agent.empty()) opts_.user_agent = std::string("genfill/") + GENFILL_VERSION;
   if (opts_.max_tries < 1) opts_.max_tries = 1;
-  impl_->ctx = g_main_context_ref_thread_default();
+  impl_->ctx = adopt(g_main_context_ref_thread_default());
   // TLS is verified and the system proxy resolver used: both are libsoup's defaults.
   // "timeout" bounds each read or write; our own timer bounds a whole try.
   const guint io_timeout = guint(std::ceil(opts_.timeout_s));
@@ -580,7 +580,6 @@ Transport::Transport(TransportOptions opts) : opts_(std::move(opts)), impl_(std:
 Transport::~Transport() {
   if (impl_->session) soup_session_abort(impl_->session.get());
   impl_->session = {};
-  g_main_context_unref(impl_->ctx);
 }
 
 std::vector<Outcome> Transport::send_all(const std::vector<HttpRequest> &requests, const RetryPolicy &policy,
@@ -608,24 +607,21 @@ std::vector<Outcome> Transport::send_all(const std::vector<HttpRequest> &request
   }
 
   // A cancellable source dispatches on our context even when another thread cancels.
-  GSource *cancel_src = nullptr;
+  GPtr<GSource> cancel_src;
   if (cancel) {
     GCancellableSourceFunc on_cancel = [](GCancellable *, gpointer data) -> gboolean {
       for (auto &c : *static_cast<std::vector<std::unique_ptr<Call>> *>(data)) c->guarded([&c] { c->on_user_cancel(); });
       return G_SOURCE_REMOVE;
     };
-    cancel_src = g_cancellable_source_new(cancel);
-    g_source_set_callback(cancel_src, G_SOURCE_FUNC(on_cancel), &calls, nullptr);
-    g_source_attach(cancel_src, impl_->ctx);
+    cancel_src = adopt(g_cancellable_source_new(cancel));
+    g_source_set_callback(cancel_src.get(), G_SOURCE_FUNC(on_cancel), &calls, nullptr);
+    g_source_attach(cancel_src.get(), impl_->ctx.get());
   }
 
   for (auto &c : calls) c->guarded([&c] { c->start_try(); });
-  while (remaining > 0) g_main_context_iteration(impl_->ctx, TRUE);
+  while (remaining > 0) g_main_context_iteration(impl_->ctx.get(), TRUE);
 
-  if (cancel_src) {
-    g_source_destroy(cancel_src);
-    g_source_unref(cancel_src);
-  }
+  if (cancel_src) g_source_destroy(cancel_src.get());
   std::vector<Outcome> out;
   out.reserve(calls.size());
   for (auto &c : calls) out.push_back(std::move(c->outcome));

@@ -9,7 +9,7 @@
 
 #include <gio/gio.h>
 
-#include "core/providers/provider.hpp"
+#include "core/transport/http.hpp"
 #include "core/util/error.hpp"
 
 namespace genfill {

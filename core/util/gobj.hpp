@@ -10,17 +10,42 @@
 
 namespace genfill {
 
-// Owns one reference to a GObject. adopt() takes a transfer-full pointer; ref() adds one.
+// How GPtr takes and drops a reference: g_object_ref/unref for GObjects; reference-counted
+// GLib types say theirs below (GENFILL_GREF_TYPE), as do other libraries' where they are used
+// (e.g. SoupMessageHeaders in core/transport, JsonNode in core/providers/json.hpp).
+template <typename T>
+struct GRefTraits {
+  static T *ref(T *p) { return static_cast<T *>(g_object_ref(p)); }
+  static void unref(T *p) { g_object_unref(p); }
+};
+
+#define GENFILL_GREF_TYPE(Type, ref_fn, unref_fn)               \
+  template <>                                                  \
+  struct GRefTraits<Type> {                                    \
+    static Type *ref(Type *p) { return ref_fn(p); }            \
+    static void unref(Type *p) { unref_fn(p); }                \
+  }
+
+GENFILL_GREF_TYPE(GSource, g_source_ref, g_source_unref);
+GENFILL_GREF_TYPE(GMainContext, g_main_context_ref, g_main_context_unref);
+GENFILL_GREF_TYPE(GMainLoop, g_main_loop_ref, g_main_loop_unref);
+GENFILL_GREF_TYPE(GHashTable, g_hash_table_ref, g_hash_table_unref);
+GENFILL_GREF_TYPE(GBytes, g_bytes_ref, g_bytes_unref);
+GENFILL_GREF_TYPE(GDateTime, g_date_time_ref, g_date_time_unref);
+GENFILL_GREF_TYPE(GUri, g_uri_ref, g_uri_unref);
+
+// Owns one reference to a GObject, or to any type GRefTraits knows. adopt() takes a
+// transfer-full pointer; ref() adds one.
 template <typename T>
 class GPtr {
 public:
   GPtr() = default;
   static GPtr adopt(T *p) { GPtr g; g.p_ = p; return g; }
-  static GPtr ref(T *p) { GPtr g; g.p_ = p ? static_cast<T *>(g_object_ref(p)) : nullptr; return g; }
-  GPtr(const GPtr &o) : p_(o.p_ ? static_cast<T *>(g_object_ref(o.p_)) : nullptr) {}
+  static GPtr ref(T *p) { GPtr g; g.p_ = p ? GRefTraits<T>::ref(p) : nullptr; return g; }
+  GPtr(const GPtr &o) : p_(o.p_ ? GRefTraits<T>::ref(o.p_) : nullptr) {}
   GPtr(GPtr &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
   GPtr &operator=(GPtr o) noexcept { std::swap(p_, o.p_); return *this; }
-  ~GPtr() { if (p_) g_object_unref(p_); }
+  ~GPtr() { if (p_) GRefTraits<T>::unref(p_); }
   T *get() const { return p_; }
   T *release() { return std::exchange(p_, nullptr); }
   explicit operator bool() const { return p_ != nullptr; }
@@ -33,14 +58,8 @@ private:
 template <typename T> GPtr<T> adopt(T *p) { return GPtr<T>::adopt(p); }
 
 struct GFreeDeleter { void operator()(void *p) const { g_free(p); } };
-struct GErrorDeleter { void operator()(GError *e) const { if (e) g_error_free(e); } };
-struct GBytesDeleter { void operator()(GBytes *b) const { if (b) g_bytes_unref(b); } };
-struct GMainLoopDeleter { void operator()(GMainLoop *l) const { if (l) g_main_loop_unref(l); } };
-struct GMainContextDeleter { void operator()(GMainContext *c) const { if (c) g_main_context_unref(c); } };
 
 using GCharPtr = std::unique_ptr<char, GFreeDeleter>;
-using GErrorPtr = std::unique_ptr<GError, GErrorDeleter>;
-using GBytesPtr = std::unique_ptr<GBytes, GBytesDeleter>;
 
 // For GError** out-parameters: `GErrorOut err; f(..., err.out()); if (err) ...`
 class GErrorOut {

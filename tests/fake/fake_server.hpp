@@ -23,7 +23,7 @@
 //   GET  /api/v1/models[?output_modalities=...]   name, architecture.output_modalities}]}): image
 //                                                 models only with output_modalities=image (or all)
 //
-// The models served, as the services were on 2026-12-04 (the tables in fake_server.cpp):
+// The models served, as the services were on 2026-12-04 (the tables in fake_SERVICE.cpp):
 //   Gemini  listed: gemini-3.1-flash-image, gemini-3-pro-image, gemini-3.1-flash-lite-image,
 //           gemini-nano-banana-2.1, gemini-9-flash-image-exp (an image model in no catalog), and
 //           models that make no pictures (gemini-3.5-flash, gemini-embedding-001, a TTS and a Veo

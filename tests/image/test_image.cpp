@@ -19,8 +19,10 @@
 
 #include "core/image/image.hpp"
 #include "core/util/error.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
+using namespace genfill::test;
 
 namespace {
 
@@ -69,16 +71,6 @@ double mean(const Mask &m) {
   double s = 0;
   for (uint8_t v : m.values) s += v;
   return s / double(m.values.size());
-}
-
-// The code of the Error f throws; "none" when it throws nothing.
-std::string code_of(const std::function<void()> &f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return error_code_name(e.code());
-  }
-  return "none";
 }
 
 std::string message_of(const std::function<void()> &f) {
@@ -151,21 +143,6 @@ std::vector<uint8_t> png_claiming(int w, int h) {
   put_be32(&png[20], uint32_t(h));
   put_be32(&png[29], uint32_t(crc32(crc32(0, nullptr, 0), &png[12], 17)));
   return png;
-}
-
-std::string tmp_dir() {
-  gchar *d = g_dir_make_tmp("genfill-img-XXXXXX", nullptr);
-  std::string s = d;
-  g_free(d);
-  return s;
-}
-
-void remove_tree(const std::string &dir) {
-  if (GDir *d = g_dir_open(dir.c_str(), 0, nullptr)) {
-    while (const char *n = g_dir_read_name(d)) g_remove((dir + "/" + n).c_str());
-    g_dir_close(d);
-  }
-  g_rmdir(dir.c_str());
 }
 
 // ---- codecs ---------------------------------------------------------------------------------
@@ -497,7 +474,7 @@ TEST(Codecs, AnswerFarLargerThanAskedIsRefusedFromItsHeader) {
 // ---- files ----------------------------------------------------------------------------------
 
 TEST(Files, SaveIsAtomicAndLoadsBack) {
-  std::string dir = tmp_dir();
+  std::string dir = make_tmp_dir("img");
   std::string path = dir + "/out.png";
   Image img = noise(33, 17, 7);
   save_png_file(img, path);
@@ -514,7 +491,7 @@ TEST(Files, SaveIsAtomicAndLoadsBack) {
 }
 
 TEST(Files, UnreadableFilesAreInvalidInputNamingTheFile) {
-  std::string dir = tmp_dir();
+  std::string dir = make_tmp_dir("img");
   std::string missing = dir + "/missing.png";
   EXPECT_EQ(code_of([&] { load_image_file(missing); }), "invalid-input");
   EXPECT_NE(message_of([&] { load_image_file(missing); }).find(missing), std::string::npos);
@@ -532,7 +509,7 @@ TEST(Files, UnreadableFilesAreInvalidInputNamingTheFile) {
 }
 
 TEST(Files, LoadsJpegAndWebpFiles) {
-  std::string dir = tmp_dir();
+  std::string dir = make_tmp_dir("img");
   Image img = gradient(40, 30);
   for (auto [name, bytes] : {std::pair{"a.jpg", jpeg_of(img)}, std::pair{"b.webp", webp_of(img, true)}}) {
     std::string path = dir + "/" + name;
@@ -546,7 +523,7 @@ TEST(Files, LoadsJpegAndWebpFiles) {
 }
 
 TEST(Files, MaskFromAlphaOrLuminance) {
-  std::string dir = tmp_dir();
+  std::string dir = make_tmp_dir("img");
   std::string path = dir + "/m.png";
   Image rgba(4, 1);
   for (int x = 0; x < 4; ++x) {

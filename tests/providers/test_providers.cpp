@@ -17,8 +17,10 @@
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
 #include "core/util/text.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
+using namespace genfill::test;
 
 namespace {
 
@@ -26,40 +28,10 @@ const char *kKey = "test-key-123";
 
 // ---------------- fixtures and helpers ----------------
 
-std::string fixtures_dir() {
-  const char *dir = g_getenv("GENFILL_FIXTURES");
-  return dir ? dir : "";
-}
-
-std::string fixture(const std::string &name) {
-  std::string path = fixtures_dir() + "/" + name;
-  gchar *data = nullptr;
-  gsize len = 0;
-  EXPECT_TRUE(g_file_get_contents(path.c_str(), &data, &len, nullptr)) << path;
-  std::string s(data ? data : "", len);
-  g_free(data);
-  return s;
-}
-
-std::vector<std::string> fixture_names(const std::string &dir) {
-  std::vector<std::string> names;
-  std::string path = fixtures_dir() + "/" + dir;
-  GDir *d = g_dir_open(path.c_str(), 0, nullptr);
-  while (const char *n = d ? g_dir_read_name(d) : nullptr) names.push_back(n);
-  if (d) g_dir_close(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // The fixtures that are answers of a service: errors and responses (also legacy Imagen ones).
 bool is_answer(const std::string &name) {
   return name.ends_with(".json") && (name.rfind("error_", 0) == 0 || name.rfind("response_", 0) == 0 ||
                                      name.find("_response") != std::string::npos);
-}
-
-int status_of(const std::string &name) {  // "error_429_..." -> 429, responses -> 200
-  if (name.rfind("error_", 0) == 0) return std::atoi(name.c_str() + 6);
-  return 200;
 }
 
 // A stored "HTTP/1.1 429 ...\nheader: value\n\nbody" file.

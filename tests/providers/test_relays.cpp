@@ -20,37 +20,14 @@
 #include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
+using namespace genfill::test;
 
 namespace {
 
 const char *kKey = "test-key-4d1e";
-
-std::string fixture(const std::string &name) {
-  const char *dir = g_getenv("GENFILL_FIXTURES");
-  const std::string path = std::string(dir ? dir : "") + "/" + name;
-  gchar *data = nullptr;
-  gsize len = 0;
-  EXPECT_TRUE(g_file_get_contents(path.c_str(), &data, &len, nullptr)) << path;
-  std::string s(data ? data : "", len);
-  g_free(data);
-  return s;
-}
-
-std::vector<std::string> fixture_names(const std::string &dir) {
-  const char *root = g_getenv("GENFILL_FIXTURES");
-  std::vector<std::string> names;
-  GDir *d = g_dir_open((std::string(root ? root : "") + "/" + dir).c_str(), 0, nullptr);
-  while (const char *n = d ? g_dir_read_name(d) : nullptr) names.push_back(n);
-  if (d) g_dir_close(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-int status_of(const std::string &name) {  // "error_429_..." -> 429, responses -> 200
-  return name.rfind("error_", 0) == 0 ? std::atoi(name.c_str() + 6) : 200;
-}
 
 bool contains(const std::string &hay, const std::string &needle) { return hay.find(needle) != std::string::npos; }
 

@@ -13,8 +13,10 @@
 #include "core/catalog/models.hpp"
 #include "core/plan/plan.hpp"
 #include "core/util/error.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
+using namespace genfill::test;
 
 namespace {
 
@@ -27,15 +29,6 @@ double ratio(const Aspect &a) { return double(a.w) / a.h; }
 // The shape the model answers in: its output size at that aspect.
 double shape(const Aspect &a) { return double(a.out_w) / a.out_h; }
 double ratio(Rect r) { return double(r.w) / r.h; }
-
-std::string code_of(const std::function<void()> &f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return error_code_name(e.code());
-  }
-  return "none";
-}
 
 Rect clip(Rect sel, int iw, int ih) {
   int x0 = std::max(0, sel.x), y0 = std::max(0, sel.y);

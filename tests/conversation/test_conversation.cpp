@@ -14,8 +14,10 @@
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
+using namespace genfill::test;
 
 namespace {
 
@@ -34,18 +36,6 @@ const std::string &cache_root() {
 }
 const std::string &kInit = cache_root();
 
-void remove_tree(const std::string &dir) {
-  if (GDir *d = g_dir_open(dir.c_str(), 0, nullptr)) {
-    while (const char *name = g_dir_read_name(d)) {
-      const std::string p = dir + "/" + name;
-      if (g_file_test(p.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(p.c_str(), G_FILE_TEST_IS_SYMLINK)) remove_tree(p);
-      else g_remove(p.c_str());
-    }
-    g_dir_close(d);
-  }
-  g_rmdir(dir.c_str());
-}
-
 // The temporary cache goes when the tests end.
 class CacheCleanup : public ::testing::Environment {
 public:
@@ -62,17 +52,6 @@ EncodedImage png_of(int w, int h, uint8_t seed) {
   e.width = w;
   e.height = h;
   return e;
-}
-
-std::string fixture(const std::string &name) {
-  const char *dir = g_getenv("GENFILL_FIXTURES");
-  std::string path = std::string(dir ? dir : "") + "/" + name;
-  gchar *data = nullptr;
-  gsize len = 0;
-  EXPECT_TRUE(g_file_get_contents(path.c_str(), &data, &len, nullptr)) << path;
-  std::string s(data ? data : "", len);
-  g_free(data);
-  return s;
 }
 
 const Provider &gemini() { return *find_provider("gemini"); }
