@@ -19,6 +19,7 @@
 #include "core/util/day.hpp"
 #include "core/util/error.hpp"
 #include "fake_server.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
 using genfill::test::FakeServer;
@@ -687,16 +688,7 @@ public:
     ASSERT_EQ(std::string(g_get_user_cache_dir()), root) << "read before the test set it";
   }
   void TearDown() override {
-    if (!root.empty()) remove_tree(root);
-  }
-  static void remove_tree(const std::string &path) {
-    if (g_file_test(path.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(path.c_str(), G_FILE_TEST_IS_SYMLINK)) {
-      if (GDir *d = g_dir_open(path.c_str(), 0, nullptr)) {
-        while (const char *name = g_dir_read_name(d)) remove_tree(path + "/" + name);
-        g_dir_close(d);
-      }
-    }
-    g_remove(path.c_str());
+    if (!root.empty()) test::remove_tree(root);
   }
   static std::string root;
 };
@@ -707,7 +699,7 @@ class ServedTest : public ::testing::Test {
 protected:
   void SetUp() override {
     ASSERT_FALSE(CacheFolder::root.empty());
-    CacheFolder::remove_tree(CacheFolder::root + "/genfill/models");
+    test::remove_tree(CacheFolder::root + "/genfill/models");
     // No key from anywhere but the test: no keyring, no key in the environment.
     g_setenv("GENFILL_NO_KEYRING", "1", TRUE);
     for (const Provider *p : all_providers())

@@ -21,8 +21,10 @@
 #include "core/image/image.hpp"
 #include "core/providers/provider.hpp"
 #include "fake_process.hpp"
+#include "tests/support/support.hpp"
 
 using namespace genfill;
+using genfill::test::remove_tree;
 using genfill::test::FakeProcess;
 
 namespace {
@@ -49,18 +51,6 @@ protected:
   void TearDown() override {
     fake_.reset();
     remove_tree(tmp_);
-  }
-  static void remove_tree(const std::string &dir) {
-    GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
-    if (d) {
-      while (const char *name = g_dir_read_name(d)) {
-        const std::string p = dir + "/" + name;
-        if (g_file_test(p.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(p.c_str(), G_FILE_TEST_IS_SYMLINK)) remove_tree(p);
-        else g_unlink(p.c_str());
-      }
-      g_dir_close(d);
-    }
-    g_rmdir(dir.c_str());
   }
 
   std::string path(const std::string &name) const { return tmp_ + "/" + name; }
