@@ -19,6 +19,7 @@
 
 #include "core/edit/job.hpp"
 #include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
 
 namespace genfill::cli {
 
@@ -87,16 +88,13 @@ inline int cancelling_signal = 0;
 // handles it on the main context: while the command works without one (reading or writing
 // files), requested() looks.
 struct Cancel {
-  GCancellable *c = g_cancellable_new();
-  guint sigint = 0, sigterm = 0;
-  Cancel() {
-    sigint = g_unix_signal_add(SIGINT, &Cancel::on_sigint, c);
-    sigterm = g_unix_signal_add(SIGTERM, &Cancel::on_sigterm, c);
-  }
+  GPtr<GCancellable> owned = adopt(g_cancellable_new());
+  GCancellable *c = owned.get();
+  guint sigint = g_unix_signal_add(SIGINT, &Cancel::on_sigint, c);
+  guint sigterm = g_unix_signal_add(SIGTERM, &Cancel::on_sigterm, c);
   ~Cancel() {
     g_source_remove(sigint);
     g_source_remove(sigterm);
-    g_object_unref(c);
   }
   bool requested() const {
     while (g_main_context_iteration(nullptr, FALSE)) {
@@ -132,6 +130,8 @@ void write_all(const std::vector<Image> &images, const std::vector<std::string> 
                bool force);
 
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv);
+// A command's options: its summary line and entries, translated in genfill's domain.
+GOptionContextPtr option_context(const char *summary, GOptionEntry *entries);
 JobSettings settings_from(const Common &c);
 void setup_logging(const Common &c);
 // Says what went wrong on stderr (and as JSON on stdout with --json); returns the exit code.

@@ -10,16 +10,30 @@
 #include <unistd.h>
 
 #include "cli/cli.hpp"
+#include "core/edit/services.hpp"
 #include "core/image/image.hpp"
 #include "core/util/gobj.hpp"
 #include "core/util/i18n.hpp"
 
 namespace genfill::cli {
 
+namespace {
+
+// "Service: gemini, openai, imagen, openai-chat (default: gemini)", from the registry.
+const char *service_help() {
+  static const std::string help = [] {
+    std::string names;
+    for (const ServiceInfo &s : services()) names += (names.empty() ? "" : ", ") + s.name;
+    return format(_("Service: %s (default: %s)"), names.c_str(), default_service().name.c_str());
+  }();
+  return help.c_str();
+}
+
+}  // namespace
+
 void add_common(GOptionContext *ctx, Common &c) {
   GOptionEntry entries[] = {
-      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider,
-       N_("Service: gemini (default), openai, imagen or openai-chat"), "NAME"},
+      {"provider", 'p', 0, G_OPTION_ARG_STRING, &c.provider, service_help(), "NAME"},
       {"prompt", 0, 0, G_OPTION_ARG_STRING, &c.prompt, N_("What to do, in plain words"), "TEXT"},
       {"model", 'm', 0, G_OPTION_ARG_STRING, &c.model, N_("Model id (default: the provider's default)"), "MODEL"},
       {"endpoint", 0, 0, G_OPTION_ARG_STRING, &c.endpoint,
@@ -177,6 +191,13 @@ int report_error(const Error &e, bool json) {
   return kExitFailed;
 }
 
+GOptionContextPtr option_context(const char *summary, GOptionEntry *entries) {
+  GOptionContextPtr ctx(g_option_context_new(summary));
+  g_option_context_set_translation_domain(ctx.get(), GETTEXT_PACKAGE);
+  g_option_context_add_main_entries(ctx.get(), entries, nullptr);
+  return ctx;
+}
+
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
   GErrorOut err;
   if (!g_option_context_parse(ctx, &argc, &argv, err.out())) {
@@ -188,7 +209,7 @@ bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
 
 JobSettings settings_from(const Common &c) {
   JobSettings s;
-  s.provider = c.provider ? c.provider : "gemini";
+  if (c.provider) s.provider = c.provider;  // else the default service
   s.model = c.model ? c.model : "";
   s.endpoint = c.endpoint ? c.endpoint : "";
   s.prompt = c.prompt ? c.prompt : "";

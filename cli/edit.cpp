@@ -41,12 +41,9 @@ int cmd_edit(int argc, char **argv) {
       {"raw", 0, 0, G_OPTION_ARG_NONE, &raw,
        N_("Composite the model's pixels untouched (no registration, colour match or blend)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new(_("INPUT - edit a picture with a prompt"));
-  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(ctx, entries, nullptr);
-  add_common(ctx, c);
-  bool ok = parse_options(ctx, argc, argv);
-  g_option_context_free(ctx);
+  GOptionContextPtr ctx = option_context(_("INPUT - edit a picture with a prompt"), entries);
+  add_common(ctx.get(), c);
+  const bool ok = parse_options(ctx.get(), argc, argv);
   GCharPtr mask_holder(mask_path), continue_holder(continue_id);
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
@@ -136,12 +133,9 @@ int cmd_generate(int argc, char **argv) {
       {"transparent", 0, 0, G_OPTION_ARG_NONE, &transparent,
        N_("Transparent background (models that can: see genfill providers)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new(_("- make a picture from a prompt"));
-  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(ctx, entries, nullptr);
-  add_common(ctx, c);
-  bool ok = parse_options(ctx, argc, argv);
-  g_option_context_free(ctx);
+  GOptionContextPtr ctx = option_context(_("- make a picture from a prompt"), entries);
+  add_common(ctx.get(), c);
+  const bool ok = parse_options(ctx.get(), argc, argv);
   GCharPtr size_holder(size), aspect_holder(aspect);
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;

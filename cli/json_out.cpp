@@ -2,7 +2,8 @@
 #include <cstdio>
 
 #include "cli/cli.hpp"
-#include "core/util/gobj.hpp"
+#include "core/edit/record.hpp"
+#include "core/util/gjson.hpp"
 
 namespace genfill::cli {
 
@@ -20,15 +21,7 @@ void json_usage(JsonBuilder *b, const Usage &u) {
   json_builder_end_object(b);
 }
 
-void print_json(JsonBuilder *b) {
-  GPtr<JsonGenerator> gen = adopt(json_generator_new());
-  json_generator_set_pretty(gen.get(), TRUE);
-  JsonNode *root = json_builder_get_root(b);
-  json_generator_set_root(gen.get(), root);
-  GCharPtr text(json_generator_to_data(gen.get(), nullptr));
-  json_node_unref(root);
-  std::printf("%s\n", text.get());
-}
+void print_json(JsonBuilder *b) { std::printf("%s\n", json_text(b, true).c_str()); }
 
 void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
                         const std::optional<Rect> &region, const std::string &conversation) {
@@ -67,34 +60,7 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
   if (!r.seam.empty()) {  // what the seam correction found, one entry per file
     json_builder_set_member_name(b.get(), "seam");
     json_builder_begin_array(b.get());
-    for (const seam::Report &sr : r.seam) {
-      json_builder_begin_object(b.get());
-      json_builder_set_member_name(b.get(), "registered");
-      json_builder_add_boolean_value(b.get(), sr.registered);
-      const char *names[] = {"dx", "dy", "scale"};
-      double values[] = {sr.dx, sr.dy, sr.scale};
-      for (int i = 0; i < 3; ++i) {
-        json_builder_set_member_name(b.get(), names[i]);
-        json_builder_add_double_value(b.get(), values[i]);
-      }
-      json_builder_set_member_name(b.get(), "colour_matched");
-      json_builder_add_boolean_value(b.get(), sr.colour_matched);
-      json_builder_set_member_name(b.get(), "gain");
-      json_builder_begin_array(b.get());
-      for (double g : sr.gain) json_builder_add_double_value(b.get(), g);
-      json_builder_end_array(b.get());
-      json_builder_set_member_name(b.get(), "offset");
-      json_builder_begin_array(b.get());
-      for (double o : sr.offset) json_builder_add_double_value(b.get(), o);
-      json_builder_end_array(b.get());
-      json_builder_set_member_name(b.get(), "blended");
-      json_builder_add_boolean_value(b.get(), sr.blended);
-      json_builder_set_member_name(b.get(), "note");
-      json_builder_add_string_value(b.get(), sr.note.c_str());
-      json_builder_set_member_name(b.get(), "seconds");
-      json_builder_add_double_value(b.get(), sr.seconds);
-      json_builder_end_object(b.get());
-    }
+    for (const seam::Report &sr : r.seam) add_seam_report(b.get(), sr);
     json_builder_end_array(b.get());
   }
   json_builder_end_object(b.get());

@@ -58,16 +58,13 @@ int cmd_key(int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print as JSON (status)"), nullptr},
                             {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new(_("set|delete PROVIDER | status - API keys in the desktop keyring"));
-  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(ctx, entries, nullptr);
+  GOptionContextPtr ctx = option_context(_("set|delete PROVIDER | status - API keys in the desktop keyring"), entries);
   g_option_context_set_description(
-      ctx, _("\"genfill key set PROVIDER\" reads the key from standard input (typed without echo on a terminal,\n"
+      ctx.get(), _("\"genfill key set PROVIDER\" reads the key from standard input (typed without echo on a terminal,\n"
              "or piped: echo \"$KEY\" | genfill key set gemini) and keeps it in the desktop keyring.\n"
              "\"genfill key delete PROVIDER\" removes it. \"genfill key status\" says, for each provider, where its\n"
              "key comes from; it never prints a key."));
-  bool ok = parse_options(ctx, argc, argv);
-  g_option_context_free(ctx);
+  const bool ok = parse_options(ctx.get(), argc, argv);
   const std::string action = argc > 1 ? argv[1] : "";
   if (!ok || !((action == "set" || action == "delete") ? argc == 3 : action == "status" && argc == 2)) {
     if (ok) std::fprintf(stderr, "%s\n", _("genfill key: give set PROVIDER, delete PROVIDER or status (see genfill key --help)"));

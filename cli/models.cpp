@@ -133,11 +133,8 @@ int cmd_providers(int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print as JSON"), nullptr},
                             {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new(_("- list providers and their models"));
-  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(ctx, entries, nullptr);
-  bool ok = parse_options(ctx, argc, argv);
-  g_option_context_free(ctx);
+  GOptionContextPtr ctx = option_context(_("- list providers and their models"), entries);
+  const bool ok = parse_options(ctx.get(), argc, argv);
   if (!ok || argc != 1) return kExitUsage;
 
   try {
@@ -258,11 +255,8 @@ int cmd_models(int argc, char **argv) {
       {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, N_("Seconds to wait for each service (default 30)"), "S"},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print as JSON"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  GOptionContext *ctx = g_option_context_new(_("- the models each service offers today"));
-  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(ctx, entries, nullptr);
-  bool ok = parse_options(ctx, argc, argv);
-  g_option_context_free(ctx);
+  GOptionContextPtr ctx = option_context(_("- the models each service offers today"), entries);
+  const bool ok = parse_options(ctx.get(), argc, argv);
   GCharPtr provider_holder(provider), endpoint_holder(endpoint);
   if (!ok || argc != 1) return kExitUsage;
   if (endpoint && !provider) {

@@ -63,12 +63,11 @@ struct Lines {
   // Where an object starts: the line of its first member.
   int start(JsonObject *o) const {
     int line = 0;
-    GList *names = json_object_get_members(o);
-    for (GList *n = names; n; n = n->next) {
+    GListPtr names(json_object_get_members(o));
+    for (GList *n = names.get(); n; n = n->next) {
       int l = of(o, static_cast<const char *>(n->data));
       if (l > 0 && (line == 0 || l < line)) line = l;
     }
-    g_list_free(names);
     return line;
   }
 };
@@ -157,13 +156,12 @@ public:
         "id", "provider", "name", "default", "legacy", "retired", "replacement", "mask", "edit", "max_input_images", "images_per_call",
         "thought_images", "input_fidelity", "transparent", "size_param", "aspects", "image_sizes",
         "default_image_size", "free_size", "response_modalities"};
-    GList *names = json_object_get_members(o_);
+    GListPtr names(json_object_get_members(o_));
     std::string unknown;
-    for (GList *n = names; n && unknown.empty(); n = n->next) {
+    for (GList *n = names.get(); n && unknown.empty(); n = n->next) {
       const char *name = static_cast<const char *>(n->data);
       if (name[0] != '_' && !known.count(name)) unknown = name;
     }
-    g_list_free(names);
     if (!unknown.empty())
       throw Error(ErrorCode::InvalidInput, format(_("%s, line %d: %s has an unknown field \"%s\"."), file_.c_str(),
                                                   line_of(unknown.c_str()), who_.c_str(), unknown.c_str()));
@@ -324,15 +322,14 @@ private:
       fail("free_size", _("\"max_ratio\" must be a number from 1 to 100"));
     if (s.max_pixels > 0 && s.min_pixels > s.max_pixels)
       fail("free_size", _("\"min_pixels\" is larger than \"max_pixels\""));
-    GList *names = json_object_get_members(f);
+    GListPtr names(json_object_get_members(f));
     std::string unknown;
-    for (GList *m = names; m && unknown.empty(); m = m->next) {
+    for (GList *m = names.get(); m && unknown.empty(); m = m->next) {
       const std::string name = static_cast<const char *>(m->data);
       if (name[0] != '_' && name != "multiple" && name != "max_side" && name != "min_pixels" && name != "max_pixels" &&
           name != "default_pixels" && name != "max_ratio")
         unknown = name;
     }
-    g_list_free(names);
     if (!unknown.empty()) fail("free_size", format(_("unknown field \"%s\""), unknown.c_str()));
     return s;
   }
@@ -486,12 +483,9 @@ std::vector<ModelInfo> models_of(std::string_view provider) {
 }
 
 std::string today_utc() {
-  GDateTime *now = g_date_time_new_now_utc();
-  gchar *text = g_date_time_format(now, "%Y-%m-%d");
-  std::string out = text ? text : "";
-  g_free(text);
-  g_date_time_unref(now);
-  return out;
+  GPtr<GDateTime> now = adopt(g_date_time_new_now_utc());
+  GCharPtr text(g_date_time_format(now.get(), "%Y-%m-%d"));
+  return text ? text.get() : "";
 }
 
 bool is_retired(const ModelInfo &m, const std::string &today) {

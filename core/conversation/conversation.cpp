@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "core/image/image.hpp"
+#include "core/util/gjson.hpp"
 #include "core/util/gobj.hpp"
 
 namespace genfill {
@@ -109,9 +110,9 @@ std::optional<Conversation> load_conversation(const std::string &id) {
         gchar *data = nullptr;
         gsize len = 0;
         if (!g_file_get_contents(fpath.get(), &data, &len, nullptr)) return std::nullopt;
+        GCharPtr owned(data);
         EncodedImage img;
         img.bytes.assign(reinterpret_cast<uint8_t *>(data), reinterpret_cast<uint8_t *>(data) + len);
-        g_free(data);
         img.mime = member_string(po, "mime");
         if (img.mime.empty()) img.mime = "image/png";
         part.image = std::move(img);
@@ -184,9 +185,8 @@ bool save_conversation(const Conversation &c, std::string *why) {
   }
   json_builder_end_array(b.get());
   json_builder_end_object(b.get());
-  JsonNode *root = json_builder_get_root(b.get());
-  GCharPtr text(json_to_string(root, TRUE));
-  json_node_unref(root);
+  GPtr<JsonNode> root = adopt(json_builder_get_root(b.get()));
+  GCharPtr text(json_to_string(root.get(), TRUE));
   GCharPtr path(g_build_filename(dir.c_str(), kFile, nullptr));
   if (!g_file_set_contents(path.get(), text.get(), -1, nullptr)) return failed("cannot write " + std::string(path.get()));
   return true;

@@ -11,7 +11,8 @@ namespace {
 
 // host[:port] of an http(s) address, lower-case; "" when it has none.
 std::string host_of(const std::string &url) {
-  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  GPtr<GUri> owned = adopt(g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr));
+  GUri *uri = owned.get();
   if (!uri) return {};
   std::string host;
   if (const char *h = g_uri_get_host(uri); h && *h) {
@@ -22,7 +23,6 @@ std::string host_of(const std::string &url) {
     const int usual = g_strcmp0(scheme, "http") == 0 ? 80 : 443;
     if (port > 0 && port != usual) host += ":" + std::to_string(port);
   }
-  g_uri_unref(uri);
   return host;
 }
 

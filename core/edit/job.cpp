@@ -295,8 +295,9 @@ PreparedJob prepare(const JobSettings &settings, Task task) {
   PreparedJob job;
   job.settings = settings;
   job.task = task;
-  job.provider = find_provider(settings.provider);
-  if (!job.provider) service_named(settings.provider);  // throws, naming the services there are
+  if (job.settings.provider.empty()) job.settings.provider = default_service().name;
+  job.provider = find_provider(job.settings.provider);
+  if (!job.provider) service_named(job.settings.provider);  // throws, naming the services there are
   const Provider &provider = *job.provider;
   const std::string model = settings.model.empty() ? default_model_id(provider.name()) : settings.model;
   // An edit with a model that only creates new pictures: said before anything else, a missing

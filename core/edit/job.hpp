@@ -20,7 +20,7 @@
 namespace genfill {
 
 struct JobSettings {
-  std::string provider = "gemini";
+  std::string provider;     // empty = the default service (the registry's first)
   std::string model;        // empty = the provider's default
   std::string endpoint;     // empty = the provider's public service
   std::string api_key;      // empty = look it up (environment, keyring)

@@ -26,6 +26,8 @@ const std::vector<ServiceInfo> &services() {
   return list;
 }
 
+const ServiceInfo &default_service() { return services().front(); }
+
 const ServiceInfo *find_service(std::string_view name) {
   for (const ServiceInfo &s : services())
     if (s.name == name) return &s;
@@ -52,7 +54,5 @@ std::string key_variables_text(const ServiceInfo &service) {
 }
 
 bool is_conversation_id(std::string_view id) { return valid_conversation_id(id); }
-
-std::string conversation_of_record(std::string_view record) { return conversation_in_record(record); }
 
 }  // namespace genfill

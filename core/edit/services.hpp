@@ -1,7 +1,6 @@
 // genfill — what hosts need to know of the services and of a layer's conversation, without
 // reaching into core/providers or core/conversation: the list of services with the names users
-// know and the variables that hold their keys, the key at hand, and the conversation id a
-// layer's record names.
+// know and the variables that hold their keys, the key at hand, and what a conversation id is.
 #pragma once
 
 #include <optional>
@@ -23,6 +22,8 @@ struct ServiceInfo {
 
 // The services this build reaches, in a stable order.
 const std::vector<ServiceInfo> &services();
+// The service used when none is named: the registry's first.
+const ServiceInfo &default_service();
 // nullptr when this build has no such service.
 const ServiceInfo *find_service(std::string_view name);
 // The same, or Error{InvalidInput} naming the services there are.
@@ -35,8 +36,5 @@ std::string key_variables_text(const ServiceInfo &service);
 
 // A conversation id as edits save them (and nothing else: ids come from users and files).
 bool is_conversation_id(std::string_view id);
-// The conversation a layer's genfill record continues (its "conversation" member when that is a
-// valid id), "" otherwise; the record may come from anyone.
-std::string conversation_of_record(std::string_view record);
 
 }  // namespace genfill

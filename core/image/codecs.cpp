@@ -176,9 +176,8 @@ std::vector<uint8_t> read_file(const std::string &path) {
   GErrorOut err;
   if (!g_file_get_contents(path.c_str(), &data, &len, err.out()))
     throw Error(ErrorCode::InvalidInput, format(_("Could not read %s: %s"), path.c_str(), err.message().c_str()));
-  std::vector<uint8_t> bytes(reinterpret_cast<uint8_t *>(data), reinterpret_cast<uint8_t *>(data) + len);
-  g_free(data);
-  return bytes;
+  GCharPtr owned(data);
+  return std::vector<uint8_t>(reinterpret_cast<uint8_t *>(data), reinterpret_cast<uint8_t *>(data) + len);
 }
 
 }  // namespace

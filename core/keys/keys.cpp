@@ -77,8 +77,8 @@ std::optional<std::string> keyring_lookup(const std::string &provider_name, std:
     }
     return std::nullopt;
   }
+  const std::unique_ptr<gchar, decltype(&secret_password_free)> owned(secret, &secret_password_free);
   std::string key = trimmed(secret);
-  secret_password_free(secret);
   if (key.empty()) return std::nullopt;
   return key;
 #else

@@ -10,11 +10,8 @@
 
 #include "core/providers/provider.hpp"
 #include "core/util/error.hpp"
+#include "core/util/gjson.hpp"
 #include "core/util/gobj.hpp"
-
-namespace genfill {
-GENFILL_GREF_TYPE(JsonNode, json_node_ref, json_node_unref);
-}  // namespace genfill
 
 namespace genfill::json {
 

@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "core/util/gobj.hpp"
+
 namespace genfill {
 
 // Whether `s` is a real day written in full, "2026-10-02".
@@ -22,13 +24,10 @@ inline bool is_iso_day(std::string_view s) {
 
 // A Unix time as "2026-12-04 16:50 UTC" (when a service's list was read, for messages).
 inline std::string utc_minute_text(int64_t unix_time) {
-  GDateTime *t = g_date_time_new_from_unix_utc(unix_time);
+  GPtr<GDateTime> t = adopt(g_date_time_new_from_unix_utc(unix_time));
   if (!t) return "?";
-  gchar *text = g_date_time_format(t, "%Y-%m-%d %H:%M UTC");
-  std::string out = text ? text : "?";
-  g_free(text);
-  g_date_time_unref(t);
-  return out;
+  GCharPtr text(g_date_time_format(t.get(), "%Y-%m-%d %H:%M UTC"));
+  return text ? text.get() : "?";
 }
 
 }  // namespace genfill

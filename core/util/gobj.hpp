@@ -61,6 +61,13 @@ struct GFreeDeleter { void operator()(void *p) const { g_free(p); } };
 
 using GCharPtr = std::unique_ptr<char, GFreeDeleter>;
 
+// A GList whose elements it does not own (json_object_get_members and the like).
+struct GListDeleter { void operator()(GList *l) const { g_list_free(l); } };
+using GListPtr = std::unique_ptr<GList, GListDeleter>;
+
+struct GOptionContextDeleter { void operator()(GOptionContext *c) const { g_option_context_free(c); } };
+using GOptionContextPtr = std::unique_ptr<GOptionContext, GOptionContextDeleter>;
+
 // For GError** out-parameters: `GErrorOut err; f(..., err.out()); if (err) ...`
 class GErrorOut {
 public:

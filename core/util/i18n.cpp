@@ -4,16 +4,16 @@
 
 #include <glib.h>
 
+#include "core/util/gobj.hpp"
+
 namespace genfill {
 
 std::string format(const char *fmt, ...) {
   va_list args;
   va_start(args, fmt);
-  gchar *s = g_strdup_vprintf(fmt, args);
+  GCharPtr s(g_strdup_vprintf(fmt, args));
   va_end(args);
-  std::string out = s ? s : "";
-  g_free(s);
-  return out;
+  return s ? s.get() : "";
 }
 
 void init_i18n() {

@@ -4,10 +4,13 @@
 
 #include <glib.h>
 
+#include "core/util/gobj.hpp"
+
 namespace genfill {
 
 std::string printable(std::string_view text) {
-  gchar *valid = g_utf8_make_valid(text.data(), gssize(text.size()));
+  GCharPtr owned(g_utf8_make_valid(text.data(), gssize(text.size())));
+  const gchar *valid = owned.get();
   std::string out;
   out.reserve(text.size());
   for (const gchar *p = valid, *end = valid + std::strlen(valid); p < end;) {
@@ -17,7 +20,6 @@ std::string printable(std::string_view text) {
     if (!control) out.append(p, size_t(next - p));
     p = next;
   }
-  g_free(valid);
   return out;
 }
 

@@ -728,10 +728,10 @@ def drifted_answer_is_fitted_in_place():
         image.delete()
     fixed, raw = metas[False], metas[True]
     print("INFO edge error raw %.2f, fitted %.2f; found %s" % (errors[True], errors[False], fixed), flush=True)
-    check(fixed["registered"] and fixed["colour-matched"] and fixed["blended"], fixed)
+    check(fixed["registered"] and fixed["colour_matched"] and fixed["blended"], fixed)
     check(abs(fixed["scale"] - 1.04) < 0.01, "scale found %s" % fixed["scale"])
     check(fixed["shift"][0] > 2 and fixed["shift"][1] < -1, "shift found %s" % fixed["shift"])
-    check(not raw["registered"] and not raw["colour-matched"] and not raw["blended"], raw)
+    check(not raw["registered"] and not raw["colour_matched"] and not raw["blended"], raw)
     check(errors[False] < errors[True] / 2 and errors[False] < 6,
           "edge error raw %.2f, fitted %.2f" % (errors[True], errors[False]))
 

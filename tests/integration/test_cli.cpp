@@ -381,6 +381,9 @@ TEST_F(CliTest, DriftedAnswerIsRegisteredAndLeavesNoSeam) {
   ASSERT_EQ(raw.status, 0) << raw.err;
   EXPECT_NE(fixed.out.find("\"registered\" : true"), std::string::npos) << fixed.out;
   EXPECT_NE(raw.out.find("\"registered\" : false"), std::string::npos) << raw.out;
+  // The seam report is core's (core/edit/record), the same object the plug-in's parasite holds.
+  EXPECT_NE(fixed.out.find("\"colour_matched\" : true"), std::string::npos) << fixed.out;
+  EXPECT_NE(fixed.out.find("\"shift\" : ["), std::string::npos) << fixed.out;
   // Mean error against the original in a ring just inside the selection's edge (the edit's
   // ellipse is smaller than the selection, so the ring is context the model kept).
   auto ring_error = [&](const Image &out) {
@@ -401,6 +404,20 @@ TEST_F(CliTest, DriftedAnswerIsRegisteredAndLeavesNoSeam) {
   RecordProperty("ring_error_fixed", std::to_string(e_fixed));
   EXPECT_LT(e_fixed, e_raw / 2) << "raw " << e_raw << " fixed " << e_fixed;
   EXPECT_LT(e_fixed, 6.0) << "raw " << e_raw << " fixed " << e_fixed;
+}
+
+// The services --provider takes come from the registry: every one is named, the first as the default.
+TEST_F(CliTest, ProviderHelpNamesEveryServiceOfTheRegistry) {
+  for (const char *command : {"edit", "generate"}) {
+    CliRun help = run({command, "--help"});
+    ASSERT_EQ(help.status, 0) << help.err;
+    const size_t line = help.out.find("--provider");
+    ASSERT_NE(line, std::string::npos) << help.out;
+    const std::string text = help.out.substr(line, help.out.find('\n', line) - line);
+    for (const Provider *p : all_providers()) EXPECT_NE(text.find(std::string(p->name())), std::string::npos) << text;
+    EXPECT_NE(text.find("(default: " + std::string(all_providers().front()->name()) + ")"), std::string::npos)
+        << text;
+  }
 }
 
 TEST_F(CliTest, GenerateSeveralImages) {

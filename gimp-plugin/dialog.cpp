@@ -1,0 +1,397 @@
+// genfill plug-in — its windows: the Edit and Generate dialogs (prompt, service, the model list,
+// where the key goes, references), the key dialog, and the progress window (see dialog.hpp).
+#include "gimp-plugin/dialog.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <libgimp/gimpui.h>
+
+#include "core/catalog/models.hpp"
+#include "core/edit/endpoint.hpp"
+#include "core/served/served.hpp"
+#include "core/util/gobj.hpp"
+#include "gimp-plugin/common.hpp"
+
+namespace genfill::plugin {
+
+Waiting::Waiting(bool interactive, const std::string &title) : cancel_(adopt(g_cancellable_new())) {
+  gimp_progress_init(title.c_str());
+  pulse_ = g_timeout_add(100, +[](gpointer self) -> gboolean {
+    auto *w = static_cast<Waiting *>(self);
+    if (w->fraction_ < 0) gimp_progress_pulse();
+    if (w->bar_) gtk_progress_bar_pulse(GTK_PROGRESS_BAR(w->bar_));
+    return G_SOURCE_CONTINUE;
+  }, this);
+  if (!interactive) return;
+  window_ = gtk_dialog_new_with_buttons(_("Generative Fill"), nullptr, GtkDialogFlags(0), _("_Cancel"),
+                                        GTK_RESPONSE_CANCEL, nullptr);
+  gimp_window_set_transient(GTK_WINDOW(window_));
+  GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(window_));
+  gtk_container_set_border_width(GTK_CONTAINER(box), 12);
+  gtk_box_set_spacing(GTK_BOX(box), 8);
+  label_ = gtk_label_new(title.c_str());
+  gtk_label_set_xalign(GTK_LABEL(label_), 0);
+  bar_ = gtk_progress_bar_new();
+  gtk_widget_set_size_request(bar_, 320, -1);
+  gtk_box_pack_start(GTK_BOX(box), label_, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), bar_, FALSE, FALSE, 0);
+  g_signal_connect(window_, "response", G_CALLBACK(+[](GtkDialog *, gint, gpointer c) {
+                     g_cancellable_cancel(G_CANCELLABLE(c));
+                   }), cancel_.get());
+  g_signal_connect(window_, "delete-event", G_CALLBACK(+[](GtkWidget *, GdkEvent *, gpointer c) -> gboolean {
+                     g_cancellable_cancel(G_CANCELLABLE(c));
+                     return TRUE;
+                   }), cancel_.get());
+  gtk_widget_show_all(window_);
+}
+
+Waiting::~Waiting() {
+  g_source_remove(pulse_);
+  if (window_) gtk_widget_destroy(window_);
+  gimp_progress_end();
+}
+
+void Waiting::update(const Progress &p) {
+  if (p.stage != stage_) {
+    stage_ = p.stage;
+    gimp_progress_set_text((p.stage + "…").c_str());
+    if (label_) gtk_label_set_text(GTK_LABEL(label_), (p.stage + "…").c_str());
+  }
+  fraction_ = p.fraction;
+  if (p.fraction >= 0) gimp_progress_update(p.fraction);
+}
+
+namespace {
+
+// Asks for a key when none is set up (interactive only). Returns "" when the user cancels.
+std::string ask_for_key(const ServiceInfo &service) {
+  std::string title = format(_("API key for %s"), service.display_name.c_str());
+  GtkWidget *dlg = gimp_dialog_new(title.c_str(), "genfill-key", nullptr, GtkDialogFlags(0), nullptr, nullptr,
+                                   _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, nullptr);
+  GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
+  gtk_container_set_border_width(GTK_CONTAINER(box), 12);
+  gtk_box_set_spacing(GTK_BOX(box), 8);
+  GtkWidget *label = gtk_label_new(format(_("genfill needs an API key for %s. Paste it here, or set %s before "
+                                           "starting GIMP."),
+                                         service.display_name.c_str(), key_variables_text(service).c_str())
+                                      .c_str());
+  gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+  gtk_label_set_xalign(GTK_LABEL(label), 0);
+  GtkWidget *entry = gtk_entry_new();
+  gtk_entry_set_visibility(GTK_ENTRY(entry), FALSE);
+  gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
+  GtkWidget *store = gtk_check_button_new_with_mnemonic(_("_Remember it in the desktop keyring"));
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(store), TRUE);
+  gtk_box_pack_start(GTK_BOX(box), label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), entry, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), store, FALSE, FALSE, 0);
+  gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
+  gimp_window_set_transient(GTK_WINDOW(dlg));
+  gtk_widget_show_all(dlg);
+  std::string key;
+  if (gimp_dialog_run(GIMP_DIALOG(dlg)) == GTK_RESPONSE_OK) {
+    key = trim(gtk_entry_get_text(GTK_ENTRY(entry)));
+    if (!key.empty() && gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(store))) {
+      try {
+        keyring_store(service.name, key);
+      } catch (const Error &e) {
+        gimp_message(e.message());  // the key is still used for this run
+      }
+    }
+  }
+  gtk_widget_destroy(dlg);
+  return key;
+}
+
+constexpr int kReferenceChoosers = 3;
+
+// The Model field: a combo box listing the models the chosen service serves today (id, and its
+// name beside it), with an entry for ids no list knows yet. It edits the same "model" string
+// argument as before; an empty value still means the service's default. The list comes from
+// the service's cached list (or genfill's catalog) at once, then from the service itself in
+// the background when its list is older than a day and a key is at hand. Retired models are
+// left out.
+struct ModelField {
+  GimpProcedureConfig *config;
+  GtkListStore *store;
+  GtkWidget *combo;
+  GPtr<GCancellable> asking;  // the background request for the service's list, if any
+};
+
+void show_models(ModelField *f, const ModelListing &listing) {
+  gtk_list_store_clear(f->store);
+  std::string default_id;
+  for (const ListedModel &m : listing.models)
+    if (m.is_default) default_id = m.id;
+  GtkTreeIter it;
+  gtk_list_store_append(f->store, &it);
+  gtk_list_store_set(f->store, &it, 0, "", 1,
+                     default_id.empty() ? _("the service's default")
+                                        : format(_("the service's default (%s)"), default_id.c_str()).c_str(),
+                     -1);
+  for (const ListedModel &m : listing.models) {
+    if (!m.usable()) continue;
+    const std::string label = m.status == ModelStatus::New ? format(_("%s (new)"), m.name.c_str())
+                              : !m.shutdown.empty()        ? format(_("%s (shuts down on %s)"), m.name.c_str(),
+                                                                    m.shutdown.c_str())
+                                                           : m.name;
+    gtk_list_store_append(f->store, &it);
+    gtk_list_store_set(f->store, &it, 0, m.id.c_str(), 1, label.c_str(), -1);
+  }
+  gtk_widget_set_tooltip_text(f->combo, listing.note.empty() ? _("Model id; empty = the service's default")
+                                                             : listing.note.c_str());
+}
+
+ListOptions list_options(ModelField *f) {
+  ListOptions o;
+  o.provider = config_string(f->config, "provider");
+  o.endpoint = trim(config_string(f->config, "endpoint"));
+  return o;
+}
+
+// The service's own list, asked for on a worker thread (its own main context, so GIMP's stays
+// free); shown when it arrives if the dialog still asks for the same service.
+void ask_service_for_models(ModelField *f) {
+  if (f->asking) g_cancellable_cancel(f->asking.get());
+  f->asking = adopt(g_cancellable_new());
+  struct Ask {
+    ListOptions opts;
+    std::optional<ModelListing> listing;
+  };
+  auto *ask = new Ask{list_options(f), std::nullopt};
+  GPtr<GTask> task = adopt(g_task_new(f->combo, f->asking.get(), +[](GObject *combo, GAsyncResult *res, gpointer) {
+    auto *a = static_cast<Ask *>(g_task_get_task_data(G_TASK(res)));
+    // Cancelled: the dialog closed (its widgets are gone) or another service was chosen.
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(res))) || !a->listing) return;
+    auto *field = static_cast<ModelField *>(g_object_get_data(combo, "genfill-model-field"));
+    if (!field) return;
+    const ListOptions now = list_options(field);
+    if (now.provider == a->opts.provider && now.endpoint == a->opts.endpoint) show_models(field, *a->listing);
+  }, nullptr));
+  g_task_set_task_data(task.get(), ask, [](gpointer p) { delete static_cast<Ask *>(p); });
+  g_task_run_in_thread(task.get(), +[](GTask *t, gpointer, gpointer data, GCancellable *cancel) {
+    auto *a = static_cast<Ask *>(data);
+    GPtr<GMainContext> ctx = adopt(g_main_context_new());
+    g_main_context_push_thread_default(ctx.get());
+    try {
+      a->listing = list_models(a->opts, cancel);
+    } catch (...) {
+      // an unknown service or a bad endpoint: the run itself says so
+    }
+    g_main_context_pop_thread_default(ctx.get());
+    g_task_return_boolean(t, TRUE);
+  });
+}
+
+void fill_models(ModelField *f) {
+  const ListOptions quick = [&] {
+    ListOptions o = list_options(f);
+    o.cache_only = true;  // never waits on the network
+    return o;
+  }();
+  ModelListing listing;
+  try {
+    listing = list_models(quick);
+  } catch (const Error &e) {  // a broken model list or endpoint: the run itself reports it too
+    gtk_list_store_clear(f->store);
+    gtk_widget_set_tooltip_text(f->combo, e.message());
+    return;
+  }
+  show_models(f, listing);
+  // A model of another service makes no sense here: back to the default.
+  const std::string current = trim(config_string(f->config, "model"));
+  if (!current.empty() && std::none_of(listing.models.begin(), listing.models.end(),
+                                       [&](const ListedModel &m) { return m.id == current; }))
+    for (const ModelInfo &m : known_models())  // loaded above without error
+      if (m.id == current && m.provider != quick.provider) {
+        g_object_set(f->config, "model", "", nullptr);
+        break;
+      }
+  const bool fresh = listing.source == ListSource::Cache &&
+                     g_get_real_time() / G_USEC_PER_SEC - listing.fetched < kModelListMaxAgeSeconds;
+  if (!fresh) ask_service_for_models(f);
+}
+
+void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
+  GtkWidget *labeled = gimp_procedure_dialog_get_widget(d, "model", G_TYPE_NONE);
+  if (!GIMP_IS_LABEL_ENTRY(labeled)) return;  // keep GIMP's own entry
+  GtkWidget *entry = gimp_label_entry_get_entry(GIMP_LABEL_ENTRY(labeled));
+  GPtr<GtkListStore> store = adopt(gtk_list_store_new(2, G_TYPE_STRING, G_TYPE_STRING));  // the combo box keeps it
+  auto *f = new ModelField{config, store.get(), nullptr, {}};
+  f->combo = gtk_combo_box_new_with_model_and_entry(GTK_TREE_MODEL(f->store));
+  gtk_combo_box_set_entry_text_column(GTK_COMBO_BOX(f->combo), 0);
+  GtkCellRenderer *name = gtk_cell_renderer_text_new();
+  g_object_set(name, "xpad", 12, nullptr);
+  gtk_cell_layout_pack_start(GTK_CELL_LAYOUT(f->combo), name, TRUE);
+  gtk_cell_layout_add_attribute(GTK_CELL_LAYOUT(f->combo), name, "text", 1);
+  gtk_widget_set_hexpand(f->combo, TRUE);
+  // The combo box's entry and GIMP's (now hidden) entry both edit the argument.
+  g_object_bind_property(config, "model", gtk_bin_get_child(GTK_BIN(f->combo)), "text",
+                         GBindingFlags(G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE));
+  gtk_widget_set_no_show_all(entry, TRUE);
+  gtk_widget_hide(entry);
+  gtk_grid_attach_next_to(GTK_GRID(labeled), f->combo, entry, GTK_POS_RIGHT, 1, 1);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(gimp_labeled_get_label(GIMP_LABELED(labeled))), f->combo);
+  g_object_set_data_full(G_OBJECT(f->combo), "genfill-model-field", f, [](gpointer p) {
+    auto *field = static_cast<ModelField *>(p);
+    if (field->asking) g_cancellable_cancel(field->asking.get());  // the answer is no longer wanted
+    delete field;
+  });
+  g_signal_connect(f->combo, "destroy", G_CALLBACK(+[](GtkWidget *combo, gpointer) {
+                     auto *field = static_cast<ModelField *>(g_object_get_data(G_OBJECT(combo), "genfill-model-field"));
+                     if (field && field->asking) g_cancellable_cancel(field->asking.get());
+                   }), nullptr);
+  fill_models(f);
+  // Refilled when the service changes; disconnected with the combo box.
+  g_signal_connect_object(config, "notify::provider", G_CALLBACK(+[](GObject *, GParamSpec *, gpointer combo) {
+                            fill_models(static_cast<ModelField *>(g_object_get_data(G_OBJECT(combo), "genfill-model-field")));
+                          }), f->combo, GConnectFlags(0));
+  gtk_widget_show(f->combo);
+}
+
+// Which host gets the key, shown while the endpoint (kept from an earlier run, or folded away
+// under More options) is not the service's own.
+void show_key_destination(GtkWidget *label, GimpProcedureConfig *config) {
+  const auto where = key_goes_elsewhere(config_string(config, "provider"), trim(config_string(config, "endpoint")));
+  if (!where) {
+    gtk_widget_hide(label);
+    return;
+  }
+  gtk_label_set_text(GTK_LABEL(label),
+                     format(_("Your %s key will be sent to %s, the endpoint under More options, not to %s itself."),
+                            where->service.c_str(), where->host.c_str(), where->service.c_str())
+                         .c_str());
+  gtk_widget_show(label);
+}
+
+void add_key_destination(GtkWidget *dlg, GimpProcedureConfig *config) {
+  GtkWidget *label = gtk_label_new(nullptr);
+  gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+  gtk_label_set_xalign(GTK_LABEL(label), 0);
+  gtk_widget_set_no_show_all(label, TRUE);
+  gtk_widget_set_name(label, "genfill-key-destination");
+  gtk_widget_set_margin_start(label, 12);
+  gtk_widget_set_margin_end(label, 12);
+  gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), label, FALSE, FALSE, 0);
+  for (const char *signal : {"notify::provider", "notify::endpoint"})
+    g_signal_connect_object(config, signal, G_CALLBACK(+[](GimpProcedureConfig *c, GParamSpec *, gpointer l) {
+                              show_key_destination(GTK_WIDGET(l), c);
+                            }), label, GConnectFlags(0));
+  show_key_destination(label, config);
+}
+
+}  // namespace
+
+PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task) {
+  try {
+    return prepare(settings, task);
+  } catch (const Error &e) {
+    if (e.code() != ErrorCode::MissingKey || !ui) throw;
+    const ServiceInfo *service = find_service(settings.provider);
+    std::string key = service ? ask_for_key(*service) : "";
+    if (key.empty()) throw Error(ErrorCode::Cancelled, _("Cancelled."));
+    settings.api_key = key;
+    return prepare(settings, task);
+  }
+}
+
+void offer_to_forget_key(const PreparedJob &job) {
+  GtkWidget *dlg = gtk_message_dialog_new(nullptr, GtkDialogFlags(0), GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE, "%s",
+                                          format(_("%s rejected the API key stored in your desktop keyring."),
+                                                 job.service.c_str())
+                                              .c_str());
+  gtk_message_dialog_format_secondary_text(GTK_MESSAGE_DIALOG(dlg), "%s",
+                                           _("Forget it, and genfill will ask for a new key next time."));
+  gtk_dialog_add_buttons(GTK_DIALOG(dlg), _("_Keep"), GTK_RESPONSE_CANCEL, _("_Forget the key"), GTK_RESPONSE_OK,
+                         nullptr);
+  gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_CANCEL);
+  gtk_window_set_title(GTK_WINDOW(dlg), format(_("API key for %s"), job.service.c_str()).c_str());
+  gimp_window_set_transient(GTK_WINDOW(dlg));
+  const bool forget = gtk_dialog_run(GTK_DIALOG(dlg)) == GTK_RESPONSE_OK;
+  gtk_widget_destroy(dlg);
+  if (!forget) return;
+  try {
+    keyring_delete(job.settings.provider);
+  } catch (const Error &e) {
+    gimp_message(e.message());
+  }
+}
+
+bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
+  GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
+  GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
+  GtkWidget *tv = gimp_procedure_dialog_get_widget(d, "prompt", GTK_TYPE_TEXT_VIEW);
+  gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(tv), GTK_WRAP_WORD_CHAR);
+  GtkWidget *sw = gimp_procedure_dialog_fill_scrolled_window(d, "prompt-sw", "prompt");
+  gtk_widget_set_size_request(sw, 420, 110);
+  gimp_procedure_dialog_get_label(d, "prompt-label", _("Describe the change"), FALSE, FALSE);
+  gimp_procedure_dialog_fill_box(d, "prompt-box", "prompt-label", "prompt-sw", nullptr);
+
+  const bool has_aspect = gimp_procedure_find_argument(procedure, "aspect") != nullptr;
+  if (edit)
+    gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "context", "feather", "register",
+                                   "match-colours", "blend-seam", "raw", nullptr);
+  else
+    gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
+  gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
+  gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
+  if (edit)
+    gimp_procedure_dialog_fill(d, "prompt-box", "continue-conversation", "provider", "model", "variations", "more",
+                               nullptr);
+  else if (gimp_procedure_find_argument(procedure, "transparent"))
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations",
+                               "transparent", "more", nullptr);
+  else
+    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
+                               nullptr);
+  gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
+  add_model_list(d, config);
+  add_key_destination(dlg, config);
+
+  // References: GimpProcedureDialog makes no widget for a drawable array, so a few drawable
+  // choosers (each lists the layers of every open image) stand for it.
+  std::vector<GtkWidget *> choosers;
+  if (gimp_procedure_find_argument(procedure, "references")) {
+    std::unique_ptr<GObject *, GFreeDeleter> owned(gimp_procedure_config_get_core_object_array(config, "references"));
+    GObject **refs = owned.get();
+    GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
+    GtkWidget *label =
+        gtk_label_new(_("Other layers, from this or another open image, sent as extra pictures to guide the model"));
+    gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+    gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+    gtk_label_set_xalign(GTK_LABEL(label), 0);
+    gtk_box_pack_start(GTK_BOX(box), label, FALSE, FALSE, 0);
+    gsize have = refs ? gimp_core_object_array_get_length(refs) : 0;
+    for (int i = 0; i < kReferenceChoosers; ++i) {
+      GimpDrawable *initial = gsize(i) < have && GIMP_IS_DRAWABLE(refs[i]) ? GIMP_DRAWABLE(refs[i]) : nullptr;
+      const std::string name = format(_("Reference %d"), i + 1);
+      GtkWidget *chooser = gimp_drawable_chooser_new(name.c_str(), name.c_str(), GIMP_TYPE_DRAWABLE, initial);
+      gtk_box_pack_start(GTK_BOX(box), chooser, FALSE, FALSE, 0);
+      choosers.push_back(chooser);
+    }
+    // Folded away like "More options" unless references are already set.
+    GtkWidget *expander = gtk_expander_new_with_mnemonic(_("_Reference layers"));
+    gtk_expander_set_expanded(GTK_EXPANDER(expander), have > 0);
+    gtk_container_add(GTK_CONTAINER(expander), box);
+    gtk_container_set_border_width(GTK_CONTAINER(expander), 12);
+    gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), expander, FALSE, FALSE, 0);
+    gtk_widget_show_all(expander);
+  }
+
+  gboolean ok = gimp_procedure_dialog_run(d);
+  if (ok && !choosers.empty()) {
+    std::vector<GObject *> picked;
+    for (GtkWidget *c : choosers)
+      if (GimpDrawable *dr = gimp_drawable_chooser_get_drawable(GIMP_DRAWABLE_CHOOSER(c))) picked.push_back(G_OBJECT(dr));
+    gimp_procedure_config_set_core_object_array(config, "references", picked.data(), picked.size());
+  }
+  gtk_widget_destroy(dlg);
+  return ok;
+}
+
+}  // namespace genfill::plugin

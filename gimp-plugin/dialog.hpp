@@ -1,0 +1,68 @@
+// genfill plug-in — its windows: the procedures' dialogs, the key dialog (asked for when no key
+// is set up; offered to be forgotten when the service rejects the one kept), and the progress
+// window with its Cancel button.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "core/edit/job.hpp"
+#include "core/edit/services.hpp"
+#include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
+#include "core/util/i18n.hpp"
+
+namespace genfill::plugin {
+
+// Shows GIMP's progress while the job runs; in interactive mode also a small window with a
+// Cancel button wired to the job's GCancellable (the status bar's stop button kills the
+// plug-in outright, which is safe too: nothing is written before the answer is in memory).
+class Waiting {
+public:
+  Waiting(bool interactive, const std::string &title);
+  ~Waiting();
+  Waiting(const Waiting &) = delete;
+  Waiting &operator=(const Waiting &) = delete;
+  GCancellable *cancellable() const { return cancel_.get(); }
+  void update(const Progress &p);
+
+private:
+  GPtr<GCancellable> cancel_;
+  guint pulse_ = 0;
+  GtkWidget *window_ = nullptr, *label_ = nullptr, *bar_ = nullptr;
+  std::string stage_;
+  double fraction_ = -1;
+};
+
+// The procedure's dialog (edit: the Edit with Prompt layout; else Generate's). False when the
+// user cancelled it.
+bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit);
+
+// Provider, model and key resolved before any pixel is read; asks for a missing key when `ui`.
+PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task);
+
+// The service rejected the key kept in the keyring: offer to forget it, so that the next run
+// asks for a new one instead of failing the same way.
+void offer_to_forget_key(const PreparedJob &job);
+
+// Runs a job while showing progress (and, interactively, a Cancel button).
+template <typename Job>
+auto while_waiting(bool ui, const PreparedJob &job, Job &&run) {
+  std::optional<Error> rejected;
+  {
+    Waiting waiting(ui, format(_("Waiting for %s…"), job.short_service.c_str()));
+    try {
+      return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
+    } catch (const Error &e) {
+      if (!ui || e.code() != ErrorCode::BadKey || job.key_source != "keyring") throw;
+      rejected = e;
+    }
+  }  // the progress window is gone before the question comes
+  offer_to_forget_key(job);
+  throw *rejected;
+}
+
+}  // namespace genfill::plugin

@@ -1,0 +1,201 @@
+// genfill plug-in — what each procedure does when run: gather its settings and pixels, hand them
+// to core/edit, show progress, place the answer (see procedures.hpp).
+#include "gimp-plugin/procedures.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "core/edit/job.hpp"
+#include "core/image/image.hpp"
+#include "core/util/error.hpp"
+#include "core/util/i18n.hpp"
+#include "gimp-plugin/common.hpp"
+#include "gimp-plugin/dialog.hpp"
+#include "gimp-plugin/pixels.hpp"
+#include "gimp-plugin/timings.hpp"
+
+namespace genfill::plugin {
+
+namespace {
+
+// The settings every procedure shares, from its arguments.
+JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = true) {
+  JobSettings s;
+  s.provider = config_string(config, "provider");
+  s.model = trim(config_string(config, "model"));
+  s.endpoint = trim(config_string(config, "endpoint"));
+  s.prompt = trim(config_string(config, "prompt"));
+  s.variations = with_variations ? config_int(config, "variations") : 1;
+  int seed = config_int(config, "seed");
+  if (seed >= 0) s.seed = seed;
+  // At least a second; what is no time at all (0, "nan", "inf", words) is left for the core to
+  // refuse with a clear message (std::max would turn "nan" into a second).
+  if (const char *t = g_getenv("GENFILL_TIMEOUT")) {
+    const double v = g_ascii_strtod(t, nullptr);
+    s.transport.timeout_s = v > 0 ? std::max(1.0, v) : v;
+  }
+  return s;
+}
+
+}  // namespace
+
+GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                              GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  // Pixels pass through GEGL's tile cache on their way in and out; GIMP gives plug-ins its own
+  // large cache size, which would keep a second copy of a whole layer here. Reading in 4 MB bands
+  // and writing in 2 MB strips, each once and in order, needs little more than one band
+  // (16 MB measured no faster, and 8 MB higher at the peak of a whole 24 MP layer).
+  g_object_set(gegl_config(), "tile-cache-size", guint64(6) << 20, nullptr);
+  const bool ui = init_ui(run_mode);
+  if (gimp_core_object_array_get_length(reinterpret_cast<GObject **>(drawables)) != 1)
+    return fail(procedure, ui, _("Select exactly one layer to edit."));
+  GimpDrawable *drawable = drawables[0];
+  if (!GIMP_IS_LAYER(drawable) || GIMP_IS_LAYER_MASK(drawable))
+    return fail(procedure, ui, _("Select a layer to edit (not a mask or a channel)."));
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+
+  StageClock clock;
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+    JobSettings settings = settings_from(config);
+    if (settings.prompt.empty())
+      throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
+    gboolean sample_merged = TRUE;
+    gdouble feather_px = 8;
+    g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
+    int context = config_int(config, "context");
+    gboolean continue_conversation = TRUE;
+    g_object_get(config, "continue-conversation", &continue_conversation, nullptr);
+    gboolean reg = TRUE, colours = TRUE, blend = TRUE, raw = FALSE;
+    g_object_get(config, "register", &reg, "match-colours", &colours, "blend-seam", &blend, "raw", &raw, nullptr);
+    settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
+    // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
+    settings.results_at_upload_scale = true;
+    // A model that only generates is said so before a key is asked for.
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
+    EditInput input;
+    input.references = read_references(config);
+    input.context = context / 100.0;
+    // Layer by layer: a layer genfill made carries its conversation; its earlier turns go with
+    // this request. Without the cache (the file came from elsewhere) it is a single turn.
+    if (continue_conversation) {
+      input.conversation = layer_conversation(drawable);
+      input.conversation_gone = [ui] {
+        const char *gone = _("The earlier steps of this layer's conversation are not on this computer: this edit "
+                             "starts afresh from the layer as it is.");
+        if (ui) gimp_message(gone);
+        else g_message("%s", gone);
+      };
+    }
+
+    // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
+    gint ox = 0, oy = 0;
+    gimp_drawable_get_offsets(drawable, &ox, &oy);
+    Rect bounds{ox, oy, gimp_drawable_get_width(drawable), gimp_drawable_get_height(drawable)};
+    if (sample_merged) {
+      int x0 = std::max(bounds.x, 0), y0 = std::max(bounds.y, 0);
+      int x1 = std::min(bounds.right(), gimp_image_get_width(image)),
+          y1 = std::min(bounds.bottom(), gimp_image_get_height(image));
+      if (x1 <= x0 || y1 <= y0) throw Error(ErrorCode::InvalidInput, _("The layer lies outside the canvas."));
+      bounds = Rect{x0, y0, x1 - x0, y1 - y0};
+    }
+    gboolean non_empty = FALSE;
+    gint sx1 = 0, sy1 = 0, sx2 = 0, sy2 = 0;
+    gimp_selection_bounds(image, &non_empty, &sx1, &sy1, &sx2, &sy2);
+    Rect selection;  // relative to bounds
+    if (non_empty) {
+      int x0 = std::max(sx1, bounds.x), y0 = std::max(sy1, bounds.y);
+      int x1 = std::min(sx2, bounds.right()), y1 = std::min(sy2, bounds.bottom());
+      if (x1 <= x0 || y1 <= y0)
+        throw Error(ErrorCode::InvalidInput, _("The selection does not touch this layer."));
+      selection = Rect{x0 - bounds.x, y0 - bounds.y, x1 - x0, y1 - y0};
+    }
+    LayerSource source(image, drawable, bounds, selection, sample_merged, clock,
+                       [&](Rect where, std::future<Mask> layer_mask) {
+                         return std::make_unique<NewLayers>(image, where, settings.variations,
+                                                            short_prompt(settings.prompt), std::move(layer_mask));
+                       },
+                       feather_px);
+
+    EditResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_edit(job, input, source, cancel, progress);
+    });
+    clock.mark("job");
+    clock.add(result.timings);
+
+    NewLayers &layers = source.layers();
+    layers.prepare();  // what the wait did not cover (nothing, when the service takes a while)
+    source.drop_selection();
+    clock.mark("feather");
+    std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
+    if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    clock.mark("insert");
+    if (clock.enabled())
+      clock.write(kEdit, source.where(), result.bytes_sent, result.upload_bytes, settings.variations);
+    return layers_return(procedure, placed);
+  });
+}
+
+GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                  GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  const bool ui = init_ui(run_mode);
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+    JobSettings settings = settings_from(config);
+    if (settings.prompt.empty())
+      throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+    gboolean transparent = FALSE;
+    g_object_get(config, "transparent", &transparent, nullptr);
+    settings.transparent = transparent;
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Generate);
+    std::vector<Image> references = read_references(config);
+    gboolean non_empty = FALSE;
+    gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+    gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
+    Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
+                           : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
+    NewLayers layers(image, where, settings.variations, short_prompt(settings.prompt));
+    layers.prepare_while_waiting();
+    JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_generate(job, "", where.w, where.h, references, cancel, progress);
+    });
+    GimpDrawable *anchor = nullptr;
+    if (drawables && drawables[0] && GIMP_IS_LAYER(drawables[0]) && !GIMP_IS_LAYER_MASK(drawables[0]))
+      anchor = drawables[0];
+    std::vector<GimpLayer *> placed = layers.place(anchor, result, settings.prompt, settings.seed);
+    if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    return layers_return(procedure, placed);
+  });
+}
+
+GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer) {
+  GimpRunMode run_mode = GIMP_RUN_NONINTERACTIVE;
+  g_object_get(config, "run-mode", &run_mode, nullptr);
+  const bool ui = init_ui(run_mode);
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+    JobSettings settings = settings_from(config, false);
+    if (settings.prompt.empty())
+      throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
+    std::string aspect = config_string(config, "aspect");
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Generate);
+    JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_generate(job, aspect, 0, 0, {}, cancel, progress);
+    });
+    const Image &img = result.images.front();
+    GimpImage *image = gimp_image_new(img.width, img.height, GIMP_RGB);
+    gimp_image_undo_disable(image);
+    NewLayers(image, Rect{0, 0, img.width, img.height}, int(result.images.size()), short_prompt(settings.prompt))
+        .place(nullptr, result, settings.prompt, settings.seed);
+    gimp_image_undo_enable(image);
+    if (ui) gimp_display_new(image);
+    GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
+    GIMP_VALUES_SET_IMAGE(ret, 1, image);
+    return ret;
+  });
+}
+
+}  // namespace genfill::plugin

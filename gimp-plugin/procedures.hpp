@@ -1,0 +1,18 @@
+// genfill plug-in — the procedures' run functions: each gathers settings and pixels, hands them
+// to core/edit, shows progress and places the answer as new layers (or a new image).
+#pragma once
+
+#include <libgimp/gimp.h>
+
+namespace genfill::plugin {
+
+// plug-in-genfill-edit: the selection (or the layer) changed as the prompt says, in a new layer.
+GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                              GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
+// plug-in-genfill-generate: a new layer from a prompt, the size of the selection's box or the image.
+GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                  GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
+// plug-in-genfill-new-image: a new image from a prompt.
+GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer);
+
+}  // namespace genfill::plugin
