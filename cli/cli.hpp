@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -140,8 +141,10 @@ int report_error(const Error &e, bool json);
 // ---------- JSON on stdout (json_out.cpp) ----------
 
 void print_json(JsonBuilder *b);
+// `extra`, when given, adds members of the command's own (expand: its margins and canvas).
 void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
-                        const std::optional<Rect> &region, const std::string &conversation = {});
+                        const std::optional<Rect> &region, const std::string &conversation = {},
+                        const std::function<void(JsonBuilder *)> &extra = {});
 void json_member(JsonBuilder *b, const char *name, const std::string &v);
 void json_member(JsonBuilder *b, const char *name, int64_t v);
 void json_flag(JsonBuilder *b, const char *name, bool v);
@@ -150,6 +153,7 @@ void json_flag(JsonBuilder *b, const char *name, bool v);
 
 int cmd_edit(int argc, char **argv);       // edit.cpp
 int cmd_generate(int argc, char **argv);   // edit.cpp
+int cmd_expand(int argc, char **argv);     // expand.cpp
 int cmd_providers(int argc, char **argv);  // models.cpp
 int cmd_models(int argc, char **argv);     // models.cpp
 int cmd_key(int argc, char **argv);        // key.cpp

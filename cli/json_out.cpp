@@ -24,7 +24,8 @@ void json_usage(JsonBuilder *b, const Usage &u) {
 void print_json(JsonBuilder *b) { std::printf("%s\n", json_text(b, true).c_str()); }
 
 void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
-                        const std::optional<Rect> &region, const std::string &conversation) {
+                        const std::optional<Rect> &region, const std::string &conversation,
+                        const std::function<void(JsonBuilder *)> &extra) {
   GPtr<JsonBuilder> b = adopt(json_builder_new());
   json_builder_begin_object(b.get());
   json_builder_set_member_name(b.get(), "command");
@@ -63,6 +64,7 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
     for (const seam::Report &sr : r.seam) add_seam_report(b.get(), sr);
     json_builder_end_array(b.get());
   }
+  if (extra) extra(b.get());
   json_builder_end_object(b.get());
   print_json(b.get());
 }

@@ -420,6 +420,69 @@ TEST_F(CliTest, ProviderHelpNamesEveryServiceOfTheRegistry) {
   }
 }
 
+// genfill expand: the canvas grows by the margins, the middle is the input untouched outside the
+// feather band, the border is the model's; --json says margins, canvas and region.
+TEST_F(CliTest, ExpandGrowsTheCanvasAndKeepsThePicture) {
+  fake_->enqueue(R"({"color":"3366CC"})");
+  CliRun r = run({"expand", "--endpoint", endpoint("gemini"), "--left", "100", "--right", "100", "--feather", "6",
+                  "--json", photo_path_, "-o", path("wide.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Image out = load_image_file(path("wide.png"));
+  ASSERT_EQ(out.width, photo_.width + 200);
+  ASSERT_EQ(out.height, photo_.height);
+  for (int y = 0; y < out.height; ++y) {
+    for (int x : {0, 50, 99, photo_.width + 100, photo_.width + 199}) {
+      const uint8_t *p = out.at(x, y);
+      ASSERT_TRUE(p[0] == 0x33 && p[1] == 0x66 && p[2] == 0xCC && p[3] == 255) << x << "," << y;
+    }
+    for (int x = 6; x < photo_.width - 6; ++x)
+      ASSERT_EQ(std::memcmp(out.at(100 + x, y), photo_.at(x, y), 4), 0) << x << "," << y;
+  }
+  JsonNode *reqs = fake_->requests();
+  JsonObject *req = last_request(reqs);
+  EXPECT_NE(std::string(json_object_get_string_member(req, "prompt")).find("#FF00FF"), std::string::npos);
+  json_node_unref(reqs);
+  GErrorOut err;
+  JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+  ASSERT_TRUE(doc) << err.message() << r.out;
+  JsonObject *o = json_node_get_object(doc);
+  EXPECT_STREQ(json_object_get_string_member(o, "command"), "expand");
+  JsonObject *margins = json_object_get_object_member(o, "margins");
+  EXPECT_EQ(json_object_get_int_member(margins, "left"), 100);
+  EXPECT_EQ(json_object_get_int_member(margins, "right"), 100);
+  EXPECT_EQ(json_object_get_int_member(margins, "top"), 0);
+  JsonObject *canvas = json_object_get_object_member(o, "canvas");
+  EXPECT_EQ(json_object_get_int_member(canvas, "width"), photo_.width + 200);
+  EXPECT_EQ(json_object_get_int_member(canvas, "height"), photo_.height);
+  ASSERT_TRUE(json_object_has_member(o, "region"));
+  json_node_unref(doc);
+
+  // To an aspect: centred margins.
+  fake_->enqueue(R"({"color":"3366CC"})");
+  CliRun square = run({"expand", "--endpoint", endpoint("gemini"), "--to-aspect", "1:1", "--prompt", "more sky",
+                       photo_path_, "-o", path("square.png")});
+  ASSERT_EQ(square.status, 0) << square.err;
+  const Image sq = load_image_file(path("square.png"));
+  EXPECT_EQ(sq.width, sq.height);
+  EXPECT_EQ(std::max(sq.width, sq.height), std::max(photo_.width, photo_.height));
+}
+
+TEST_F(CliTest, ARefusedExpandSendsAndWritesNothing) {
+  for (std::vector<std::string> args : {std::vector<std::string>{},                      // no margin
+                                        std::vector<std::string>{"--left", "-4"},         // negative
+                                        std::vector<std::string>{"--to-aspect", "wide"},  // no W:H
+                                        std::vector<std::string>{"--left", "5", "--to-aspect", "1:1"}}) {
+    std::vector<std::string> argv = {"expand", "--endpoint", endpoint("gemini")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {photo_path_, "-o", path("never.png")});
+    CliRun r = run(argv);
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_FALSE(r.err.empty());
+    EXPECT_FALSE(exists("never.png"));
+  }
+  EXPECT_EQ(fake_->request_count(), 0);
+}
+
 TEST_F(CliTest, GenerateSeveralImages) {
   CliRun r = run({"generate", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a lighthouse",
                "--aspect", "3:2", "-n", "2", "-o", path("gen.png")});
