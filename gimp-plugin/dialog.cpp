@@ -11,6 +11,7 @@
 
 #include "core/catalog/models.hpp"
 #include "core/edit/endpoint.hpp"
+#include "core/edit/expand.hpp"
 #include "core/served/served.hpp"
 #include "core/util/gobj.hpp"
 #include "gimp-plugin/common.hpp"
@@ -322,15 +323,66 @@ void offer_to_forget_key(const PreparedJob &job) {
   }
 }
 
-bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
-  GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
-  GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
+namespace {
+
+// The prompt as a text field of a few lines under `label`, in the box "prompt-box".
+void add_prompt_box(GimpProcedureDialog *d, const char *label) {
   GtkWidget *tv = gimp_procedure_dialog_get_widget(d, "prompt", GTK_TYPE_TEXT_VIEW);
   gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(tv), GTK_WRAP_WORD_CHAR);
   GtkWidget *sw = gimp_procedure_dialog_fill_scrolled_window(d, "prompt-sw", "prompt");
   gtk_widget_set_size_request(sw, 420, 110);
-  gimp_procedure_dialog_get_label(d, "prompt-label", _("Describe the change"), FALSE, FALSE);
+  gimp_procedure_dialog_get_label(d, "prompt-label", label, FALSE, FALSE);
   gimp_procedure_dialog_fill_box(d, "prompt-box", "prompt-label", "prompt-sw", nullptr);
+}
+
+// An aspect preset fills in the margins that reach it, centred, from the image's size.
+struct AspectMargins {
+  int width, height;
+};
+
+void apply_aspect(GimpProcedureConfig *config, const AspectMargins &size) {
+  const std::string aspect = config_string(config, "aspect");
+  if (aspect.empty() || aspect == "none") return;
+  try {
+    const Margins m = margins_for_aspect(size.width, size.height, aspect);
+    g_object_set(config, "left", m.left, "right", m.right, "top", m.top, "bottom", m.bottom, nullptr);
+  } catch (const Error &) {
+    // not a W:H preset: the margins stay as they are
+  }
+}
+
+}  // namespace
+
+bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image) {
+  GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, _("Expand Canvas"));
+  GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
+  add_prompt_box(d, _("Describe the new area (optional)"));
+  gimp_procedure_dialog_fill_box(d, "margins-box", "left", "right", "top", "bottom", nullptr);
+  gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "feather", nullptr);
+  gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
+  gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
+  gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", "aspect", "margins-box", "variations", "more",
+                             nullptr);
+  gimp_procedure_dialog_set_ok_label(d, _("_Expand"));
+  add_model_list(d, config);
+  add_key_destination(dlg, config);
+  auto *size = new AspectMargins{gimp_image_get_width(image), gimp_image_get_height(image)};
+  g_object_set_data_full(G_OBJECT(dlg), "genfill-image-size", size,
+                         [](gpointer p) { delete static_cast<AspectMargins *>(p); });
+  g_signal_connect_object(config, "notify::aspect", G_CALLBACK(+[](GimpProcedureConfig *c, GParamSpec *, gpointer w) {
+                            apply_aspect(c, *static_cast<AspectMargins *>(g_object_get_data(G_OBJECT(w),
+                                                                                              "genfill-image-size")));
+                          }), dlg, GConnectFlags(0));
+  apply_aspect(config, *size);
+  const bool ok = gimp_procedure_dialog_run(d);
+  gtk_widget_destroy(dlg);
+  return ok;
+}
+
+bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
+  GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
+  GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
+  add_prompt_box(d, _("Describe the change"));
 
   const bool has_aspect = gimp_procedure_find_argument(procedure, "aspect") != nullptr;
   if (edit)

@@ -40,6 +40,9 @@ private:
 // The procedure's dialog (edit: the Edit with Prompt layout; else Generate's). False when the
 // user cancelled it.
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit);
+// Expand Canvas's dialog: prompt (optional), service, model, an aspect preset that fills in the
+// margins for `image`, the margins, variations. False when the user cancelled it.
+bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image);
 
 // Provider, model and key resolved before any pixel is read; asks for a missing key when `ui`.
 PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task);

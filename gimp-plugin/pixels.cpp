@@ -161,8 +161,9 @@ void write_mask(GimpLayer *layer, const Mask &mask) {
 
 // Provenance on each new layer, in core's record format: never the key.
 void attach_record(GimpLayer *layer, const JobResult &r, const std::string &prompt, const std::optional<int64_t> &seed,
-                   int variation, const Rect &region, const std::string &conversation) {
-  const std::string text = result_record(r, prompt, seed, variation, region, conversation);
+                   int variation, const Rect &region, const std::string &conversation,
+                   const std::optional<Margins> &margins) {
+  const std::string text = result_record(r, prompt, seed, variation, region, conversation, margins);
   Parasite p(gimp_parasite_new(kParasite, GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE, guint32(text.size()),
                                text.c_str()));
   gimp_item_attach_parasite(GIMP_ITEM(layer), p.get());
@@ -227,7 +228,7 @@ std::vector<GimpLayer *> NewLayers::place(GimpDrawable *anchor, const JobResult 
     // Below the previous variation, so (1) stays on top of the group.
     gimp_image_insert_layer(image_, layer, parent, position + int(i));
     gimp_layer_set_offsets(layer, where_.x, where_.y);
-    attach_record(layer, result, prompt, seed, int(i), where_, conversation);
+    attach_record(layer, result, prompt, seed, int(i), where_, conversation, margins_);
     placed.push_back(layer);
   }
   gimp_image_undo_group_end(image_);
@@ -323,6 +324,17 @@ RegionPixels LayerSource::read(const Rect &region, int out_w, int out_h) {
   layers_ = make_layers_(where_, std::move(layer_mask));
   layers_->prepare_while_waiting();
   return out;
+}
+
+RegionPixels CanvasSource::read(const Rect &region, int out_w, int out_h) {
+  std::optional<RegionRead> read;
+  if (sample_merged_ && !sole_plain_layer(image_, drawable_)) read = read_visible(image_, region, false, out_w, out_h);
+  if (!read) {
+    gint ox = 0, oy = 0;
+    gimp_drawable_get_offsets(drawable_, &ox, &oy);
+    read = read_region(drawable_, Rect{region.x - ox, region.y - oy, region.w, region.h}, nullptr, {}, out_w, out_h);
+  }
+  return RegionPixels{std::move(read->pixels), std::nullopt};
 }
 
 NewLayers &LayerSource::layers() {

@@ -15,6 +15,7 @@
 
 #include <libgimp/gimp.h>
 
+#include "core/edit/expand.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
 #include "gimp-plugin/timings.hpp"
@@ -44,6 +45,8 @@ public:
   // prompt holding one layer per variation (the first visible). The image owns them from then.
   std::vector<GimpLayer *> place(GimpDrawable *anchor, const JobResult &result, const std::string &prompt,
                                  const std::optional<int64_t> &seed, const std::string &conversation = {});
+  // An expansion's layers record its margins too.
+  void set_margins(const Margins &margins) { margins_ = margins; }
 
 private:
   // One piece of the preparation; false once all is done. Waits at most `patience` for the mask.
@@ -58,6 +61,7 @@ private:
   std::vector<GimpLayer *> layers_;
   guint idle_ = 0;
   std::exception_ptr error_;
+  std::optional<Margins> margins_;
 };
 
 // The procedure's return values: success and the new layers.
@@ -101,6 +105,23 @@ private:
   double feather_px_;
   std::optional<Mask> selection_mask_;  // the selection over the region at full size, for the layers' mask
   std::unique_ptr<NewLayers> layers_;   // after selection_mask_: gone first, its feathering awaited
+};
+
+// The whole canvas as an expansion reads it: what the user sees (sample_merged) or the layer's
+// own pixels (transparent where it does not reach), only the rectangles asked for.
+class CanvasSource : public RegionSource {
+public:
+  CanvasSource(GimpImage *image, GimpDrawable *drawable, bool sample_merged)
+      : image_(image), drawable_(drawable), sample_merged_(sample_merged) {}
+  int width() const override { return gimp_image_get_width(image_); }
+  int height() const override { return gimp_image_get_height(image_); }
+  Rect selection() const override { return {}; }
+  RegionPixels read(const Rect &region, int out_w, int out_h) override;
+
+private:
+  GimpImage *image_;
+  GimpDrawable *drawable_;
+  bool sample_merged_;
 };
 
 }  // namespace genfill::plugin

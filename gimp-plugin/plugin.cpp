@@ -66,6 +66,7 @@ GList *query_procedures(GimpPlugIn *) {
   list = g_list_append(list, g_strdup(kEdit));
   list = g_list_append(list, g_strdup(kGenerate));
   list = g_list_append(list, g_strdup(kNewImage));
+  list = g_list_append(list, g_strdup(kExpand));
   return list;
 }
 
@@ -126,6 +127,41 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_boolean_argument(
         p, "transparent", _("_Transparent background"),
         _("Ask for a picture on a transparent background (models that can: GPT Image)"), FALSE, G_PARAM_READWRITE);
+    gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
+                                                      GIMP_TYPE_LAYER, G_PARAM_READWRITE);
+  } else if (g_strcmp0(name, kExpand) == 0) {
+    p = gimp_image_procedure_new(plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, run_expand_proc, nullptr, nullptr);
+    gimp_procedure_set_image_types(p, "RGB*, GRAY*");
+    gimp_procedure_set_sensitivity_mask(p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+    set_common(p, _("E_xpand Canvas…"), _("Grow the canvas and let a model paint the new border"),
+               _("Adds margins around the image and asks an image model to continue the picture into them. The "
+                 "answer goes in a new layer above, masked to the new area; the layers keep their pixels and "
+                 "move with the canvas. Nothing changes until the answer is in."));
+    gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
+    gimp_procedure_add_menu_path(p, "<Image>/Image");
+    add_common_arguments(p, true);
+    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample _merged"),
+                                        _("Send what you see (all visible layers); off: this layer's own pixels"),
+                                        TRUE, G_PARAM_READWRITE);
+    gimp_procedure_add_double_argument(p, "feather", _("_Feather (px)"),
+                                       _("How far the new layer fades into the old picture"), 0, 200, 8,
+                                       G_PARAM_READWRITE);
+    gimp_procedure_add_int_argument(p, "left", _("_Left"), _("Pixels to add on the left"), 0, 65536, 0,
+                                    G_PARAM_READWRITE);
+    gimp_procedure_add_int_argument(p, "right", _("_Right"), _("Pixels to add on the right"), 0, 65536, 0,
+                                    G_PARAM_READWRITE);
+    gimp_procedure_add_int_argument(p, "top", _("_Top"), _("Pixels to add at the top"), 0, 65536, 0,
+                                    G_PARAM_READWRITE);
+    gimp_procedure_add_int_argument(p, "bottom", _("_Bottom"), _("Pixels to add at the bottom"), 0, 65536, 0,
+                                    G_PARAM_READWRITE);
+    gimp_procedure_add_choice_argument(
+        p, "aspect", _("_Aspect ratio"), _("Grow to this shape, centred: sets the margins"),
+        gimp_choice_new_with_values("none", 0, _("Margins as given"), nullptr, "16:9", 1, _("Wide (16:9)"), nullptr,
+                                    "4:3", 2, _("Landscape (4:3)"), nullptr, "3:2", 3, _("Landscape (3:2)"), nullptr,
+                                    "1:1", 4, _("Square (1:1)"), nullptr, "2:3", 5, _("Portrait (2:3)"), nullptr,
+                                    "3:4", 6, _("Portrait (3:4)"), nullptr, "9:16", 7, _("Tall (9:16)"), nullptr,
+                                    nullptr),
+        "none", G_PARAM_READWRITE);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kNewImage) == 0) {

@@ -3,9 +3,11 @@
 #include "gimp-plugin/procedures.hpp"
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <vector>
 
+#include "core/edit/expand.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
 #include "core/util/error.hpp"
@@ -195,6 +197,62 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
     GIMP_VALUES_SET_IMAGE(ret, 1, image);
     return ret;
+  });
+}
+
+GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  g_object_set(gegl_config(), "tile-cache-size", guint64(6) << 20, nullptr);  // as for edits
+  const bool ui = init_ui(run_mode);
+  if (gimp_core_object_array_get_length(reinterpret_cast<GObject **>(drawables)) != 1)
+    return fail(procedure, ui, _("Select exactly one layer to edit."));
+  GimpDrawable *drawable = drawables[0];
+  if (!GIMP_IS_LAYER(drawable) || GIMP_IS_LAYER_MASK(drawable))
+    return fail(procedure, ui, _("Select a layer to edit (not a mask or a channel)."));
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_expand_dialog(procedure, config, image))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+
+  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+    JobSettings settings = settings_from(config);  // the prompt may be empty: the scene continues
+    settings.results_at_upload_scale = true;       // GIMP scales the answer up
+    gboolean sample_merged = TRUE;
+    gdouble feather_px = 8;
+    g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
+    ExpandInput input;
+    input.feather_px = feather_px;
+    const int w = gimp_image_get_width(image), h = gimp_image_get_height(image);
+    const std::string aspect = config_string(config, "aspect");
+    input.margins = aspect.empty() || aspect == "none"
+                        ? Margins{config_int(config, "left"), config_int(config, "right"), config_int(config, "top"),
+                                  config_int(config, "bottom")}
+                        : margins_for_aspect(w, h, aspect);
+    const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
+    CanvasSource source(image, drawable, sample_merged);
+    ExpandResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+      return run_expand(job, input, source, cancel, progress);
+    });
+
+    // Only now, with the answer in memory, does the image change: its canvas grows (the layers
+    // keep their pixels and move with it, as Image > Canvas Size does) and the new layers land,
+    // in one undo step.
+    const Rect where = result.plan.region;
+    std::promise<Mask> mask;
+    mask.set_value(expand_layer_mask(result, where.w, where.h));
+    NewLayers layers(image, where, settings.variations,
+                     settings.prompt.empty() ? std::string(_("Expansion")) : short_prompt(settings.prompt),
+                     mask.get_future());
+    layers.set_margins(input.margins);
+    layers.prepare();
+    struct UndoGroup {
+      GimpImage *image;
+      explicit UndoGroup(GimpImage *i) : image(i) { gimp_image_undo_group_start(image); }
+      ~UndoGroup() { gimp_image_undo_group_end(image); }
+    } group(image);
+    if (!gimp_image_resize(image, result.canvas_w, result.canvas_h, result.old.x, result.old.y))
+      throw Error(ErrorCode::InvalidInput, _("GIMP could not grow the canvas."));
+    std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
+    if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    return layers_return(procedure, placed);
   });
 }
 

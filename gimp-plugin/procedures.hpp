@@ -12,6 +12,9 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
 // plug-in-genfill-generate: a new layer from a prompt, the size of the selection's box or the image.
 GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
+// plug-in-genfill-expand: the canvas grown by margins, the new border painted in a new layer.
+GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
 // plug-in-genfill-new-image: a new image from a prompt.
 GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer);
 

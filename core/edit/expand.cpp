@@ -155,10 +155,16 @@ ExpandResult run_expand(const PreparedJob &job, const ExpandInput &input, Region
   edit.context = input.context;
   GrownSource grown(picture, out.old, out.canvas_w, out.canvas_h, new_area);
   static_cast<EditResult &>(out) = run_edit(asked, edit, grown, cancel, progress);
+  out.margins = m;
+  out.feather_px = std::max(0.0, input.feather_px);
   const int rw = out.images.empty() ? out.plan.region.w : out.images.front().width;
   const int rh = out.images.empty() ? out.plan.region.h : out.images.front().height;
-  out.layer_mask = layer_mask(out.plan.region, rw, rh, out.old, m, std::max(0.0, input.feather_px));
+  out.layer_mask = expand_layer_mask(out, rw, rh);
   return out;
+}
+
+Mask expand_layer_mask(const ExpandResult &r, int width, int height) {
+  return layer_mask(r.plan.region, width, height, r.old, r.margins, r.feather_px);
 }
 
 Image composite_expand(const Image &original, const ExpandResult &result, size_t index) {

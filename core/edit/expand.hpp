@@ -56,6 +56,8 @@ struct ExpandInput {
 };
 
 struct ExpandResult : EditResult {
+  Margins margins;                 // as asked
+  double feather_px = 0;
   int canvas_w = 0, canvas_h = 0;  // the grown canvas
   Rect old;                        // where the old picture lies in it
   // The mask of each result over plan.region (the results' size): the new area fully, fading
@@ -74,6 +76,10 @@ std::string expand_prompt(const std::string &prompt, bool model_takes_mask);
 // area too long and thin for the model's shapes in one call.
 ExpandResult run_expand(const PreparedJob &job, const ExpandInput &input, RegionSource &picture,
                         GCancellable *cancel = nullptr, const ProgressSink &progress = {});
+
+// The layer mask over plan.region at width x height (e.g. the region's full size, for a host
+// that scales the results itself).
+Mask expand_layer_mask(const ExpandResult &result, int width, int height);
 
 // The grown picture with one answer: the old picture at its offset, the answer over the region
 // through the layer mask; elsewhere (outside the region) transparent.

@@ -3,6 +3,7 @@
 
 #include <initializer_list>
 #include <type_traits>
+#include <utility>
 
 #include "core/conversation/conversation.hpp"
 #include "core/util/gjson.hpp"
@@ -51,7 +52,8 @@ void add_seam_report(JsonBuilder *b, const seam::Report &r) {
 }
 
 std::string result_record(const JobResult &r, const std::string &prompt, const std::optional<int64_t> &seed,
-                          int variation, const Rect &region, const std::string &conversation) {
+                          int variation, const Rect &region, const std::string &conversation,
+                          const std::optional<Margins> &margins) {
   GPtr<JsonBuilder> b = adopt(json_builder_new());
   json_builder_begin_object(b.get());
   member(b.get(), "generator", std::string("genfill ") + GENFILL_VERSION);
@@ -69,6 +71,17 @@ std::string result_record(const JobResult &r, const std::string &prompt, const s
   json_builder_add_int_value(b.get(), variation + 1);
   array(b.get(), "region", std::initializer_list<int>{region.x, region.y, region.w, region.h});
   if (!conversation.empty()) member(b.get(), "conversation", conversation);  // the cache folder's name
+  if (margins) {
+    json_builder_set_member_name(b.get(), "margins");
+    json_builder_begin_object(b.get());
+    const std::pair<const char *, int> sides[] = {
+        {"left", margins->left}, {"right", margins->right}, {"top", margins->top}, {"bottom", margins->bottom}};
+    for (const auto &[name, v] : sides) {
+      json_builder_set_member_name(b.get(), name);
+      json_builder_add_int_value(b.get(), v);
+    }
+    json_builder_end_object(b.get());
+  }
   if (variation >= 0 && size_t(variation) < r.seam.size()) {
     json_builder_set_member_name(b.get(), "seam");
     add_seam_report(b.get(), r.seam[size_t(variation)]);

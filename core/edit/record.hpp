@@ -10,15 +10,18 @@
 
 #include <json-glib/json-glib.h>
 
+#include "core/edit/expand.hpp"
 #include "core/edit/job.hpp"
 
 namespace genfill {
 
 // One result's record as JSON text: generator, provider, model, prompt, seed (the one the
 // variation used), time, the model's text, variation (from 1), region [x, y, w, h], the
-// conversation id (when there is one) and, for edits, the seam report.
+// conversation id (when there is one), for edits the seam report and, for expansions, the
+// margins {left, right, top, bottom}.
 std::string result_record(const JobResult &result, const std::string &prompt, const std::optional<int64_t> &seed,
-                          int variation, const Rect &region, const std::string &conversation);
+                          int variation, const Rect &region, const std::string &conversation,
+                          const std::optional<Margins> &margins = std::nullopt);
 
 // What fitting one answer in place found and applied, as one JSON object added to `b`:
 // registered, shift [dx, dy] and scale (0, 0 and 1 when not registered), colour_matched, gain,

@@ -1,6 +1,7 @@
 // Generative Expand in core: the margins, the picture and selection sent, the region planned for
 // each combination of margins, the layer's mask and the grown picture, and what is refused
 // before anything is sent.
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -23,6 +24,33 @@ Image gradient(int w, int h) {
     for (int x = 0; x < w; ++x) {
       uint8_t *p = img.at(x, y);
       p[0] = uint8_t(x * 7), p[1] = uint8_t(y * 5), p[2] = uint8_t((x + y) * 3), p[3] = 255;
+    }
+  return img;
+}
+
+// A picture with features at every place and no period (smooth noise: random values on a
+// 16-pixel grid, interpolated), for registration.
+Image texture(int w, int h) {
+  const int gw = w / 16 + 2, gh = h / 16 + 2;
+  std::vector<uint8_t> grid(size_t(gw) * size_t(gh) * 3);
+  uint32_t state = 12345;
+  for (uint8_t &v : grid) {
+    state = state * 1664525u + 1013904223u;
+    v = uint8_t(state >> 24);
+  }
+  Image img(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int gx = x / 16, gy = y / 16;
+      const double fx = (x % 16) / 16.0, fy = (y % 16) / 16.0;
+      uint8_t *p = img.at(x, y);
+      for (int c = 0; c < 3; ++c) {
+        auto g = [&](int i, int j) { return double(grid[(size_t(j) * size_t(gw) + size_t(i)) * 3 + size_t(c)]); };
+        const double top = g(gx, gy) * (1 - fx) + g(gx + 1, gy) * fx;
+        const double bottom = g(gx, gy + 1) * (1 - fx) + g(gx + 1, gy + 1) * fx;
+        p[c] = uint8_t(top * (1 - fy) + bottom * fy + 0.5);
+      }
+      p[3] = 255;
     }
   return img;
 }
@@ -149,10 +177,10 @@ TEST_F(ExpandJobTest, EachCombinationOfMarginsIsPlannedAndPlaced) {
     ASSERT_EQ(r.canvas_h, 400 + m.top + m.bottom);
     EXPECT_EQ(r.old, (Rect{m.left, m.top, 600, 400}));
     // The new area's strips all lie in the region sent.
-    if (m.left) EXPECT_TRUE(contains(r.plan.region, Rect{0, 0, m.left, r.canvas_h}));
-    if (m.right) EXPECT_TRUE(contains(r.plan.region, Rect{r.old.right(), 0, m.right, r.canvas_h}));
-    if (m.top) EXPECT_TRUE(contains(r.plan.region, Rect{0, 0, r.canvas_w, m.top}));
-    if (m.bottom) EXPECT_TRUE(contains(r.plan.region, Rect{0, r.old.bottom(), r.canvas_w, m.bottom}));
+    EXPECT_TRUE(!m.left || contains(r.plan.region, Rect{0, 0, m.left, r.canvas_h}));
+    EXPECT_TRUE(!m.right || contains(r.plan.region, Rect{r.old.right(), 0, m.right, r.canvas_h}));
+    EXPECT_TRUE(!m.top || contains(r.plan.region, Rect{0, 0, r.canvas_w, m.top}));
+    EXPECT_TRUE(!m.bottom || contains(r.plan.region, Rect{0, r.old.bottom(), r.canvas_w, m.bottom}));
     const std::vector<test::RecordedRequest> recs = server.requests();
     ASSERT_EQ(recs.size(), 1u);
     EXPECT_NE(recs[0].prompt.find("#FF00FF"), std::string::npos) << "Gemini is told what the fill is";
@@ -176,9 +204,30 @@ TEST_F(ExpandJobTest, EachCombinationOfMarginsIsPlannedAndPlaced) {
         if (m.right) d = std::min(d, 599 - ox);
         if (m.top) d = std::min(d, oy);
         if (m.bottom) d = std::min(d, 399 - oy);
-        if (d >= 6) ASSERT_EQ(std::memcmp(p, old.at(ox, oy), 4), 0) << x << "," << y << ": the old picture is kept";
+        if (d >= 6) {
+          ASSERT_EQ(std::memcmp(p, old.at(ox, oy), 4), 0) << x << "," << y << ": the old picture is kept";
+        }
       }
   }
+}
+
+// The kept context fits the answer in place: a drifted answer (shifted, its colours changed) is
+// registered and colour-matched on the old picture beside the new area.
+TEST_F(ExpandJobTest, TheKeptContextRegistersAndColourMatchesTheAnswer) {
+  server.enqueue_json(R"({"drift":{"dx":7,"dy":-5,"scale":1.0,"gain":1.12,"offset":-6}})");
+  const Image old = texture(600, 400);
+  const std::optional<Mask> none;
+  PictureSource picture(old, none);
+  PreparedJob fitted = job("gemini");
+  fitted.settings.seam = seam::Options{};  // all on, as users have it
+  ExpandInput in;
+  in.margins.left = in.margins.right = 120;
+  const ExpandResult r = run_expand(fitted, in, picture);
+  ASSERT_EQ(r.seam.size(), 1u);
+  EXPECT_TRUE(r.seam[0].registered) << r.seam[0].note;
+  EXPECT_TRUE(r.seam[0].colour_matched) << r.seam[0].note;
+  EXPECT_GT(r.seam[0].dx, 2) << r.seam[0].summary();
+  EXPECT_LT(r.seam[0].dy, -1) << r.seam[0].summary();
 }
 
 // A thin strip on one side of a large picture sends the strip and its context, not the photo.

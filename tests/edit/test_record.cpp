@@ -98,6 +98,20 @@ TEST(RecordTest, TheSecondVariationHasItsOwnSeedAndSeamAndNoSeedStaysNull) {
   EXPECT_FALSE(json_object_has_member(none.root, "seam"));
 }
 
+TEST(RecordTest, AnExpansionRecordsItsMargins) {
+  const JobResult r = drifted_result();
+  Parsed p(result_record(r, "", {}, 0, Rect{0, 0, 800, 400}, "", Margins{100, 100, 0, 0}));
+  ASSERT_NE(p.root, nullptr);
+  JsonObject *m = json_object_get_object_member(p.root, "margins");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(json_object_get_int_member(m, "left"), 100);
+  EXPECT_EQ(json_object_get_int_member(m, "right"), 100);
+  EXPECT_EQ(json_object_get_int_member(m, "top"), 0);
+  EXPECT_EQ(json_object_get_int_member(m, "bottom"), 0);
+  Parsed edit(result_record(r, "x", {}, 0, Rect{0, 0, 8, 8}, ""));
+  EXPECT_FALSE(json_object_has_member(edit.root, "margins"));
+}
+
 TEST(RecordTest, AConversationIsReadOnlyFromAValidId) {
   EXPECT_EQ(conversation_of_record("{\"conversation\": \"" + std::string(32, 'b') + "\"}"), std::string(32, 'b'));
   EXPECT_EQ(conversation_of_record("{\"conversation\": \"../../etc\"}"), "");

@@ -697,6 +697,74 @@ if not KEY:
 
 
 @test
+def expand_grows_the_canvas_and_keeps_the_picture():
+    """Expand Canvas: 100 px left and right; the canvas grows, the layer keeps its pixels and
+    moves with it, one new layer above holds the border, its record says the margins."""
+    image, layer = open_photo()
+    w, h = image.get_width(), image.get_height()
+    before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    _, ox, oy = layer.get_offsets()
+    position = image.get_item_position(layer)
+    count = len(image.get_layers())
+    image.clean_all()
+    fake("/_fake/enqueue", {"color": "3366CC"})
+    status, layers = run("plug-in-genfill-expand", image, [layer], prompt="", provider="gemini",
+                         endpoint=endpoint("gemini"), left=100, right=100, feather=6.0)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    check((image.get_width(), image.get_height()) == (w + 200, h), "canvas %dx%d" % (image.get_width(),
+                                                                                      image.get_height()))
+    check(layer.get_offsets()[1:] == (ox + 100, oy), "the layer moved with the canvas: %s" % (layer.get_offsets(),))
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "the layer keeps its pixels")
+    check(len(layers) == 1 and len(image.get_layers()) == count + 1, "one new layer")
+    new = layers[0]
+    check(image.get_item_position(new) == position and image.get_item_position(layer) == position + 1,
+          "the new layer is directly above")
+    _, nx, ny = new.get_offsets()
+    check(nx == 0 and new.get_width() == w + 200, "it covers both borders: %d+%d" % (nx, new.get_width()))
+    check(new.get_mask() is not None, "masked to the new area")
+    for x in (5, 95, w + 105, w + 195):
+        px = seen_at(image, x, h // 2)
+        check(px[:3] == (0x33, 0x66, 0xCC), "border at %d is the model's: %s" % (x, px))
+    # The middle is the picture as it was (the layer is the only one, opaque: what it holds).
+    i = ((h // 2) * layer.get_width() + w // 2) * 4
+    check(seen_at(image, 100 + w // 2, h // 2) == tuple(before[i:i + 4]), "the middle is untouched")
+    meta = meta_of(new)
+    check(meta["margins"] == {"left": 100, "right": 100, "top": 0, "bottom": 0}, meta)
+    check(meta["prompt"] == "" and meta["provider"] == "gemini", meta)
+    check(image.is_dirty(), "one undo step")
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1 and "#FF00FF" in reqs[0]["prompt"], "one request naming the fill")
+    image.delete()
+
+
+@test
+def a_failed_expand_changes_nothing():
+    image, layer = open_photo()
+    w, h = image.get_width(), image.get_height()
+    before = pixels(layer, 0, 0, layer.get_width(), layer.get_height())
+    offsets = layer.get_offsets()
+    count = len(image.get_layers())
+    image.clean_all()
+    fake("/_fake/enqueue", {"status": 500, "fixture": "gemini/error_500_internal.json", "count": 3})
+    status, message = run("plug-in-genfill-expand", image, [layer], prompt="more sky", provider="gemini",
+                          endpoint=endpoint("gemini"), top=80)
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check("Gemini" in (message or ""), "message: %r" % message)
+    check((image.get_width(), image.get_height()) == (w, h), "canvas unchanged")
+    check(layer.get_offsets() == offsets, "layer not moved")
+    check(len(image.get_layers()) == count, "nothing added")
+    check(pixels(layer, 0, 0, layer.get_width(), layer.get_height()) == before, "pixels unchanged")
+    check(not image.is_dirty(), "no undo step")
+    # Refused before sending: no margin at all.
+    status, message = run("plug-in-genfill-expand", image, [layer], prompt="", provider="gemini",
+                          endpoint=endpoint("gemini"))
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR and "margin" in (message or ""), "message: %r" % message)
+    check(len(fake("/_fake/requests")) == 3, "the refused run sent nothing")
+    check((image.get_width(), image.get_height()) == (w, h) and not image.is_dirty(), "still unchanged")
+    image.delete()
+
+
+@test
 def drifted_answer_is_fitted_in_place():
     """The model's answer comes back shifted, scaled and brighter: by default the new layer meets
     its surroundings (registered, colours matched, seam blended) and the parasite says what was
