@@ -85,14 +85,19 @@ std::string ask_for_key(const ServiceInfo &service) {
   GtkWidget *entry = gtk_entry_new();
   gtk_entry_set_visibility(GTK_ENTRY(entry), FALSE);
   gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
+  GtkWidget *entry_label = gtk_label_new_with_mnemonic(_("_API key"));
+  gtk_label_set_mnemonic_widget(GTK_LABEL(entry_label), entry);
+  gtk_label_set_xalign(GTK_LABEL(entry_label), 0);
   GtkWidget *store = gtk_check_button_new_with_mnemonic(_("_Remember it in the desktop keyring"));
   gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(store), TRUE);
   gtk_box_pack_start(GTK_BOX(box), label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), entry_label, FALSE, FALSE, 0);
   gtk_box_pack_start(GTK_BOX(box), entry, FALSE, FALSE, 0);
   gtk_box_pack_start(GTK_BOX(box), store, FALSE, FALSE, 0);
   gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
   gimp_window_set_transient(GTK_WINDOW(dlg));
   gtk_widget_show_all(dlg);
+  gtk_widget_grab_focus(entry);  // typing goes to the key, Escape cancels
   std::string key;
   if (gimp_dialog_run(GIMP_DIALOG(dlg)) == GTK_RESPONSE_OK) {
     key = trim(gtk_entry_get_text(GTK_ENTRY(entry)));
@@ -125,15 +130,18 @@ struct ModelField {
 
 void show_models(ModelField *f, const ModelListing &listing) {
   gtk_list_store_clear(f->store);
-  std::string default_id;
+  const ListedModel *fallback = nullptr;
   for (const ListedModel &m : listing.models)
-    if (m.is_default) default_id = m.id;
+    if (m.is_default) fallback = &m;
+  // What an empty field means, said in the list's first line and in the empty field itself.
+  const std::string meaning =
+      !fallback                     ? std::string(_("The service's default"))
+      : fallback->name != fallback->id ? format(_("Default: %s — %s"), fallback->name.c_str(), fallback->id.c_str())
+                                    : format(_("Default: %s"), fallback->id.c_str());
   GtkTreeIter it;
   gtk_list_store_append(f->store, &it);
-  gtk_list_store_set(f->store, &it, 0, "", 1,
-                     default_id.empty() ? _("the service's default")
-                                        : format(_("the service's default (%s)"), default_id.c_str()).c_str(),
-                     -1);
+  gtk_list_store_set(f->store, &it, 0, "", 1, meaning.c_str(), -1);
+  gtk_entry_set_placeholder_text(GTK_ENTRY(gtk_bin_get_child(GTK_BIN(f->combo))), meaning.c_str());
   for (const ListedModel &m : listing.models) {
     if (!m.usable()) continue;
     const std::string label = m.status == ModelStatus::New ? format(_("%s (new)"), m.name.c_str())
@@ -231,6 +239,7 @@ void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
   gtk_cell_layout_add_attribute(GTK_CELL_LAYOUT(f->combo), name, "text", 1);
   gtk_widget_set_hexpand(f->combo, TRUE);
   // The combo box's entry and GIMP's (now hidden) entry both edit the argument.
+  // The combo box's entry and GIMP's (now hidden) entry both edit the argument.
   g_object_bind_property(config, "model", gtk_bin_get_child(GTK_BIN(f->combo)), "text",
                          GBindingFlags(G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE));
   gtk_widget_set_no_show_all(entry, TRUE);
@@ -252,6 +261,35 @@ void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
                             fill_models(static_cast<ModelField *>(g_object_get_data(G_OBJECT(combo), "genfill-model-field")));
                           }), f->combo, GConnectFlags(0));
   gtk_widget_show(f->combo);
+}
+
+// Beside the Service field: whether a key is set up for the chosen service, and where it comes
+// from (never the key itself); without one, genfill asks for it when the edit runs.
+void show_key_status(GtkWidget *label, GimpProcedureConfig *config) {
+  const ServiceInfo *service = find_service(config_string(config, "provider"));
+  std::string text;
+  if (service) {
+    const std::optional<FoundKey> found = find_service_key(*service);
+    text = !found                       ? _("No key yet: asked for when you run")
+           : found->source == "keyring" ? _("Key set (desktop keyring)")
+                                        : format(_("Key set (%s)"), found->source.c_str());
+  }
+  gtk_label_set_text(GTK_LABEL(label), text.c_str());
+}
+
+void add_key_status(GimpProcedureDialog *d, GimpProcedureConfig *config) {
+  GtkWidget *labeled = gimp_procedure_dialog_get_widget(d, "provider", G_TYPE_NONE);
+  if (!GTK_IS_GRID(labeled)) return;
+  GtkWidget *label = gtk_label_new(nullptr);
+  gtk_widget_set_name(label, "genfill-key-status");
+  gtk_style_context_add_class(gtk_widget_get_style_context(label), "dim-label");
+  gtk_widget_set_margin_start(label, 8);
+  gtk_grid_attach(GTK_GRID(labeled), label, 2, 0, 1, 1);
+  g_signal_connect_object(config, "notify::provider", G_CALLBACK(+[](GimpProcedureConfig *c, GParamSpec *, gpointer l) {
+                            show_key_status(GTK_WIDGET(l), c);
+                          }), label, GConnectFlags(0));
+  show_key_status(label, config);
+  gtk_widget_show(label);
 }
 
 // Which host gets the key, shown while the endpoint (kept from an earlier run, or folded away
@@ -301,6 +339,24 @@ PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task) {
   }
 }
 
+bool offer_replacement(const Error &e, GimpProcedureConfig *config) {
+  if (e.code() != ErrorCode::ModelNotFound || e.replacement().empty()) return false;
+  GtkWidget *dlg = gtk_message_dialog_new(nullptr, GtkDialogFlags(0), GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE, "%s",
+                                          e.message());
+  gtk_message_dialog_format_secondary_text(
+      GTK_MESSAGE_DIALOG(dlg), "%s",
+      format(_("Switch to %s and run again? The refused request was not billed."), e.replacement().c_str()).c_str());
+  gtk_dialog_add_buttons(GTK_DIALOG(dlg), _("_Cancel"), GTK_RESPONSE_CANCEL,
+                         format(_("_Use %s"), e.replacement().c_str()).c_str(), GTK_RESPONSE_OK, nullptr);
+  gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
+  gtk_window_set_title(GTK_WINDOW(dlg), _("Model no longer offered"));
+  gimp_window_set_transient(GTK_WINDOW(dlg));
+  const bool use = gtk_dialog_run(GTK_DIALOG(dlg)) == GTK_RESPONSE_OK;
+  gtk_widget_destroy(dlg);
+  if (use) g_object_set(config, "model", e.replacement().c_str(), nullptr);
+  return use;
+}
+
 void offer_to_forget_key(const PreparedJob &job) {
   GtkWidget *dlg = gtk_message_dialog_new(nullptr, GtkDialogFlags(0), GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE, "%s",
                                           format(_("%s rejected the API key stored in your desktop keyring."),
@@ -325,14 +381,71 @@ void offer_to_forget_key(const PreparedJob &job) {
 
 namespace {
 
-// The prompt as a text field of a few lines under `label`, in the box "prompt-box".
-void add_prompt_box(GimpProcedureDialog *d, const char *label) {
-  GtkWidget *tv = gimp_procedure_dialog_get_widget(d, "prompt", GTK_TYPE_TEXT_VIEW);
+// Ctrl+Return (or Ctrl+Enter on the keypad) in the prompt runs the dialog, as its OK button.
+gboolean run_on_ctrl_return(GtkWidget *view, GdkEventKey *e, gpointer) {
+  const bool enter = e->keyval == GDK_KEY_Return || e->keyval == GDK_KEY_KP_Enter || e->keyval == GDK_KEY_ISO_Enter;
+  if (!enter || !(e->state & GDK_CONTROL_MASK)) return FALSE;
+  GtkWidget *top = gtk_widget_get_toplevel(view);
+  if (GTK_IS_DIALOG(top)) gtk_dialog_response(GTK_DIALOG(top), GTK_RESPONSE_OK);
+  return TRUE;
+}
+
+// As the dialog shows: the prompt has the focus, its remembered text selected.
+void focus_prompt(GtkWidget *, gpointer view) {
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer(GTK_TEXT_VIEW(view));
+  GtkTextIter start, end;
+  gtk_text_buffer_get_bounds(buffer, &start, &end);
+  gtk_text_buffer_select_range(buffer, &start, &end);
+  gtk_widget_grab_focus(GTK_WIDGET(view));
+}
+
+// The prompt as a text field of a few lines under `label` (whose mnemonic goes to the field), at
+// the top of the dialog. The field has the focus when the dialog opens, its remembered text
+// selected so that typing replaces it (and no key typed lands on a button); Return starts a new
+// line, Ctrl+Return runs. (Built here rather than by GimpProcedureDialog, whose text view for a
+// string argument can carry no label and so no mnemonic.)
+void add_prompt_box(GimpProcedureDialog *d, GimpProcedureConfig *config, const char *label) {
+  GPtr<GtkTextBuffer> buffer = adopt(gimp_prop_text_buffer_new(G_OBJECT(config), "prompt", -1));
+  GtkWidget *tv = gtk_text_view_new_with_buffer(buffer.get());
+  gtk_widget_set_name(tv, "genfill-prompt");
   gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(tv), GTK_WRAP_WORD_CHAR);
-  GtkWidget *sw = gimp_procedure_dialog_fill_scrolled_window(d, "prompt-sw", "prompt");
+  gtk_text_view_set_top_margin(GTK_TEXT_VIEW(tv), 3);
+  gtk_text_view_set_bottom_margin(GTK_TEXT_VIEW(tv), 3);
+  gtk_text_view_set_left_margin(GTK_TEXT_VIEW(tv), 3);
+  gtk_text_view_set_right_margin(GTK_TEXT_VIEW(tv), 3);
+  gtk_widget_set_tooltip_text(tv, _("Return starts a new line; Ctrl+Return runs"));
+  g_signal_connect(tv, "key-press-event", G_CALLBACK(run_on_ctrl_return), nullptr);
+  g_signal_connect_after(d, "map", G_CALLBACK(focus_prompt), tv);
+  GtkWidget *sw = gtk_scrolled_window_new(nullptr, nullptr);
+  gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(sw), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_shadow_type(GTK_SCROLLED_WINDOW(sw), GTK_SHADOW_IN);
   gtk_widget_set_size_request(sw, 420, 110);
-  gimp_procedure_dialog_get_label(d, "prompt-label", label, FALSE, FALSE);
-  gimp_procedure_dialog_fill_box(d, "prompt-box", "prompt-label", "prompt-sw", nullptr);
+  gtk_container_add(GTK_CONTAINER(sw), tv);
+  GtkWidget *title = gtk_label_new_with_mnemonic(label);
+  gtk_label_set_xalign(GTK_LABEL(title), 0);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(title), tv);
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
+  gtk_box_pack_start(GTK_BOX(box), title, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), sw, TRUE, TRUE, 0);
+  // Packed before gimp_procedure_dialog_fill() packs the rest: first in the dialog.
+  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d))), box, TRUE, TRUE, 0);
+  gtk_widget_show_all(box);
+}
+
+// "More options", folded, holding `more-box`.
+void add_more_options(GimpProcedureDialog *d) {
+  gimp_procedure_dialog_get_label(d, "more-label", _("More _options"), FALSE, TRUE);
+  gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
+}
+
+// The text arguments as "" where the last values left them unset (saved by a version without
+// them): GTK's text fields take no NULL.
+void no_null_strings(GimpProcedureConfig *config) {
+  for (const char *name : {"prompt", "model", "endpoint"}) {
+    gchar *raw = nullptr;
+    g_object_get(config, name, &raw, nullptr);
+    if (!GCharPtr(raw)) g_object_set(config, name, "", nullptr);
+  }
 }
 
 // An aspect preset fills in the margins that reach it, centred, from the image's size.
@@ -354,17 +467,18 @@ void apply_aspect(GimpProcedureConfig *config, const AspectMargins &size) {
 }  // namespace
 
 bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image) {
+  no_null_strings(config);
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, _("Expand Canvas"));
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
-  add_prompt_box(d, _("Describe the new area (optional)"));
+  add_prompt_box(d, config, _("Describe the ne_w area (optional)"));
   gimp_procedure_dialog_fill_box(d, "margins-box", "left", "right", "top", "bottom", nullptr);
   gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "feather", nullptr);
-  gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
-  gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
-  gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", "aspect", "margins-box", "variations", "more",
+  add_more_options(d);
+  gimp_procedure_dialog_fill(d, "provider", "model", "aspect", "margins-box", "variations", "more",
                              nullptr);
   gimp_procedure_dialog_set_ok_label(d, _("_Expand"));
   add_model_list(d, config);
+  add_key_status(d, config);
   add_key_destination(dlg, config);
   auto *size = new AspectMargins{gimp_image_get_width(image), gimp_image_get_height(image)};
   g_object_set_data_full(G_OBJECT(dlg), "genfill-image-size", size,
@@ -380,9 +494,10 @@ bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, Gi
 }
 
 bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
+  no_null_strings(config);
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
-  add_prompt_box(d, _("Describe the change"));
+  add_prompt_box(d, config, _("Descr_ibe the change"));
 
   const bool has_aspect = gimp_procedure_find_argument(procedure, "aspect") != nullptr;
   if (edit)
@@ -390,19 +505,19 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
                                    "match-colours", "blend-seam", "raw", nullptr);
   else
     gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
-  gimp_procedure_dialog_get_label(d, "more-label", _("More options"), FALSE, FALSE);
-  gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
+  add_more_options(d);
   if (edit)
-    gimp_procedure_dialog_fill(d, "prompt-box", "continue-conversation", "provider", "model", "variations", "more",
+    gimp_procedure_dialog_fill(d, "continue-conversation", "provider", "model", "variations", "more",
                                nullptr);
   else if (gimp_procedure_find_argument(procedure, "transparent"))
-    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations",
+    gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations",
                                "transparent", "more", nullptr);
   else
-    gimp_procedure_dialog_fill(d, "prompt-box", "provider", "model", has_aspect ? "aspect" : "variations", "more",
+    gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations", "more",
                                nullptr);
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
   add_model_list(d, config);
+  add_key_status(d, config);
   add_key_destination(dlg, config);
 
   // References: GimpProcedureDialog makes no widget for a drawable array, so a few drawable
@@ -427,7 +542,7 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
       choosers.push_back(chooser);
     }
     // Folded away like "More options" unless references are already set.
-    GtkWidget *expander = gtk_expander_new_with_mnemonic(_("_Reference layers"));
+    GtkWidget *expander = gtk_expander_new_with_mnemonic(_("Re_ference layers"));
     gtk_expander_set_expanded(GTK_EXPANDER(expander), have > 0);
     gtk_container_add(GTK_CONTAINER(expander), box);
     gtk_container_set_border_width(GTK_CONTAINER(expander), 12);
@@ -440,7 +555,10 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
     std::vector<GObject *> picked;
     for (GtkWidget *c : choosers)
       if (GimpDrawable *dr = gimp_drawable_chooser_get_drawable(GIMP_DRAWABLE_CHOOSER(c))) picked.push_back(G_OBJECT(dr));
-    gimp_procedure_config_set_core_object_array(config, "references", picked.data(), picked.size());
+    if (picked.empty())
+      g_object_set(config, "references", nullptr, nullptr);  // GIMP 3.0 refuses an empty array
+    else
+      gimp_procedure_config_set_core_object_array(config, "references", picked.data(), picked.size());
   }
   gtk_widget_destroy(dlg);
   return ok;

@@ -51,6 +51,24 @@ PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task);
 // asks for a new one instead of failing the same way.
 void offer_to_forget_key(const PreparedJob &job);
 
+// The service does not serve the model asked for and names one of its own to use instead: asks
+// whether to switch to it (the 404 was not billed). True when the user agreed: `config`'s model
+// is then the replacement, remembered for the next run too.
+bool offer_replacement(const Error &e, GimpProcedureConfig *config);
+
+// Runs a procedure body, and once more after a way out the user took (a retired model switched
+// to its replacement); nothing was placed by the failed attempt.
+template <typename Body>
+GimpValueArray *with_way_outs(bool ui, GimpProcedureConfig *config, Body &&body) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return body();
+    } catch (const Error &e) {
+      if (!ui || attempt > 0 || !offer_replacement(e, config)) throw;
+    }
+  }
+}
+
 // Runs a job while showing progress (and, interactively, a Cancel button).
 template <typename Job>
 auto while_waiting(bool ui, const PreparedJob &job, Job &&run) {

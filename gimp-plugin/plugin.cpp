@@ -22,9 +22,12 @@ void add_references_argument(GimpProcedure *p) {
   gimp_procedure_add_core_object_array_argument(
       p, "references", _("_References"),
       _("Other layers, from this or another open image, sent as extra pictures to guide the model"),
-      // Not set is fine (GIMP 3.0 would refuse an unset array); references are for one run, not
-      // remembered with the last values (they may belong to images long closed).
-      GIMP_TYPE_DRAWABLE, GParamFlags(G_PARAM_READWRITE | GIMP_PARAM_NO_VALIDATE | GIMP_PARAM_DONT_SERIALIZE));
+      // Not set is fine (GIMP 3.0 would refuse an unset array, and its validation of the empty
+      // array a caller leaves would log a critical: lax validation keeps it quiet and still makes
+      // it "none"); references are for one run, not remembered with the last values (they may
+      // belong to images long closed).
+      GIMP_TYPE_DRAWABLE,
+      GParamFlags(G_PARAM_READWRITE | G_PARAM_LAX_VALIDATION | GIMP_PARAM_NO_VALIDATE | GIMP_PARAM_DONT_SERIALIZE));
 }
 
 GimpChoice *provider_choice() {
@@ -42,11 +45,11 @@ void add_common_arguments(GimpProcedure *p, bool variations) {
                                      default_service().name.c_str(), G_PARAM_READWRITE);
   gimp_procedure_add_string_argument(p, "model", _("_Model"), _("Model id; empty = the service's default"), "",
                                      G_PARAM_READWRITE);
-  gimp_procedure_add_string_argument(p, "endpoint", _("Endpoint"),
+  gimp_procedure_add_string_argument(p, "endpoint", _("End_point"),
                                      _("Base URL of a compatible service or relay; empty = the service itself"), "",
                                      G_PARAM_READWRITE);
   if (variations)
-    gimp_procedure_add_int_argument(p, "variations", _("_Variations"), _("How many versions to make (1-4)"), 1, 4,
+    gimp_procedure_add_int_argument(p, "variations", _("Variatio_ns"), _("How many versions to make (1-4)"), 1, 4,
                                     1, G_PARAM_READWRITE);
   gimp_procedure_add_int_argument(p, "seed", _("See_d"), _("Seed for models that take one; -1 = none"), -1,
                                   G_MAXINT, -1, G_PARAM_READWRITE);
@@ -82,17 +85,17 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     gimp_procedure_add_menu_path(p, menu_path("<Layers>").c_str());
     add_common_arguments(p, true);
-    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample _merged"),
+    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample mer_ged"),
                                         _("Send what you see (all visible layers); off: this layer's own pixels"),
                                         TRUE, G_PARAM_READWRITE);
-    gimp_procedure_add_int_argument(p, "context", _("Conte_xt (%)"),
+    gimp_procedure_add_int_argument(p, "context", _("Con_text (%)"),
                                     _("Picture sent around the selection, in percent of its size"), 0, 200, 25,
                                     G_PARAM_READWRITE);
-    gimp_procedure_add_double_argument(p, "feather", _("_Feather (px)"),
+    gimp_procedure_add_double_argument(p, "feather", _("Feather (p_x)"),
                                        _("Softens the new layer's mask inside the selection's edge"), 0, 200, 8,
                                        G_PARAM_READWRITE);
     gimp_procedure_add_boolean_argument(
-        p, "continue-conversation", _("_Continue the layer's conversation"),
+        p, "continue-conversation", _("Continue the la_yer's conversation"),
         _("On a layer genfill made, the model sees the earlier steps, so \"now make it yellow\" is understood"),
         TRUE, G_PARAM_READWRITE);
     add_references_argument(p);
@@ -100,13 +103,13 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_boolean_argument(p, "register", _("_Align the answer"),
                                         _("Undo the shift and scale the model adds to the picture"), TRUE,
                                         G_PARAM_READWRITE);
-    gimp_procedure_add_boolean_argument(p, "match-colours", _("Match _colours"),
+    gimp_procedure_add_boolean_argument(p, "match-colours", _("Match colo_urs"),
                                         _("Undo the model's change of brightness and colour"), TRUE,
                                         G_PARAM_READWRITE);
     gimp_procedure_add_boolean_argument(p, "blend-seam", _("_Blend the seam"),
                                         _("Blend the answer into its surroundings across the selection's edge"),
                                         TRUE, G_PARAM_READWRITE);
-    gimp_procedure_add_boolean_argument(p, "raw", _("_Raw answer"),
+    gimp_procedure_add_boolean_argument(p, "raw", _("Ra_w answer"),
                                         _("Use the model's pixels untouched (overrides the three above)"), FALSE,
                                         G_PARAM_READWRITE);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
@@ -140,15 +143,15 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     gimp_procedure_add_menu_path(p, "<Image>/Image");
     add_common_arguments(p, true);
-    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample _merged"),
+    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample mer_ged"),
                                         _("Send what you see (all visible layers); off: this layer's own pixels"),
                                         TRUE, G_PARAM_READWRITE);
-    gimp_procedure_add_double_argument(p, "feather", _("_Feather (px)"),
+    gimp_procedure_add_double_argument(p, "feather", _("Feather (p_x)"),
                                        _("How far the new layer fades into the old picture"), 0, 200, 8,
                                        G_PARAM_READWRITE);
-    gimp_procedure_add_int_argument(p, "left", _("_Left"), _("Pixels to add on the left"), 0, 65536, 0,
+    gimp_procedure_add_int_argument(p, "left", _("Le_ft"), _("Pixels to add on the left"), 0, 65536, 0,
                                     G_PARAM_READWRITE);
-    gimp_procedure_add_int_argument(p, "right", _("_Right"), _("Pixels to add on the right"), 0, 65536, 0,
+    gimp_procedure_add_int_argument(p, "right", _("R_ight"), _("Pixels to add on the right"), 0, 65536, 0,
                                     G_PARAM_READWRITE);
     gimp_procedure_add_int_argument(p, "top", _("_Top"), _("Pixels to add at the top"), 0, 65536, 0,
                                     G_PARAM_READWRITE);

@@ -59,7 +59,8 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
   StageClock clock;
-  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&] {
+    return with_way_outs(ui, config, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
@@ -136,6 +137,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     if (clock.enabled())
       clock.write(kEdit, source.where(), result.bytes_sent, result.upload_bytes, settings.variations);
     return layers_return(procedure, placed);
+    });
   });
 }
 
@@ -144,7 +146,8 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
   const bool ui = init_ui(run_mode);
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
-  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&] {
+    return with_way_outs(ui, config, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
@@ -169,6 +172,7 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     std::vector<GimpLayer *> placed = layers.place(anchor, result, settings.prompt, settings.seed);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     return layers_return(procedure, placed);
+    });
   });
 }
 
@@ -178,7 +182,8 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
   const bool ui = init_ui(run_mode);
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
-  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&] {
+    return with_way_outs(ui, config, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config, false);
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
@@ -197,6 +202,7 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
     GIMP_VALUES_SET_IMAGE(ret, 1, image);
     return ret;
+    });
   });
 }
 
@@ -212,7 +218,8 @@ GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, 
   if (run_mode == GIMP_RUN_INTERACTIVE && !run_expand_dialog(procedure, config, image))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
-  return guarded(procedure, ui, [&]() -> GimpValueArray * {
+  return guarded(procedure, ui, [&] {
+    return with_way_outs(ui, config, [&]() -> GimpValueArray * {
     JobSettings settings = settings_from(config);  // the prompt may be empty: the scene continues
     settings.results_at_upload_scale = true;       // GIMP scales the answer up
     gboolean sample_merged = TRUE;
@@ -253,6 +260,7 @@ GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, 
     std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
     return layers_return(procedure, placed);
+    });
   });
 }
 

@@ -88,6 +88,7 @@ Error explain_missing_model(const Provider &p, const std::string &model_id, cons
     instead = next->replacement;
   }
   if (instead == model_id) instead.clear();
+  const std::string same_service = !instead.empty() && find_model(p.name(), instead) ? instead : "";
   // A replacement served by another of genfill's services (Imagen -> Gemini) says which.
   if (!instead.empty() && !find_model(p.name(), instead))
     for (const ModelInfo &m : known_models())
@@ -111,7 +112,7 @@ Error explain_missing_model(const Provider &p, const std::string &model_id, cons
                   : format(_("%s does not offer the model %s: it may have been retired, or the name is wrong. Use "
                              "%s, its current default."),
                            service.c_str(), model_id.c_str(), instead.c_str());
-  return Error(ErrorCode::ModelNotFound, message, e.detail(), e.http_status());
+  return Error(ErrorCode::ModelNotFound, message, e.detail(), e.http_status()).with_replacement(same_service);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {

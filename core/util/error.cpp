@@ -68,6 +68,7 @@ std::string redact(std::string text, const std::string &secret) {
 Error redacted(const Error &e, const std::string &secret) {
   Error out(e.code(), redact(e.message(), secret), redact(e.detail(), secret), e.http_status());
   if (!e.text().empty()) out.with_text(redact(e.text(), secret));
+  if (!e.replacement().empty()) out.with_replacement(e.replacement());  // an id from the catalog
   return out;
 }
 

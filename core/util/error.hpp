@@ -56,12 +56,16 @@ public:
   int http_status() const noexcept { return http_status_; }
   const std::string &text() const noexcept { return text_; }
   Error &with_text(std::string t) { text_ = printable(t); return *this; }
+  // A way out the host can offer: the model of the same service to use instead (ModelNotFound).
+  const std::string &replacement() const noexcept { return replacement_; }
+  Error &with_replacement(std::string model_id) { replacement_ = printable(model_id); return *this; }
 
 private:
   ErrorCode code_;
   std::string detail_;
   int http_status_;
   std::string text_;
+  std::string replacement_;
 };
 
 }  // namespace genfill

@@ -116,7 +116,8 @@ protected:
   // Edits as edit() does, with a model the service refuses (404): the job must throw
   // ModelNotFound after that one request; returns what the fake saw of it.
   RecordedRequest refused_edit(const std::string &provider, const std::string &model, int w, int h,
-                               Rect selection = {}, std::string *message = nullptr) {
+                               Rect selection = {}, std::string *message = nullptr,
+                               std::string *replacement = nullptr) {
     server.reset();
     JobSettings s = settings(provider, model);
     s.transport.max_tries = 3;  // a retry would show in the log
@@ -129,6 +130,7 @@ protected:
       EXPECT_EQ(e.code(), ErrorCode::ModelNotFound) << model << ": " << e.message();
       EXPECT_EQ(e.http_status(), 404) << model;
       if (message) *message = e.message();
+      if (replacement) *replacement = e.replacement();
     }
     auto recs = server.requests();
     EXPECT_EQ(recs.size(), 1u) << model << ": nothing else is sent after the 404";
@@ -313,8 +315,9 @@ TEST_F(JobTest, ARetiredModelIsNamedWithItsReplacement) {
     const ModelInfo *known = find_model(c.provider, c.model);
     ASSERT_TRUE(known) << c.model;
     ASSERT_EQ(known->replacement, c.replacement) << "the catalog's word";
-    std::string message;
-    refused_edit(c.provider, c.model, 800, 600, {}, &message);
+    std::string message, replacement;
+    refused_edit(c.provider, c.model, 800, 600, {}, &message, &replacement);
+    EXPECT_EQ(replacement, c.replacement) << "the way out a host offers (switch to it)";
     EXPECT_TRUE(names(message, c.model)) << message;
     EXPECT_TRUE(names(message, c.replacement)) << message;
     EXPECT_NE(message.find(known->retired), std::string::npos) << "the day it was retired: " << message;
@@ -348,8 +351,9 @@ TEST_F(JobTest, AnUnknownModelIsNamedWithTheCurrentDefault) {
   for (const Case &c : cases) {
     ASSERT_FALSE(find_model(c.provider, c.model)) << c.model << " is not in the catalog";
     ASSERT_EQ(default_model_id(c.provider), c.default_id);
-    std::string message;
-    refused_edit(c.provider, c.model, 800, 600, {}, &message);
+    std::string message, replacement;
+    refused_edit(c.provider, c.model, 800, 600, {}, &message, &replacement);
+    EXPECT_EQ(replacement, c.default_id) << "the way out a host offers (switch to it)";
     EXPECT_TRUE(names(message, c.model)) << message;
     EXPECT_TRUE(names(message, c.default_id)) << message;
   }

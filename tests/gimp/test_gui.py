@@ -15,6 +15,11 @@
 #           line (after "the service's default" and Gemini 3.1 Flash Image: Nano Banana 2.1),
 #           then presses Edit: the edit goes to that model. (The dialog also asks the service
 #           for its list of models, in the background.)
+#   typed   the same dialog, as a person starts: "a paper lantern" typed at once, then
+#           Ctrl+Return: the edit runs with those words.
+#   retired the last values name a retired model: genfill offers its replacement, the runner
+#           takes it, the edit runs again with it.
+#   expand  Expand Canvas's dialog, typed into at once, then Ctrl+Return: the canvas grows.
 # The first two run with the last values (what Filters > Repeat does), so no procedure dialog
 # opens; the runner writes those values beforehand, which the dialog of "model" starts from.
 import json
@@ -97,6 +102,47 @@ def case_served(image, layer):
           "the last model in the list is the service's new one: %s" % edits[0]["model"])
 
 
+def case_typed(image, layer):
+    # Typed at once into the dialog, then Ctrl+Return: the typed words replaced the remembered
+    # prompt ("a red kite"), and the edit ran with them.
+    count = len(image.get_layers())
+    edit_in_dialog(image, layer)
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == 1, "one edit: %s" % [(r["method"], r["path"]) for r in edits])
+    check(edits[0]["prompt"].startswith("a paper lantern"), "the typed prompt: %r" % edits[0]["prompt"])
+
+
+def case_retired(image, layer):
+    # The last values name a retired model: the service's 404 (not billed) brings the question
+    # "Use gemini-3-pro-image" (the runner takes it with Return, its default), and the edit
+    # runs again with the replacement; a layer arrives.
+    count = len(image.get_layers())
+    res, _ = edit_with_last_values(image, layer)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    edits = [(r["model"], r["status"]) for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(edits == [("gemini-3-pro-image-preview", 404), ("gemini-3-pro-image", 200)],
+          "the retired model refused, then its replacement: %s" % edits)
+
+
+def case_expand_typed(image, layer):
+    # Expand Canvas's dialog, as a person starts: the words typed at once, then Ctrl+Return (its
+    # last values give 40 px on the left and right): the canvas grows and a layer arrives.
+    width, count = image.get_width(), len(image.get_layers())
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-expand")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", [layer])
+    res = proc.run(cfg)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    check(image.get_width() == width + 80, "the canvas grew by the margins: %d -> %d" % (width, image.get_width()))
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == 1 and "a paper lantern" in edits[0]["prompt"], "the typed prompt: %s" % edits)
+
+
 def case_cancel(image, layer):
     before = pixels(layer)
     count = len(image.get_layers())
@@ -147,7 +193,8 @@ layer = image.get_layers()[0]
 image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
     {"cancel": case_cancel, "key": case_key, "remembered": case_remembered, "forget": case_forget,
-     "model": case_model, "served": case_served}[CASE](image, layer)
+     "model": case_model, "served": case_served, "typed": case_typed, "retired": case_retired,
+     "expand": case_expand_typed}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)
