@@ -7,20 +7,6 @@
 
 namespace genfill::cli {
 
-void json_usage(JsonBuilder *b, const Usage &u) {
-  json_builder_set_member_name(b, "usage");
-  json_builder_begin_object(b);
-  auto member = [b](const char *name, int64_t v) {
-    if (v < 0) return;
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, v);
-  };
-  member("input_tokens", u.input_tokens);
-  member("output_tokens", u.output_tokens);
-  member("total_tokens", u.total_tokens);
-  json_builder_end_object(b);
-}
-
 void print_json(JsonBuilder *b) { std::printf("%s\n", json_text(b, true).c_str()); }
 
 void print_success_json(const char *command, const JobResult &r, const std::vector<std::string> &files,
@@ -53,7 +39,7 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
   json_builder_add_string_value(b.get(), r.text.c_str());
   json_builder_set_member_name(b.get(), "finish_reason");
   json_builder_add_string_value(b.get(), r.finish_reason.c_str());
-  json_usage(b.get(), r.usage);
+  add_usage_and_cost(b.get(), r.usage, r.cost);
   if (!conversation.empty()) {
     json_builder_set_member_name(b.get(), "conversation");
     json_builder_add_string_value(b.get(), conversation.c_str());

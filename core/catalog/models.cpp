@@ -150,12 +150,13 @@ public:
       }
       if (!image) fail("response_modalities", _("must include \"IMAGE\""));
     }
+    if (member("prices")) m.prices = prices();
     // Fields this genfill does not know are mistakes (a typo would otherwise pass unnoticed);
     // names starting with "_" are comments.
     static const std::set<std::string> known = {
         "id", "provider", "name", "default", "legacy", "retired", "replacement", "mask", "edit", "max_input_images", "images_per_call",
         "thought_images", "input_fidelity", "transparent", "size_param", "aspects", "image_sizes",
-        "default_image_size", "free_size", "response_modalities"};
+        "default_image_size", "free_size", "response_modalities", "prices"};
     GListPtr names(json_object_get_members(o_));
     std::string unknown;
     for (GList *n = names.get(); n && unknown.empty(); n = n->next) {
@@ -278,6 +279,50 @@ private:
       out.push_back(asp);
     }
     return out;
+  }
+
+  // {"usd_per_million": {"text_in": .., "image_in": .., "text_out": .., "image_out": ..},
+  //  "image_in_tokens": N, "image_out_tokens": {"1K": N, ...}, "as_of": "YYYY-MM-DD", "source": ".."}
+  Prices prices() const {
+    JsonNode *n = member("prices");
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : nullptr;
+    const char *shape = N_("expected {\"usd_per_million\": {\"text_in\", \"image_in\", \"text_out\", \"image_out\"}, "
+                           "\"image_in_tokens\", \"image_out_tokens\": {\"NAME\": tokens}, \"as_of\", \"source\"}");
+    if (!o) fail("prices", _(shape));
+    Prices p;
+    JsonNode *rates = json_object_get_member(o, "usd_per_million");
+    JsonObject *r = rates && JSON_NODE_HOLDS_OBJECT(rates) ? json_node_get_object(rates) : nullptr;
+    if (!r) fail("prices", _(shape));
+    const std::pair<const char *, double *> kinds[] = {
+        {"text_in", &p.text_in}, {"image_in", &p.image_in}, {"text_out", &p.text_out}, {"image_out", &p.image_out}};
+    for (const auto &[kind, into] : kinds)
+      if (!number_value(json_object_get_member(r, kind), into) || *into < 0 || *into > 10000)
+        fail("prices", format(_("usd_per_million.%s: expected a price from 0 to 10000"), kind));
+    int64_t in_tokens = 0;
+    if (!whole_value(json_object_get_member(o, "image_in_tokens"), &in_tokens) || in_tokens < 0 || in_tokens > 1000000)
+      fail("prices", _("image_in_tokens: expected a whole number from 0 to 1000000"));
+    p.image_in_tokens = int(in_tokens);
+    JsonNode *outs = json_object_get_member(o, "image_out_tokens");
+    JsonObject *t = outs && JSON_NODE_HOLDS_OBJECT(outs) ? json_node_get_object(outs) : nullptr;
+    if (!t || json_object_get_size(t) == 0) fail("prices", _(shape));
+    GListPtr names(json_object_get_members(t));
+    for (GList *k = names.get(); k; k = k->next) {
+      const char *name = static_cast<const char *>(k->data);
+      int64_t v = 0;
+      if (!whole_value(json_object_get_member(t, name), &v) || v < 1 || v > 1000000)
+        fail("prices", format(_("image_out_tokens.%s: expected a whole number from 1 to 1000000"), name));
+      p.image_out_tokens.emplace_back(name, int(v));
+    }
+    auto str = [&](const char *name) {
+      JsonNode *v = json_object_get_member(o, name);
+      return v && JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING ? std::string(json_node_get_string(v))
+                                                                                            : std::string();
+    };
+    p.as_of = str("as_of");
+    if (!is_iso_day(p.as_of)) fail("prices", _("as_of: expected a date such as \"2026-10-02\""));
+    p.source = str("source");
+    if (p.source.empty()) fail("prices", _("source: expected where the prices were read"));
+    return p;
   }
 
   std::vector<ImageSize> image_sizes() const {

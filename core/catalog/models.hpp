@@ -35,6 +35,18 @@ struct FreeSize {
   int64_t min_pixels = 0, max_pixels = 0, default_pixels = 1048576;
 };
 
+// What a model costs, as its service's pricing page gave it on `as_of` (the catalog's data, which
+// the user's catalog may change). Token prices in USD per million tokens, by kind; the token
+// counts say what one picture in or out usually takes, for estimates made before sending:
+// image_out_tokens by the model's image size ("1K") or, for models that take a quality, by
+// quality ("low") at one megapixel; image_in_tokens per picture sent at one megapixel.
+struct Prices {
+  double text_in = 0, image_in = 0, text_out = 0, image_out = 0;
+  int image_in_tokens = 0;
+  std::vector<std::pair<std::string, int>> image_out_tokens;
+  std::string as_of, source;
+};
+
 struct ModelInfo {
   std::string id;
   std::string provider;            // provider name in the registry (may be one this build lacks)
@@ -60,6 +72,7 @@ struct ModelInfo {
   std::vector<ImageSize> image_sizes;  // empty = one size only (no size parameter)
   std::string default_image_size;  // one of image_sizes, "" when there are none
   std::optional<FreeSize> free_size;   // free-form sizes, in addition to `aspects`
+  std::optional<Prices> prices;        // nullopt: the catalog knows no price for it
 };
 
 // Today's date in UTC as "YYYY-MM-DD" (the catalog's lifecycle dates are compared with it).

@@ -1,5 +1,7 @@
 #include "core/util/i18n.hpp"
 #include "core/edit/job.hpp"
+
+#include "core/cost/cost.hpp"
 #include "core/edit/services.hpp"
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <glib.h>
 
 #include "core/conversation/conversation.hpp"
+#include "core/cost/cost.hpp"
 #include "core/keys/keys.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
@@ -70,6 +73,7 @@ struct Gathered {
   size_t bytes_sent = 0;
   std::vector<TurnPart> model_parts;  // of the first answer
   std::optional<EncodedImage> first_picture;  // the first answer's bytes as received
+  Cost cost;                                   // of the usage reported, else the estimate
 };
 
 // The service does not serve the model asked for: say which one that was and what to use
@@ -133,6 +137,11 @@ void add_usage(Usage &sum, const Usage &u) {
   add(sum.input_tokens, u.input_tokens);
   add(sum.output_tokens, u.output_tokens);
   add(sum.total_tokens, u.total_tokens);
+  add(sum.input_text_tokens, u.input_text_tokens);
+  add(sum.input_image_tokens, u.input_image_tokens);
+  add(sum.output_text_tokens, u.output_text_tokens);
+  add(sum.output_image_tokens, u.output_image_tokens);
+  add(sum.thoughts_tokens, u.thoughts_tokens);
 }
 
 // The largest answer a model gives: its largest aspect at its largest image size, or its
@@ -160,8 +169,32 @@ DecodeLimit answer_limit(int asked_w, int asked_h, const ModelInfo &model) {
   return limit;
 }
 
+// What the calls for `base` ask for, as far as it decides the price.
+CostAsk cost_ask(const PreparedJob &job, const Request &base, const DecodeLimit &limit) {
+  const int wanted = std::clamp(job.settings.variations, 1, 10);
+  const int per_call = std::max(1, job.model.max_images_per_call);
+  CostAsk ask;
+  ask.calls = (wanted + per_call - 1) / per_call;
+  ask.pictures_out = wanted;
+  ask.prompt_bytes = base.prompt.size();
+  std::vector<std::pair<int, int>> one_call;
+  for (const EncodedImage &i : base.images) one_call.emplace_back(i.width, i.height);
+  for (const Turn &t : base.history)
+    for (const TurnPart &part : t.parts) {
+      ask.prompt_bytes += part.text.size();
+      if (part.image) one_call.emplace_back(part.image->width, part.image->height);
+    }
+  for (int c = 0; c < ask.calls; ++c) ask.pictures_in.insert(ask.pictures_in.end(), one_call.begin(), one_call.end());
+  ask.prompt_bytes *= size_t(ask.calls);
+  ask.out_w = base.width > 0 ? base.width : limit.asked_w > 0 ? limit.asked_w : 1024;
+  ask.out_h = base.height > 0 ? base.height : limit.asked_h > 0 ? limit.asked_h : 1024;
+  ask.image_size = base.image_size;
+  return ask;
+}
+
 Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit &limit, GCancellable *cancel,
                          const ProgressSink &progress) {
+  const CostAsk ask = cost_ask(job, base, limit);
   const JobSettings &settings = job.settings;
   const std::string &api_key = settings.api_key;
   const auto t_build = std::chrono::steady_clock::now();
@@ -252,6 +285,7 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));
   out.decode_s = seconds_since(t_decode);
+  out.cost = actual_cost(job.model, out.usage, ask);
   return out;
 }
 
@@ -442,6 +476,7 @@ JobResult edit_region(const PreparedJob &job, const Plan &plan, const Image &reg
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);
   out.usage = g.usage;
+  out.cost = g.cost;
   out.provider = std::string(job.provider->name());
   out.model = job.model.id;
   return out;
@@ -573,6 +608,7 @@ JobResult run_generate(const PreparedJob &job, const std::string &aspect, int wi
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);
   out.usage = g.usage;
+  out.cost = g.cost;
   out.provider = std::string(job.provider->name());
   out.model = job.model.id;
   return out;

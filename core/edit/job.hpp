@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 
+#include "core/cost/cost.hpp"
 #include "core/image/image.hpp"
 #include "core/plan/plan.hpp"
 #include "core/providers/provider.hpp"
@@ -55,6 +56,7 @@ struct JobResult {
   std::string text;           // text the model sent, joined
   std::string finish_reason;
   Usage usage;                // summed over calls
+  Cost cost;                  // what the usage cost at the catalog's prices (or the estimate)
   std::string provider, model;
   // For benchmarks and logs: seconds per stage ("encode", "request", "decode", "scale") and
   // the bytes of all request bodies sent.

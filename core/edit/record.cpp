@@ -51,6 +51,29 @@ void add_seam_report(JsonBuilder *b, const seam::Report &r) {
   json_builder_end_object(b);
 }
 
+void add_usage_and_cost(JsonBuilder *b, const Usage &u, const Cost &cost) {
+  json_builder_set_member_name(b, "usage");
+  json_builder_begin_object(b);
+  const std::pair<const char *, int64_t> counts[] = {
+      {"input_tokens", u.input_tokens},         {"output_tokens", u.output_tokens},
+      {"total_tokens", u.total_tokens},         {"input_text_tokens", u.input_text_tokens},
+      {"input_image_tokens", u.input_image_tokens}, {"output_text_tokens", u.output_text_tokens},
+      {"output_image_tokens", u.output_image_tokens}, {"thoughts_tokens", u.thoughts_tokens}};
+  for (const auto &[name, v] : counts) {
+    if (v < 0) continue;  // not reported
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+  }
+  json_builder_end_object(b);
+  if (!cost.known) return;
+  json_builder_set_member_name(b, "cost");
+  json_builder_begin_object(b);
+  member(b, "usd", cost.usd);
+  member(b, "estimated", cost.estimated);
+  member(b, "prices_as_of", cost.prices_as_of);
+  json_builder_end_object(b);
+}
+
 std::string result_record(const JobResult &r, const std::string &prompt, const std::optional<int64_t> &seed,
                           int variation, const Rect &region, const std::string &conversation,
                           const std::optional<Margins> &margins) {
@@ -82,6 +105,7 @@ std::string result_record(const JobResult &r, const std::string &prompt, const s
     }
     json_builder_end_object(b.get());
   }
+  add_usage_and_cost(b.get(), r.usage, r.cost);  // the whole run's, all variations together
   if (variation >= 0 && size_t(variation) < r.seam.size()) {
     json_builder_set_member_name(b.get(), "seam");
     add_seam_report(b.get(), r.seam[size_t(variation)]);

@@ -1,5 +1,6 @@
 // Google Gemini API, generateContent with image output (REFERENCE §1).
 // POST {base}/v1beta/models/{model}:generateContent, key in x-goog-api-key.
+#include <algorithm>
 #include <optional>
 
 #include <glib.h>
@@ -210,6 +211,21 @@ public:
     result.usage.input_tokens = json::integer(usage, "promptTokenCount");
     result.usage.output_tokens = json::integer(usage, "candidatesTokenCount");
     result.usage.total_tokens = json::integer(usage, "totalTokenCount");
+    result.usage.thoughts_tokens = json::integer(usage, "thoughtsTokenCount");
+    // By modality ({"modality": "IMAGE", "tokenCount": 1120}); no modality means TEXT.
+    auto by_modality = [usage](const char *details, int64_t &text, int64_t &image) {
+      JsonArray *a = json::array(usage, details);
+      for (guint i = 0; a && i < json_array_get_length(a); ++i) {
+        JsonObject *d = json::element_object(a, i);
+        const int64_t n = json::integer(d, "tokenCount");
+        if (n < 0) continue;
+        const std::string modality = json::string(d, "modality", "TEXT");
+        int64_t &into = modality == "IMAGE" ? image : text;  // (audio, video: not asked for)
+        into = std::max<int64_t>(into, 0) + n;
+      }
+    };
+    by_modality("promptTokensDetails", result.usage.input_text_tokens, result.usage.input_image_tokens);
+    by_modality("candidatesTokensDetails", result.usage.output_text_tokens, result.usage.output_image_tokens);
 
     JsonObject *cand = json::element_object(json::array(root, "candidates"), 0);
     if (!cand) {

@@ -218,6 +218,12 @@ public:
     result.usage.input_tokens = json::integer(usage, "input_tokens");
     result.usage.output_tokens = json::integer(usage, "output_tokens");
     result.usage.total_tokens = json::integer(usage, "total_tokens");
+    JsonObject *in = json::object(usage, "input_tokens_details");
+    result.usage.input_text_tokens = json::integer(in, "text_tokens");
+    result.usage.input_image_tokens = json::integer(in, "image_tokens");
+    JsonObject *out = json::object(usage, "output_tokens_details");  // optional
+    result.usage.output_text_tokens = json::integer(out, "text_tokens");
+    result.usage.output_image_tokens = json::integer(out, "image_tokens");
     const std::string output_format = json::string(root, "output_format");
     JsonArray *data = json::array(root, "data");
     bool url_only = false;

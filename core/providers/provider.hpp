@@ -15,8 +15,16 @@ namespace genfill {
 
 // --- the neutral request and result ---
 
+// What the service says it billed, in tokens; -1 = not reported. The details split input and
+// output by kind where the service says so (Gemini's promptTokensDetails/candidatesTokensDetails
+// by modality, OpenAI's input_tokens_details/output_tokens_details); thoughts are Gemini's
+// thoughtsTokenCount, counted apart from output_tokens and billed as output.
 struct Usage {
-  int64_t input_tokens = -1, output_tokens = -1, total_tokens = -1;  // -1 = not reported
+  int64_t input_tokens = -1, output_tokens = -1, total_tokens = -1;
+  int64_t input_text_tokens = -1, input_image_tokens = -1;
+  int64_t output_text_tokens = -1, output_image_tokens = -1;
+  int64_t thoughts_tokens = -1;
+  bool reported() const { return input_tokens >= 0 || output_tokens >= 0 || total_tokens >= 0; }
 };
 
 // One part of an earlier conversation turn: text or an image, with the model's opaque

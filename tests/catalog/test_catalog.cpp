@@ -467,3 +467,65 @@ TEST_F(CatalogFilesTest, TheUsersFileDecidesTheLifecycleOfItsEntries) {
 }
 
 }  // namespace
+
+// Prices as data: read with their date and source; a broken price names the field.
+TEST(CatalogPrices, ReadAndChecked) {
+  const std::string good =
+      "      \"prices\": {\"usd_per_million\": {\"text_in\": 0.5, \"image_in\": 0.5, \"text_out\": 1.5, "
+      "\"image_out\": 60}, \"image_in_tokens\": 1120, \"image_out_tokens\": {\"1K\": 1120, \"2K\": 1680}, "
+      "\"as_of\": \"2026-12-05\", \"source\": \"the pricing page\"},\n";
+  std::vector<ModelInfo> models = parse_catalog(file_of({entry("priced", "gemini", good), entry("free")}), "mine.json");
+  ASSERT_EQ(models.size(), 2u);
+  ASSERT_TRUE(models[0].prices);
+  const Prices &p = *models[0].prices;
+  EXPECT_DOUBLE_EQ(p.text_in, 0.5);
+  EXPECT_DOUBLE_EQ(p.image_out, 60);
+  EXPECT_EQ(p.image_in_tokens, 1120);
+  ASSERT_EQ(p.image_out_tokens.size(), 2u);
+  EXPECT_EQ(p.image_out_tokens[1], (std::pair<std::string, int>{"2K", 1680}));
+  EXPECT_EQ(p.as_of, "2026-12-05");
+  EXPECT_EQ(p.source, "the pricing page");
+  EXPECT_FALSE(models[1].prices) << "no prices: none made up";
+
+  const std::pair<std::string, std::string> broken[] = {
+      {"\"prices\": 3,\n", "usd_per_million"},
+      {"\"prices\": {\"usd_per_million\": {\"text_in\": -1, \"image_in\": 0, \"text_out\": 0, \"image_out\": 1}, "
+       "\"image_in_tokens\": 1, \"image_out_tokens\": {\"1K\": 1}, \"as_of\": \"2026-12-05\", \"source\": \"s\"},\n",
+       "usd_per_million.text_in"},
+      {"\"prices\": {\"usd_per_million\": {\"text_in\": 1, \"image_in\": 0, \"text_out\": 0, \"image_out\": 1}, "
+       "\"image_in_tokens\": 1, \"image_out_tokens\": {\"1K\": 0}, \"as_of\": \"2026-12-05\", \"source\": \"s\"},\n",
+       "image_out_tokens.1K"},
+      {"\"prices\": {\"usd_per_million\": {\"text_in\": 1, \"image_in\": 0, \"text_out\": 0, \"image_out\": 1}, "
+       "\"image_in_tokens\": 1, \"image_out_tokens\": {\"1K\": 10}, \"as_of\": \"December\", \"source\": \"s\"},\n",
+       "as_of"},
+      {"\"prices\": {\"usd_per_million\": {\"text_in\": 1, \"image_in\": 0, \"text_out\": 0, \"image_out\": 1}, "
+       "\"image_in_tokens\": 1, \"image_out_tokens\": {\"1K\": 10}, \"as_of\": \"2026-12-05\"},\n",
+       "source"},
+  };
+  for (const auto &[field, named] : broken) {
+    const std::string message =
+        error_of([&] { parse_catalog(file_of({entry("bad", "gemini", "      " + field)}), "mine.json"); });
+    EXPECT_TRUE(has(message, "mine.json")) << message;
+    EXPECT_TRUE(has(message, "\"prices\"")) << message;
+    EXPECT_TRUE(has(message, named)) << named << ": " << message;
+  }
+}
+
+// Every price the shipped catalog carries says when and where it was read; today's defaults are priced.
+TEST(CatalogPrices, TheShippedPricesSayTheirSource) {
+  std::vector<ModelInfo> models = load_catalog(shipped(), "");
+  int priced = 0;
+  for (const ModelInfo &m : models) {
+    if (!m.prices) continue;
+    ++priced;
+    EXPECT_EQ(m.prices->as_of.size(), 10u) << m.id;
+    EXPECT_FALSE(m.prices->source.empty()) << m.id;
+    EXPECT_GT(m.prices->image_out, 0) << m.id;
+  }
+  EXPECT_GE(priced, 4);
+  for (const char *id : {"gemini-3.1-flash-image", "gpt-image-2"}) {
+    const ModelInfo *m = find(models, id);
+    ASSERT_TRUE(m) << id;
+    EXPECT_TRUE(m->prices) << id << " is a default: its cost must be known";
+  }
+}

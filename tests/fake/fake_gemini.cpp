@@ -71,13 +71,14 @@ std::string string2(JsonObject *o, const char *camel, const char *snake) {
 }  // namespace
 
 std::string FakeServer::Impl::gemini_success(const std::string &model, const std::string &text,
-                                             const std::string *png_b64) {
+                                             const std::string *png_b64, const GeminiTokens &tokens) {
   unsigned id = 0;
   {
     std::lock_guard lock(mu);
     id = ++answers;
   }
-  const int64_t image_tokens = png_b64 ? 1290 : 0, text_tokens = 12, prompt_tokens = 1300;
+  const int64_t image_tokens = png_b64 ? tokens.image_out : 0, text_tokens = 12;
+  const int64_t prompt_tokens = tokens.text_in + tokens.image_in;
   return build_object([&](JsonBuilder *b) {
     json_builder_set_member_name(b, "candidates");
     json_builder_begin_array(b);
@@ -113,7 +114,9 @@ std::string FakeServer::Impl::gemini_success(const std::string &model, const std
     json_builder_begin_object(b);
     json::add(b, "promptTokenCount", prompt_tokens);
     json::add(b, "candidatesTokenCount", image_tokens + text_tokens);
-    json::add(b, "totalTokenCount", prompt_tokens + image_tokens + text_tokens);
+    // As Gemini counts: thoughts apart from the candidates, all four in the total.
+    if (tokens.thoughts > 0) json::add(b, "thoughtsTokenCount", tokens.thoughts);
+    json::add(b, "totalTokenCount", prompt_tokens + image_tokens + text_tokens + tokens.thoughts);
     auto details = [b](const char *name, std::initializer_list<std::pair<const char *, int64_t>> items) {
       json_builder_set_member_name(b, name);
       json_builder_begin_array(b);
@@ -126,7 +129,7 @@ std::string FakeServer::Impl::gemini_success(const std::string &model, const std
       }
       json_builder_end_array(b);
     };
-    details("promptTokensDetails", {{"TEXT", prompt_tokens}});
+    details("promptTokensDetails", {{"TEXT", tokens.text_in}, {"IMAGE", tokens.image_in}});
     details("candidatesTokensDetails", {{"IMAGE", image_tokens}, {"TEXT", text_tokens}});
     json_builder_end_object(b);
     json::add(b, "modelVersion", model);
@@ -257,11 +260,22 @@ Answer FakeServer::Impl::gemini(SoupServerMessage *msg, const std::string &model
     w = ht = int(1024 * scale);
   }
 
+  // Tokens as Gemini 3 counts them: 1120 a picture sent; a picture made by its size (the
+  // Vertex AI page on 3.1 Flash Image: 747 at 512, 1120 at 1K, 1680 at 2K, 2520 at 4K); a few
+  // hundred of thinking for the thinking models; text about four bytes a token.
+  GeminiTokens tokens;
+  size_t prompt_bytes = rec.prompt.size();
+  for (const std::string &p : rec.history_prompts) prompt_bytes += p.size();
+  tokens.text_in = std::max<int64_t>(1, int64_t(prompt_bytes / 4));
+  tokens.image_in = 1120 * int64_t(rec.image_count + rec.history_images);
+  tokens.image_out = scale <= 0.5 ? 747 : scale <= 1 ? 1120 : scale <= 2 ? 1680 : 2520;
+  tokens.thoughts = model.rfind("gemini-3", 0) == 0 || model.rfind("gemini-nano", 0) == 0 ? 214 : 0;
   const std::string own = reply ? reply->text : "";
   if (reply && reply->text_only)
-    return {200, gemini_success(model, own.empty() ? "I can describe the picture, but I will not draw it." : own, nullptr)};
+    return {200, gemini_success(model, own.empty() ? "I can describe the picture, but I will not draw it." : own, nullptr,
+                                tokens)};
   const std::string b64 = picture_b64(w, ht, color_for(reply), reply, &upload);
-  return {200, gemini_success(model, own.empty() ? "Here is the edited picture." : own, &b64)};
+  return {200, gemini_success(model, own.empty() ? "Here is the edited picture." : own, &b64, tokens)};
 }
 
 // GET /v1beta/models?pageSize=N&pageToken=T (Gemini and Imagen), key in x-goog-api-key.

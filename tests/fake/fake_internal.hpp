@@ -104,7 +104,11 @@ struct FakeServer::Impl {
 
   // ---------- the services: one file each ----------
   // fake_gemini.cpp: generateContent, and Google's model list (Gemini and Imagen).
-  std::string gemini_success(const std::string &model, const std::string &text, const std::string *png_b64);
+  struct GeminiTokens {
+    int64_t text_in = 0, image_in = 0, image_out = 1120, thoughts = 0;
+  };
+  std::string gemini_success(const std::string &model, const std::string &text, const std::string *png_b64,
+                             const GeminiTokens &tokens);
   Answer gemini(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
                 const FakeReply *reply);
   Answer gemini_models(SoupServerMessage *msg, RecordedRequest &rec);

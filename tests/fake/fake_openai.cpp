@@ -1,5 +1,6 @@
 // The fake OpenAI Images API: generations, edits and the model list (see fake_server.hpp).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -95,7 +96,32 @@ void check_background(const RecordedRequest &rec) {
     throw bad("Transparent background requires output_format png or webp.", "background");
 }
 
-Answer openai_images(const std::string &png_b64, int n, const std::string &size,
+// Input tokens of a picture as OpenAI's vision models count them: fitted within 2048 x 2048, the
+// short side brought to 768, then 170 a 512-pixel tile plus 85.
+int64_t picture_tokens(int w, int h) {
+  double W = w, H = h;
+  const double fit = std::min(1.0, 2048.0 / std::max(W, H));
+  W *= fit, H *= fit;
+  const double shrink = std::min(1.0, 768.0 / std::min(W, H));
+  W *= shrink, H *= shrink;
+  return 85 + 170 * int64_t(std::ceil(W / 512) * std::ceil(H / 512));
+}
+
+// The usage the Images API reports: text and picture input apart; output at high quality (the
+// quality this fake answers with) about 7,000 tokens a megapixel, all picture tokens.
+struct OpenAiTokens {
+  int64_t text_in = 0, image_in = 0, image_out = 0;
+};
+
+OpenAiTokens openai_tokens(const RecordedRequest &rec, int out_w, int out_h) {
+  OpenAiTokens t;
+  t.text_in = std::max<int64_t>(1, int64_t(rec.prompt.size() / 4));
+  for (const auto &[w, h] : rec.image_sizes) t.image_in += picture_tokens(w, h);
+  t.image_out = int64_t(std::llround(7024.0 * out_w * out_h / (1024.0 * 1024.0))) * std::max(1, rec.n);
+  return t;
+}
+
+Answer openai_images(const std::string &png_b64, int n, const std::string &size, const OpenAiTokens &tokens,
                             const std::string &background = "opaque") {
   return {200, build_object([&](JsonBuilder *b) {
             json::add(b, "created", int64_t(1767225600));
@@ -113,9 +139,20 @@ Answer openai_images(const std::string &png_b64, int n, const std::string &size,
             json::add(b, "quality", std::string("high"));
             json_builder_set_member_name(b, "usage");
             json_builder_begin_object(b);
-            json::add(b, "input_tokens", int64_t(50));
-            json::add(b, "output_tokens", int64_t(1056) * n);
-            json::add(b, "total_tokens", 50 + int64_t(1056) * n);
+            const int64_t in = tokens.text_in + tokens.image_in;
+            json::add(b, "input_tokens", in);
+            json_builder_set_member_name(b, "input_tokens_details");
+            json_builder_begin_object(b);
+            json::add(b, "text_tokens", tokens.text_in);
+            json::add(b, "image_tokens", tokens.image_in);
+            json_builder_end_object(b);
+            json::add(b, "output_tokens", tokens.image_out);
+            json_builder_set_member_name(b, "output_tokens_details");
+            json_builder_begin_object(b);
+            json::add(b, "image_tokens", tokens.image_out);
+            json::add(b, "text_tokens", int64_t(0));
+            json_builder_end_object(b);
+            json::add(b, "total_tokens", in + tokens.image_out);
             json_builder_end_object(b);
           })};
 }
@@ -158,7 +195,7 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
     if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
     const bool clear = rec.background == "transparent";
     return openai_images(picture_b64(w, hh, color_for(reply), reply, nullptr, clear), rec.n, rec.size,
-                         clear ? "transparent" : "opaque");
+                         openai_tokens(rec, w, hh), clear ? "transparent" : "opaque");
   }
 
   if (!g_str_has_prefix(rec.content_type.c_str(), "multipart/form-data"))
@@ -257,7 +294,7 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
   if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
   const bool clear = rec.background == "transparent";
   return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload, clear), rec.n, rec.size,
-                       clear ? "transparent" : "opaque");
+                       openai_tokens(rec, w, hh), clear ? "transparent" : "opaque");
 }
 
 // GET /v1/models (OpenAI), Bearer key.

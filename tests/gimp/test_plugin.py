@@ -481,6 +481,11 @@ def parasite_records_provenance_but_never_the_key():
     check(meta["provider"] == "gemini" and meta["model"] == "gemini-3.1-flash-image", meta)
     check(meta["prompt"] == "a red kite" and meta["seed"] == 42 and meta["time"], meta)
     check(meta["text"] == "Here is the edited picture.", meta)
+    # What the run used and cost: the service's usage by kind, priced with the catalog's prices.
+    usage, cost = meta.get("usage", {}), meta.get("cost", {})
+    check(usage.get("output_image_tokens", 0) > 0 and usage.get("input_image_tokens", 0) > 0, usage)
+    check(cost.get("usd", 0) > 0.01 and cost.get("estimated") is False and len(cost.get("prices_as_of", "")) == 10,
+          cost)
     check(KEY.encode() not in raw, "the key is not in the parasite")
     check(layers[0].get_name().startswith("a red kite"), layers[0].get_name())
     image.delete()

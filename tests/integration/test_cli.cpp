@@ -227,6 +227,52 @@ TEST_F(CliTest, GeminiEditHonoursTheMaskPixelForPixel) {
   json_node_unref(doc);
 }
 
+// --json's cost is the usage it reports times the catalog's prices for the model, by kind
+// (worked out here from the catalog file itself), for both services' default models.
+TEST_F(CliTest, TheCostIsTheUsageTimesTheCatalogsPrices) {
+  GErrorOut err;
+  gchar *text = nullptr;
+  ASSERT_TRUE(g_file_get_contents(g_getenv("GENFILL_MODELS_FILE"), &text, nullptr, nullptr));
+  JsonNode *catalog = json_from_string(text, err.out());
+  g_free(text);
+  ASSERT_TRUE(catalog) << err.message();
+  JsonArray *models = json_object_get_array_member(json_node_get_object(catalog), "models");
+  for (const char *provider : {"gemini", "openai"}) {
+    CliRun r = run({"edit", "--provider", provider, "--endpoint", endpoint(provider), "--prompt",
+                    "replace it with a magenta balloon", "--json", photo_path_, "-o", path(std::string(provider) + ".png")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+    ASSERT_TRUE(doc) << r.out;
+    JsonObject *o = json_node_get_object(doc);
+    const std::string model = json_object_get_string_member(o, "model");
+    JsonObject *prices = nullptr;
+    for (guint i = 0; i < json_array_get_length(models); ++i) {
+      JsonObject *m = json_array_get_object_element(models, i);
+      if (model == json_object_get_string_member(m, "id")) prices = json_object_get_object_member(m, "prices");
+    }
+    ASSERT_TRUE(prices) << model << " has prices in the catalog";
+    JsonObject *rate = json_object_get_object_member(prices, "usd_per_million");
+    JsonObject *usage = json_object_get_object_member(o, "usage");
+    auto count = [usage](const char *name) {
+      return json_object_has_member(usage, name) ? double(json_object_get_int_member(usage, name)) : 0.0;
+    };
+    auto price = [rate](const char *kind) { return json_object_get_double_member(rate, kind); };
+    ASSERT_GT(count("output_image_tokens"), 0) << provider << ": the usage by kind is reported";
+    ASSERT_GT(count("input_image_tokens"), 0) << provider << ": the picture sent is counted";
+    const double expected = (count("input_text_tokens") * price("text_in") + count("input_image_tokens") * price("image_in") +
+                             (count("output_text_tokens") + count("thoughts_tokens")) * price("text_out") +
+                             count("output_image_tokens") * price("image_out")) / 1e6;
+    ASSERT_TRUE(json_object_has_member(o, "cost")) << r.out;
+    JsonObject *cost = json_object_get_object_member(o, "cost");
+    EXPECT_NEAR(json_object_get_double_member(cost, "usd"), expected, 1e-9) << provider << ": " << r.out;
+    EXPECT_GT(expected, 0.01) << provider;
+    EXPECT_FALSE(json_object_get_boolean_member(cost, "estimated"));
+    EXPECT_STREQ(json_object_get_string_member(cost, "prices_as_of"), json_object_get_string_member(prices, "as_of"));
+    json_node_unref(doc);
+  }
+  json_node_unref(catalog);
+}
+
 std::string json_string(const std::string &doc_text, const char *member) {
   GErrorOut err;
   JsonNode *doc = json_from_string(doc_text.c_str(), err.out());

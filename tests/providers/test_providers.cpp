@@ -552,6 +552,29 @@ TEST(GeminiResponse, SkipsThoughtsAndKeepsTheLastPicture) {
   ASSERT_TRUE(json::boolean(json::element_object(parts, 0), "thought"));
   EXPECT_NE(s.images[0].bytes, json::base64_decode(thought, "test"));
   EXPECT_GT(s.usage.total_tokens, 0);
+  // Its usage by kind: thoughts counted apart from the candidates, as the total shows.
+  EXPECT_EQ(s.usage.thoughts_tokens, 210);
+  EXPECT_EQ(s.usage.input_text_tokens, 14);
+  EXPECT_EQ(s.usage.input_image_tokens, -1) << "no picture went in";
+  EXPECT_EQ(s.usage.output_image_tokens, 1120);
+  EXPECT_EQ(s.usage.output_text_tokens, -1);
+  EXPECT_EQ(s.usage.input_tokens + s.usage.output_tokens + s.usage.thoughts_tokens, s.usage.total_tokens);
+}
+
+TEST(GeminiResponse, UsageByModality) {
+  Result r = gemini().parse(HttpResponse{200, {}, fixture("gemini/response_edit_success_with_image_input_tokens.json")});
+  EXPECT_EQ(r.usage.input_text_tokens, 16);
+  EXPECT_EQ(r.usage.input_image_tokens, 258);
+  EXPECT_EQ(r.usage.output_image_tokens, 1290);
+  EXPECT_EQ(r.usage.thoughts_tokens, -1) << "not reported";
+  // A detail without a modality counts as text, as Google's SDKs say.
+  const std::string png = json::base64_encode(png_of(2, 2).bytes);
+  Result t = gemini().parse(HttpResponse{200, {}, R"({"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":")" +
+                                                    png + R"("}}]},"finishReason":"STOP"}],
+      "usageMetadata":{"promptTokenCount":30,"promptTokensDetails":[{"tokenCount":10},{"modality":"TEXT","tokenCount":5},
+      {"modality":"IMAGE","tokenCount":15}]}})"});
+  EXPECT_EQ(t.usage.input_text_tokens, 15);
+  EXPECT_EQ(t.usage.input_image_tokens, 15);
 }
 
 TEST(GeminiResponse, UsageAndCaptionOfTheStoredAnswer) {
@@ -927,6 +950,15 @@ TEST(OpenAIResponse, EveryFixtureParsesToAResultOrTheRightError) {
       EXPECT_EQ(res.usage.input_tokens, json::integer(usage, "input_tokens"));
       EXPECT_EQ(res.usage.output_tokens, json::integer(usage, "output_tokens"));
       EXPECT_EQ(res.usage.total_tokens, json::integer(usage, "total_tokens"));
+      JsonObject *in = json::object(usage, "input_tokens_details"), *out = json::object(usage, "output_tokens_details");
+      EXPECT_EQ(res.usage.input_text_tokens, json::integer(in, "text_tokens")) << name;
+      EXPECT_EQ(res.usage.input_image_tokens, json::integer(in, "image_tokens")) << name;
+      EXPECT_EQ(res.usage.output_image_tokens, json::integer(out, "image_tokens")) << name;
+      EXPECT_EQ(res.usage.output_text_tokens, json::integer(out, "text_tokens")) << name;
+      if (name == "response_success_gpt_image_n2_with_output_details.json") {
+        EXPECT_EQ(res.usage.input_image_tokens, 306);
+        EXPECT_EQ(res.usage.output_image_tokens, 12240);
+      }
       ++checked;
       continue;
     }
