@@ -239,7 +239,6 @@ void add_model_list(GimpProcedureDialog *d, GimpProcedureConfig *config) {
   gtk_cell_layout_add_attribute(GTK_CELL_LAYOUT(f->combo), name, "text", 1);
   gtk_widget_set_hexpand(f->combo, TRUE);
   // The combo box's entry and GIMP's (now hidden) entry both edit the argument.
-  // The combo box's entry and GIMP's (now hidden) entry both edit the argument.
   g_object_bind_property(config, "model", gtk_bin_get_child(GTK_BIN(f->combo)), "text",
                          GBindingFlags(G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE));
   gtk_widget_set_no_show_all(entry, TRUE);

@@ -62,8 +62,7 @@ Cost actual_cost(const ModelInfo &model, const Usage &u, const CostAsk &ask) {
   auto n = [](int64_t v) { return v < 0 ? 0.0 : double(v); };
   // Input: by kind where the service split it; what it did not split is priced as pictures.
   double text_in = n(u.input_text_tokens), image_in = n(u.input_image_tokens);
-  const double unsplit_in = std::max(0.0, n(u.input_tokens) - text_in - image_in);
-  image_in += unsplit_in;
+  image_in += std::max(0.0, n(u.input_tokens) - text_in - image_in);
   // Output: pictures and text where split; the rest as pictures. Thoughts are counted apart.
   double text_out = n(u.output_text_tokens), image_out = n(u.output_image_tokens);
   image_out += std::max(0.0, n(u.output_tokens) - text_out - image_out);

@@ -1,7 +1,5 @@
 #include "core/util/i18n.hpp"
 #include "core/edit/job.hpp"
-
-#include "core/cost/cost.hpp"
 #include "core/edit/services.hpp"
 
 #include <algorithm>
@@ -169,10 +167,9 @@ DecodeLimit answer_limit(int asked_w, int asked_h, const ModelInfo &model) {
   return limit;
 }
 
-// What the calls for `base` ask for, as far as it decides the price.
-CostAsk cost_ask(const PreparedJob &job, const Request &base, const DecodeLimit &limit) {
-  const int wanted = std::clamp(job.settings.variations, 1, 10);
-  const int per_call = std::max(1, job.model.max_images_per_call);
+// What the calls for `base` (`wanted` pictures, at most `per_call` a call) ask for, as far as it
+// decides the price.
+CostAsk cost_ask(const Request &base, const DecodeLimit &limit, int wanted, int per_call) {
   CostAsk ask;
   ask.calls = (wanted + per_call - 1) / per_call;
   ask.pictures_out = wanted;
@@ -194,12 +191,12 @@ CostAsk cost_ask(const PreparedJob &job, const Request &base, const DecodeLimit 
 
 Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit &limit, GCancellable *cancel,
                          const ProgressSink &progress) {
-  const CostAsk ask = cost_ask(job, base, limit);
   const JobSettings &settings = job.settings;
   const std::string &api_key = settings.api_key;
   const auto t_build = std::chrono::steady_clock::now();
   const int wanted = std::clamp(settings.variations, 1, 10);
   const int per_call = std::max(1, job.model.max_images_per_call);
+  const CostAsk ask = cost_ask(base, limit, wanted, per_call);
   std::vector<HttpRequest> http;
   std::vector<int> asked;
   for (int done = 0, i = 0; done < wanted; ++i) {

@@ -67,9 +67,9 @@ def edit_with_last_values(image, layer):
     return res, time.monotonic() - start
 
 
-def edit_in_dialog(image, layer):
-    # The Edit with Prompt dialog (the runner plays the user there); the edit must succeed.
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-edit")
+def edit_in_dialog(image, layer, procedure="plug-in-genfill-edit"):
+    # The procedure's dialog (the runner plays the user there); the run must succeed.
+    proc = Gimp.get_pdb().lookup_procedure(procedure)
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
     cfg.set_property("image", image)
@@ -130,13 +130,7 @@ def case_expand_typed(image, layer):
     # Expand Canvas's dialog, as a person starts: the words typed at once, then Ctrl+Return (its
     # last values give 40 px on the left and right): the canvas grows and a layer arrives.
     width, count = image.get_width(), len(image.get_layers())
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-expand")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
-    cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", [layer])
-    res = proc.run(cfg)
-    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    edit_in_dialog(image, layer, "plug-in-genfill-expand")
     check(image.get_width() == width + 80, "the canvas grew by the margins: %d -> %d" % (width, image.get_width()))
     check(len(image.get_layers()) == count + 1, "one layer added")
     edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
