@@ -32,12 +32,14 @@ constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitCancelled = 130
 // Options shared by edit and generate.
 struct Common {
   gchar *provider = nullptr, *prompt = nullptr, *model = nullptr, *endpoint = nullptr, *output = nullptr;
+  gchar *quality = nullptr, *image_size = nullptr;
   gint64 seed = -1;
   gint n = 1;
   gdouble timeout = 300;
-  gboolean json = FALSE, quiet = FALSE, verbose = FALSE, force = FALSE;
+  gboolean json = FALSE, quiet = FALSE, verbose = FALSE, force = FALSE, estimate = FALSE;
   ~Common() {
     g_free(provider); g_free(prompt); g_free(model); g_free(endpoint); g_free(output);
+    g_free(quality); g_free(image_size);
   }
 };
 
@@ -137,6 +139,11 @@ JobSettings settings_from(const Common &c);
 void setup_logging(const Common &c);
 // Says what went wrong on stderr (and as JSON on stdout with --json); returns the exit code.
 int report_error(const Error &e, bool json);
+// --estimate: what the run would cost, on stdout ({"estimate": {...}} with --json); nothing was
+// sent. Returns the exit code (0).
+int print_estimate(const Common &c, const PreparedJob &job, const Cost &estimate);
+// After a run, on stderr (unless --quiet or --json): what it cost.
+void say_cost(const Common &c, const JobResult &result);
 
 // ---------- JSON on stdout (json_out.cpp) ----------
 
@@ -157,5 +164,6 @@ int cmd_expand(int argc, char **argv);     // expand.cpp
 int cmd_providers(int argc, char **argv);  // models.cpp
 int cmd_models(int argc, char **argv);     // models.cpp
 int cmd_key(int argc, char **argv);        // key.cpp
+int cmd_usage(int argc, char **argv);      // usage.cpp
 
 }  // namespace genfill::cli

@@ -46,6 +46,13 @@ void add_common(GOptionContext *ctx, Common &c) {
       {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c.quiet, N_("No progress on stderr"), nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &c.verbose, N_("Log requests (never keys) on stderr"), nullptr},
       {"force", 'f', 0, G_OPTION_ARG_NONE, &c.force, N_("Replace output files that already exist"), nullptr},
+      {"quality", 0, 0, G_OPTION_ARG_STRING, &c.quality,
+       N_("Quality, for models that take one (OpenAI: low, medium, high, auto; see genfill models)"), "Q"},
+      {"image-size", 0, 0, G_OPTION_ARG_STRING, &c.image_size,
+       N_("Answer size, for models that offer several (Gemini: 512, 1K, 2K, 4K); default: the smallest that covers"),
+       "SIZE"},
+      {"estimate", 0, 0, G_OPTION_ARG_NONE, &c.estimate,
+       N_("Say what the run would cost and send nothing (no key needed)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_option_context_add_main_entries(ctx, entries, nullptr);
 }
@@ -216,6 +223,8 @@ JobSettings settings_from(const Common &c) {
   s.variations = c.n;
   if (c.seed >= 0) s.seed = c.seed;
   s.transport.timeout_s = c.timeout;
+  s.quality = c.quality ? c.quality : "";
+  s.image_size = c.image_size ? c.image_size : "";
   return s;
 }
 

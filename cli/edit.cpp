@@ -47,7 +47,7 @@ int cmd_edit(int argc, char **argv) {
   GCharPtr mask_holder(mask_path), continue_holder(continue_id);
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
-  if (argc != 2 || !c.output || !c.prompt) {
+  if (argc != 2 || (!c.output && !c.estimate) || !c.prompt) {
     std::fprintf(stderr, "%s\n", _("genfill edit: give one INPUT, --prompt and -o OUTPUT.png (see genfill edit --help)"));
     return kExitUsage;
   }
@@ -58,14 +58,14 @@ int cmd_edit(int argc, char **argv) {
     std::vector<std::string> inputs = {argv[1]};
     if (mask_path) inputs.push_back(mask_path);
     for (gchar **r = refs; r && *r; ++r) inputs.push_back(*r);
-    std::vector<std::string> names = output_names(c.output, c.n);
-    check_outputs(names, inputs, c.force);
+    std::vector<std::string> names = c.estimate ? std::vector<std::string>{} : output_names(c.output, c.n);
+    if (!c.estimate) check_outputs(names, inputs, c.force);
     Cancel cancel;  // from here on Ctrl-C stops whatever is under way, and nothing is written
     JobSettings s = settings_from(c);
     s.seam = raw ? seam::Options::raw()
                  : seam::Options{!no_register, !no_colours, !no_blend};
     // A bad provider, model or key, or a model that only generates: said before anything is read.
-    const PreparedJob job = prepare(s, Task::Edit);
+    const PreparedJob job = prepare(s, Task::Edit, !c.estimate);
     EditInput edit;
     edit.context = context / 100.0;
     if (continue_id) {
@@ -94,6 +94,8 @@ int cmd_edit(int argc, char **argv) {
     }
     for (gchar **r = refs; r && *r; ++r) edit.references.push_back(load_image_file(*r));
     cancel.check();
+    if (c.estimate)
+      return print_estimate(c, job, estimate_edit(job, edit, input.width, input.height, mask ? mask_bounds(*mask) : Rect{}));
 
     PictureSource source(input, mask);
     EditResult result;
@@ -111,6 +113,7 @@ int cmd_edit(int argc, char **argv) {
       std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("edit", result, names, result.plan.region, result.conversation);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
+    say_cost(c, result);
     return kExitOk;
   } catch (const UsageError &e) {
     report_error(e, c.json);
@@ -139,7 +142,7 @@ int cmd_generate(int argc, char **argv) {
   GCharPtr size_holder(size), aspect_holder(aspect);
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
-  if (argc != 1 || !c.output || !c.prompt) {
+  if (argc != 1 || (!c.output && !c.estimate) || !c.prompt) {
     std::fprintf(stderr, "%s\n", _("genfill generate: give --prompt and -o OUTPUT.png (see genfill generate --help)"));
     return kExitUsage;
   }
@@ -157,15 +160,20 @@ int cmd_generate(int argc, char **argv) {
     }
     std::vector<std::string> inputs;
     for (gchar **r = refs; r && *r; ++r) inputs.push_back(*r);
-    std::vector<std::string> names = output_names(c.output, c.n);
-    check_outputs(names, inputs, c.force);
+    std::vector<std::string> names = c.estimate ? std::vector<std::string>{} : output_names(c.output, c.n);
+    if (!c.estimate) check_outputs(names, inputs, c.force);
     Cancel cancel;  // from here on Ctrl-C stops whatever is under way, and nothing is written
     JobSettings s = settings_from(c);
     s.transparent = transparent;
-    const PreparedJob job = prepare(s, Task::Generate);
+    const PreparedJob job = prepare(s, Task::Generate, !c.estimate);
     std::vector<Image> references;
     for (gchar **r = refs; r && *r; ++r) references.push_back(load_image_file(*r));
     cancel.check();
+    if (c.estimate) {
+      std::vector<std::pair<int, int>> sizes;
+      for (const Image &r : references) sizes.emplace_back(r.width, r.height);
+      return print_estimate(c, job, estimate_generate(job, aspect ? aspect : "", w, h, sizes));
+    }
     JobResult result;
     {
       Reporter reporter(c.quiet);
@@ -179,6 +187,7 @@ int cmd_generate(int argc, char **argv) {
       std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("generate", result, names, std::nullopt);
     else if (!c.quiet) for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
+    say_cost(c, result);
     return kExitOk;
   } catch (const UsageError &e) {
     report_error(e, c.json);

@@ -43,7 +43,7 @@ int cmd_expand(int argc, char **argv) {
   GCharPtr aspect_holder(to_aspect);
   std::unique_ptr<gchar *, void (*)(gchar **)> refs_holder(refs, [](gchar **v) { g_strfreev(v); });
   if (!ok) return kExitUsage;
-  if (argc != 2 || !c.output) {
+  if (argc != 2 || (!c.output && !c.estimate)) {
     std::fprintf(stderr, "%s\n",
                  _("genfill expand: give one INPUT, margins or --to-aspect, and -o OUTPUT.png (see genfill expand "
                    "--help)"));
@@ -57,13 +57,13 @@ int cmd_expand(int argc, char **argv) {
     if (feather_px < 0 || feather_px > 500) throw Error(ErrorCode::InvalidInput, _("--feather must be 0-500 px."));
     std::vector<std::string> inputs = {argv[1]};
     for (gchar **r = refs; r && *r; ++r) inputs.push_back(*r);
-    std::vector<std::string> names = output_names(c.output, c.n);
-    check_outputs(names, inputs, c.force);
+    std::vector<std::string> names = c.estimate ? std::vector<std::string>{} : output_names(c.output, c.n);
+    if (!c.estimate) check_outputs(names, inputs, c.force);
     Cancel cancel;  // from here on Ctrl-C stops whatever is under way, and nothing is written
     JobSettings s = settings_from(c);
     if (!c.prompt) s.prompt.clear();  // the scene simply continues
     s.seam = raw ? seam::Options::raw() : seam::Options{};
-    const PreparedJob job = prepare(s, Task::Edit);
+    const PreparedJob job = prepare(s, Task::Edit, !c.estimate);
 
     Image input = load_image_file(argv[1]);
     ExpandInput expand;
@@ -73,6 +73,7 @@ int cmd_expand(int argc, char **argv) {
     expand.feather_px = feather_px;
     for (gchar **r = refs; r && *r; ++r) expand.references.push_back(load_image_file(*r));
     cancel.check();
+    if (c.estimate) return print_estimate(c, job, estimate_expand(job, expand, input.width, input.height));
 
     const std::optional<Mask> no_selection;  // the source keeps a reference
     PictureSource source(input, no_selection);
@@ -105,6 +106,7 @@ int cmd_expand(int argc, char **argv) {
       });
     else if (!c.quiet)
       for (const std::string &n : names) std::fprintf(stderr, _("Wrote %s\n"), n.c_str());
+    say_cost(c, result);
     return kExitOk;
   } catch (const UsageError &e) {
     report_error(e, c.json);

@@ -22,6 +22,7 @@ const char *kUsage = N_(
     "  genfill models [--provider P] [--endpoint URL] [--refresh] [--json]\n"
     "  genfill key set|delete PROVIDER\n"
     "  genfill key status [--json]\n"
+    "  genfill usage [--since YYYY-MM-DD] [--json] [--set-budget USD | --no-budget]\n"
     "  genfill --version\n"
     "\n"
     "Run \"genfill COMMAND --help\" for a command's options.\n");
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
   if (cmd == "providers") return cmd_providers(sub_argc, sub_argv);
   if (cmd == "models") return cmd_models(sub_argc, sub_argv);
   if (cmd == "key") return cmd_key(sub_argc, sub_argv);
+  if (cmd == "usage") return cmd_usage(sub_argc, sub_argv);
   if (cmd == "--version" || cmd == "version") {
     std::printf("genfill %s\n", GENFILL_VERSION);
     return kExitOk;

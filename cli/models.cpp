@@ -66,6 +66,12 @@ void model_json(JsonBuilder *b, const ModelInfo &m) {
   }
   json_builder_end_array(b);
   if (!m.default_image_size.empty()) json_member(b, "default_image_size", m.default_image_size);
+  if (!m.qualities.empty()) {
+    json_builder_set_member_name(b, "qualities");
+    json_builder_begin_array(b);
+    for (const std::string &q : m.qualities) json_builder_add_string_value(b, q.c_str());
+    json_builder_end_array(b);
+  }
   if (m.free_size) {
     const FreeSize &f = *m.free_size;
     json_builder_set_member_name(b, "free_size");
@@ -124,6 +130,11 @@ void model_text(const ModelInfo &m) {
     std::printf("      %s\n", format(_("image sizes: %s; the smallest that covers the region is asked for"),
                                      names.c_str())
                                   .c_str());
+  }
+  if (!m.qualities.empty()) {
+    std::string names;
+    for (const std::string &q : m.qualities) names += (names.empty() ? "" : ", ") + q;
+    std::printf("      %s\n", format(_("qualities: %s (--quality)"), names.c_str()).c_str());
   }
 }
 

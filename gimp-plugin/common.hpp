@@ -17,6 +17,7 @@ inline constexpr const char *kEdit = "plug-in-genfill-edit";
 inline constexpr const char *kGenerate = "plug-in-genfill-generate";
 inline constexpr const char *kNewImage = "plug-in-genfill-new-image";
 inline constexpr const char *kExpand = "plug-in-genfill-expand";
+inline constexpr const char *kSpending = "plug-in-genfill-spending";
 inline constexpr const char *kParasite = "genfill";  // the record each new layer carries
 
 std::string config_string(GimpProcedureConfig *config, const char *name);

@@ -10,6 +10,7 @@
 #include <libgimp/gimpui.h>
 
 #include "core/catalog/models.hpp"
+#include "core/cost/ledger.hpp"
 #include "core/edit/endpoint.hpp"
 #include "core/edit/expand.hpp"
 #include "core/served/served.hpp"
@@ -447,6 +448,79 @@ void no_null_strings(GimpProcedureConfig *config) {
   }
 }
 
+// Under the fields: what the run will cost, kept up to date as the settings change (a moment
+// after the last change: typing a model id asks for one estimate, not one a letter), and this
+// month's spending when there is a budget. The quality and image size fields are greyed out for
+// models that take none.
+struct EstimateField {
+  GimpProcedureDialog *dialog;
+  GimpProcedureConfig *config;
+  Estimator estimate;
+  GtkWidget *label;
+  guint pending = 0;
+};
+
+void show_estimate(EstimateField *f) {
+  const DialogEstimate e = f->estimate(f->config);
+  for (const auto &[name, takes] : {std::pair{"quality", e.takes_quality}, std::pair{"image-size", e.takes_image_size}})
+    if (GtkWidget *w = gimp_procedure_dialog_get_widget(f->dialog, name, G_TYPE_NONE)) gtk_widget_set_sensitive(w, takes);
+  std::string text;
+  if (!e.problem.empty())
+    text = e.problem;
+  else if (!e.cost.known)
+    text = _("Estimated cost: not known (the catalog has no prices for this model).");
+  else
+    text = format(_("Estimated cost: about %s (the catalog's prices of %s)."), usd_text(e.cost.usd).c_str(),
+                  e.cost.prices_as_of.c_str());
+  try {
+    if (const std::optional<double> budget = monthly_budget()) {
+      const std::string month = this_month_utc();
+      const Spending spent = read_ledger(month + "-01");
+      const double so_far = spent.by_month.count(month) ? spent.by_month.at(month).usd : 0;
+      text += "\n" + format(_("This month: %s spent of a monthly budget of %s."), usd_text(so_far).c_str(),
+                            usd_text(*budget).c_str());
+      if (e.cost.known && so_far + e.cost.usd > *budget)
+        text += " " + std::string(_("This run would go over it and will not be sent."));
+    }
+  } catch (const Error &err) {
+    text += "\n" + std::string(err.message());
+  }
+  gtk_label_set_text(GTK_LABEL(f->label), text.c_str());
+  g_debug("dialog estimate: %s", e.cost.known ? format("%.6f", e.cost.usd).c_str() : "none");
+}
+
+void add_estimate(GtkWidget *dlg, GimpProcedureConfig *config, const Estimator &estimate) {
+  if (!estimate) return;
+  GtkWidget *label = gtk_label_new(nullptr);
+  gtk_widget_set_name(label, "genfill-estimate");
+  gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
+  gtk_label_set_xalign(GTK_LABEL(label), 0);
+  gtk_label_set_selectable(GTK_LABEL(label), FALSE);
+  gtk_widget_set_margin_start(label, 12);
+  gtk_widget_set_margin_end(label, 12);
+  gtk_box_pack_end(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dlg))), label, FALSE, FALSE, 0);
+  auto *f = new EstimateField{GIMP_PROCEDURE_DIALOG(dlg), config, estimate, label};
+  g_object_set_data_full(G_OBJECT(label), "genfill-estimate", f, [](gpointer p) {
+    auto *field = static_cast<EstimateField *>(p);
+    if (field->pending) g_source_remove(field->pending);
+    delete field;
+  });
+  g_signal_connect_object(config, "notify", G_CALLBACK(+[](GObject *, GParamSpec *pspec, gpointer l) {
+                            if (g_strcmp0(pspec->name, "prompt") == 0) return;  // the price hardly moves
+                            auto *field = static_cast<EstimateField *>(g_object_get_data(G_OBJECT(l), "genfill-estimate"));
+                            if (!field || field->pending) return;
+                            field->pending = g_timeout_add(250, +[](gpointer p) -> gboolean {
+                              auto *fl = static_cast<EstimateField *>(p);
+                              fl->pending = 0;
+                              show_estimate(fl);
+                              return G_SOURCE_REMOVE;
+                            }, field);
+                          }), label, GConnectFlags(0));
+  show_estimate(f);
+  gtk_widget_show(label);
+}
+
 // An aspect preset fills in the margins that reach it, centred, from the image's size.
 struct AspectMargins {
   int width, height;
@@ -465,7 +539,8 @@ void apply_aspect(GimpProcedureConfig *config, const AspectMargins &size) {
 
 }  // namespace
 
-bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image) {
+bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image,
+                       const Estimator &estimate) {
   no_null_strings(config);
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, _("Expand Canvas"));
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
@@ -473,12 +548,13 @@ bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, Gi
   gimp_procedure_dialog_fill_box(d, "margins-box", "left", "right", "top", "bottom", nullptr);
   gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", "sample-merged", "feather", nullptr);
   add_more_options(d);
-  gimp_procedure_dialog_fill(d, "provider", "model", "aspect", "margins-box", "variations", "more",
-                             nullptr);
+  gimp_procedure_dialog_fill(d, "provider", "model", "aspect", "margins-box", "variations", "quality",
+                             "image-size", "more", nullptr);
   gimp_procedure_dialog_set_ok_label(d, _("_Expand"));
   add_model_list(d, config);
   add_key_status(d, config);
   add_key_destination(dlg, config);
+  add_estimate(dlg, config, estimate);
   auto *size = new AspectMargins{gimp_image_get_width(image), gimp_image_get_height(image)};
   g_object_set_data_full(G_OBJECT(dlg), "genfill-image-size", size,
                          [](gpointer p) { delete static_cast<AspectMargins *>(p); });
@@ -492,7 +568,8 @@ bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, Gi
   return ok;
 }
 
-bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit) {
+bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit,
+                const Estimator &estimate) {
   no_null_strings(config);
   GtkWidget *dlg = gimp_procedure_dialog_new(procedure, config, title);
   GimpProcedureDialog *d = GIMP_PROCEDURE_DIALOG(dlg);
@@ -506,18 +583,19 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
     gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
   add_more_options(d);
   if (edit)
-    gimp_procedure_dialog_fill(d, "continue-conversation", "provider", "model", "variations", "more",
-                               nullptr);
+    gimp_procedure_dialog_fill(d, "continue-conversation", "provider", "model", "variations", "quality",
+                               "image-size", "more", nullptr);
   else if (gimp_procedure_find_argument(procedure, "transparent"))
-    gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations",
-                               "transparent", "more", nullptr);
+    gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations", "quality",
+                               "image-size", "transparent", "more", nullptr);
   else
-    gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations", "more",
-                               nullptr);
+    gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations", "quality",
+                               "image-size", "more", nullptr);
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
   add_model_list(d, config);
   add_key_status(d, config);
   add_key_destination(dlg, config);
+  add_estimate(dlg, config, estimate);
 
   // References: GimpProcedureDialog makes no widget for a drawable array, so a few drawable
   // choosers (each lists the layers of every open image) stand for it.
@@ -561,6 +639,91 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   }
   gtk_widget_destroy(dlg);
   return ok;
+}
+
+bool run_spending_dialog() {
+  GtkWidget *dlg = gimp_dialog_new(_("Spending and Budget"), "genfill-spending", nullptr, GtkDialogFlags(0),
+                                   nullptr, nullptr, _("_Cancel"),
+                                   GTK_RESPONSE_CANCEL, _("_Save"), GTK_RESPONSE_OK, nullptr);
+  GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(dlg));
+  gtk_container_set_border_width(GTK_CONTAINER(box), 12);
+  gtk_box_set_spacing(GTK_BOX(box), 8);
+
+  // What the ledger holds: this month, then every month, service and model.
+  std::string text;
+  std::optional<double> budget;
+  std::string source;
+  try {
+    const Spending all = read_ledger();
+    const std::string month = this_month_utc();
+    const SpendingLine now = all.by_month.count(month) ? all.by_month.at(month) : SpendingLine{};
+    text = format(g_dngettext(GETTEXT_PACKAGE, "This month (%s): %s in %lld call.", "This month (%s): %s in %lld calls.",
+                              gulong(now.calls)),
+                  month.c_str(), usd_text(now.usd).c_str(), static_cast<long long>(now.calls));
+    if (all.calls > now.calls)
+      text += "\n" + format(g_dngettext(GETTEXT_PACKAGE, "In all: %s in %lld call.", "In all: %s in %lld calls.",
+                                        gulong(all.calls)),
+                            usd_text(all.total_usd).c_str(), static_cast<long long>(all.calls));
+    for (const auto &[model, line] : all.by_model)
+      text += "\n  " + model + ": " + usd_text(line.usd);
+    text += "\n\n" + format(_("Each call a service bills is recorded in %s, from GIMP and from the genfill command "
+                               "alike (genfill usage sums it)."),
+                             ledger_path().c_str());
+    budget = monthly_budget(&source);
+  } catch (const Error &e) {
+    text = e.message();
+  }
+  GtkWidget *summary = gtk_label_new(text.c_str());
+  gtk_widget_set_name(summary, "genfill-spending-summary");
+  gtk_label_set_line_wrap(GTK_LABEL(summary), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(summary), 60);
+  gtk_label_set_xalign(GTK_LABEL(summary), 0);
+  gtk_label_set_selectable(GTK_LABEL(summary), TRUE);
+  gtk_box_pack_start(GTK_BOX(box), summary, FALSE, FALSE, 0);
+
+  GtkWidget *use = gtk_check_button_new_with_mnemonic(_("_Refuse runs that would go over a monthly budget"));
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(use), budget.has_value());
+  GtkWidget *row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *amount_label = gtk_label_new_with_mnemonic(_("Monthly _budget (US dollars)"));
+  GtkWidget *amount = gtk_spin_button_new_with_range(0, 1e6, 1);
+  gtk_widget_set_name(amount, "genfill-budget");
+  gtk_spin_button_set_digits(GTK_SPIN_BUTTON(amount), 2);
+  gtk_spin_button_set_value(GTK_SPIN_BUTTON(amount), budget ? *budget : 20);
+  gtk_entry_set_activates_default(GTK_ENTRY(amount), TRUE);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(amount_label), amount);
+  gtk_box_pack_start(GTK_BOX(row), amount_label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(row), amount, FALSE, FALSE, 0);
+  g_object_bind_property(use, "active", row, "sensitive", G_BINDING_SYNC_CREATE);
+  gtk_box_pack_start(GTK_BOX(box), use, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), row, FALSE, FALSE, 0);
+  const bool from_variable = source == "GENFILL_MONTHLY_BUDGET_USD";
+  if (from_variable) {  // the environment wins: what is saved here would not apply
+    GtkWidget *note = gtk_label_new(
+        _("GENFILL_MONTHLY_BUDGET_USD sets the budget for this session; change it where GIMP is started."));
+    gtk_label_set_line_wrap(GTK_LABEL(note), TRUE);
+    gtk_label_set_xalign(GTK_LABEL(note), 0);
+    gtk_box_pack_start(GTK_BOX(box), note, FALSE, FALSE, 0);
+    gtk_widget_set_sensitive(use, FALSE);
+    gtk_widget_set_sensitive(row, FALSE);
+  }
+  gtk_dialog_set_default_response(GTK_DIALOG(dlg), GTK_RESPONSE_OK);
+  gimp_window_set_transient(GTK_WINDOW(dlg));
+  gtk_widget_show_all(dlg);
+  bool saved = false;
+  if (gimp_dialog_run(GIMP_DIALOG(dlg)) == GTK_RESPONSE_OK && !from_variable) {
+    gtk_spin_button_update(GTK_SPIN_BUTTON(amount));
+    const std::optional<double> wanted = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(use))
+                                             ? std::optional<double>(gtk_spin_button_get_value(GTK_SPIN_BUTTON(amount)))
+                                             : std::nullopt;
+    try {
+      set_monthly_budget(wanted);
+      saved = true;
+    } catch (const Error &e) {
+      gimp_message(e.message());
+    }
+  }
+  gtk_widget_destroy(dlg);
+  return saved;
 }
 
 }  // namespace genfill::plugin

@@ -3,12 +3,14 @@
 // window with its Cancel button.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
+#include "core/cost/cost.hpp"
 #include "core/edit/job.hpp"
 #include "core/edit/services.hpp"
 #include "core/util/error.hpp"
@@ -37,12 +39,27 @@ private:
   double fraction_ = -1;
 };
 
-// The procedure's dialog (edit: the Edit with Prompt layout; else Generate's). False when the
-// user cancelled it.
-bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit);
+// What a dialog shows of the run as its settings stand: the estimated cost (or why there is
+// none), and whether the model takes a quality and an image size (their fields are greyed out
+// otherwise). Made by the procedure, which knows the picture (procedures.cpp).
+struct DialogEstimate {
+  Cost cost;
+  std::string problem;  // why there is no estimate: the settings' mistake, in the user's words
+  bool takes_quality = false, takes_image_size = false;
+};
+using Estimator = std::function<DialogEstimate(GimpProcedureConfig *)>;
+
+// The procedure's dialog (edit: the Edit with Prompt layout; else Generate's), with the run's
+// estimated cost kept up to date. False when the user cancelled it.
+bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const char *title, bool edit,
+                const Estimator &estimate);
 // Expand Canvas's dialog: prompt (optional), service, model, an aspect preset that fills in the
 // margins for `image`, the margins, variations. False when the user cancelled it.
-bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image);
+bool run_expand_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image,
+                       const Estimator &estimate);
+// The Spending and Budget window: what the ledger holds, and the monthly budget to set. True
+// when the user saved a change.
+bool run_spending_dialog();
 
 // Provider, model and key resolved before any pixel is read; asks for a missing key when `ui`.
 PreparedJob prepare_with_key(JobSettings &settings, bool ui, Task task);

@@ -55,6 +55,24 @@ void add_common_arguments(GimpProcedure *p, bool variations) {
                                   G_MAXINT, -1, G_PARAM_READWRITE);
 }
 
+// What the answer is made at, where the model offers a choice (added after the first release:
+// last, so that scripts passing arguments by position still work). Both drive the cost.
+void add_cost_arguments(GimpProcedure *p) {
+  gimp_procedure_add_choice_argument(
+      p, "quality", _("_Quality"), _("How carefully the model paints, for models that take a quality (GPT Image)"),
+      gimp_choice_new_with_values("default", 0, _("The service's default"), nullptr, "low", 1, _("Low"), nullptr,
+                                  "medium", 2, _("Medium"), nullptr, "high", 3, _("High"), nullptr, "xhigh", 4,
+                                  _("Extra high (GPT Image 2.5 and later)"), nullptr, "max", 5,
+                                  _("Maximum (GPT Image 2.5 and later)"), nullptr, nullptr),
+      "default", G_PARAM_READWRITE);
+  gimp_procedure_add_choice_argument(
+      p, "image-size", _("Image si_ze"), _("The answer's size, for models that offer several (Gemini)"),
+      gimp_choice_new_with_values("auto", 0, _("The smallest that covers the area"), nullptr, "512", 1, "512",
+                                  nullptr, "1K", 2, "1K", nullptr, "2K", 3, "2K", nullptr, "4K", 4, "4K", nullptr,
+                                  nullptr),
+      "auto", G_PARAM_READWRITE);
+}
+
 // GIMP translates its own menu names; "Generative" is ours.
 std::string menu_path(const char *parent) { return std::string(parent) + "/" + _("Generative"); }
 
@@ -70,6 +88,7 @@ GList *query_procedures(GimpPlugIn *) {
   list = g_list_append(list, g_strdup(kGenerate));
   list = g_list_append(list, g_strdup(kNewImage));
   list = g_list_append(list, g_strdup(kExpand));
+  list = g_list_append(list, g_strdup(kSpending));
   return list;
 }
 
@@ -112,6 +131,7 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_boolean_argument(p, "raw", _("Ra_w answer"),
                                         _("Use the model's pixels untouched (overrides the three above)"), FALSE,
                                         G_PARAM_READWRITE);
+    add_cost_arguments(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kGenerate) == 0) {
@@ -130,6 +150,7 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_boolean_argument(
         p, "transparent", _("_Transparent background"),
         _("Ask for a picture on a transparent background (models that can: GPT Image)"), FALSE, G_PARAM_READWRITE);
+    add_cost_arguments(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kExpand) == 0) {
@@ -165,6 +186,7 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
                                     "3:4", 6, _("Portrait (3:4)"), nullptr, "9:16", 7, _("Tall (9:16)"), nullptr,
                                     nullptr),
         "none", G_PARAM_READWRITE);
+    add_cost_arguments(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kNewImage) == 0) {
@@ -182,7 +204,33 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
                                     "3:4", 4, _("Portrait (3:4)"), nullptr, "16:9", 5, _("Wide (16:9)"), nullptr,
                                     "9:16", 6, _("Tall (9:16)"), nullptr, nullptr),
         "1:1", G_PARAM_READWRITE);
+    add_cost_arguments(p);
     gimp_procedure_add_image_return_value(p, "image", _("Image"), _("The new image"), FALSE, G_PARAM_READWRITE);
+  } else if (g_strcmp0(name, kSpending) == 0) {
+    p = gimp_procedure_new(plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, run_spending_proc, nullptr, nullptr);
+    set_common(p, _("_Spending and Budget…"), _("What genfill has spent, and a monthly budget"),
+               _("Shows what the calls billed by the services cost, this month and in all, from GIMP and the genfill "
+                 "command alike, and sets the monthly budget over which runs are refused before they are sent."));
+    gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
+    gimp_procedure_add_enum_argument(p, "run-mode", _("Run mode"), _("The run mode"), GIMP_TYPE_RUN_MODE,
+                                     GIMP_RUN_INTERACTIVE, G_PARAM_READWRITE);
+    gimp_procedure_add_choice_argument(
+        p, "budget-action", _("Budget"), _("What to do with the monthly budget"),
+        gimp_choice_new_with_values("keep", 0, _("Keep it as it is"), nullptr, "set", 1, _("Set it to the amount"),
+                                    nullptr, "remove", 2, _("Remove it"), nullptr, nullptr),
+        "keep", G_PARAM_READWRITE);
+    gimp_procedure_add_double_argument(p, "monthly-budget", _("Monthly budget"), _("In US dollars"), 0, 1e6, 20,
+                                       G_PARAM_READWRITE);
+    gimp_procedure_add_double_return_value(p, "this-month-usd", _("This month"),
+                                           _("What this calendar month's calls cost (UTC), in US dollars"), 0,
+                                           G_MAXDOUBLE, 0, G_PARAM_READWRITE);
+    gimp_procedure_add_double_return_value(p, "total-usd", _("In all"), _("What all recorded calls cost, in US dollars"),
+                                           0, G_MAXDOUBLE, 0, G_PARAM_READWRITE);
+    gimp_procedure_add_int_return_value(p, "calls", _("Calls"), _("Calls recorded"), 0, G_MAXINT, 0,
+                                        G_PARAM_READWRITE);
+    gimp_procedure_add_double_return_value(p, "budget-usd", _("Budget"),
+                                           _("The monthly budget in US dollars; -1 when there is none"), -1, G_MAXDOUBLE,
+                                           -1, G_PARAM_READWRITE);
   }
   return p;
 }

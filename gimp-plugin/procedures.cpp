@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/edit/expand.hpp"
+#include "core/cost/ledger.hpp"
 #include "core/edit/job.hpp"
 #include "core/image/image.hpp"
 #include "core/util/error.hpp"
@@ -31,6 +32,8 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
   s.variations = with_variations ? config_int(config, "variations") : 1;
   int seed = config_int(config, "seed");
   if (seed >= 0) s.seed = seed;
+  if (const std::string q = config_string(config, "quality"); q != "default") s.quality = q;
+  if (const std::string size = config_string(config, "image-size"); size != "auto") s.image_size = size;
   // At least a second; what is no time at all (0, "nan", "inf", words) is left for the core to
   // refuse with a clear message (std::max would turn "nan" into a second).
   if (const char *t = g_getenv("GENFILL_TIMEOUT")) {
@@ -38,6 +41,103 @@ JobSettings settings_from(GimpProcedureConfig *config, bool with_variations = tr
     s.transport.timeout_s = v > 0 ? std::max(1.0, v) : v;
   }
   return s;
+}
+
+// The dialog greys out the quality and image size of models that take none: there, whatever
+// they hold is left out rather than refused. (A quality the model does not take is refused.)
+void drop_what_the_model_takes_not(JobSettings &s, Task task) {
+  if (s.quality.empty() && s.image_size.empty()) return;
+  JobSettings plain = s;
+  plain.quality.clear();
+  plain.image_size.clear();
+  try {
+    const PreparedJob any = prepare(plain, task, false);
+    if (any.model.qualities.empty()) s.quality.clear();
+    if (any.model.image_sizes.empty()) s.image_size.clear();
+  } catch (const Error &) {
+    // the run itself says what is wrong
+  }
+}
+
+// What the dialog shows for the settings as they stand: which fields the model takes, then the
+// estimate `cost_of` makes for the prepared job (no key needed; nothing sent).
+template <typename CostOf>
+DialogEstimate dialog_estimate(JobSettings s, Task task, CostOf &&cost_of) {
+  DialogEstimate e;
+  if (s.prompt.empty()) s.prompt = "-";  // the price hardly depends on it
+  try {
+    JobSettings plain = s;
+    plain.quality.clear();
+    plain.image_size.clear();
+    const PreparedJob any = prepare(plain, task, false);
+    e.takes_quality = !any.model.qualities.empty();
+    e.takes_image_size = !any.model.image_sizes.empty();
+    drop_what_the_model_takes_not(s, task);
+    e.cost = cost_of(prepare(s, task, false));
+  } catch (const Error &err) {
+    e.problem = err.message();
+  }
+  return e;
+}
+
+// After a run, with a display: what it cost.
+void tell_cost(bool ui, const JobResult &r) {
+  if (!ui || !r.cost.known) return;
+  gimp_message(r.cost.estimated
+                   ? format(_("Done. This cost about %s with %s (the service reported no usage: estimated)."),
+                            usd_text(r.cost.usd).c_str(), r.model.c_str())
+                         .c_str()
+                   : format(_("Done. This cost %s with %s (the usage the service reported, at the catalog's prices "
+                              "of %s)."),
+                            usd_text(r.cost.usd).c_str(), r.model.c_str(), r.cost.prices_as_of.c_str())
+                         .c_str());
+}
+
+// The part of the image an edit works in: the layer (within the canvas when sampling what is
+// seen), in image coordinates, and the selection's bounds within it (empty = all of it).
+struct EditArea {
+  Rect bounds, selection;
+};
+
+EditArea edit_area(GimpImage *image, GimpDrawable *drawable, bool sample_merged) {
+  gint ox = 0, oy = 0;
+  gimp_drawable_get_offsets(drawable, &ox, &oy);
+  Rect bounds{ox, oy, gimp_drawable_get_width(drawable), gimp_drawable_get_height(drawable)};
+  if (sample_merged) {
+    int x0 = std::max(bounds.x, 0), y0 = std::max(bounds.y, 0);
+    int x1 = std::min(bounds.right(), gimp_image_get_width(image)),
+        y1 = std::min(bounds.bottom(), gimp_image_get_height(image));
+    if (x1 <= x0 || y1 <= y0) throw Error(ErrorCode::InvalidInput, _("The layer lies outside the canvas."));
+    bounds = Rect{x0, y0, x1 - x0, y1 - y0};
+  }
+  gboolean non_empty = FALSE;
+  gint sx1 = 0, sy1 = 0, sx2 = 0, sy2 = 0;
+  gimp_selection_bounds(image, &non_empty, &sx1, &sy1, &sx2, &sy2);
+  Rect selection;  // relative to bounds
+  if (non_empty) {
+    int x0 = std::max(sx1, bounds.x), y0 = std::max(sy1, bounds.y);
+    int x1 = std::min(sx2, bounds.right()), y1 = std::min(sy2, bounds.bottom());
+    if (x1 <= x0 || y1 <= y0) throw Error(ErrorCode::InvalidInput, _("The selection does not touch this layer."));
+    selection = Rect{x0 - bounds.x, y0 - bounds.y, x1 - x0, y1 - y0};
+  }
+  return {bounds, selection};
+}
+
+// Generate Layer's size: the selection's box, else the image.
+Rect generated_area(GimpImage *image) {
+  gboolean non_empty = FALSE;
+  gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
+  return non_empty ? Rect{x1, y1, x2 - x1, y2 - y1} : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
+}
+
+// Expand Canvas's margins: the aspect preset's, else as given.
+Margins expand_margins(GimpProcedureConfig *config, GimpImage *image) {
+  const std::string aspect = config_string(config, "aspect");
+  return aspect.empty() || aspect == "none"
+             ? Margins{config_int(config, "left"), config_int(config, "right"), config_int(config, "top"),
+                       config_int(config, "bottom")}
+             : margins_for_aspect(gimp_image_get_width(image), gimp_image_get_height(image), aspect);
 }
 
 }  // namespace
@@ -55,7 +155,18 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
   GimpDrawable *drawable = drawables[0];
   if (!GIMP_IS_LAYER(drawable) || GIMP_IS_LAYER_MASK(drawable))
     return fail(procedure, ui, _("Select a layer to edit (not a mask or a channel)."));
-  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true))
+  const Estimator estimate = [image, drawable](GimpProcedureConfig *c) {
+    return dialog_estimate(settings_from(c), Task::Edit, [&](const PreparedJob &job) {
+      gboolean sample_merged = TRUE, continue_conversation = TRUE;
+      g_object_get(c, "sample-merged", &sample_merged, "continue-conversation", &continue_conversation, nullptr);
+      const EditArea area = edit_area(image, drawable, sample_merged);
+      EditInput input;
+      input.context = config_int(c, "context") / 100.0;
+      if (continue_conversation) input.conversation = layer_conversation(drawable);
+      return estimate_edit(job, input, area.bounds.w, area.bounds.h, area.selection);
+    });
+  };
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit with Prompt"), true, estimate))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
   StageClock clock;
@@ -75,6 +186,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
     // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
     settings.results_at_upload_scale = true;
+    drop_what_the_model_takes_not(settings, Task::Edit);
     // A model that only generates is said so before a key is asked for.
     const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
     EditInput input;
@@ -93,28 +205,8 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     }
 
     // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
-    gint ox = 0, oy = 0;
-    gimp_drawable_get_offsets(drawable, &ox, &oy);
-    Rect bounds{ox, oy, gimp_drawable_get_width(drawable), gimp_drawable_get_height(drawable)};
-    if (sample_merged) {
-      int x0 = std::max(bounds.x, 0), y0 = std::max(bounds.y, 0);
-      int x1 = std::min(bounds.right(), gimp_image_get_width(image)),
-          y1 = std::min(bounds.bottom(), gimp_image_get_height(image));
-      if (x1 <= x0 || y1 <= y0) throw Error(ErrorCode::InvalidInput, _("The layer lies outside the canvas."));
-      bounds = Rect{x0, y0, x1 - x0, y1 - y0};
-    }
-    gboolean non_empty = FALSE;
-    gint sx1 = 0, sy1 = 0, sx2 = 0, sy2 = 0;
-    gimp_selection_bounds(image, &non_empty, &sx1, &sy1, &sx2, &sy2);
-    Rect selection;  // relative to bounds
-    if (non_empty) {
-      int x0 = std::max(sx1, bounds.x), y0 = std::max(sy1, bounds.y);
-      int x1 = std::min(sx2, bounds.right()), y1 = std::min(sy2, bounds.bottom());
-      if (x1 <= x0 || y1 <= y0)
-        throw Error(ErrorCode::InvalidInput, _("The selection does not touch this layer."));
-      selection = Rect{x0 - bounds.x, y0 - bounds.y, x1 - x0, y1 - y0};
-    }
-    LayerSource source(image, drawable, bounds, selection, sample_merged, clock,
+    const EditArea area = edit_area(image, drawable, sample_merged);
+    LayerSource source(image, drawable, area.bounds, area.selection, sample_merged, clock,
                        [&](Rect where, std::future<Mask> layer_mask) {
                          return std::make_unique<NewLayers>(image, where, settings.variations,
                                                             short_prompt(settings.prompt), std::move(layer_mask));
@@ -136,6 +228,7 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     clock.mark("insert");
     if (clock.enabled())
       clock.write(kEdit, source.where(), result.bytes_sent, result.upload_bytes, settings.variations);
+    tell_cost(ui, result);
     return layers_return(procedure, placed);
     });
   });
@@ -144,7 +237,13 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
 GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
   const bool ui = init_ui(run_mode);
-  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false))
+  const Estimator estimate = [image](GimpProcedureConfig *c) {
+    return dialog_estimate(settings_from(c), Task::Generate, [&](const PreparedJob &job) {
+      const Rect where = generated_area(image);
+      return estimate_generate(job, "", where.w, where.h, {});
+    });
+  };
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Generate Layer"), false, estimate))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
   return guarded(procedure, ui, [&] {
     return with_way_outs(ui, config, [&]() -> GimpValueArray * {
@@ -154,13 +253,10 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
     gboolean transparent = FALSE;
     g_object_get(config, "transparent", &transparent, nullptr);
     settings.transparent = transparent;
+    drop_what_the_model_takes_not(settings, Task::Generate);
     const PreparedJob job = prepare_with_key(settings, ui, Task::Generate);
     std::vector<Image> references = read_references(config);
-    gboolean non_empty = FALSE;
-    gint x1 = 0, y1 = 0, x2 = 0, y2 = 0;
-    gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
-    Rect where = non_empty ? Rect{x1, y1, x2 - x1, y2 - y1}
-                           : Rect{0, 0, gimp_image_get_width(image), gimp_image_get_height(image)};
+    const Rect where = generated_area(image);
     NewLayers layers(image, where, settings.variations, short_prompt(settings.prompt));
     layers.prepare_while_waiting();
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
@@ -171,6 +267,7 @@ GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode
       anchor = drawables[0];
     std::vector<GimpLayer *> placed = layers.place(anchor, result, settings.prompt, settings.seed);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    tell_cost(ui, result);
     return layers_return(procedure, placed);
     });
   });
@@ -180,7 +277,12 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
   GimpRunMode run_mode = GIMP_RUN_NONINTERACTIVE;
   g_object_get(config, "run-mode", &run_mode, nullptr);
   const bool ui = init_ui(run_mode);
-  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false))
+  const Estimator estimate = [](GimpProcedureConfig *c) {
+    return dialog_estimate(settings_from(c, false), Task::Generate, [&](const PreparedJob &job) {
+      return estimate_generate(job, config_string(c, "aspect"), 0, 0, {});
+    });
+  };
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Image from Prompt"), false, estimate))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
   return guarded(procedure, ui, [&] {
     return with_way_outs(ui, config, [&]() -> GimpValueArray * {
@@ -188,6 +290,7 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
     if (settings.prompt.empty())
       throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
     std::string aspect = config_string(config, "aspect");
+    drop_what_the_model_takes_not(settings, Task::Generate);
     const PreparedJob job = prepare_with_key(settings, ui, Task::Generate);
     JobResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
       return run_generate(job, aspect, 0, 0, {}, cancel, progress);
@@ -199,6 +302,7 @@ GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig
         .place(nullptr, result, settings.prompt, settings.seed);
     gimp_image_undo_enable(image);
     if (ui) gimp_display_new(image);
+    tell_cost(ui, result);
     GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
     GIMP_VALUES_SET_IMAGE(ret, 1, image);
     return ret;
@@ -215,7 +319,14 @@ GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, 
   GimpDrawable *drawable = drawables[0];
   if (!GIMP_IS_LAYER(drawable) || GIMP_IS_LAYER_MASK(drawable))
     return fail(procedure, ui, _("Select a layer to edit (not a mask or a channel)."));
-  if (run_mode == GIMP_RUN_INTERACTIVE && !run_expand_dialog(procedure, config, image))
+  const Estimator estimate = [image](GimpProcedureConfig *c) {
+    return dialog_estimate(settings_from(c), Task::Edit, [&](const PreparedJob &job) {
+      ExpandInput input;
+      input.margins = expand_margins(c, image);
+      return estimate_expand(job, input, gimp_image_get_width(image), gimp_image_get_height(image));
+    });
+  };
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_expand_dialog(procedure, config, image, estimate))
     return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
 
   return guarded(procedure, ui, [&] {
@@ -227,12 +338,8 @@ GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, 
     g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
     ExpandInput input;
     input.feather_px = feather_px;
-    const int w = gimp_image_get_width(image), h = gimp_image_get_height(image);
-    const std::string aspect = config_string(config, "aspect");
-    input.margins = aspect.empty() || aspect == "none"
-                        ? Margins{config_int(config, "left"), config_int(config, "right"), config_int(config, "top"),
-                                  config_int(config, "bottom")}
-                        : margins_for_aspect(w, h, aspect);
+    input.margins = expand_margins(config, image);
+    drop_what_the_model_takes_not(settings, Task::Edit);
     const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
     CanvasSource source(image, drawable, sample_merged);
     ExpandResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
@@ -259,8 +366,35 @@ GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, 
       throw Error(ErrorCode::InvalidInput, _("GIMP could not grow the canvas."));
     std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
     if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    tell_cost(ui, result);
     return layers_return(procedure, placed);
     });
+  });
+}
+
+GimpValueArray *run_spending_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer) {
+  GimpRunMode run_mode = GIMP_RUN_NONINTERACTIVE;
+  g_object_get(config, "run-mode", &run_mode, nullptr);
+  const bool ui = init_ui(run_mode);
+  return guarded(procedure, ui, [&] {
+    if (run_mode == GIMP_RUN_INTERACTIVE) {
+      run_spending_dialog();
+    } else if (const std::string action = config_string(config, "budget-action"); action == "set") {
+      gdouble amount = 0;
+      g_object_get(config, "monthly-budget", &amount, nullptr);
+      set_monthly_budget(amount);
+    } else if (action == "remove") {
+      set_monthly_budget(std::nullopt);
+    }
+    const Spending all = read_ledger();
+    const std::string month = this_month_utc();
+    const std::optional<double> budget = monthly_budget();
+    GimpValueArray *ret = gimp_procedure_new_return_values(procedure, GIMP_PDB_SUCCESS, nullptr);
+    GIMP_VALUES_SET_DOUBLE(ret, 1, all.by_month.count(month) ? all.by_month.at(month).usd : 0.0);
+    GIMP_VALUES_SET_DOUBLE(ret, 2, all.total_usd);
+    GIMP_VALUES_SET_INT(ret, 3, int(std::min<int64_t>(all.calls, G_MAXINT)));
+    GIMP_VALUES_SET_DOUBLE(ret, 4, budget ? *budget : -1.0);
+    return ret;
   });
 }
 

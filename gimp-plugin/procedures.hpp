@@ -17,5 +17,7 @@ GimpValueArray *run_expand_proc(GimpProcedure *procedure, GimpRunMode run_mode, 
                                 GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
 // plug-in-genfill-new-image: a new image from a prompt.
 GimpValueArray *run_new_image_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer);
+// plug-in-genfill-spending: what genfill has spent (the ledger), and the monthly budget.
+GimpValueArray *run_spending_proc(GimpProcedure *procedure, GimpProcedureConfig *config, gpointer);
 
 }  // namespace genfill::plugin

@@ -150,13 +150,22 @@ public:
       }
       if (!image) fail("response_modalities", _("must include \"IMAGE\""));
     }
+    if (member("qualities")) {
+      JsonArray *a = array("qualities");
+      for (guint i = 0; i < json_array_get_length(a); ++i) {
+        JsonNode *n = json_array_get_element(a, i);
+        if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING || !*json_node_get_string(n))
+          fail("qualities", _("expected a list of words such as \"low\" and \"high\""));
+        m.qualities.push_back(json_node_get_string(n));
+      }
+    }
     if (member("prices")) m.prices = prices();
     // Fields this genfill does not know are mistakes (a typo would otherwise pass unnoticed);
     // names starting with "_" are comments.
     static const std::set<std::string> known = {
         "id", "provider", "name", "default", "legacy", "retired", "replacement", "mask", "edit", "max_input_images", "images_per_call",
         "thought_images", "input_fidelity", "transparent", "size_param", "aspects", "image_sizes",
-        "default_image_size", "free_size", "response_modalities", "prices"};
+        "default_image_size", "free_size", "response_modalities", "qualities", "prices"};
     GListPtr names(json_object_get_members(o_));
     std::string unknown;
     for (GList *n = names.get(); n && unknown.empty(); n = n->next) {

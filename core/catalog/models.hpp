@@ -72,6 +72,9 @@ struct ModelInfo {
   std::vector<ImageSize> image_sizes;  // empty = one size only (no size parameter)
   std::string default_image_size;  // one of image_sizes, "" when there are none
   std::optional<FreeSize> free_size;   // free-form sizes, in addition to `aspects`
+  // The qualities a request may name (OpenAI's "low", "medium", "high", "auto"...), the
+  // service's default first; empty = the model takes no quality.
+  std::vector<std::string> qualities;
   std::optional<Prices> prices;        // nullopt: the catalog knows no price for it
 };
 

@@ -107,23 +107,31 @@ std::string expand_prompt(const std::string &prompt, bool model_takes_mask) {
   return text;
 }
 
-ExpandResult run_expand(const PreparedJob &job, const ExpandInput &input, RegionSource &picture,
-                        GCancellable *cancel, const ProgressSink &progress) {
+namespace {
+
+// The grown canvas, where the old picture lies in it, the new area's bounds and the plan, checked:
+// before anything is read or sent.
+struct Grown {
+  int canvas_w = 0, canvas_h = 0;
+  Rect old, new_area;
+  Plan plan;
+};
+
+Grown grow(const PreparedJob &job, const ExpandInput &input, int w, int h) {
   const Margins &m = input.margins;
   if (m.left < 0 || m.right < 0 || m.top < 0 || m.bottom < 0)
     throw Error(ErrorCode::InvalidInput, _("Margins to expand by cannot be negative."));
   if (m.empty()) throw Error(ErrorCode::InvalidInput, _("Give at least one margin to expand the canvas by."));
-  const int w = picture.width(), h = picture.height();
   const double grown_w = double(w) + m.left + m.right, grown_h = double(h) + m.top + m.bottom;
   if (grown_w * grown_h > kMaxCanvasPixels || grown_w > 524288 || grown_h > 524288)
     throw Error(ErrorCode::InvalidInput, format(_("The grown canvas would be %.0f x %.0f pixels: too large."), grown_w,
                                                 grown_h));
-  ExpandResult out;
+  Grown out;
   out.canvas_w = int(grown_w);
   out.canvas_h = int(grown_h);
   out.old = Rect{m.left, m.top, w, h};
   // The new area's bounding box: the margins' strips together.
-  Rect new_area;
+  Rect &new_area = out.new_area;
   auto add = [&new_area](Rect r) {
     if (r.empty()) return;
     if (new_area.empty()) {
@@ -141,15 +149,45 @@ ExpandResult run_expand(const PreparedJob &job, const ExpandInput &input, Region
 
   // A canvas too long and thin for any of the model's shapes would be sent mostly as padding:
   // refused (not split into tiles) before anything is read or sent.
-  const Plan plan = plan_region(out.canvas_w, out.canvas_h, new_area, job.model, PlanOptions{input.context, 32});
-  if (plan.content.w * 2 < plan.canvas_w || plan.content.h * 2 < plan.canvas_h)
+  out.plan = plan_region(out.canvas_w, out.canvas_h, new_area, job.model,
+                         PlanOptions{input.context, 32, job.settings.image_size});
+  if (out.plan.content.w * 2 < out.plan.canvas_w || out.plan.content.h * 2 < out.plan.canvas_h)
     throw Error(ErrorCode::InvalidInput,
                 format(_("The new area is too long and thin for %s to paint in one go. Expand in steps (one side "
                          "at a time, or by less), or choose a model that takes wider shapes."),
                        job.model.display_name.c_str()));
+  return out;
+}
 
+// The job as an expansion sends it: genfill's instruction around the prompt.
+PreparedJob expansion_job(const PreparedJob &job) {
   PreparedJob asked = job;
   asked.settings.prompt = expand_prompt(job.settings.prompt, job.can.mask);
+  if (asked.settings.operation.empty()) asked.settings.operation = "expand";
+  return asked;
+}
+
+}  // namespace
+
+Cost estimate_expand(const PreparedJob &job, const ExpandInput &input, int width, int height) {
+  const Grown g = grow(job, input, width, height);
+  EditInput edit;
+  edit.references = input.references;
+  edit.context = input.context;
+  return estimate_edit(expansion_job(job), edit, g.canvas_w, g.canvas_h, g.new_area);
+}
+
+ExpandResult run_expand(const PreparedJob &job, const ExpandInput &input, RegionSource &picture,
+                        GCancellable *cancel, const ProgressSink &progress) {
+  const Margins &m = input.margins;
+  const Grown g = grow(job, input, picture.width(), picture.height());
+  ExpandResult out;
+  out.canvas_w = g.canvas_w;
+  out.canvas_h = g.canvas_h;
+  out.old = g.old;
+  const Rect &new_area = g.new_area;
+
+  const PreparedJob asked = expansion_job(job);
   EditInput edit;
   edit.references = input.references;
   edit.context = input.context;

@@ -77,6 +77,10 @@ std::string expand_prompt(const std::string &prompt, bool model_takes_mask);
 ExpandResult run_expand(const PreparedJob &job, const ExpandInput &input, RegionSource &picture,
                         GCancellable *cancel = nullptr, const ProgressSink &progress = {});
 
+// What run_expand would cost for a width x height picture (see estimate_edit): checked as it
+// checks, nothing read or sent.
+Cost estimate_expand(const PreparedJob &job, const ExpandInput &input, int width, int height);
+
 // The layer mask over plan.region at width x height (e.g. the region's full size, for a host
 // that scales the results itself).
 Mask expand_layer_mask(const ExpandResult &result, int width, int height);

@@ -15,6 +15,7 @@
 
 #include "core/conversation/conversation.hpp"
 #include "core/cost/cost.hpp"
+#include "core/cost/ledger.hpp"
 #include "core/keys/keys.hpp"
 #include "core/util/error.hpp"
 #include "core/util/gobj.hpp"
@@ -40,12 +41,24 @@ EncodedImage encode(const Image &img) {
 }
 
 // References travel at a modest size: they guide the model, they are not edited.
-EncodedImage encode_reference(const Image &img) {
+std::pair<int, int> reference_size(int w, int h) {
   constexpr int kMaxSide = 1024;
-  if (std::max(img.width, img.height) <= kMaxSide) return encode(img);
-  double f = double(kMaxSide) / std::max(img.width, img.height);
-  return encode(scale(img, std::max(1, int(std::lround(img.width * f))),
-                      std::max(1, int(std::lround(img.height * f)))));
+  if (std::max(w, h) <= kMaxSide) return {w, h};
+  double f = double(kMaxSide) / std::max(w, h);
+  return {std::max(1, int(std::lround(w * f))), std::max(1, int(std::lround(h * f)))};
+}
+
+EncodedImage encode_reference(const Image &img) {
+  const auto [w, h] = reference_size(img.width, img.height);
+  return encode(w == img.width && h == img.height ? img : scale(img, w, h));
+}
+
+// A picture as far as the price goes: its size, no bytes.
+EncodedImage sized(int w, int h) {
+  EncodedImage e;
+  e.width = w;
+  e.height = h;
+  return e;
 }
 
 // Scales to cover w x h and crops the middle: the asked-for size without distortion.
@@ -186,7 +199,14 @@ CostAsk cost_ask(const Request &base, const DecodeLimit &limit, int wanted, int 
   ask.out_w = base.width > 0 ? base.width : limit.asked_w > 0 ? limit.asked_w : 1024;
   ask.out_h = base.height > 0 ? base.height : limit.asked_h > 0 ? limit.asked_h : 1024;
   ask.image_size = base.image_size;
+  ask.quality = base.quality;
   return ask;
+}
+
+// What the ledger calls the run.
+std::string operation_of(const PreparedJob &job) {
+  if (!job.settings.operation.empty()) return job.settings.operation;
+  return job.task == Task::Edit ? "edit" : "generate";
 }
 
 Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit &limit, GCancellable *cancel,
@@ -197,6 +217,8 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   const int wanted = std::clamp(settings.variations, 1, 10);
   const int per_call = std::max(1, job.model.max_images_per_call);
   const CostAsk ask = cost_ask(base, limit, wanted, per_call);
+  // Over the month's budget: refused before anything is built or sent.
+  check_budget(estimate_cost(job.model, ask));
   std::vector<HttpRequest> http;
   std::vector<int> asked;
   for (int done = 0, i = 0; done < wanted; ++i) {
@@ -232,29 +254,45 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
           report(progress, format(_("%s (trying again)"), waiting.c_str()));
         }
       });
+  // Every answer that came is read first and, billed, goes into the ledger (with the cost of
+  // that call) before anything else happens: a call billed is recorded even when the run is
+  // cancelled, another call of it failed, or its picture cannot be used.
+  std::vector<std::optional<Result>> parsed(outcomes.size());
+  std::vector<std::optional<Error>> failed(outcomes.size());
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    Outcome &o = outcomes[i];
+    try {
+      if (o.error) throw *o.error;
+      parsed[i] = provider->parse(*o.response);
+    } catch (const Error &e) {
+      failed[i] = e;
+    }
+    o.response.reset();  // read: its body (the pictures in base64) is not needed any more
+    if (!parsed[i]) continue;
+    LedgerEntry entry{{}, std::string(provider->name()), job.model.id, operation_of(job), parsed[i]->usage,
+                      actual_cost(job.model, parsed[i]->usage, cost_ask(base, limit, asked[i], asked[i]))};
+    std::string why;
+    if (!append_to_ledger(entry, &why)) g_warning("usage not recorded: %s", why.c_str());
+  }
   if (cancel && g_cancellable_is_cancelled(cancel)) throw Error(ErrorCode::Cancelled, _("Cancelled."));
   out.request_s = seconds_since(t_request);
 
   auto t_decode = std::chrono::steady_clock::now();
   report(progress, _("Reading the answer"));
-  // One picture at a time, in the model's order: each answer is parsed (its body let go), then its
-  // pictures decoded one by one, their compressed bytes let go once decoded (the first answer's
-  // first picture is kept for the conversation). The decoded pictures held together stay under
+  // One picture at a time, in the model's order: each answer's pictures decoded one by one,
+  // their compressed bytes let go once decoded (the first answer's first picture is kept for
+  // the conversation). The decoded pictures held together stay under
   // settings.max_decoded_bytes: the next one is refused from its header when it would go over.
   size_t held = 0;
   for (size_t i = 0; i < outcomes.size(); ++i) {
-    Outcome &o = outcomes[i];
-    Result res;
-    try {
-      if (o.error) throw *o.error;
-      res = provider->parse(*o.response);
-    } catch (const Error &e) {
+    if (failed[i]) {
       // Whatever the service's answer said goes out without the key: a service may echo it.
-      if (e.code() == ErrorCode::ModelNotFound)
-        throw redacted(explain_missing_model(*provider, job.model.id, e), api_key);
-      throw redacted(e, api_key);
+      if (failed[i]->code() == ErrorCode::ModelNotFound)
+        throw redacted(explain_missing_model(*provider, job.model.id, *failed[i]), api_key);
+      throw redacted(*failed[i], api_key);
     }
-    o.response.reset();  // read: its body (the pictures in base64) is not needed any more
+    Result res = std::move(*parsed[i]);
+    parsed[i].reset();
     if (i == 0) out.model_parts = std::move(res.model_parts);
     add_usage(out.usage, res.usage);
     // What the model says is shown to the user as is: nothing in it may drive a terminal.
@@ -321,9 +359,36 @@ void check_edit_input(const PreparedJob &job, const std::vector<Image> &referenc
                        job.model.id.c_str(), job.model.max_input_images, int(references.size())));
 }
 
+// The quality and image size asked for are the model's own.
+void check_quality_and_size(const ModelInfo &m, const JobSettings &settings) {
+  auto listed = [](const auto &names) {
+    std::string all;
+    for (const auto &n : names) all += (all.empty() ? "" : ", ") + n;
+    return all;
+  };
+  if (!settings.quality.empty()) {
+    if (m.qualities.empty())
+      throw Error(ErrorCode::InvalidInput,
+                  format(_("%s takes no quality setting: leave the quality at its default."), m.id.c_str()));
+    if (std::find(m.qualities.begin(), m.qualities.end(), settings.quality) == m.qualities.end())
+      throw Error(ErrorCode::InvalidInput, format(_("%s takes the qualities %s, not \"%s\"."), m.id.c_str(),
+                                                  listed(m.qualities).c_str(), settings.quality.c_str()));
+  }
+  if (!settings.image_size.empty()) {
+    std::vector<std::string> sizes;
+    for (const ImageSize &is : m.image_sizes) sizes.push_back(is.name);
+    if (sizes.empty())
+      throw Error(ErrorCode::InvalidInput,
+                  format(_("%s makes pictures of one size only: leave the image size at its default."), m.id.c_str()));
+    if (!named_image_size(m, settings.image_size))
+      throw Error(ErrorCode::InvalidInput, format(_("%s makes the image sizes %s, not \"%s\"."), m.id.c_str(),
+                                                  listed(sizes).c_str(), settings.image_size.c_str()));
+  }
+}
+
 }  // namespace
 
-PreparedJob prepare(const JobSettings &settings, Task task) {
+PreparedJob prepare(const JobSettings &settings, Task task, bool need_key) {
   PreparedJob job;
   job.settings = settings;
   job.task = task;
@@ -348,7 +413,9 @@ PreparedJob prepare(const JobSettings &settings, Task task) {
   if (settings.variations < 1 || settings.variations > 10)
     throw Error(ErrorCode::InvalidInput, _("The number of images must be between 1 and 10."));
 
-  if (settings.api_key.empty()) {
+  check_quality_and_size(job.model, settings);
+
+  if (settings.api_key.empty() && need_key) {
     if (auto found = find_api_key(provider)) {
       job.settings.api_key = found->key;
       job.key_source = found->source;
@@ -378,6 +445,28 @@ PreparedJob prepare(const JobSettings &settings, Task task) {
 
 namespace {
 
+// An edit's request as planned, without its pictures.
+Request edit_request(const PreparedJob &job, const Plan &plan) {
+  Request req;
+  req.model = job.model.id;
+  req.base_url = job.base_url;
+  req.prompt = job.settings.prompt;
+  req.history = job.settings.history;
+  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the planned size
+    req.width = plan.out_w;
+    req.height = plan.out_h;
+  } else {
+    req.aspect = plan.aspect.label();
+  }
+  req.image_size = plan.image_size;
+  req.quality = job.settings.quality;
+  req.response_modalities = job.model.response_modalities;
+  // Edits keep the input's details where the model offers it (faces, text, textures outside
+  // the change); its cost is a few more input tokens.
+  req.input_fidelity_high = job.model.input_fidelity;
+  return req;
+}
+
 // The edit itself: `region` holds the pixels of plan.region, either at full size or scaled to
 // plan.content's size; `mask` (optional) the selection over it (same size; 255 = change).
 // `resolve_s`: the seconds taken before planning, for the timings.
@@ -394,25 +483,10 @@ JobResult edit_region(const PreparedJob &job, const Plan &plan, const Image &reg
 
   report(progress, _("Preparing the picture"));
   auto t_encode = std::chrono::steady_clock::now();
-  Request req;
-  req.model = job.model.id;
-  req.base_url = job.base_url;
-  req.prompt = settings.prompt;
-  req.history = settings.history;
+  Request req = edit_request(job, plan);
   req.images.push_back(encode(to_canvas(region, plan)));
   for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (mask) req.mask = to_canvas(*mask, plan);
-  if (job.model.exact_size) {  // the upload keeps its own size; the answer comes at the planned size
-    req.width = plan.out_w;
-    req.height = plan.out_h;
-  } else {
-    req.aspect = plan.aspect.label();
-  }
-  req.image_size = plan.image_size;
-  req.response_modalities = job.model.response_modalities;
-  // Edits keep the input's details where the model offers it (faces, text, textures outside
-  // the change); its cost is a few more input tokens.
-  req.input_fidelity_high = job.model.input_fidelity;
 
   const double encode_s = seconds_since(t_encode);
   Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
@@ -520,7 +594,7 @@ EditResult run_edit(const PreparedJob &job, const EditInput &input, RegionSource
 
   // Only the planned region is read, at the size it is used at.
   const Plan plan = plan_region(source.width(), source.height(), source.selection(), job.model,
-                                PlanOptions{input.context, 32});
+                                PlanOptions{input.context, 32, job.settings.image_size});
   const bool upload_scale = job.settings.results_at_upload_scale;
   RegionPixels region = source.read(plan.region, upload_scale ? plan.content.w : plan.region.w,
                                     upload_scale ? plan.content.h : plan.region.h);
@@ -541,18 +615,20 @@ EditResult run_edit(const PreparedJob &job, const EditInput &input, RegionSource
   return out;
 }
 
-JobResult run_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
-                       const std::vector<Image> &references, GCancellable *cancel,
-                       const ProgressSink &progress) {
+namespace {
+
+// A generation's input checked, and its request (without references) as it will be sent.
+Request generation_request(const PreparedJob &job, const std::string &aspect, int width, int height,
+                           size_t references, OutputChoice &choice) {
   if (!job.provider) throw std::invalid_argument("run_generate: the job was not prepared");
   const JobSettings &settings = job.settings;
   if (settings.prompt.empty())
     throw Error(ErrorCode::InvalidInput, _("Describe the picture you want: the prompt is empty."));
-  if (!references.empty() && !job.model.can_edit)
+  if (references > 0 && !job.model.can_edit)
     throw Error(ErrorCode::InvalidInput,
                 format(_("%s makes pictures from the prompt alone: it takes no reference pictures."),
                        job.model.id.c_str()));
-  if (int(references.size()) > job.model.max_input_images)
+  if (int(references) > job.model.max_input_images)
     throw Error(ErrorCode::InvalidInput,
                 format(g_dngettext(GETTEXT_PACKAGE, "%s takes at most %d reference picture.",
                                    "%s takes at most %d reference pictures.", gulong(job.model.max_input_images)),
@@ -581,13 +657,12 @@ JobResult run_generate(const PreparedJob &job, const std::string &aspect, int wi
       throw Error(ErrorCode::InvalidInput, _("Give the aspect ratio as W:H, for example 16:9."));
     want = double(aw) / ah;
   }
-  const OutputChoice choice = choose_output(job.model, want, width, height);
+  choice = choose_output(job.model, want, width, height, settings.image_size);
 
   Request req;
   req.model = job.model.id;
   req.base_url = job.base_url;
   req.prompt = settings.prompt;
-  for (const Image &ref : references) req.images.push_back(encode_reference(ref));
   if (job.model.exact_size) {
     req.width = choice.out_w;
     req.height = choice.out_h;
@@ -595,8 +670,20 @@ JobResult run_generate(const PreparedJob &job, const std::string &aspect, int wi
     req.aspect = choice.aspect.label();
   }
   req.image_size = choice.image_size;
+  req.quality = settings.quality;
   req.response_modalities = job.model.response_modalities;
   req.transparent = settings.transparent;
+  return req;
+}
+
+}  // namespace
+
+JobResult run_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
+                       const std::vector<Image> &references, GCancellable *cancel,
+                       const ProgressSink &progress) {
+  OutputChoice choice;
+  Request req = generation_request(job, aspect, width, height, references.size(), choice);
+  for (const Image &ref : references) req.images.push_back(encode_reference(ref));
 
   const DecodeLimit limit = answer_limit(choice.out_w, choice.out_h, job.model);
   Gathered g = send_and_gather(job, std::move(req), limit, cancel, progress);
@@ -609,6 +696,38 @@ JobResult run_generate(const PreparedJob &job, const std::string &aspect, int wi
   out.provider = std::string(job.provider->name());
   out.model = job.model.id;
   return out;
+}
+
+Cost estimate_edit(const PreparedJob &job, const EditInput &input, int width, int height, const Rect &selection) {
+  check_edit_input(job, input.references);
+  if (width < 1 || height < 1) throw Error(ErrorCode::InvalidInput, _("The picture to edit is empty."));
+  PreparedJob with_history = job;
+  if (!input.conversation.empty())
+    if (std::optional<Conversation> c = load_conversation(input.conversation)) with_history.settings.history = c->turns;
+  const Plan plan = plan_region(width, height, selection, job.model,
+                                PlanOptions{input.context, 32, job.settings.image_size});
+  Request req = edit_request(with_history, plan);
+  req.images.push_back(sized(plan.canvas_w, plan.canvas_h));
+  for (const Image &ref : input.references) {
+    const auto [w, h] = reference_size(ref.width, ref.height);
+    req.images.push_back(sized(w, h));
+  }
+  const int wanted = std::clamp(job.settings.variations, 1, 10);
+  return estimate_cost(job.model, cost_ask(req, answer_limit(plan.out_w, plan.out_h, job.model), wanted,
+                                           std::max(1, job.model.max_images_per_call)));
+}
+
+Cost estimate_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
+                       const std::vector<std::pair<int, int>> &reference_sizes) {
+  OutputChoice choice;
+  Request req = generation_request(job, aspect, width, height, reference_sizes.size(), choice);
+  for (const auto &[w, h] : reference_sizes) {
+    const auto [rw, rh] = reference_size(w, h);
+    req.images.push_back(sized(rw, rh));
+  }
+  const int wanted = std::clamp(job.settings.variations, 1, 10);
+  return estimate_cost(job.model, cost_ask(req, answer_limit(choice.out_w, choice.out_h, job.model), wanted,
+                                           std::max(1, job.model.max_images_per_call)));
 }
 
 }  // namespace genfill

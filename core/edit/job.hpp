@@ -29,6 +29,9 @@ struct JobSettings {
   int variations = 1;       // images wanted
   std::optional<int64_t> seed;
   bool transparent = false; // generate only: a transparent background (models that can; else an error)
+  std::string quality;      // one of the model's qualities (OpenAI: "low", "high"...); "" = the service's default
+  std::string image_size;   // one of the model's image sizes (Gemini: "2K"); "" = the smallest that covers
+  std::string operation;    // what the ledger calls the run: "edit", "generate", "expand"; "" = by the task
   // Edit results at the upload's scale (plan.content's size; finer when the answer is, as a 4K
   // answer to a capped upload, up to the region's size) instead of the region's: for hosts
   // that scale the result themselves (the plug-in lets GIMP do it) and so never hold a
@@ -102,9 +105,11 @@ struct PreparedJob {
 // Resolves and checks everything a run needs before it starts: the provider (Error
 // InvalidInput naming the known ones), for edits that the model takes a picture (checked before
 // the key, so a model that only generates is said so first), the model, the endpoint, the
-// timeouts, the number of variations, then the key (the host's, else the environment's or the
-// keyring's; Error MissingKey when there is none).
-PreparedJob prepare(const JobSettings &settings, Task task);
+// timeouts, the number of variations, the quality and image size (the model's own), then the key
+// (the host's, else the environment's or the keyring's; Error MissingKey when there is none).
+// need_key = false: for estimates, which send nothing; no key is looked up or required.
+PreparedJob prepare(const JobSettings &settings, Task task, bool need_key = true);
+
 
 // ---------- edits: the host supplies pixels, the core does the rest ----------
 
@@ -172,6 +177,18 @@ EditResult run_edit(const PreparedJob &job, const EditInput &input, RegionSource
 JobResult run_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
                        const std::vector<Image> &references, GCancellable *cancel = nullptr,
                        const ProgressSink &progress = {});
+
+// ---------- what a run will cost, before anything is sent ----------
+// From the plan, as the run would make it: the pictures sent and their sizes, the answers' size,
+// quality and image size, the variations and the calls they take. Nothing is read or sent; the
+// conversation continued is read from the cache for its pictures. Throws Error as the run would
+// for what is wrong with the input.
+
+// An edit of a width x height picture with the selection's bounds (empty = the whole picture).
+Cost estimate_edit(const PreparedJob &job, const EditInput &input, int width, int height, const Rect &selection);
+// A generation (as run_generate's arguments), with references of these sizes.
+Cost estimate_generate(const PreparedJob &job, const std::string &aspect, int width, int height,
+                       const std::vector<std::pair<int, int>> &reference_sizes);
 
 }  // namespace genfill
 

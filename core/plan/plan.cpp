@@ -115,13 +115,19 @@ const ImageSize *image_size_for(const ModelInfo &model, const Aspect &aspect, in
   return fit ? fit : largest;
 }
 
+const ImageSize *named_image_size(const ModelInfo &model, const std::string &name) {
+  for (const ImageSize &s : model.image_sizes)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
 const ImageSize *default_image_size(const ModelInfo &model) {
   for (const ImageSize &s : model.image_sizes)
     if (s.name == model.default_image_size) return &s;
   return model.image_sizes.empty() ? nullptr : &model.image_sizes.front();
 }
 
-OutputChoice choose_output(const ModelInfo &model, double ratio, int w, int h) {
+OutputChoice choose_output(const ModelInfo &model, double ratio, int w, int h, const std::string &image_size) {
   if (!std::isfinite(ratio) || ratio <= 0) ratio = 1;
   OutputChoice out;
   if (model.free_size) {
@@ -140,7 +146,10 @@ OutputChoice choose_output(const ModelInfo &model, double ratio, int w, int h) {
   out.aspect = *best;
   out.out_w = best->out_w;
   out.out_h = best->out_h;
-  if (const ImageSize *s = w > 0 && h > 0 ? image_size_for(model, *best, w, h) : default_image_size(model)) {
+  const ImageSize *s = !image_size.empty()   ? named_image_size(model, image_size)
+                       : w > 0 && h > 0      ? image_size_for(model, *best, w, h)
+                                             : default_image_size(model);
+  if (s) {
     out.image_size = s->name;
     out.out_w = scaled(best->out_w, s->scale);
     out.out_h = scaled(best->out_h, s->scale);
@@ -191,7 +200,10 @@ Plan plan_region(int image_w, int image_h, Rect selection, const ModelInfo &mode
   // The answer's size: the aspect's, at the smallest image size that covers the frame.
   plan.out_w = plan.aspect.out_w;
   plan.out_h = plan.aspect.out_h;
-  if (const ImageSize *size = image_size_for(model, plan.aspect, int(std::ceil(fw - 1e-9)), int(std::ceil(fh - 1e-9)))) {
+  const ImageSize *size = !opts.image_size.empty()
+                              ? named_image_size(model, opts.image_size)
+                              : image_size_for(model, plan.aspect, int(std::ceil(fw - 1e-9)), int(std::ceil(fh - 1e-9)));
+  if (size) {
     plan.image_size = size->name;
     plan.out_w = scaled(plan.aspect.out_w, size->scale);
     plan.out_h = scaled(plan.aspect.out_h, size->scale);

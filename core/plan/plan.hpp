@@ -9,6 +9,7 @@ namespace genfill {
 struct PlanOptions {
   double context = 0.25;   // margin around the selection box, as a fraction of the box size
   int min_context = 32;    // ...but at least this many pixels on each side
+  std::string image_size;  // the model's named size to ask for ("2K"; one of its image_sizes), "" = chosen
 };
 
 struct Plan {
@@ -41,6 +42,8 @@ Aspect free_aspect(const FreeSize &f, double ratio, double pixels);
 const ImageSize *image_size_for(const ModelInfo &model, const Aspect &aspect, int w, int h);
 // The model's named default size (nullptr when it has none).
 const ImageSize *default_image_size(const ModelInfo &model);
+// The model's image size named `name`; nullptr when it has none of that name.
+const ImageSize *named_image_size(const ModelInfo &model, const std::string &name);
 
 // What to ask for when generating: the model's aspect nearest to `ratio` (free sizes: the ratio
 // itself) and, when w x h is given, an image size whose answer covers it (else the default).
@@ -49,7 +52,9 @@ struct OutputChoice {
   std::string image_size;
   int out_w = 0, out_h = 0;
 };
-OutputChoice choose_output(const ModelInfo &model, double ratio, int w = 0, int h = 0);
+// `image_size` (one of the model's) is asked for instead of the size chosen when given.
+OutputChoice choose_output(const ModelInfo &model, double ratio, int w = 0, int h = 0,
+                           const std::string &image_size = {});
 
 // Region pixels -> upload canvas (scaled into plan.content, padding filled by edge replication).
 // `region` may also come already at plan.content's size (a host that reads it scaled).

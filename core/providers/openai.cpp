@@ -171,6 +171,7 @@ public:
       json::add(b.get(), "prompt", req.prompt);
       json::add(b.get(), "n", int64_t(req.n));
       json::add(b.get(), "size", size_param(req));
+      if (!req.quality.empty()) json::add(b.get(), "quality", req.quality);
       if (req.transparent) {  // only PNG (or WebP) keeps the alpha channel
         json::add(b.get(), "background", std::string("transparent"));
         json::add(b.get(), "output_format", std::string("png"));
@@ -200,6 +201,7 @@ public:
     http.form.push_back(FormPart{"prompt", req.prompt, "", ""});
     http.form.push_back(FormPart{"n", std::to_string(req.n), "", ""});
     http.form.push_back(FormPart{"size", size_param(req), "", ""});
+    if (!req.quality.empty()) http.form.push_back(FormPart{"quality", req.quality, "", ""});
     if (req.input_fidelity_high) http.form.push_back(FormPart{"input_fidelity", "high", "", ""});
     if (req.transparent) {
       http.form.push_back(FormPart{"background", "transparent", "", ""});

@@ -50,6 +50,7 @@ struct Request {
   std::string aspect;                // "16:9" (for models that take a ratio)
   int width = 0, height = 0;         // exact output size (for models that take one), 0 = let the model choose
   std::string image_size;            // the model's named output size, e.g. Gemini 3's "2K"; "" = none
+  std::string quality;               // OpenAI's quality ("low" ... "high"); "" = the service's default
   std::vector<std::string> response_modalities;  // Gemini: what the answer may hold; empty = text and image
   bool input_fidelity_high = false;  // OpenAI edits: keep the input pictures' details (input_fidelity)
   bool transparent = false;          // a transparent background (OpenAI: background + PNG)

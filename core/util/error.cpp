@@ -20,6 +20,7 @@ const char *error_code_name(ErrorCode code) {
   case ErrorCode::BadResponse: return "bad-response";
   case ErrorCode::TooLarge: return "too-large";
   case ErrorCode::TextOnly: return "text-only";
+  case ErrorCode::OverBudget: return "over-budget";
   }
   return "unknown";
 }

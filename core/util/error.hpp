@@ -26,6 +26,7 @@ enum class ErrorCode {
   BadResponse,       // the answer could not be understood (malformed JSON, bad image, ...)
   TooLarge,          // the answer exceeded the size cap
   TextOnly,          // the model answered with text and no image; text() has it
+  OverBudget,        // the run would take this month's spending over the user's budget (nothing sent)
 };
 
 const char *error_code_name(ErrorCode code);

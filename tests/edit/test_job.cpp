@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/catalog/models.hpp"
+#include "core/cost/ledger.hpp"
 #include "core/edit/job.hpp"
 #include "core/edit/services.hpp"
 #include "core/plan/plan.hpp"
@@ -163,6 +164,65 @@ TEST_F(JobTest, ImageSizeIsAskedOfModelsThatTakeItAndCoversTheRegion) {
   RecordedRequest lite = edit("gemini", "gemini-3.1-flash-lite-image", 1920, 1080);
   EXPECT_EQ(lite.image_size, "");
   EXPECT_EQ(lite.aspect, "16:9");
+}
+
+// An image size asked for wins over the one chosen, and is priced as such; a quality likewise.
+// Estimates need no key and send nothing.
+TEST_F(JobTest, TheImageSizeAndQualityAskedForAreSentAndPriced) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  s.image_size = "4K";
+  PatternSource source(800, 600);
+  EditResult r = run_edit(prepare(s, Task::Edit), {}, source);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].image_size, "4K") << "a small picture would have been asked at 1K";
+  EXPECT_EQ(r.plan.image_size, "4K");
+  JobSettings no_key = s;
+  no_key.api_key.clear();
+  for (const char *var : {"GEMINI_API_KEY", "GOOGLE_API_KEY"}) g_unsetenv(var);
+  const PreparedJob estimate_job = prepare(no_key, Task::Edit, /*need_key=*/false);
+  const Cost at_4k = estimate_edit(estimate_job, {}, 800, 600, Rect{});
+  no_key.image_size = "512";
+  const Cost at_512 = estimate_edit(prepare(no_key, Task::Edit, false), {}, 800, 600, Rect{});
+  EXPECT_TRUE(at_4k.known && at_4k.estimated);
+  EXPECT_GT(at_4k.usd, 2.5 * at_512.usd) << "4K answers take 2520 tokens, 512 ones 747";
+  EXPECT_EQ(server.requests().size(), 1u) << "estimates send nothing";
+  EXPECT_THROW(prepare(no_key, Task::Edit), Error) << "a run still needs the key";
+
+  JobSettings o = settings("openai", "gpt-image-2");
+  o.quality = "low";
+  const Cost low = estimate_generate(prepare(o, Task::Generate), "1:1", 0, 0, {});
+  o.quality = "high";
+  const Cost high = estimate_generate(prepare(o, Task::Generate), "1:1", 0, 0, {});
+  EXPECT_GT(high.usd, 10 * low.usd);
+  o.quality = "xhigh";
+  EXPECT_THROW(prepare(o, Task::Generate), Error) << "gpt-image-2 takes no xhigh";
+  o.model = "gpt-image-2.6-sunburst";
+  EXPECT_NO_THROW(prepare(o, Task::Generate));
+}
+
+// Every call a service billed goes into the ledger, even when another call of the same run
+// failed (the run then fails, as before); a call refused with an error answer does not.
+TEST_F(JobTest, EveryBilledCallIsRecordedEvenWhenTheRunFails) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  s.variations = 2;  // Gemini: two calls
+  test::FakeReply fail;
+  fail.status = 500;
+  fail.fixture = "gemini/error_500_internal.json";
+  server.enqueue(fail);
+  const int64_t before = read_ledger().calls;
+  PatternSource source(640, 480);
+  EXPECT_THROW(run_edit(prepare(s, Task::Edit), {}, source), Error);
+  ASSERT_EQ(server.requests().size(), 2u);
+  const Spending after = read_ledger();
+  EXPECT_EQ(after.calls, before + 1) << "the call answered 200 was billed; the 500 was not";
+  // The line says which model and operation, and its cost is that call's alone.
+  s.variations = 1;
+  PatternSource again(640, 480);
+  const EditResult one = run_edit(prepare(s, Task::Edit), {}, again);
+  const Spending last = read_ledger();
+  EXPECT_EQ(last.calls, before + 2);
+  EXPECT_NEAR(last.total_usd - after.total_usd, one.cost.usd, 1e-12);
+  EXPECT_GT(last.by_model.at("gemini/gemini-3.1-flash-image").calls, 1);
 }
 
 // A region that needs Gemini 3's 4K answer is uploaded at about 4.3 MP at most (a larger PNG

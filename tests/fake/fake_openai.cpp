@@ -107,8 +107,25 @@ int64_t picture_tokens(int w, int h) {
   return 85 + 170 * int64_t(std::ceil(W / 512) * std::ceil(H / 512));
 }
 
-// The usage the Images API reports: text and picture input apart; output at high quality (the
-// quality this fake answers with) about 7,000 tokens a megapixel, all picture tokens.
+// The quality an answer is made at: as asked, "auto" (or none) as high.
+std::string answered_quality(const RecordedRequest &rec) {
+  return rec.quality.empty() || rec.quality == "auto" ? "high" : rec.quality;
+}
+
+// quality: low, medium, high, auto; xhigh and max on gpt-image-2.5 and later.
+void check_quality(const RecordedRequest &rec) {
+  if (rec.quality.empty()) return;
+  const bool later = rec.model.rfind("gpt-image-2.5", 0) == 0 || rec.model.rfind("gpt-image-2.6", 0) == 0;
+  for (const char *q : {"low", "medium", "high", "auto"})
+    if (rec.quality == q) return;
+  if (later && (rec.quality == "xhigh" || rec.quality == "max")) return;
+  throw Reject{{400, openai_error("Invalid value: '" + rec.quality + "'. Supported values are: 'low', 'medium', "
+                                      "'high', and 'auto'" + std::string(later ? ", 'xhigh' and 'max'." : "."),
+                                  "invalid_request_error", "quality", "invalid_value")}};
+}
+
+// The usage the Images API reports: text and picture input apart; output by quality, at high
+// about 7,000 tokens a megapixel (low 200, medium 1,767), all picture tokens.
 struct OpenAiTokens {
   int64_t text_in = 0, image_in = 0, image_out = 0;
 };
@@ -117,12 +134,14 @@ OpenAiTokens openai_tokens(const RecordedRequest &rec, int out_w, int out_h) {
   OpenAiTokens t;
   t.text_in = std::max<int64_t>(1, int64_t(rec.prompt.size() / 4));
   for (const auto &[w, h] : rec.image_sizes) t.image_in += picture_tokens(w, h);
-  t.image_out = int64_t(std::llround(7024.0 * out_w * out_h / (1024.0 * 1024.0))) * std::max(1, rec.n);
+  const std::string q = answered_quality(rec);
+  const double per_mp = q == "low" ? 200 : q == "medium" ? 1767 : q == "xhigh" ? 10536 : q == "max" ? 14048 : 7024;
+  t.image_out = int64_t(std::llround(per_mp * out_w * out_h / (1024.0 * 1024.0))) * std::max(1, rec.n);
   return t;
 }
 
 Answer openai_images(const std::string &png_b64, int n, const std::string &size, const OpenAiTokens &tokens,
-                            const std::string &background = "opaque") {
+                            const std::string &background, const std::string &quality) {
   return {200, build_object([&](JsonBuilder *b) {
             json::add(b, "created", int64_t(1767225600));
             json_builder_set_member_name(b, "data");
@@ -136,7 +155,7 @@ Answer openai_images(const std::string &png_b64, int n, const std::string &size,
             json::add(b, "background", background);
             json::add(b, "output_format", std::string("png"));
             json::add(b, "size", size);
-            json::add(b, "quality", std::string("high"));
+            json::add(b, "quality", quality);
             json_builder_set_member_name(b, "usage");
             json_builder_begin_object(b);
             const int64_t in = tokens.text_in + tokens.image_in;
@@ -184,6 +203,7 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
     rec.size = json::string(root, "size", "auto");
     rec.background = json::string(root, "background");
     rec.output_format = json::string(root, "output_format");
+    rec.quality = json::string(root, "quality");
     if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
     check_model(rec.model);
     if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
@@ -192,10 +212,11 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
     if (rec.n < 1 || rec.n > 10) throw invalid("Invalid 'n': integer must be between 1 and 10.", "n", "integer_out_of_range");
     if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
     check_background(rec);
+    check_quality(rec);
     if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
     const bool clear = rec.background == "transparent";
     return openai_images(picture_b64(w, hh, color_for(reply), reply, nullptr, clear), rec.n, rec.size,
-                         openai_tokens(rec, w, hh), clear ? "transparent" : "opaque");
+                         openai_tokens(rec, w, hh), clear ? "transparent" : "opaque", answered_quality(rec));
   }
 
   if (!g_str_has_prefix(rec.content_type.c_str(), "multipart/form-data"))
@@ -261,6 +282,8 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
       rec.size = value;
     } else if (name == "input_fidelity") {
       rec.input_fidelity = value;
+    } else if (name == "quality") {
+      rec.quality = value;
     } else if (name == "background") {
       rec.background = value;
     } else if (name == "output_format") {
@@ -291,10 +314,11 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
   if (rec.size.empty()) rec.size = "auto";
   if (!size_ok(rec.model, rec.size, w, hh)) return bad_size(rec.model, rec.size);
   check_background(rec);
+  check_quality(rec);
   if (reply && reply->text_only) return {200, R"({"created":1767225600,"data":[]})"};
   const bool clear = rec.background == "transparent";
   return openai_images(picture_b64(w, hh, color_for(reply), reply, &upload, clear), rec.n, rec.size,
-                       openai_tokens(rec, w, hh), clear ? "transparent" : "opaque");
+                       openai_tokens(rec, w, hh), clear ? "transparent" : "opaque", answered_quality(rec));
 }
 
 // GET /v1/models (OpenAI), Bearer key.

@@ -376,6 +376,7 @@ std::string FakeServer::Impl::requests_json() {
     json::add(o, "aspect", r.aspect);
     json::add(o, "image_size", r.image_size);
     json::add(o, "input_fidelity", r.input_fidelity);
+    json::add(o, "quality", r.quality);
     json::add(o, "background", r.background);
     json::add(o, "output_format", r.output_format);
     json_builder_set_member_name(o, "has_key");

@@ -109,6 +109,7 @@ struct RecordedRequest {
   std::string aspect;         // Gemini imageConfig.aspectRatio, Imagen aspectRatio, relay aspect_ratio
   std::string image_size;     // Gemini imageConfig.imageSize ("1K", "2K", "4K", "512")
   std::string input_fidelity; // OpenAI edits: "high", "low" or "" when not sent
+  std::string quality;        // OpenAI: as sent ("" when not sent: the service's "auto")
   std::string background, output_format;  // OpenAI: as sent ("" when not sent); with
                               // background "transparent" the answer has a transparent background
   int image_count = 0;

@@ -20,6 +20,10 @@
 #   retired the last values name a retired model: genfill offers its replacement, the runner
 #           takes it, the edit runs again with it.
 #   expand  Expand Canvas's dialog, typed into at once, then Ctrl+Return: the canvas grows.
+#   estimate  the Edit with Prompt dialog (OpenAI, low quality): the runner raises the quality
+#           and the variations, then presses Edit: the edit asks for medium quality, two
+#           pictures; the run's cost is printed for the runner to hold against the estimates the
+#           dialog showed (its debug log).
 # The first two run with the last values (what Filters > Repeat does), so no procedure dialog
 # opens; the runner writes those values beforehand, which the dialog of "model" starts from.
 import json
@@ -137,6 +141,18 @@ def case_expand_typed(image, layer):
     check(len(edits) == 1 and "a paper lantern" in edits[0]["prompt"], "the typed prompt: %s" % edits)
 
 
+def case_estimate(image, layer):
+    count = len(image.get_layers())
+    edit_in_dialog(image, layer)
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == 1, "one call (OpenAI makes both pictures in one): %s" % edits)
+    check(edits[0]["quality"] == "medium" and edits[0]["n"] == 2, "medium quality, two pictures: %s" % edits[0])
+    new = [l for l in image.get_layers() if l.get_name() != layer.get_name()]
+    check(len(image.get_layers()) == count + 1, "one layer group added")
+    meta = json.loads(bytes(new[0].get_children()[0].get_parasite("genfill").get_data()).decode())
+    print("COST %.6f" % meta["cost"]["usd"], flush=True)
+
+
 def case_cancel(image, layer):
     before = pixels(layer)
     count = len(image.get_layers())
@@ -188,7 +204,7 @@ image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
     {"cancel": case_cancel, "key": case_key, "remembered": case_remembered, "forget": case_forget,
      "model": case_model, "served": case_served, "typed": case_typed, "retired": case_retired,
-     "expand": case_expand_typed}[CASE](image, layer)
+     "expand": case_expand_typed, "estimate": case_estimate}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)

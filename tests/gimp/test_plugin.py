@@ -220,9 +220,10 @@ def generate_layer_in_the_selection_box():
 def generate_with_a_transparent_background():
     proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-generate")
     names = [a.name for a in proc.get_arguments()]
-    check(names[-1] == "transparent", "transparent is the last argument: %s" % names)
-    check(names[:3] == ["run-mode", "image", "drawables"] and names[3:10] == [
-        "prompt", "provider", "model", "endpoint", "variations", "seed", "references"], "earlier order kept: %s" % names)
+    # Arguments added since the first release come last, in the order they came.
+    check(names[:3] == ["run-mode", "image", "drawables"] and names[3:] == [
+        "prompt", "provider", "model", "endpoint", "variations", "seed", "references", "transparent", "quality",
+        "image-size"], "earlier order kept: %s" % names)
     image, layer = open_photo()
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 40, 50, 240, 160)
     status, layers = run("plug-in-genfill-generate", image, [layer], prompt="a fox sticker", provider="openai",
@@ -807,6 +808,69 @@ def drifted_answer_is_fitted_in_place():
     check(not raw["registered"] and not raw["colour_matched"] and not raw["blended"], raw)
     check(errors[False] < errors[True] / 2 and errors[False] < 6,
           "edge error raw %.2f, fitted %.2f" % (errors[True], errors[False]))
+
+
+def spending(**args):
+    """plug-in-genfill-spending: (this month, in all, calls, budget or -1)."""
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-genfill-spending")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    for k, v in args.items():
+        cfg.set_property(k.replace("_", "-"), v)
+    res = proc.run(cfg)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "spending: %s" % res.index(0))
+    return res.index(1), res.index(2), res.index(3), res.index(4)
+
+
+@test
+def quality_and_image_size_are_sent_where_the_model_takes_them():
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    status, _ = run("plug-in-genfill-edit", image, [layer], prompt="a kite", provider="openai",
+                    endpoint=endpoint("openai"), quality="low")
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a kite", provider="gemini",
+                         endpoint=endpoint("gemini"), image_size="4K", quality="high")
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 2, reqs)
+    check(reqs[0]["quality"] == "low", reqs[0])
+    check(reqs[1]["image_size"] == "4K", reqs[1])
+    # Gemini takes no quality: the (greyed out) field is left out, not refused.
+    check(reqs[1]["quality"] == "", reqs[1])
+    meta = meta_of(layers[0])
+    check(meta["cost"]["usd"] > 0.14, "a 4K answer costs more: %s" % meta["cost"])
+    image.delete()
+
+
+@test
+def the_ledger_holds_what_was_spent_and_the_budget_refuses_before_sending():
+    month0, total0, calls0, budget0 = spending(budget_action="remove")
+    check(budget0 == -1, budget0)
+    image, layer = open_photo()
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    status, layers = run("plug-in-genfill-edit", image, [layer], prompt="a kite", provider="gemini",
+                         endpoint=endpoint("gemini"), variations=2)
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s" % status)
+    cost = meta_of(layers[0])["cost"]["usd"]
+    month1, total1, calls1, _ = spending()
+    check(calls1 == calls0 + 2, "Gemini makes two calls for two variations: %s -> %s" % (calls0, calls1))
+    check(abs((total1 - total0) - cost) < 1e-9, "the ledger grew by the run's cost: %s vs %s" % (total1 - total0, cost))
+    check(abs((month1 - month0) - cost) < 1e-9, "and so did this month")
+    # A budget below this month's spending: the next run is refused before anything is sent.
+    _, _, _, budget = spending(budget_action="set", monthly_budget=round(month1 / 2, 2))
+    check(abs(budget - round(month1 / 2, 2)) < 1e-9, budget)
+    fake("/_fake/reset", {})
+    count = len(image.get_layers())
+    image.clean_all()
+    status, message = run("plug-in-genfill-edit", image, [layer], prompt="a kite", provider="gemini",
+                          endpoint=endpoint("gemini"))
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR, "status %s" % status)
+    check("budget" in (message or "") and "$" in message, message)
+    check(len(fake("/_fake/requests")) == 0, "nothing was sent")
+    check(len(image.get_layers()) == count and not image.is_dirty(), "nothing added")
+    spending(budget_action="remove")
+    image.delete()
 
 
 if os.environ.get("GENFILL_EXPECT_LANG") == "es":

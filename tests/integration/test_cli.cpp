@@ -1475,4 +1475,193 @@ TEST_F(CliTest, ModelsEndpointNeedsAProvider) {
   EXPECT_EQ(fake_->request_count(), 0);
 }
 
+// ---------- what runs cost: --estimate, the ledger, the budget ----------
+
+// The number a JSON document holds at `a.b` (e.g. "estimate.usd"); NaN when it has none.
+double json_number(const std::string &doc_text, const std::string &dotted) {
+  GErrorOut err;
+  JsonNode *doc = json_from_string(doc_text.c_str(), err.out());
+  if (!doc) return std::nan("");
+  JsonNode *n = doc;
+  for (size_t start = 0; n;) {
+    const size_t dot = dotted.find('.', start);
+    const std::string name = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    n = JSON_NODE_HOLDS_OBJECT(n) && json_object_has_member(json_node_get_object(n), name.c_str())
+            ? json_object_get_member(json_node_get_object(n), name.c_str()) : nullptr;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  const double v = n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_double(n) : std::nan("");
+  json_node_unref(doc);
+  return v;
+}
+
+class CliCostTest : public CliTest {
+protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    env_ = {{"XDG_DATA_HOME", path("data")}, {"XDG_CONFIG_HOME", path("config")},
+            {"GENFILL_MONTHLY_BUDGET_USD", std::nullopt}};
+  }
+  std::string ledger() const { return path("data") + "/genfill/usage.jsonl"; }
+  int ledger_lines() const {
+    gchar *text = nullptr;
+    if (!g_file_get_contents(ledger().c_str(), &text, nullptr, nullptr)) return 0;
+    int n = 0;
+    for (const char *c = text; *c; ++c) n += *c == '\n';
+    g_free(text);
+    return n;
+  }
+};
+
+// --estimate sends nothing and needs no key; it is within a factor of two of what the edit then
+// costs, for both services' defaults and each OpenAI quality, and low is far below high.
+TEST_F(CliCostTest, TheEstimateSendsNothingAndIsWithinAFactorOfTwo) {
+  struct Case {
+    const char *provider, *quality;
+  };
+  std::map<std::string, double> estimated;
+  for (const Case &c : {Case{"gemini", nullptr}, Case{"openai", "low"}, Case{"openai", "medium"}, Case{"openai", "high"}}) {
+    std::vector<std::string> args = {"edit", "--provider", c.provider, "--endpoint", endpoint(c.provider), "--prompt",
+                                     "replace it with a magenta balloon", "--json", photo_path_};
+    if (c.quality) args.insert(args.end(), {"--quality", c.quality});
+    const std::string label = std::string(c.provider) + "/" + (c.quality ? c.quality : "default");
+    std::vector<std::string> estimate_args = args;
+    estimate_args.push_back("--estimate");
+    CliRun e = run(estimate_args, /*with_key=*/false);
+    ASSERT_EQ(e.status, 0) << label << ": " << e.err;
+    EXPECT_EQ(fake_->request_count(), 0) << label << ": an estimate sends nothing";
+    EXPECT_EQ(ledger_lines(), 0) << label << ": nor records anything";
+    const double guess = json_number(e.out, "estimate.usd");
+    ASSERT_TRUE(guess > 0) << e.out;
+    estimated[label] = guess;
+
+    args.insert(args.end(), {"-o", path(label.substr(label.find('/') + 1) + c.provider + ".png")});
+    CliRun r = run(args);
+    ASSERT_EQ(r.status, 0) << label << ": " << r.err;
+    const double actual = json_number(r.out, "cost.usd");
+    EXPECT_GT(actual, 0) << r.out;
+    EXPECT_LT(guess, 2 * actual) << label;
+    EXPECT_GT(guess, actual / 2) << label;
+    fake_->reset();
+    remove_tree(path("data"));
+  }
+  EXPECT_LT(estimated["openai/low"] * 5, estimated["openai/high"]) << "low quality is estimated far below high";
+  EXPECT_LT(estimated["openai/medium"], estimated["openai/high"]);
+}
+
+TEST_F(CliCostTest, TheQualityAndImageSizeAreSentAndChecked) {
+  CliRun r = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "x", "--quality", "low",
+                  photo_path_, "-o", path("low.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "a kite", "--image-size", "2K", "-o",
+           path("2k.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  JsonNode *reqs = fake_->requests();
+  JsonArray *a = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(a), 2u);
+  EXPECT_STREQ(json_object_get_string_member(json_array_get_object_element(a, 0), "quality"), "low");
+  EXPECT_STREQ(json_object_get_string_member(json_array_get_object_element(a, 1), "image_size"), "2K");
+  json_node_unref(reqs);
+  // Not the model's own: refused before anything is sent.
+  r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--quality", "low", photo_path_, "-o",
+           path("q.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("quality"), std::string::npos) << r.err;
+  r = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "x", "--quality", "ultra",
+           photo_path_, "-o", path("q.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("low, medium, high"), std::string::npos) << r.err;
+  r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--image-size", "8K", photo_path_, "-o",
+           path("q.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("512, 1K, 2K, 4K"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 2);
+  EXPECT_FALSE(exists("q.png"));
+}
+
+// genfill usage --json sums exactly what the runs reported they cost; a refused call is not
+// recorded, a paid answer whose picture could not be used is.
+TEST_F(CliCostTest, UsageSumsExactlyWhatWasSpent) {
+  double spent = 0;
+  int paid = 0;
+  for (const char *provider : {"gemini", "openai", "gemini"}) {
+    CliRun r = run({"edit", "--provider", provider, "--endpoint", endpoint(provider), "--prompt", "a balloon", "--json",
+                    photo_path_, "-o", path(std::to_string(paid) + ".png")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    spent += json_number(r.out, "cost.usd");
+    ++paid;
+  }
+  fake_->enqueue(R"({"status":400,"fixture":"openai/error_400_moderation_blocked.json"})");
+  CliRun refused = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "x",
+                        photo_path_, "-o", path("refused.png")});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_EQ(ledger_lines(), paid) << "a refused call is not billed, so not recorded";
+  fake_->enqueue(R"({"picture":"tiny"})");
+  CliRun tiny = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("tiny.png")});
+  EXPECT_EQ(tiny.status, 1);
+  EXPECT_EQ(ledger_lines(), paid + 1) << "an answer that could not be used was paid for";
+
+  CliRun u = run({"usage", "--json"}, false);
+  ASSERT_EQ(u.status, 0) << u.err;
+  EXPECT_EQ(json_number(u.out, "calls"), paid + 1);
+  const double tiny_cost = json_number(u.out, "total_usd") - spent;
+  EXPECT_GT(tiny_cost, 0) << u.out;
+  EXPECT_LT(tiny_cost, 0.2) << u.out;
+  // by service: what the openai run cost, exactly.
+  EXPECT_NEAR(json_number(u.out, "by_provider.openai.usd") + json_number(u.out, "by_provider.gemini.usd"),
+              json_number(u.out, "total_usd"), 1e-12);
+  EXPECT_EQ(json_number(u.out, "by_provider.openai.calls"), 1);
+  // Nothing of the prompt or the key goes into the ledger.
+  gchar *text = nullptr;
+  ASSERT_TRUE(g_file_get_contents(ledger().c_str(), &text, nullptr, nullptr));
+  const std::string lines = text;
+  g_free(text);
+  EXPECT_EQ(lines.find("balloon"), std::string::npos);
+  EXPECT_EQ(lines.find(kKey), std::string::npos);
+  // --since after today: nothing.
+  u = run({"usage", "--json", "--since", "2999-01-01"}, false);
+  ASSERT_EQ(u.status, 0) << u.err;
+  EXPECT_EQ(json_number(u.out, "calls"), 0);
+  u = run({"usage", "--since", "yesterday"}, false);
+  EXPECT_EQ(u.status, 1);
+}
+
+// A budget below this month's spending refuses the next run before anything is sent, saying the
+// spending, the budget and how to raise it; raised, the run goes.
+TEST_F(CliCostTest, ABudgetBelowThisMonthsSpendingRefusesBeforeSending) {
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--json", photo_path_, "-o", path("1.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const double first = json_number(r.out, "cost.usd");
+  ASSERT_GT(first, 0.01);
+  CliRun set = run({"usage", "--set-budget", "0.05"}, false);
+  ASSERT_EQ(set.status, 0) << set.err;
+  fake_->reset();
+  r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--json", photo_path_, "-o", path("2.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(fake_->request_count(), 0) << "refused before sending";
+  EXPECT_FALSE(exists("2.png"));
+  EXPECT_NE(r.out.find("over-budget"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("$0.05"), std::string::npos) << r.err;
+  char first_text[32];
+  std::snprintf(first_text, sizeof first_text, "$%.2f", first);
+  EXPECT_NE(r.err.find(first_text), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--set-budget"), std::string::npos) << r.err;
+  // The variable wins over the saved budget, and its message names it.
+  env_.push_back({"GENFILL_MONTHLY_BUDGET_USD", "0.06"});
+  r = run({"generate", "--endpoint", endpoint("gemini"), "--prompt", "x", "-o", path("3.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("GENFILL_MONTHLY_BUDGET_USD"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+  env_.back().second = "5";
+  r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("4.png")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(fake_->request_count(), 1);
+  env_.back().second = "a lot";
+  r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", photo_path_, "-o", path("5.png")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("GENFILL_MONTHLY_BUDGET_USD"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 1);
+}
+
 }  // namespace

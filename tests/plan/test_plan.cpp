@@ -649,9 +649,9 @@ TEST(Plan, ContextMarginIsAQuarterOrAtLeast32px) {
   EXPECT_EQ(r.aspect.label(), "21:9");
   EXPECT_EQ(r.region, (Rect{895, 912, 630, 276}));
   // Other options.
-  Plan none = plan_region(4000, 3000, Rect{1000, 1000, 300, 300}, kGemini, PlanOptions{0.0, 0});
+  Plan none = plan_region(4000, 3000, Rect{1000, 1000, 300, 300}, kGemini, PlanOptions{0.0, 0, {}});
   EXPECT_EQ(none.region, (Rect{1000, 1000, 300, 300}));
-  Plan wide = plan_region(4000, 3000, Rect{1000, 1000, 300, 300}, kGemini, PlanOptions{1.0, 0});
+  Plan wide = plan_region(4000, 3000, Rect{1000, 1000, 300, 300}, kGemini, PlanOptions{1.0, 0, {}});
   EXPECT_EQ(wide.region, (Rect{700, 700, 900, 900}));
 }
 
@@ -676,13 +676,13 @@ TEST(Plan, EveryAspectIsChosenForItsOwnShape) {
       SCOPED_TRACE(m->id + " " + a.label());
       // A selection of exactly the answer's shape, without context: sent as it is.
       Rect sel{3000, 2000, a.out_w, a.out_h};
-      Plan p = plan_region(10000, 10000, sel, *m, PlanOptions{0.0, 0});
+      Plan p = plan_region(10000, 10000, sel, *m, PlanOptions{0.0, 0, {}});
       EXPECT_EQ(p.aspect.label(), a.label());
       EXPECT_EQ(p.region, sel);
       EXPECT_FALSE(padded(p));
       EXPECT_EQ(p.canvas_w, a.out_w);
       EXPECT_EQ(p.canvas_h, a.out_h);
-      check_invariants(p, 10000, 10000, sel, *m, PlanOptions{0.0, 0});
+      check_invariants(p, 10000, 10000, sel, *m, PlanOptions{0.0, 0, {}});
       // Of the nominal ratio, with the default context: the same aspect, grown to its shape.
       // (The extreme ratios of Gemini 3.1, 1:4 to 8:1, at a size where the 32 px least margin
       // does not change the selection's shape: their short side is a quarter of 128 px.)
@@ -824,9 +824,9 @@ TEST(Plan, BadInputs) {
   Plan r = plan_region(5000, 4000, Rect{10, 10, INT_MAX - 20, INT_MAX - 20}, kGemini);
   check_invariants(r, 5000, 4000, Rect{10, 10, 4990, 3990}, kGemini);
   // Nonsense options behave as no context.
-  Plan s = plan_region(5000, 4000, Rect{1000, 1000, 100, 100}, kGemini, PlanOptions{-3.0, -5});
+  Plan s = plan_region(5000, 4000, Rect{1000, 1000, 100, 100}, kGemini, PlanOptions{-3.0, -5, {}});
   EXPECT_EQ(s.region, (Rect{1000, 1000, 100, 100}));
-  Plan t = plan_region(5000, 4000, Rect{1000, 1000, 100, 100}, kGemini, PlanOptions{std::nan(""), 0});
+  Plan t = plan_region(5000, 4000, Rect{1000, 1000, 100, 100}, kGemini, PlanOptions{std::nan(""), 0, {}});
   EXPECT_EQ(t.region, (Rect{1000, 1000, 100, 100}));
 }
 
@@ -849,7 +849,7 @@ TEST(Plan, RandomSelectionsKeepEveryInvariant) {
         sel.h = std::min(ih - sel.y, log_size(ih));
     }
     const ModelInfo &m = models[size_t(i) % models.size()];
-    PlanOptions opts{uniform(0, 100) / 100.0, uniform(0, 64)};
+    PlanOptions opts{uniform(0, 100) / 100.0, uniform(0, 64), {}};
     Plan p = plan_region(iw, ih, sel, m, opts);
     check_invariants(p, iw, ih, sel, m, opts);
     (padded(p) ? padded_plans : unpadded)++;

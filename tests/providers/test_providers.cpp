@@ -819,6 +819,23 @@ TEST(OpenAIRequest, EditIsMultipartWithOneImageAndATransparentMask) {
   }
 }
 
+// quality travels as asked, on edits (a text part) and generations; not at all when not asked.
+TEST(OpenAIRequest, QualityOnlyWhenAsked) {
+  Request req = openai_request();
+  req.images = {png_of(32, 32)};
+  EXPECT_EQ(part(openai().build(req, kKey), "quality"), nullptr);
+  req.quality = "low";
+  HttpRequest low = openai().build(req, kKey);
+  ASSERT_NE(part(low, "quality"), nullptr);
+  EXPECT_EQ(part(low, "quality")->value, "low");
+  EXPECT_TRUE(part(low, "quality")->filename.empty());
+  Request gen = openai_request();
+  EXPECT_EQ(openai().build(gen, kKey).body.find("quality"), std::string::npos);
+  gen.quality = "high";
+  EXPECT_NE(openai().build(gen, kKey).body.find("\"quality\":\"high\""), std::string::npos)
+      << openai().build(gen, kKey).body;
+}
+
 TEST(OpenAIRequest, InputFidelityOnlyWhenAskedAndOnlyOnEdits) {
   Request req = openai_request();
   req.images = {png_of(32, 32)};
