@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/cli.hpp"
+#include "core/catalog/models.hpp"
 #include "core/image/image.hpp"
 #include "core/util/i18n.hpp"
 
@@ -51,6 +52,12 @@ int main(int argc, char **argv) {
   if (cmd == "usage") return cmd_usage(sub_argc, sub_argv);
   if (cmd == "--version" || cmd == "version") {
     std::printf("genfill %s\n", GENFILL_VERSION);
+    const CatalogStamp catalog = shipped_catalog_stamp();
+    if (!catalog.path.empty())
+      std::printf("%s\n", (catalog.date.empty() ? format(_("model catalog: %s"), catalog.path.c_str())
+                                                : format(_("model catalog of %s: %s"), catalog.date.c_str(),
+                                                         catalog.path.c_str()))
+                              .c_str());
     return kExitOk;
   }
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {

@@ -436,6 +436,22 @@ void add_prompt_box(GimpProcedureDialog *d, GimpProcedureConfig *config, const c
 void add_more_options(GimpProcedureDialog *d) {
   gimp_procedure_dialog_get_label(d, "more-label", _("More _options"), FALSE, TRUE);
   gimp_procedure_dialog_fill_expander(d, "more", "more-label", FALSE, "more-box");
+  // Last under More options: which genfill this is and how old its model facts are, for a
+  // report or to tell whether an update is due.
+  if (GtkWidget *box = gimp_procedure_dialog_get_widget(d, "more-box", G_TYPE_NONE)) {
+    const CatalogStamp catalog = shipped_catalog_stamp();
+    const std::string text = catalog.date.empty()
+                                 ? format("genfill %s", GENFILL_VERSION)
+                                 : format(_("genfill %s, model catalog of %s"), GENFILL_VERSION, catalog.date.c_str());
+    GtkWidget *version = gtk_label_new(text.c_str());
+    gtk_widget_set_name(version, "genfill-version");
+    gtk_label_set_xalign(GTK_LABEL(version), 0);
+    gtk_label_set_selectable(GTK_LABEL(version), TRUE);
+    gtk_widget_set_can_focus(version, FALSE);
+    gtk_style_context_add_class(gtk_widget_get_style_context(version), "dim-label");
+    gtk_box_pack_end(GTK_BOX(box), version, FALSE, FALSE, 0);
+    gtk_widget_show(version);
+  }
 }
 
 // The text arguments as "" where the last values left them unset (saved by a version without

@@ -79,7 +79,7 @@ std::string menu_path(const char *parent) { return std::string(parent) + "/" + _
 void set_common(GimpProcedure *p, const char *label, const char *blurb, const char *help) {
   gimp_procedure_set_menu_label(p, label);
   gimp_procedure_set_documentation(p, blurb, help, gimp_procedure_get_name(p));
-  gimp_procedure_set_attribution(p, "genfill", "genfill", "2026");
+  gimp_procedure_set_attribution(p, "genfill", "genfill " GENFILL_VERSION, "2026");
 }
 
 GList *query_procedures(GimpPlugIn *) {

@@ -421,6 +421,10 @@ std::vector<ModelInfo> parse_catalog(std::string_view text, const std::string &f
   if (!models || !JSON_NODE_HOLDS_ARRAY(models))
     throw Error(ErrorCode::InvalidInput,
                 format(_("The model list %s must be a JSON object with a \"models\" list."), file.c_str()));
+  if (JsonNode *d = json_object_get_member(top, "date"))
+    if (!JSON_NODE_HOLDS_VALUE(d) || json_node_get_value_type(d) != G_TYPE_STRING || !is_iso_day(json_node_get_string(d)))
+      throw Error(ErrorCode::InvalidInput, format(_("%s, line %d: \"date\" must be a day such as \"2026-12-05\"."),
+                                                  file.c_str(), lines.of(top, "date")));
   if (JsonNode *v = json_object_get_member(top, "version")) {
     if (!JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_INT64 ||
         json_node_get_int(v) != kCatalogVersion)
@@ -449,6 +453,27 @@ std::vector<ModelInfo> parse_catalog(std::string_view text, const std::string &f
     out.push_back(std::move(m));
   }
   return out;
+}
+
+CatalogStamp shipped_catalog_stamp() {
+  CatalogStamp stamp;
+  try {
+    stamp.path = catalog_files().shipped;
+  } catch (const Error &) {
+    return stamp;
+  }
+  gchar *data = nullptr;
+  gsize len = 0;
+  if (!g_file_get_contents(stamp.path.c_str(), &data, &len, nullptr)) return stamp;
+  GCharPtr holder(data);
+  GPtr<JsonParser> parser = adopt(json_parser_new());
+  if (len > kMaxCatalogBytes || !json_parser_load_from_data(parser.get(), data, gssize(len), nullptr)) return stamp;
+  JsonNode *root = json_parser_get_root(parser.get());
+  JsonObject *top = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : nullptr;
+  JsonNode *d = top ? json_object_get_member(top, "date") : nullptr;
+  if (d && JSON_NODE_HOLDS_VALUE(d) && json_node_get_value_type(d) == G_TYPE_STRING && is_iso_day(json_node_get_string(d)))
+    stamp.date = json_node_get_string(d);
+  return stamp;
 }
 
 namespace {

@@ -110,6 +110,13 @@ struct CatalogFiles {
 // Where the catalog is read from. Throws Error{InvalidInput} when no shipped catalog is found.
 CatalogFiles catalog_files();
 
+// The shipped catalog's file and the day its facts were read (its top-level "date"; "" when
+// it has none or cannot be read): what `genfill --version` names.
+struct CatalogStamp {
+  std::string path, date;
+};
+CatalogStamp shipped_catalog_stamp();
+
 // Parses a catalog file's text; `file` names it in error messages. Throws Error{InvalidInput}
 // with the file and line (syntax) or the entry and field (meaning).
 std::vector<ModelInfo> parse_catalog(std::string_view text, const std::string &file);

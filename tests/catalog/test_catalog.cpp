@@ -289,6 +289,10 @@ TEST_F(CatalogFilesTest, TheFileAsAWhole) {
   EXPECT_TRUE(has(error_of([] { parse_catalog("[]", "m.json"); }), "must be a JSON object with a \"models\" list"));
   EXPECT_TRUE(has(error_of([] { parse_catalog("{\"models\": {}}", "m.json"); }), "\"models\" list"));
   EXPECT_TRUE(has(error_of([] { parse_catalog("{\"version\": 2, \"models\": []}", "m.json"); }), "version 1"));
+  EXPECT_TRUE(has(error_of([] { parse_catalog("{\"date\": \"5 Dec 2026\",\n \"models\": []}", "m.json"); }),
+                  "m.json, line 1: \"date\" must be a day"));
+  EXPECT_TRUE(has(error_of([] { parse_catalog("{\"date\": 20261205, \"models\": []}", "m.json"); }), "\"date\""));
+  EXPECT_NO_THROW(parse_catalog("{\"date\": \"2026-12-05\", \"models\": []}", "m.json"));
   EXPECT_TRUE(has(error_of([] { parse_catalog("{\"models\": [1]}", "m.json"); }), "entry 1 of \"models\" is not an object"));
   EXPECT_TRUE(has(error_of([] { parse_catalog(file_of({entry("a"), entry("a")}), "m.json"); }),
                   "m.json, line 16: model \"a\" is listed twice."));

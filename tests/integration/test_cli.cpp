@@ -466,6 +466,23 @@ TEST_F(CliTest, ProviderHelpNamesEveryServiceOfTheRegistry) {
   }
 }
 
+// genfill --version: the version from meson's project version, and the catalog it reads with the
+// day its facts were read (the catalog's top-level "date").
+TEST_F(CliTest, TheVersionNamesTheCatalogAndItsDate) {
+  const char *models = g_getenv("GENFILL_MODELS_FILE");
+  ASSERT_TRUE(models);
+  gchar *text = nullptr;
+  ASSERT_TRUE(g_file_get_contents(models, &text, nullptr, nullptr));
+  const std::string catalog(text);
+  g_free(text);
+  const size_t at = catalog.find("\"date\": \"");
+  ASSERT_NE(at, std::string::npos) << "the shipped catalog has no date";
+  const std::string date = catalog.substr(at + 9, 10);
+  CliRun v = run({"--version"}, false);
+  ASSERT_EQ(v.status, 0) << v.err;
+  EXPECT_EQ(v.out, std::string("genfill ") + GENFILL_VERSION + "\nmodel catalog of " + date + ": " + models + "\n");
+}
+
 // genfill expand: the canvas grows by the margins, the middle is the input untouched outside the
 // feather band, the border is the model's; --json says margins, canvas and region.
 TEST_F(CliTest, ExpandGrowsTheCanvasAndKeepsThePicture) {
