@@ -451,6 +451,7 @@ void add_more_options(GimpProcedureDialog *d) {
     gtk_style_context_add_class(gtk_widget_get_style_context(version), "dim-label");
     gtk_box_pack_end(GTK_BOX(box), version, FALSE, FALSE, 0);
     gtk_widget_show(version);
+    g_debug("dialog version line: %s", text.c_str());
   }
 }
 
