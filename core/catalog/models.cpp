@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -399,6 +400,16 @@ private:
 std::mutex g_mu;
 std::optional<std::vector<ModelInfo>> g_catalog;
 
+// The catalog's top-level "date" (the day its facts were read): the day, "" when there is
+// none, nullopt when there is one that is not a day.
+std::optional<std::string> catalog_date(JsonObject *top) {
+  JsonNode *d = json_object_get_member(top, "date");
+  if (!d) return std::string();
+  if (!JSON_NODE_HOLDS_VALUE(d) || json_node_get_value_type(d) != G_TYPE_STRING || !is_iso_day(json_node_get_string(d)))
+    return std::nullopt;
+  return std::string(json_node_get_string(d));
+}
+
 }  // namespace
 
 std::vector<ModelInfo> parse_catalog(std::string_view text, const std::string &file) {
@@ -421,10 +432,9 @@ std::vector<ModelInfo> parse_catalog(std::string_view text, const std::string &f
   if (!models || !JSON_NODE_HOLDS_ARRAY(models))
     throw Error(ErrorCode::InvalidInput,
                 format(_("The model list %s must be a JSON object with a \"models\" list."), file.c_str()));
-  if (JsonNode *d = json_object_get_member(top, "date"))
-    if (!JSON_NODE_HOLDS_VALUE(d) || json_node_get_value_type(d) != G_TYPE_STRING || !is_iso_day(json_node_get_string(d)))
-      throw Error(ErrorCode::InvalidInput, format(_("%s, line %d: \"date\" must be a day such as \"2026-12-05\"."),
-                                                  file.c_str(), lines.of(top, "date")));
+  if (!catalog_date(top))
+    throw Error(ErrorCode::InvalidInput, format(_("%s, line %d: \"date\" must be a day such as \"2026-12-05\"."),
+                                                file.c_str(), lines.of(top, "date")));
   if (JsonNode *v = json_object_get_member(top, "version")) {
     if (!JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_INT64 ||
         json_node_get_int(v) != kCatalogVersion)
@@ -469,10 +479,7 @@ CatalogStamp shipped_catalog_stamp() {
   GPtr<JsonParser> parser = adopt(json_parser_new());
   if (len > kMaxCatalogBytes || !json_parser_load_from_data(parser.get(), data, gssize(len), nullptr)) return stamp;
   JsonNode *root = json_parser_get_root(parser.get());
-  JsonObject *top = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : nullptr;
-  JsonNode *d = top ? json_object_get_member(top, "date") : nullptr;
-  if (d && JSON_NODE_HOLDS_VALUE(d) && json_node_get_value_type(d) == G_TYPE_STRING && is_iso_day(json_node_get_string(d)))
-    stamp.date = json_node_get_string(d);
+  if (root && JSON_NODE_HOLDS_OBJECT(root)) stamp.date = catalog_date(json_node_get_object(root)).value_or("");
   return stamp;
 }
 

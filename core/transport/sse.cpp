@@ -5,44 +5,47 @@
 
 namespace genfill {
 
+void SseParser::too_large() const {
+  throw Error(ErrorCode::TooLarge,
+              format(_("The service's answer came in a piece larger than genfill accepts (%zu bytes), so it was stopped."),
+                     max_));
+}
+
 std::vector<SseEvent> SseParser::feed(std::string_view bytes) {
+  static constexpr std::string_view kBom = "\xEF\xBB\xBF";
   std::vector<SseEvent> out;
   for (char c : bytes) {
-    if (!started_) {
-      // A UTF-8 BOM at the very start is dropped; its three bytes may come apart.
-      static constexpr std::string_view kBom = "\xEF\xBB\xBF";
-      line_ += c;
-      if (kBom.substr(0, line_.size()) == line_) {
-        if (line_.size() == kBom.size()) {
-          line_.clear();
-          started_ = true;
-        }
-        continue;
-      }
-      started_ = true;
-      std::string head;
-      head.swap(line_);
-      // Not a BOM after all: read those bytes as ordinary ones.
-      for (char h : head) {
-        auto more = feed(std::string_view(&h, 1));
-        out.insert(out.end(), more.begin(), more.end());
-      }
+    if (started_) {
+      take_byte(c, out);
       continue;
     }
-    if (c == '\n' && after_cr_) {
-      after_cr_ = false;
-      continue;
-    }
-    after_cr_ = (c == '\r');
-    if (c == '\r' || c == '\n') {
-      take_line(out);
-      continue;
-    }
-    if (line_.size() >= max_)
-      throw Error(ErrorCode::TooLarge, format(_("The service's stream sent a line over %zu bytes."), max_));
+    // A UTF-8 BOM at the very start is dropped; its three bytes may come apart. Bytes that
+    // turn out not to be one are read as ordinary ones.
     line_ += c;
+    if (kBom.starts_with(line_)) {
+      if (line_.size() < kBom.size()) continue;
+      line_.clear();
+    }
+    started_ = true;
+    std::string head;
+    head.swap(line_);
+    for (char h : head) take_byte(h, out);
   }
   return out;
+}
+
+void SseParser::take_byte(char c, std::vector<SseEvent> &out) {
+  if (c == '\n' && after_cr_) {  // the LF of a CRLF
+    after_cr_ = false;
+    return;
+  }
+  after_cr_ = (c == '\r');
+  if (c == '\r' || c == '\n') {
+    take_line(out);
+    return;
+  }
+  if (line_.size() >= max_) too_large();
+  line_ += c;
 }
 
 void SseParser::take_line(std::vector<SseEvent> &out) {
@@ -73,8 +76,7 @@ void SseParser::take_line(std::vector<SseEvent> &out) {
   }
   if (field == "data") {
     if (has_data_) data_ += '\n';
-    if (data_.size() + value.size() > max_)
-      throw Error(ErrorCode::TooLarge, format(_("The service's stream sent an event over %zu bytes."), max_));
+    if (data_.size() + value.size() > max_) too_large();
     data_.append(value);
     has_data_ = true;
   } else if (field == "event") {

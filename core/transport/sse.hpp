@@ -35,7 +35,9 @@ class SseParser {
   bool cut_short() const { return !line_.empty() || pending_; }
 
  private:
+  void take_byte(char c, std::vector<SseEvent> &out);
   void take_line(std::vector<SseEvent> &out);
+  [[noreturn]] void too_large() const;
 
   size_t max_;
   std::string line_;        // the line being read

@@ -3,7 +3,6 @@
 # have found the plug-in by itself: no plug-in-path, no GENFILL_* variable but the fake's URL.
 import json
 import os
-import time
 import traceback
 import urllib.request
 
@@ -84,6 +83,3 @@ try:
     print("PASS installed_plugin_edits_a_selection", flush=True)
 except Exception:
     print("FAIL installed_plugin_edits_a_selection\n" + traceback.format_exc(), flush=True)
-# The plug-in's process answers, then closes its end of the wire: give it that moment before
-# --quit closes GIMP's end (else libgimp warns of a broken pipe, which the caller counts).
-time.sleep(2)
