@@ -119,6 +119,8 @@ public:
     m.max_input_images = whole("max_input_images", m.can_edit ? 1 : 0, 64);
     m.max_images_per_call = whole("images_per_call", 1, 10);
     m.thought_images = flag("thought_images", false);
+    m.streams = flag("stream", false);
+    m.partial_images = member("partial_images") ? whole("partial_images", 0, 3) : 0;
     m.input_fidelity = flag("input_fidelity", false);
     m.transparent = flag("transparent", false);
     const std::string size_param = text("size_param");
@@ -165,7 +167,7 @@ public:
     // names starting with "_" are comments.
     static const std::set<std::string> known = {
         "id", "provider", "name", "default", "legacy", "retired", "replacement", "mask", "edit", "max_input_images", "images_per_call",
-        "thought_images", "input_fidelity", "transparent", "size_param", "aspects", "image_sizes",
+        "thought_images", "stream", "partial_images", "input_fidelity", "transparent", "size_param", "aspects", "image_sizes",
         "default_image_size", "free_size", "response_modalities", "qualities", "prices"};
     GListPtr names(json_object_get_members(o_));
     std::string unknown;

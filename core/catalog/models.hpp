@@ -65,6 +65,10 @@ struct ModelInfo {
   int max_images_per_call = 1;     // n per request
   int max_input_images = 1;
   bool thought_images = false;     // sends draft "thought" pictures before the answer (Gemini 3)
+  // Its answer can be streamed as server-sent events, with drafts on the way: Gemini's thought
+  // pictures, OpenAI's `partial_images` partial pictures (0-3) of each picture.
+  bool streams = false;
+  int partial_images = 0;
   bool input_fidelity = false;     // edits may ask for high input fidelity (OpenAI)
   bool transparent = false;        // can answer with a transparent background
   std::vector<std::string> response_modalities;  // Gemini: e.g. {"TEXT", "IMAGE"}; empty = the provider's own

@@ -130,6 +130,228 @@ bool is_image_model(const ServedModel &m, JsonArray *methods) {
          has_word(methods, "generateContent");
 }
 
+// A GenerateContentResponse (one answer, or a stream's chunks merged) -> Result.
+Result parse_answer(JsonObject *root, int status) {
+  Result result;
+  JsonObject *usage = json::object(root, "usageMetadata");
+  result.usage.input_tokens = json::integer(usage, "promptTokenCount");
+  result.usage.output_tokens = json::integer(usage, "candidatesTokenCount");
+  result.usage.total_tokens = json::integer(usage, "totalTokenCount");
+  result.usage.thoughts_tokens = json::integer(usage, "thoughtsTokenCount");
+  // By modality ({"modality": "IMAGE", "tokenCount": 1120}); no modality means TEXT.
+  auto by_modality = [usage](const char *details, int64_t &text, int64_t &image) {
+    JsonArray *a = json::array(usage, details);
+    for (guint i = 0; a && i < json_array_get_length(a); ++i) {
+      JsonObject *d = json::element_object(a, i);
+      const int64_t n = json::integer(d, "tokenCount");
+      if (n < 0) continue;
+      const std::string modality = json::string(d, "modality", "TEXT");
+      int64_t &into = modality == "IMAGE" ? image : text;  // (audio, video: not asked for)
+      into = std::max<int64_t>(into, 0) + n;
+    }
+  };
+  by_modality("promptTokensDetails", result.usage.input_text_tokens, result.usage.input_image_tokens);
+  by_modality("candidatesTokensDetails", result.usage.output_text_tokens, result.usage.output_image_tokens);
+
+  JsonObject *cand = json::element_object(json::array(root, "candidates"), 0);
+  if (!cand) {
+    const std::string block = json::string(json::object(root, "promptFeedback"), "blockReason");
+    if (!block.empty())
+      throw Error(ErrorCode::Refused,
+                  format(_("Gemini refused the prompt (%s). Rephrase it or choose another area."), block.c_str()),
+                  "promptFeedback.blockReason=" + block, status);
+    throw Error(ErrorCode::BadResponse, format(_("%s answered without a picture."), kService), "no candidates",
+                status);
+  }
+  result.finish_reason = json::string(cand, "finishReason");
+  JsonArray *parts = json::array(json::object(cand, "content"), "parts");
+  std::optional<EncodedImage> last;  // the deliverable is the last non-thought picture
+  for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
+    JsonObject *part = json::element_object(parts, i);
+    if (json::boolean(part, "thought")) continue;  // reasoning and draft pictures (may be dropped from history)
+    const std::string signature = json::string(part, "thoughtSignature", json::string(part, "thought_signature"));
+    if (part && json_object_has_member(part, "text")) {
+      const std::string text = json::string(part, "text");
+      if (!text.empty()) result.text += (result.text.empty() ? "" : "\n") + text;
+      result.model_parts.push_back(TurnPart{text, std::nullopt, signature});
+      continue;
+    }
+    JsonObject *data = json::object(part, "inlineData");
+    if (!data) data = json::object(part, "inline_data");  // relays that echo proto names
+    if (!data) continue;
+    const std::string mime = json::string(data, "mimeType", json::string(data, "mime_type"));
+    if (mime.rfind("image/", 0) != 0) continue;
+    EncodedImage img;
+    img.mime = mime;
+    img.bytes = json::base64_decode(json::string(data, "data"), kService);
+    result.model_parts.push_back(TurnPart{{}, img, signature});
+    last = std::move(img);
+  }
+  if (last) {
+    result.images.push_back(std::move(*last));
+    return result;
+  }
+
+  const std::string &reason = result.finish_reason;
+  if (is_refusal(reason)) {
+    Error e(ErrorCode::Refused, refusal_message(reason), "finishReason=" + reason, status);
+    if (!result.text.empty()) e.with_text(result.text);
+    throw e;
+  }
+  if (reason == "IMAGE_OTHER") {
+    Error e(ErrorCode::BadResponse,
+            _("Gemini could not make the picture and gave no reason. Try again, or rephrase the prompt."),
+            "finishReason=IMAGE_OTHER", status);
+    if (!result.text.empty()) e.with_text(result.text);
+    throw e;
+  }
+  if (reason == "NO_IMAGE") {  // the model chose not to draw: say so, with its words if it gave any
+    if (result.text.empty())
+      throw Error(ErrorCode::BadResponse,
+                  _("Gemini answered without making a picture. Ask for the change directly (\"replace the sky "
+                    "with …\") and try again."),
+                  "finishReason=NO_IMAGE", status);
+    throw Error(ErrorCode::TextOnly,
+                format(_("Gemini answered with words instead of a picture: %s Ask for the change directly "
+                         "(\"replace the sky with …\") and try again."),
+                       json::excerpt(result.text, 300).c_str()),
+                "finishReason=NO_IMAGE", status)
+        .with_text(result.text);
+  }
+  if (reason == "MAX_TOKENS")
+    throw Error(ErrorCode::BadResponse, _("Gemini stopped before it finished the picture. Try again."),
+                "finishReason=MAX_TOKENS", status);
+  if (!result.text.empty())  // STOP, ... with words only
+    throw Error(ErrorCode::TextOnly,
+                format(_("%s answered with text instead of a picture: %s"), kService,
+                       json::excerpt(result.text, 300).c_str()),
+                "finishReason=" + reason, status)
+        .with_text(result.text);
+  throw Error(ErrorCode::BadResponse,
+              format(_("Gemini answered without a picture (%s). Try again or rephrase the prompt."),
+                     reason.empty() ? _("no reason given") : reason.c_str()),
+              "finishReason=" + reason, status);
+}
+
+
+// A streamGenerateContent?alt=sse answer (REFERENCE §1.7): each event's data is a
+// GenerateContentResponse holding only the new parts. The parts are merged in order (text
+// pieces of the same kind joined, as the whole answer would hold them), finishReason and
+// usageMetadata come from the last chunk that has them, and the merged answer goes through
+// parse_answer: exactly what generateContent would have given. Thought pictures are drafts.
+class GeminiStream final : public StreamReader {
+public:
+  std::optional<EncodedImage> take(const SseEvent &event) override {
+    if (!error_.empty() || !unreadable_.empty()) return std::nullopt;  // the stream has failed
+    json::Doc doc = json::try_parse(event.data);
+    JsonObject *root = doc.object();
+    if (!root) {
+      unreadable_ = json::excerpt(event.data, 120);
+      return std::nullopt;
+    }
+    if (json::object(root, "error")) {  // an error after the stream began
+      error_ = event.data;
+      return std::nullopt;
+    }
+    ++chunks_;
+    if (JsonNode *usage = json_object_get_member(root, "usageMetadata")) usage_ = adopt(json_node_copy(usage));
+    if (JsonNode *feedback = json_object_get_member(root, "promptFeedback")) feedback_ = adopt(json_node_copy(feedback));
+    JsonObject *cand = json::element_object(json::array(root, "candidates"), 0);
+    if (!cand) return std::nullopt;
+    if (const std::string reason = json::string(cand, "finishReason"); !reason.empty()) finish_reason_ = reason;
+    JsonArray *parts = json::array(json::object(cand, "content"), "parts");
+    std::optional<EncodedImage> draft;
+    for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
+      JsonObject *part = json::element_object(parts, i);
+      if (!part) continue;
+      if (join_text(part)) continue;
+      json_array_add_element(parts_.get(), json_node_copy(json_array_get_element(parts, i)));
+      if (!json::boolean(part, "thought")) continue;
+      JsonObject *data = json::object(part, "inlineData");
+      if (!data) data = json::object(part, "inline_data");
+      const std::string mime = json::string(data, "mimeType", json::string(data, "mime_type"));
+      if (!data || mime.rfind("image/", 0) != 0) continue;
+      try {
+        EncodedImage img;
+        img.mime = mime;
+        img.bytes = json::base64_decode(json::string(data, "data"), kService);
+        draft = std::move(img);  // the latest of this chunk
+      } catch (const Error &) {  // a broken draft is no answer: skipped; the answer is checked in full
+      }
+    }
+    return draft;
+  }
+
+  Result finish() override {
+    if (!error_.empty()) {
+      HttpResponse resp;
+      json::Doc doc = json::try_parse(error_);
+      const int64_t code = json::integer(json::object(doc.object(), "error"), "code", 500);
+      resp.status = code >= 400 && code < 600 ? int(code) : 500;
+      resp.body = error_;
+      throw status_error(resp);
+    }
+    if (!unreadable_.empty())
+      throw Error(ErrorCode::BadResponse,
+                  format(_("%s sent a piece of its answer that genfill could not read. genfill did not ask again, "
+                           "as the service may already have billed it."),
+                         kService),
+                  "stream chunk not JSON: " + unreadable_, 200);
+    if (chunks_ == 0)
+      throw Error(ErrorCode::BadResponse,
+                  format(_("%s's answer ended before it had begun. genfill did not ask again, as the service may "
+                           "already have billed it."),
+                         kService),
+                  "stream without chunks", 200);
+    GPtr<JsonObject> root = adopt(json_object_new());
+    if (usage_) json_object_set_member(root.get(), "usageMetadata", json_node_copy(usage_.get()));
+    if (feedback_) json_object_set_member(root.get(), "promptFeedback", json_node_copy(feedback_.get()));
+    if (json_array_get_length(parts_.get()) > 0 || !finish_reason_.empty()) {
+      JsonObject *content = json_object_new();
+      json_object_set_string_member(content, "role", "model");
+      json_object_set_array_member(content, "parts", json_array_ref(parts_.get()));
+      JsonObject *cand = json_object_new();
+      json_object_set_object_member(cand, "content", content);
+      if (!finish_reason_.empty()) json_object_set_string_member(cand, "finishReason", finish_reason_.c_str());
+      JsonArray *cands = json_array_new();
+      json_array_add_object_element(cands, cand);
+      json_object_set_array_member(root.get(), "candidates", cands);
+    }
+    // A stream without its last chunk (no finishReason) may hold a picture that is not the
+    // final one: it is not the answer (a prompt refused as a whole has no candidate to finish).
+    if (finish_reason_.empty() && !feedback_)
+      throw Error(ErrorCode::BadResponse,
+                  format(_("%s's answer ended before the finished picture. genfill did not ask again, as the "
+                           "service may already have billed it."),
+                         kService),
+                  "stream without finishReason", 200);
+    return parse_answer(root.get(), 200);
+  }
+
+private:
+  // A text part following a text part of the same kind (thought or not) is the same text,
+  // streamed in pieces: joined into it, its signature kept. Returns whether it was joined.
+  bool join_text(JsonObject *part) {
+    if (!json_object_has_member(part, "text")) return false;
+    const guint n = json_array_get_length(parts_.get());
+    JsonObject *prev = n ? json::element_object(parts_.get(), n - 1) : nullptr;
+    if (!prev || !json_object_has_member(prev, "text") ||
+        json::boolean(prev, "thought") != json::boolean(part, "thought"))
+      return false;
+    const std::string joined = json::string(prev, "text") + json::string(part, "text");
+    json_object_set_string_member(prev, "text", joined.c_str());
+    for (const char *sig : {"thoughtSignature", "thought_signature"})
+      if (json_object_has_member(part, sig))
+        json_object_set_string_member(prev, sig, json::string(part, sig).c_str());
+    return true;
+  }
+
+  GPtr<JsonArray> parts_ = adopt(json_array_new());
+  GPtr<JsonNode> usage_, feedback_;
+  std::string finish_reason_, error_, unreadable_;
+  int chunks_ = 0;
+};
+
 class Gemini final : public Provider {
 public:
   std::string_view name() const override { return "gemini"; }
@@ -192,7 +414,9 @@ public:
     json_builder_end_object(b.get());
 
     HttpRequest http;
-    http.url = req.base_url + "/v1beta/models/" + escaped.get() + ":generateContent";
+    // Streamed: the same request; the answer comes as server-sent events (REFERENCE §1.7).
+    http.url = req.base_url + "/v1beta/models/" + escaped.get() +
+               (req.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
     http.headers = {{"x-goog-api-key", api_key}};  // never in the URL
     http.content_type = "application/json";
     http.body = json::to_string(b.get());
@@ -205,107 +429,10 @@ public:
     json::Doc doc = json::parse_object(resp.body, kService, resp.status);
     JsonObject *root = doc.object();
     if (json::object(root, "error")) throw status_error(resp);
-
-    Result result;
-    JsonObject *usage = json::object(root, "usageMetadata");
-    result.usage.input_tokens = json::integer(usage, "promptTokenCount");
-    result.usage.output_tokens = json::integer(usage, "candidatesTokenCount");
-    result.usage.total_tokens = json::integer(usage, "totalTokenCount");
-    result.usage.thoughts_tokens = json::integer(usage, "thoughtsTokenCount");
-    // By modality ({"modality": "IMAGE", "tokenCount": 1120}); no modality means TEXT.
-    auto by_modality = [usage](const char *details, int64_t &text, int64_t &image) {
-      JsonArray *a = json::array(usage, details);
-      for (guint i = 0; a && i < json_array_get_length(a); ++i) {
-        JsonObject *d = json::element_object(a, i);
-        const int64_t n = json::integer(d, "tokenCount");
-        if (n < 0) continue;
-        const std::string modality = json::string(d, "modality", "TEXT");
-        int64_t &into = modality == "IMAGE" ? image : text;  // (audio, video: not asked for)
-        into = std::max<int64_t>(into, 0) + n;
-      }
-    };
-    by_modality("promptTokensDetails", result.usage.input_text_tokens, result.usage.input_image_tokens);
-    by_modality("candidatesTokensDetails", result.usage.output_text_tokens, result.usage.output_image_tokens);
-
-    JsonObject *cand = json::element_object(json::array(root, "candidates"), 0);
-    if (!cand) {
-      const std::string block = json::string(json::object(root, "promptFeedback"), "blockReason");
-      if (!block.empty())
-        throw Error(ErrorCode::Refused,
-                    format(_("Gemini refused the prompt (%s). Rephrase it or choose another area."), block.c_str()),
-                    "promptFeedback.blockReason=" + block, resp.status);
-      throw Error(ErrorCode::BadResponse, format(_("%s answered without a picture."), kService), "no candidates",
-                  resp.status);
-    }
-    result.finish_reason = json::string(cand, "finishReason");
-    JsonArray *parts = json::array(json::object(cand, "content"), "parts");
-    std::optional<EncodedImage> last;  // the deliverable is the last non-thought picture
-    for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
-      JsonObject *part = json::element_object(parts, i);
-      if (json::boolean(part, "thought")) continue;  // reasoning and draft pictures (may be dropped from history)
-      const std::string signature = json::string(part, "thoughtSignature", json::string(part, "thought_signature"));
-      if (part && json_object_has_member(part, "text")) {
-        const std::string text = json::string(part, "text");
-        if (!text.empty()) result.text += (result.text.empty() ? "" : "\n") + text;
-        result.model_parts.push_back(TurnPart{text, std::nullopt, signature});
-        continue;
-      }
-      JsonObject *data = json::object(part, "inlineData");
-      if (!data) data = json::object(part, "inline_data");  // relays that echo proto names
-      if (!data) continue;
-      const std::string mime = json::string(data, "mimeType", json::string(data, "mime_type"));
-      if (mime.rfind("image/", 0) != 0) continue;
-      EncodedImage img;
-      img.mime = mime;
-      img.bytes = json::base64_decode(json::string(data, "data"), kService);
-      result.model_parts.push_back(TurnPart{{}, img, signature});
-      last = std::move(img);
-    }
-    if (last) {
-      result.images.push_back(std::move(*last));
-      return result;
-    }
-
-    const std::string &reason = result.finish_reason;
-    if (is_refusal(reason)) {
-      Error e(ErrorCode::Refused, refusal_message(reason), "finishReason=" + reason, resp.status);
-      if (!result.text.empty()) e.with_text(result.text);
-      throw e;
-    }
-    if (reason == "IMAGE_OTHER") {
-      Error e(ErrorCode::BadResponse,
-              _("Gemini could not make the picture and gave no reason. Try again, or rephrase the prompt."),
-              "finishReason=IMAGE_OTHER", resp.status);
-      if (!result.text.empty()) e.with_text(result.text);
-      throw e;
-    }
-    if (reason == "NO_IMAGE") {  // the model chose not to draw: say so, with its words if it gave any
-      if (result.text.empty())
-        throw Error(ErrorCode::BadResponse,
-                    _("Gemini answered without making a picture. Ask for the change directly (\"replace the sky "
-                      "with …\") and try again."),
-                    "finishReason=NO_IMAGE", resp.status);
-      throw Error(ErrorCode::TextOnly,
-                  format(_("Gemini answered with words instead of a picture: %s Ask for the change directly "
-                           "(\"replace the sky with …\") and try again."),
-                         json::excerpt(result.text, 300).c_str()),
-                  "finishReason=NO_IMAGE", resp.status)
-          .with_text(result.text);
-    }
-    if (reason == "MAX_TOKENS")
-      throw Error(ErrorCode::BadResponse, _("Gemini stopped before it finished the picture. Try again."),
-                  "finishReason=MAX_TOKENS", resp.status);
-    if (!result.text.empty())  // STOP, ... with words only
-      throw Error(ErrorCode::TextOnly,
-                  format(_("%s answered with text instead of a picture: %s"), kService,
-                         json::excerpt(result.text, 300).c_str()),
-                  "finishReason=" + reason, resp.status)
-          .with_text(result.text);
-    throw Error(ErrorCode::BadResponse,
-                format(_("Gemini answered without a picture (%s). Try again or rephrase the prompt."),
-                       reason.empty() ? _("no reason given") : reason.c_str()),
-                "finishReason=" + reason, resp.status);
+    return parse_answer(root, resp.status);
   }
+
+  std::unique_ptr<StreamReader> stream_reader() const override;
 
   std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
                                               const std::string &page_token) const override {
@@ -321,6 +448,8 @@ public:
 };
 
 }  // namespace
+
+std::unique_ptr<StreamReader> Gemini::stream_reader() const { return std::make_unique<GeminiStream>(); }
 
 const Provider &gemini_provider() {
   static const Gemini provider;

@@ -1,5 +1,8 @@
 // OpenAI Images API (REFERENCE §3): {base}/images/generations (JSON) and {base}/images/edits
 // (multipart), key as a Bearer token.
+#include <algorithm>
+#include <memory>
+
 #include <glib.h>
 
 #include "core/image/image.hpp"
@@ -65,7 +68,7 @@ Error status_error(const HttpResponse &resp) {
     status = e.code == "invalid_api_key"                                         ? 401
              : e.code == "rate_limit_exceeded" || e.code == "insufficient_quota" ? 429
              : e.code == "model_not_found"                                       ? 404
-             : e.code == "server_error"                                          ? 500
+             : e.code == "server_error" || e.type == "server_error"              ? 500
                                                                                  : status;
   const std::string detail = "HTTP " + std::to_string(resp.status) + (e.type.empty() ? "" : " " + e.type) +
                              (e.code.empty() ? "" : " " + e.code) + ": " +
@@ -146,6 +149,133 @@ Request with_history_folded(const Request &in) {
   return out;
 }
 
+// An Images API answer ({"data": [{"b64_json"}...], "usage", "output_format"}) -> Result.
+Result parse_answer(JsonObject *root, int status) {
+  Result result;
+  JsonObject *usage = json::object(root, "usage");
+  result.usage.input_tokens = json::integer(usage, "input_tokens");
+  result.usage.output_tokens = json::integer(usage, "output_tokens");
+  result.usage.total_tokens = json::integer(usage, "total_tokens");
+  JsonObject *in = json::object(usage, "input_tokens_details");
+  result.usage.input_text_tokens = json::integer(in, "text_tokens");
+  result.usage.input_image_tokens = json::integer(in, "image_tokens");
+  JsonObject *out = json::object(usage, "output_tokens_details");  // optional
+  result.usage.output_text_tokens = json::integer(out, "text_tokens");
+  result.usage.output_image_tokens = json::integer(out, "image_tokens");
+  const std::string output_format = json::string(root, "output_format");
+  JsonArray *data = json::array(root, "data");
+  bool url_only = false;
+  for (guint i = 0; data && i < json_array_get_length(data); ++i) {
+    JsonObject *item = json::element_object(data, i);
+    const std::string b64 = json::string(item, "b64_json");
+    if (b64.empty()) {
+      url_only = url_only || !json::string(item, "url").empty();
+      continue;
+    }
+    EncodedImage img;
+    img.bytes = json::base64_decode(b64, kService);
+    img.mime = answer_mime(img.bytes, output_format);
+    result.images.push_back(std::move(img));
+    const std::string revised = json::string(item, "revised_prompt");  // dall-e-3 only
+    if (!revised.empty()) result.text += (result.text.empty() ? "" : "\n") + revised;
+  }
+  if (result.images.empty()) {
+    if (url_only)  // dall-e models answer with links unless asked otherwise; genfill never fetches them
+      throw Error(ErrorCode::BadResponse,
+                  _("The service answered with a link instead of the picture itself; genfill needs base64 answers "
+                    "(GPT image models send them)."),
+                  "data[].url only", status);
+    throw Error(ErrorCode::BadResponse, format(_("%s answered without a picture."), kService), "no data[].b64_json",
+                status);
+  }
+  result.finish_reason = "stop";
+  return result;
+}
+
+// A streamed answer (stream=true, REFERENCE §3.6): events image_generation.partial_image /
+// image_edit.partial_image (drafts), then ….completed with the picture and the usage, which
+// parse_answer reads as the plain answer. The final picture may come before all partials: a
+// partial after it is no draft. An error comes as an "error" event or data with an "error" key.
+class OpenAIStream final : public StreamReader {
+public:
+  std::optional<EncodedImage> take(const SseEvent &event) override {
+    if (!error_.empty() || completed_ || event.data == "[DONE]") return std::nullopt;
+    json::Doc doc = json::try_parse(event.data);
+    JsonObject *root = doc.object();
+    if (!root) {
+      unreadable_ = json::excerpt(event.data, 120);
+      return std::nullopt;
+    }
+    if (json::object(root, "error")) {
+      error_ = event.data;
+      return std::nullopt;
+    }
+    if (event.type == "error") {  // the error object itself, as openai-node also reads it
+      error_ = "{\"error\": " + event.data + "}";
+      return std::nullopt;
+    }
+    const std::string type = json::string(root, "type", event.type);
+    auto ends_with = [&type](const char *suffix) {
+      const size_t n = std::char_traits<char>::length(suffix);
+      return type.size() >= n && type.compare(type.size() - n, n, suffix) == 0;
+    };
+    if (ends_with(".completed")) {
+      completed_ = true;
+      answer_ = adopt(json_node_copy(doc.root()));
+      return std::nullopt;
+    }
+    if (!ends_with(".partial_image")) return std::nullopt;
+    try {
+      EncodedImage img;
+      img.bytes = json::base64_decode(json::string(root, "b64_json"), kService);
+      img.mime = answer_mime(img.bytes, json::string(root, "output_format"));
+      return img;
+    } catch (const Error &) {  // a broken draft is no answer: skipped
+      return std::nullopt;
+    }
+  }
+
+  Result finish() override {
+    if (!error_.empty()) throw status_error(HttpResponse{200, {}, error_});
+    if (!unreadable_.empty())
+      throw Error(ErrorCode::BadResponse,
+                  format(_("%s sent a piece of its answer that genfill could not read. genfill did not ask again, "
+                           "as the service may already have billed it."),
+                         kService),
+                  "stream event not JSON: " + unreadable_, 200);
+    if (!completed_)
+      throw Error(ErrorCode::BadResponse,
+                  format(_("%s's answer ended before the finished picture. genfill did not ask again, as the "
+                           "service may already have billed it."),
+                         kService),
+                  "stream without a completed event", 200);
+    // The completed event as the plain answer holds it: {"data": [{"b64_json"}], "usage", "output_format"}.
+    JsonObject *event = json_node_get_object(answer_.get());
+    GPtr<JsonObject> root = adopt(json_object_new());
+    JsonObject *item = json_object_new();
+    json_object_set_string_member(item, "b64_json", json::string(event, "b64_json").c_str());
+    JsonArray *data = json_array_new();
+    json_array_add_object_element(data, item);
+    json_object_set_array_member(root.get(), "data", data);
+    for (const char *member : {"usage", "output_format", "size", "quality", "background"})
+      if (JsonNode *n = json_object_get_member(event, member))
+        json_object_set_member(root.get(), member, json_node_copy(n));
+    Result result = parse_answer(root.get(), 200);
+    // The completed event's usage has no output_tokens_details (openai-python 3.3.1,
+    // ImageEditCompletedEvent); what an Images API call puts out is its picture.
+    if (result.usage.output_tokens >= 0 && result.usage.output_image_tokens < 0) {
+      result.usage.output_image_tokens = result.usage.output_tokens;
+      result.usage.output_text_tokens = 0;
+    }
+    return result;
+  }
+
+private:
+  bool completed_ = false;
+  GPtr<JsonNode> answer_;
+  std::string error_, unreadable_;
+};
+
 class OpenAI final : public Provider {
 public:
   std::string_view name() const override { return "openai"; }
@@ -162,6 +292,9 @@ public:
     if (req.n < 1 || req.n > 10)
       throw Error(ErrorCode::InvalidInput, _("OpenAI makes 1 to 10 pictures per request."), "n=" + std::to_string(req.n));
     // OpenAI takes no seed and no ratio: req.seed and req.aspect are left out.
+    // Streamed only for one picture: the stream's events carry no picture's index.
+    const bool stream = req.stream && req.n == 1;
+    const int partials = std::clamp(req.partial_images, 0, 3);
     HttpRequest http;
     http.headers = {{"Authorization", "Bearer " + api_key}};
     if (req.images.empty()) {
@@ -175,6 +308,11 @@ public:
       if (req.transparent) {  // only PNG (or WebP) keeps the alpha channel
         json::add(b.get(), "background", std::string("transparent"));
         json::add(b.get(), "output_format", std::string("png"));
+      }
+      if (stream) {
+        json_builder_set_member_name(b.get(), "stream");
+        json_builder_add_boolean_value(b.get(), TRUE);
+        json::add(b.get(), "partial_images", int64_t(partials));
       }
       json_builder_end_object(b.get());  // no response_format: GPT image models refuse it
       http.url = req.base_url + "/images/generations";
@@ -207,6 +345,10 @@ public:
       http.form.push_back(FormPart{"background", "transparent", "", ""});
       http.form.push_back(FormPart{"output_format", "png", "", ""});
     }
+    if (stream) {  // as the SDKs send them in a form: "true", "2"
+      http.form.push_back(FormPart{"stream", "true", "", ""});
+      http.form.push_back(FormPart{"partial_images", std::to_string(partials), "", ""});
+    }
     return http;
   }
 
@@ -215,45 +357,18 @@ public:
     json::Doc doc = json::parse_object(resp.body, kService, resp.status);
     JsonObject *root = doc.object();
     if (json::object(root, "error")) throw status_error(resp);
-    Result result;
-    JsonObject *usage = json::object(root, "usage");
-    result.usage.input_tokens = json::integer(usage, "input_tokens");
-    result.usage.output_tokens = json::integer(usage, "output_tokens");
-    result.usage.total_tokens = json::integer(usage, "total_tokens");
-    JsonObject *in = json::object(usage, "input_tokens_details");
-    result.usage.input_text_tokens = json::integer(in, "text_tokens");
-    result.usage.input_image_tokens = json::integer(in, "image_tokens");
-    JsonObject *out = json::object(usage, "output_tokens_details");  // optional
-    result.usage.output_text_tokens = json::integer(out, "text_tokens");
-    result.usage.output_image_tokens = json::integer(out, "image_tokens");
-    const std::string output_format = json::string(root, "output_format");
-    JsonArray *data = json::array(root, "data");
-    bool url_only = false;
-    for (guint i = 0; data && i < json_array_get_length(data); ++i) {
-      JsonObject *item = json::element_object(data, i);
-      const std::string b64 = json::string(item, "b64_json");
-      if (b64.empty()) {
-        url_only = url_only || !json::string(item, "url").empty();
-        continue;
-      }
-      EncodedImage img;
-      img.bytes = json::base64_decode(b64, kService);
-      img.mime = answer_mime(img.bytes, output_format);
-      result.images.push_back(std::move(img));
-      const std::string revised = json::string(item, "revised_prompt");  // dall-e-3 only
-      if (!revised.empty()) result.text += (result.text.empty() ? "" : "\n") + revised;
-    }
-    if (result.images.empty()) {
-      if (url_only)  // dall-e models answer with links unless asked otherwise; genfill never fetches them
-        throw Error(ErrorCode::BadResponse,
-                    _("The service answered with a link instead of the picture itself; genfill needs base64 answers "
-                      "(GPT image models send them)."),
-                    "data[].url only", resp.status);
-      throw Error(ErrorCode::BadResponse, format(_("%s answered without a picture."), kService), "no data[].b64_json",
-                  resp.status);
-    }
-    result.finish_reason = "stop";
-    return result;
+    return parse_answer(root, resp.status);
+  }
+
+  std::unique_ptr<StreamReader> stream_reader() const override;
+
+  // A model that does not stream names the parameter it refuses.
+  bool refuses_streaming(const HttpResponse &resp) const override {
+    if (resp.status != 400) return false;
+    json::Doc doc = json::try_parse(resp.body);
+    JsonObject *err = json::object(doc.object(), "error");
+    const std::string param = json::string(err, "param");
+    return param == "stream" || param == "partial_images";
   }
 
   std::optional<HttpRequest> build_model_list(const std::string &base_url, const std::string &api_key,
@@ -289,6 +404,8 @@ public:
 };
 
 }  // namespace
+
+std::unique_ptr<StreamReader> OpenAI::stream_reader() const { return std::make_unique<OpenAIStream>(); }
 
 const Provider &openai_provider() {
   static const OpenAI provider;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "core/image/image.hpp"
 #include "core/transport/http.hpp"  // the wire types: HttpRequest, HttpResponse, RetryAdvice
+#include "core/transport/sse.hpp"   // SseEvent: what a streamed answer is read as
 
 namespace genfill {
 
@@ -59,6 +61,11 @@ struct Request {
   // Earlier turns of the same conversation, oldest first, ending with a "model" turn. Providers
   // that keep context (Gemini) send them as history; others fold the earlier instructions in.
   std::vector<Turn> history;
+  // Ask for the answer as server-sent events, with drafts on the way (providers whose
+  // stream_reader() is not null; the catalog says which models): Gemini's
+  // streamGenerateContent, OpenAI's stream=true with `partial_images` partial pictures (0-3).
+  bool stream = false;
+  int partial_images = 0;
 };
 
 struct Result {
@@ -85,6 +92,19 @@ struct ModelPage {
   std::string next_page;  // token for the next page; "" = this was the last
 };
 
+// A streamed answer, read event by event as it arrives (see Provider::stream_reader).
+class StreamReader {
+public:
+  virtual ~StreamReader() = default;
+  // One event of the stream: the draft picture it carries, if any (Gemini's thought pictures,
+  // OpenAI's partial images). Never throws: what is wrong with the stream is said by finish().
+  virtual std::optional<EncodedImage> take(const SseEvent &event) = 0;
+  // After the stream's last event: the answer exactly as parse() gives it for the same call
+  // made without streaming (pictures, text, usage, signatures). Throws Error as parse() does:
+  // for an error event in the stream, and BadResponse when the stream ended before its answer.
+  virtual Result finish() = 0;
+};
+
 class Provider {
 public:
   virtual ~Provider() = default;
@@ -104,6 +124,13 @@ public:
                                                       const std::string &page_token) const;
   // Parses one page of that list (2xx or not). Throws Error as parse() does.
   virtual ModelPage parse_model_list(const HttpResponse &resp) const;
+
+  // Streaming: a reader for one streamed answer, or nullptr when this provider never streams
+  // (then build() ignores Request::stream). Default: nullptr.
+  virtual std::unique_ptr<StreamReader> stream_reader() const { return nullptr; }
+  // Whether an error answer to a streamed request says that this model does not stream (then
+  // the same call is made once more without streaming). Default: never.
+  virtual bool refuses_streaming(const HttpResponse &) const { return false; }
 
   // Whether a failed response is worth retrying. Default: 408/429/500/502/503/504 (see
   // retry_is_safe; the transport never retries any other), honouring Retry-After / retry-after-ms.

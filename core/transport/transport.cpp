@@ -142,6 +142,7 @@ struct Call {
   const TransportOptions *opts = nullptr;
   const RetryPolicy *policy = nullptr;
   const EventSink *events = nullptr;
+  const BodySink *sink = nullptr;
   const HttpRequest *req = nullptr;
   GCancellable *user_cancel = nullptr;
   size_t index = 0;
@@ -160,6 +161,7 @@ struct Call {
   guint timeout_src = 0, connect_src = 0, backoff_src = 0;
   bool timed_out = false, connect_timed_out = false, connected = false;
   bool began_2xx = false;  // a 2xx status line arrived: never ask again, its picture may be billed
+  size_t received = 0;     // bytes of this try's answer so far (kept in response.body or streamed)
   double try_limit_s = 0;  // this try's time: the timeout, or less when the deadline is nearer
   HttpResponse response;
   std::chrono::steady_clock::time_point started;
@@ -174,6 +176,11 @@ struct Call {
     try {
       f();
       return;
+    } catch (const Error &e) {  // said in the user's words already (a stream's reader)
+      try {
+        return fail(e.code(), e.message(), e.detail(), e.http_status() ? e.http_status() : response.status);
+      } catch (...) {
+      }
     } catch (const std::bad_alloc &) {
       g_warning("out of memory while handling the answer from %s", where.host.c_str());
       try {
@@ -295,6 +302,7 @@ struct Call {
   void start_try() {
     ++attempt;
     timed_out = connect_timed_out = connected = began_2xx = false;
+    received = 0;
     response = HttpResponse{};
     started = std::chrono::steady_clock::now();
     try_limit_s = std::max(0.001, std::min(opts->timeout_s, left()));
@@ -393,7 +401,7 @@ struct Call {
 
   void read_more() {
     // Never ask for more than the cap allows, plus one byte to notice going over.
-    const size_t room = opts->max_response_bytes - std::min(opts->max_response_bytes, response.body.size());
+    const size_t room = opts->max_response_bytes - std::min(opts->max_response_bytes, received);
     const gsize want = gsize(std::min<size_t>(kReadChunk, room + 1));
     g_input_stream_read_bytes_async(stream.get(), want, G_PRIORITY_DEFAULT, try_cancel.get(),
                                     +[](GObject *src, GAsyncResult *res, gpointer self) {
@@ -410,13 +418,16 @@ struct Call {
     gsize n = 0;
     const char *data = static_cast<const char *>(g_bytes_get_data(bytes.get(), &n));
     if (n == 0) return on_response();
-    if (response.body.size() + n > opts->max_response_bytes) {
+    if (received + n > opts->max_response_bytes) {
       g_debug("%s%s -> %d, over the cap after %zu bytes", where.host.c_str(), where.path.c_str(), response.status,
-              response.body.size());
+              received);
       return too_big();
     }
-    response.body.append(data, n);
-    emit(TransportEvent::Receiving, response.status, response.body.size());
+    received += n;
+    if (began_2xx && sink && *sink) (*sink)(index, std::string_view(data, n));  // may throw Error: see guarded()
+    else response.body.append(data, n);
+    if (finished) return;
+    emit(TransportEvent::Receiving, response.status, received);
     read_more();
   }
 
@@ -455,7 +466,7 @@ struct Call {
                                      "seconds. genfill did not ask again, as the service may already have billed it.",
                                      gulong(secs)),
                          where.host.c_str(), secs),
-                  "HTTP " + std::to_string(status) + ", timed out after " + std::to_string(response.body.size()) +
+                  "HTTP " + std::to_string(status) + ", timed out after " + std::to_string(received) +
                       " bytes: " + detail,
                   status);
     }
@@ -463,7 +474,7 @@ struct Call {
          format(_("%s answered, but its answer was cut short. genfill did not ask again, as the service may "
                   "already have billed it."),
                 where.host.c_str()),
-         "HTTP " + std::to_string(status) + ", cut after " + std::to_string(response.body.size()) + " bytes: " + detail,
+         "HTTP " + std::to_string(status) + ", cut after " + std::to_string(received) + " bytes: " + detail,
          status);
   }
 
@@ -477,7 +488,7 @@ struct Call {
   void on_response() {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     g_debug("%s %s%s -> %d, %zu bytes, %.0f ms", req->method.c_str(), where.host.c_str(), where.path.c_str(),
-            response.status, response.body.size(), ms);
+            response.status, received, ms);
     clear_try();
     RetryAdvice advice;
     // Only a whole error answer that made nothing is worth another try, whatever the policy says.
@@ -583,7 +594,8 @@ Transport::~Transport() {
 }
 
 std::vector<Outcome> Transport::send_all(const std::vector<HttpRequest> &requests, const RetryPolicy &policy,
-                                         GCancellable *cancel, const EventSink &on_event) {
+                                         GCancellable *cancel, const EventSink &on_event,
+                                         const BodySink &on_body) {
   int remaining = int(requests.size());
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -596,6 +608,7 @@ std::vector<Outcome> Transport::send_all(const std::vector<HttpRequest> &request
     c->opts = &opts_;
     c->policy = &policy;
     c->events = &on_event;
+    c->sink = &on_body;
     c->req = &requests[i];
     c->user_cancel = cancel;
     c->index = i;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gio/gio.h>
@@ -65,6 +66,11 @@ struct Outcome {
 
 using RetryPolicy = std::function<RetryAdvice(const HttpResponse &)>;
 using EventSink = std::function<void(const TransportEvent &)>;
+// A streamed answer's bytes as they are read (request `index`), for 2xx answers only: they are
+// then handed over instead of kept in HttpResponse::body (which stays empty), still counted
+// against max_response_bytes. An Error it throws ends that request with that Error (the answer
+// is not asked again: it may have been billed).
+using BodySink = std::function<void(size_t index, std::string_view bytes)>;
 
 class Transport {
 public:
@@ -79,8 +85,12 @@ public:
   // Error{Cancelled}. Retries follow `policy` with exponential backoff and jitter, only for the
   // statuses retry_is_safe() names and for failures before any 2xx answer began, and only while
   // the deadline leaves time. Never throws for a request's failure; that goes into its Outcome.
+  // With `on_body`, 2xx answers are streamed to it as they arrive (see BodySink); the try's
+  // timeout still bounds the whole answer, so a stream that stalls between events runs out
+  // of it like any slow answer.
   std::vector<Outcome> send_all(const std::vector<HttpRequest> &requests, const RetryPolicy &policy,
-                                GCancellable *cancel = nullptr, const EventSink &on_event = {});
+                                GCancellable *cancel = nullptr, const EventSink &on_event = {},
+                                const BodySink &on_body = {});
 
   const TransportOptions &options() const { return opts_; }
 

@@ -11,6 +11,8 @@
 namespace genfill {
 
 GENFILL_GREF_TYPE(JsonNode, json_node_ref, json_node_unref);
+GENFILL_GREF_TYPE(JsonObject, json_object_ref, json_object_unref);
+GENFILL_GREF_TYPE(JsonArray, json_array_ref, json_array_unref);
 
 // The document `b` built, as JSON text (indented when `pretty`).
 inline std::string json_text(JsonBuilder *b, bool pretty = false) {

@@ -15,6 +15,7 @@
 #include "core/image/image.hpp"
 #include "core/providers/json.hpp"
 #include "core/providers/provider.hpp"
+#include "core/transport/sse.hpp"
 #include "core/util/error.hpp"
 #include "core/util/text.hpp"
 #include "tests/support/support.hpp"
@@ -1656,3 +1657,223 @@ TEST(ModelList, ErrorsAreTheTypedErrorsOfParse) {
 }
 
 }  // namespace
+
+// ---------- streamed answers (Request::stream, StreamReader) ----------
+
+namespace {
+
+// The events of a whole stream, as the transport's parser hands them over.
+std::vector<SseEvent> events_of(const std::string &stream) {
+  SseParser parser;
+  std::vector<SseEvent> events = parser.feed(stream);
+  EXPECT_FALSE(parser.cut_short());
+  return events;
+}
+
+struct Streamed {
+  std::vector<EncodedImage> drafts;
+  std::optional<Result> result;
+  std::optional<Error> error;
+};
+
+Streamed read_stream(const Provider &p, const std::string &stream) {
+  Streamed s;
+  std::unique_ptr<StreamReader> reader = p.stream_reader();
+  EXPECT_TRUE(reader);
+  if (!reader) return s;
+  for (const SseEvent &ev : events_of(stream))
+    if (std::optional<EncodedImage> d = reader->take(ev)) s.drafts.push_back(std::move(*d));
+  try {
+    s.result = reader->finish();
+  } catch (const Error &e) {
+    s.error = e;
+  }
+  return s;
+}
+
+// A whole Gemini answer cut into chunks the way streamGenerateContent sends them: each part
+// its own chunk, text split in two, finishReason and usage with the last.
+std::string gemini_chunks(JsonArray *parts, const std::string &finish, const std::string &usage) {
+  std::string out;
+  const guint n = json_array_get_length(parts);
+  for (guint i = 0; i < n; ++i) {
+    JsonObject *part = json::element_object(parts, i);
+    std::vector<std::string> pieces;
+    if (json_object_has_member(part, "text") && !json::boolean(part, "thought")) {
+      const std::string text = json::string(part, "text");
+      for (const std::string &piece : {text.substr(0, text.size() / 2), text.substr(text.size() / 2)}) {
+        GPtr<JsonNode> copy = adopt(json_node_copy(json_array_get_element(parts, i)));
+        json_object_set_string_member(json_node_get_object(copy.get()), "text", piece.c_str());
+        GPtr<JsonGenerator> gen = adopt(json_generator_new());
+        json_generator_set_root(gen.get(), copy.get());
+        pieces.push_back(GCharPtr(json_generator_to_data(gen.get(), nullptr)).get());
+      }
+    } else {
+      GPtr<JsonGenerator> gen = adopt(json_generator_new());
+      json_generator_set_root(gen.get(), json_array_get_element(parts, i));
+      pieces.push_back(GCharPtr(json_generator_to_data(gen.get(), nullptr)).get());
+    }
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      const bool last = i + 1 == n && k + 1 == pieces.size();
+      out += R"(data: {"candidates":[{"content":{"role":"model","parts":[)" + pieces[k] + "]}" +
+             (last ? R"(,"finishReason":")" + finish + "\"" : std::string()) + R"(,"index":0}])" +
+             (last ? R"(,"usageMetadata":)" + usage : std::string(R"(,"usageMetadata":{"promptTokenCount":12})")) +
+             "}\r\n\r\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(GeminiStream, TheRequestAsksForServerSentEvents) {
+  Request req = gemini_request();
+  req.stream = true;
+  const HttpRequest h = gemini().build(req, "k");
+  EXPECT_NE(h.url.find("/v1beta/models/gemini-3.1-flash-image:streamGenerateContent?alt=sse"), std::string::npos)
+      << h.url;
+  req.stream = false;
+  EXPECT_EQ(gemini().build(req, "k").body, h.body) << "the same body either way";
+}
+
+// The stored Gemini 3 answer (a thought picture, then the final one with its signature), cut
+// into chunks: the merged stream gives exactly what the whole answer gives, and the thought
+// picture is a draft.
+TEST(GeminiStream, TheMergedStreamIsTheWholeAnswerAndThoughtPicturesAreDrafts) {
+  const std::string stored = fixture("gemini/response_success_image_only_gemini3_with_thoughts.json");
+  const Result whole = gemini().parse(HttpResponse{200, {}, stored});
+  json::Doc doc = json::try_parse(stored);
+  JsonObject *cand = json::element_object(json::array(doc.object(), "candidates"), 0);
+  JsonArray *parts = json::array(json::object(cand, "content"), "parts");
+  GPtr<JsonGenerator> gen = adopt(json_generator_new());
+  json_generator_set_root(gen.get(), json_object_get_member(doc.object(), "usageMetadata"));
+  const std::string usage = GCharPtr(json_generator_to_data(gen.get(), nullptr)).get();
+  // With a caption in pieces too: the stored answer has none, so one is added.
+  json_array_add_element(parts, json_from_string(R"({"text":"Here is the lantern you asked for."})", nullptr));
+  const Result whole_with_text = [&] {
+    GPtr<JsonGenerator> g = adopt(json_generator_new());
+    json_generator_set_root(g.get(), json_object_get_member(doc.object(), "candidates"));
+    return gemini().parse(HttpResponse{
+        200, {}, R"({"candidates":)" + std::string(GCharPtr(json_generator_to_data(g.get(), nullptr)).get()) +
+                     R"(,"usageMetadata":)" + usage + "}"});
+  }();
+  Streamed s = read_stream(gemini(), gemini_chunks(parts, json::string(cand, "finishReason"), usage));
+  ASSERT_TRUE(s.result) << (s.error ? s.error->message() : "");
+  ASSERT_EQ(s.drafts.size(), 1u) << "the thought picture";
+  const std::string thought = json::string(json::object(json::element_object(parts, 0), "inlineData"), "data");
+  EXPECT_EQ(s.drafts[0].bytes, json::base64_decode(thought, "test"));
+  const Result &r = *s.result;
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(r.images[0].bytes, whole.images[0].bytes);
+  EXPECT_EQ(r.text, whole_with_text.text);
+  EXPECT_EQ(r.text, "Here is the lantern you asked for.") << "the text pieces joined";
+  EXPECT_EQ(r.finish_reason, whole.finish_reason);
+  EXPECT_EQ(r.usage.total_tokens, whole.usage.total_tokens);
+  EXPECT_EQ(r.usage.thoughts_tokens, whole.usage.thoughts_tokens);
+  EXPECT_EQ(r.usage.output_image_tokens, whole.usage.output_image_tokens);
+  ASSERT_EQ(r.model_parts.size(), whole_with_text.model_parts.size());
+  for (size_t i = 0; i < r.model_parts.size(); ++i)
+    EXPECT_EQ(r.model_parts[i].thought_signature, whole_with_text.model_parts[i].thought_signature) << i;
+}
+
+TEST(GeminiStream, TheStoredStreamParses) {
+  Streamed s = read_stream(gemini(), fixture("gemini/stream_sse_success.txt"));
+  ASSERT_TRUE(s.result) << (s.error ? s.error->message() : "");
+  EXPECT_TRUE(s.drafts.empty()) << "no thought pictures in it";
+  EXPECT_EQ(s.result->images.size(), 1u);
+  EXPECT_EQ(s.result->text, "Here is your image.");
+  EXPECT_EQ(s.result->finish_reason, "STOP");
+  EXPECT_EQ(s.result->usage.total_tokens, 1304);
+}
+
+TEST(GeminiStream, AnErrorChunkIsTheServicesError) {
+  const std::string stream = std::string(R"(data: {"candidates":[{"content":{"parts":[{"text":"x"}]}}]})") +
+                             "\r\n\r\n" + R"(data: {"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}})" +
+                             "\r\n\r\n";
+  Streamed s = read_stream(gemini(), stream);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->code(), ErrorCode::ServerError) << s.error->message();
+  EXPECT_EQ(s.error->http_status(), 503);
+}
+
+TEST(GeminiStream, AStreamWithoutItsLastChunkIsNoAnswer) {
+  const std::string a = json::base64_encode(png_of(9, 9, 1).bytes);
+  // A picture came, but no chunk with finishReason: the stream ended before the answer was whole.
+  Streamed s = read_stream(gemini(), R"(data: {"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":")" +
+                                         a + "\"}}]}}]}\n\n");
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->code(), ErrorCode::BadResponse);
+  EXPECT_NE(std::string(s.error->message()).find("before the finished picture"), std::string::npos);
+  Streamed empty = read_stream(gemini(), ": nothing but a comment\n\n");
+  ASSERT_TRUE(empty.error);
+  EXPECT_EQ(empty.error->code(), ErrorCode::BadResponse);
+  Streamed junk = read_stream(gemini(), "data: {not json\n\n");
+  ASSERT_TRUE(junk.error);
+  EXPECT_EQ(junk.error->code(), ErrorCode::BadResponse);
+}
+
+TEST(OpenAIStream, TheRequestAsksForStreamAndPartialImages) {
+  Request req = openai_request();
+  req.n = 1;
+  req.stream = true;
+  req.partial_images = 2;
+  const HttpRequest gen = openai().build(req, "k");
+  json::Doc doc = json::try_parse(gen.body);
+  EXPECT_TRUE(json::boolean(doc.object(), "stream"));
+  EXPECT_EQ(json::integer(doc.object(), "partial_images"), 2);
+  req.images.push_back(png_of(16, 16));
+  const HttpRequest edit = openai().build(req, "k");
+  ASSERT_TRUE(part(edit, "stream"));
+  EXPECT_EQ(part(edit, "stream")->value, "true") << "a form's boolean, as the SDKs write it";
+  ASSERT_TRUE(part(edit, "partial_images"));
+  EXPECT_EQ(part(edit, "partial_images")->value, "2");
+  req.n = 3;  // the events carry no picture's index: several pictures are asked plainly
+  EXPECT_FALSE(part(openai().build(req, "k"), "stream"));
+  req.n = 1;
+  req.stream = false;
+  EXPECT_FALSE(part(openai().build(req, "k"), "stream"));
+}
+
+TEST(OpenAIStream, PartialImagesAreDraftsAndTheCompletedEventIsTheAnswer) {
+  for (const char *name : {"openai/stream_generations_sse.txt", "openai/stream_edits_sse.txt"}) {
+    const std::string stream = fixture(name);
+    Streamed s = read_stream(openai(), stream);
+    ASSERT_TRUE(s.result) << name << ": " << (s.error ? s.error->message() : "");
+    EXPECT_EQ(s.drafts.size(), std::string(name).find("generations") != std::string::npos ? 2u : 1u) << name;
+    ASSERT_EQ(s.result->images.size(), 1u);
+    // The answer is the completed event's picture, and its usage is read as the plain answer's.
+    const std::vector<SseEvent> events = events_of(stream);
+    json::Doc last = json::try_parse(events.back().data);
+    EXPECT_EQ(s.result->images[0].bytes, json::base64_decode(json::string(last.object(), "b64_json"), "test"));
+    JsonObject *usage = json::object(last.object(), "usage");
+    EXPECT_EQ(s.result->usage.total_tokens, json::integer(usage, "total_tokens"));
+    EXPECT_EQ(s.result->usage.input_image_tokens,
+              json::integer(json::object(usage, "input_tokens_details"), "image_tokens"));
+    EXPECT_NE(s.drafts[0].bytes, s.result->images[0].bytes) << "a partial is not the answer";
+  }
+}
+
+TEST(OpenAIStream, AnErrorEventOrACutStreamFails) {
+  Streamed s = read_stream(openai(), fixture("openai/stream_error_event_sse.txt"));
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->code(), ErrorCode::ServerError) << s.error->message();
+  // The error object alone under an "error" event (as openai-node also reads it).
+  Streamed bare = read_stream(openai(), "event: error\ndata: {\"message\":\"rate limited\",\"code\":\"rate_limit_exceeded\"}\n\n");
+  ASSERT_TRUE(bare.error);
+  EXPECT_EQ(bare.error->code(), ErrorCode::RateLimited) << bare.error->message();
+  // Partial pictures and no completed event: no answer, though drafts were shown.
+  std::string stream = fixture("openai/stream_generations_sse.txt");
+  stream = stream.substr(0, stream.find("event: image_generation.completed"));
+  Streamed cut = read_stream(openai(), stream);
+  EXPECT_EQ(cut.drafts.size(), 2u);
+  ASSERT_TRUE(cut.error);
+  EXPECT_EQ(cut.error->code(), ErrorCode::BadResponse);
+  EXPECT_NE(std::string(cut.error->message()).find("before the finished picture"), std::string::npos);
+}
+
+TEST(OpenAIStream, AModelThatDoesNotStreamIsRecognised) {
+  EXPECT_TRUE(openai().refuses_streaming(HttpResponse{
+      400, {}, R"({"error":{"message":"Streaming is not supported","type":"invalid_request_error","param":"stream","code":"unsupported_value"}})"}));
+  EXPECT_FALSE(openai().refuses_streaming(HttpResponse{400, {}, fixture("openai/error_400_invalid_size_gpt_image.json")}));
+  EXPECT_FALSE(gemini().refuses_streaming(HttpResponse{400, {}, "{}"}));
+}
