@@ -32,14 +32,14 @@ constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitCancelled = 130
 // Options shared by edit and generate.
 struct Common {
   gchar *provider = nullptr, *prompt = nullptr, *model = nullptr, *endpoint = nullptr, *output = nullptr;
-  gchar *quality = nullptr, *image_size = nullptr;
+  gchar *quality = nullptr, *image_size = nullptr, *previews = nullptr;
   gint64 seed = -1;
   gint n = 1;
   gdouble timeout = 300;
-  gboolean json = FALSE, quiet = FALSE, verbose = FALSE, force = FALSE, estimate = FALSE;
+  gboolean json = FALSE, quiet = FALSE, verbose = FALSE, force = FALSE, estimate = FALSE, no_stream = FALSE;
   ~Common() {
     g_free(provider); g_free(prompt); g_free(model); g_free(endpoint); g_free(output);
-    g_free(quality); g_free(image_size);
+    g_free(quality); g_free(image_size); g_free(previews);
   }
 };
 
@@ -128,6 +128,27 @@ struct UsageError : Error {
 // Before anything is asked of the service (and paid for): no output may be one of the files the
 // command reads, and none may already exist unless --force.
 void check_outputs(const std::vector<std::string> &outputs, const std::vector<std::string> &inputs, bool force);
+// --previews DIR: each draft written as it arrives (DIR/draft-1.png, ...), an edit's composited
+// onto `input` where it will land (expand's, whose canvas is not the input's, as the region
+// alone). The drafts of a run that fails are removed again unless keep() was called.
+class Previews {
+public:
+  // dir nullptr = no previews. Refuses (before anything is sent) a DIR that is a file or that
+  // already holds draft-1.png, unless force.
+  Previews(const char *dir, bool force, const Image *input = nullptr);
+  ~Previews();
+  Previews(const Previews &) = delete;
+  Previews &operator=(const Previews &) = delete;
+  void take(const Progress &p);  // writes p.draft, if any
+  void keep() { keep_ = true; }
+
+private:
+  std::string dir_;
+  const Image *input_;
+  std::vector<std::string> written_;
+  bool keep_ = false, made_dir_ = false;
+};
+
 // All pictures or none (see common.cpp).
 void write_all(const std::vector<Image> &images, const std::vector<std::string> &names, const Cancel &cancel,
                bool force);

@@ -53,6 +53,10 @@ void add_common(GOptionContext *ctx, Common &c) {
        "SIZE"},
       {"estimate", 0, 0, G_OPTION_ARG_NONE, &c.estimate,
        N_("Say what the run would cost and send nothing (no key needed)"), nullptr},
+      {"previews", 0, 0, G_OPTION_ARG_FILENAME, &c.previews,
+       N_("Write the drafts the model shows while it works to DIR (draft-1.png ...), for models that stream"), "DIR"},
+      {"no-stream", 0, 0, G_OPTION_ARG_NONE, &c.no_stream,
+       N_("Ask for the answer whole, without drafts (for relays that cannot stream)"), nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_option_context_add_main_entries(ctx, entries, nullptr);
 }
@@ -109,6 +113,51 @@ void check_outputs(const std::vector<std::string> &outputs, const std::vector<st
     if (S_ISDIR(st.st_mode))
       throw UsageError(format(_("%s is a folder, not a file: choose another output file."), out.c_str()));
   }
+}
+
+Previews::Previews(const char *dir, bool force, const Image *input) : dir_(dir ? dir : ""), input_(input) {
+  if (dir_.empty()) return;
+  GStatBuf st;
+  if (g_stat(dir_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+    throw UsageError(format(_("%s is a file, not a folder: give --previews a folder."), dir_.c_str()));
+  GCharPtr first(g_build_filename(dir_.c_str(), "draft-1.png", nullptr));
+  if (!force && g_file_test(first.get(), G_FILE_TEST_EXISTS))
+    throw UsageError(format(_("%s already holds drafts: choose another folder, or give --force to replace them."),
+                            dir_.c_str()));
+  made_dir_ = !g_file_test(dir_.c_str(), G_FILE_TEST_IS_DIR);
+  if (g_mkdir_with_parents(dir_.c_str(), 0777) != 0)
+    throw Error(ErrorCode::InvalidInput,
+                format(_("Could not make the folder %s: %s"), dir_.c_str(), g_strerror(errno)));
+}
+
+Previews::~Previews() {
+  if (keep_) return;
+  for (const std::string &f : written_) g_unlink(f.c_str());
+  if (made_dir_) g_rmdir(dir_.c_str());  // only when empty: the folder this run made
+}
+
+void Previews::take(const Progress &p) {
+  if (dir_.empty() || !p.draft) return;
+  const Draft &d = *p.draft;
+  Image whole;
+  const Rect &r = d.region;
+  const bool onto_input = input_ && !r.empty() && r.x >= 0 && r.y >= 0 && r.right() <= input_->width &&
+                          r.bottom() <= input_->height;
+  if (onto_input) {
+    whole = *input_;
+    const Image placed = d.picture.width == r.w && d.picture.height == r.h ? d.picture : scale(d.picture, r.w, r.h);
+    composite(whole, placed, Mask(r.w, r.h, 255), r);
+  }
+  const std::string name = "draft-" + std::to_string(d.number) + ".png";
+  GCharPtr file(g_build_filename(dir_.c_str(), name.c_str(), nullptr));
+  const std::vector<uint8_t> png = encode_png(onto_input ? whole : d.picture, 3);
+  GErrorOut err;
+  // Written whole or not at all (a viewer watching the folder never sees half a file).
+  if (!g_file_set_contents(file.get(), reinterpret_cast<const char *>(png.data()), gssize(png.size()), err.out())) {
+    g_warning("draft not written: %s", err.message().c_str());
+    return;
+  }
+  written_.push_back(file.get());
 }
 
 // All pictures or none: each is written to a temporary file beside its output (.NAME.XXXXXX),
@@ -225,6 +274,7 @@ JobSettings settings_from(const Common &c) {
   s.transport.timeout_s = c.timeout;
   s.quality = c.quality ? c.quality : "";
   s.image_size = c.image_size ? c.image_size : "";
+  s.stream = !c.no_stream;
   return s;
 }
 

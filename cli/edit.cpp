@@ -98,10 +98,14 @@ int cmd_edit(int argc, char **argv) {
       return print_estimate(c, job, estimate_edit(job, edit, input.width, input.height, mask ? mask_bounds(*mask) : Rect{}));
 
     PictureSource source(input, mask);
+    Previews previews(c.previews, c.force, &input);
     EditResult result;
     {
       Reporter reporter(c.quiet);
-      result = run_edit(job, edit, source, cancel.c, [&](const Progress &p) { reporter.stage(p); });
+      result = run_edit(job, edit, source, cancel.c, [&](const Progress &p) {
+        reporter.stage(p);
+        previews.take(p);
+      });
     }
     cancel.check();
     for (const seam::Report &sr : result.seam) g_debug("seam: %s (%.0f ms)", sr.summary().c_str(), sr.seconds * 1000);
@@ -109,6 +113,7 @@ int cmd_edit(int argc, char **argv) {
     for (size_t i = 0; i < result.images.size(); ++i) outputs.push_back(composite_result(input, result, i, feather_px));
     if (outputs.size() < names.size()) names.resize(outputs.size());
     write_all(outputs, names, cancel, c.force);
+    previews.keep();
     if (!result.text.empty() && !c.json)
       std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("edit", result, names, result.plan.region, result.conversation);
@@ -174,15 +179,19 @@ int cmd_generate(int argc, char **argv) {
       for (const Image &r : references) sizes.emplace_back(r.width, r.height);
       return print_estimate(c, job, estimate_generate(job, aspect ? aspect : "", w, h, sizes));
     }
+    Previews previews(c.previews, c.force);
     JobResult result;
     {
       Reporter reporter(c.quiet);
-      result = run_generate(job, aspect ? aspect : "", w, h, references, cancel.c,
-                            [&](const Progress &p) { reporter.stage(p); });
+      result = run_generate(job, aspect ? aspect : "", w, h, references, cancel.c, [&](const Progress &p) {
+        reporter.stage(p);
+        previews.take(p);
+      });
     }
     cancel.check();
     if (result.images.size() < names.size()) names.resize(result.images.size());
     write_all(result.images, names, cancel, c.force);
+    previews.keep();
     if (!result.text.empty() && !c.json)
       std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json) print_success_json("generate", result, names, std::nullopt);

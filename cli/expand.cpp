@@ -77,16 +77,21 @@ int cmd_expand(int argc, char **argv) {
 
     const std::optional<Mask> no_selection;  // the source keeps a reference
     PictureSource source(input, no_selection);
+    Previews previews(c.previews, c.force);  // the region alone: the canvas grows only at the end
     ExpandResult result;
     {
       Reporter reporter(c.quiet);
-      result = run_expand(job, expand, source, cancel.c, [&](const Progress &p) { reporter.stage(p); });
+      result = run_expand(job, expand, source, cancel.c, [&](const Progress &p) {
+        reporter.stage(p);
+        previews.take(p);
+      });
     }
     cancel.check();
     std::vector<Image> outputs;
     for (size_t i = 0; i < result.images.size(); ++i) outputs.push_back(composite_expand(input, result, i));
     if (outputs.size() < names.size()) names.resize(outputs.size());
     write_all(outputs, names, cancel, c.force);
+    previews.keep();
     if (!result.text.empty() && !c.json)
       std::fprintf(stderr, "%s\n", format(_("The model said: %s"), printable(result.text).c_str()).c_str());
     if (c.json)

@@ -40,6 +40,14 @@ void print_success_json(const char *command, const JobResult &r, const std::vect
   json_builder_set_member_name(b.get(), "finish_reason");
   json_builder_add_string_value(b.get(), r.finish_reason.c_str());
   add_usage_and_cost(b.get(), r.usage, r.cost);
+  // Streaming: whether the answer was streamed, the drafts shown, and when the first came.
+  json_flag(b.get(), "streamed", r.streamed);
+  json_member(b.get(), "drafts", int64_t(r.drafts));
+  for (const auto &[stage, seconds] : r.timings)
+    if (stage == "first_draft") {
+      json_builder_set_member_name(b.get(), "first_draft_seconds");
+      json_builder_add_double_value(b.get(), seconds);
+    }
   if (!conversation.empty()) {
     json_builder_set_member_name(b.get(), "conversation");
     json_builder_add_string_value(b.get(), conversation.c_str());

@@ -25,6 +25,7 @@ Waiting::Waiting(bool interactive, const std::string &title) : cancel_(adopt(g_c
     auto *w = static_cast<Waiting *>(self);
     if (w->fraction_ < 0) gimp_progress_pulse();
     if (w->bar_) gtk_progress_bar_pulse(GTK_PROGRESS_BAR(w->bar_));
+    w->tick();
     return G_SOURCE_CONTINUE;
   }, this);
   if (!interactive) return;
@@ -38,7 +39,17 @@ Waiting::Waiting(bool interactive, const std::string &title) : cancel_(adopt(g_c
   gtk_label_set_xalign(GTK_LABEL(label_), 0);
   bar_ = gtk_progress_bar_new();
   gtk_widget_set_size_request(bar_, 320, -1);
+  // Drafts, for models that stream: a thumbnail of the region as the answer would land there,
+  // shown once the first comes (the image itself is not touched until the answer is in).
+  draft_ = gtk_image_new();
+  draft_label_ = gtk_label_new("");
+  gtk_label_set_xalign(GTK_LABEL(draft_label_), 0.5);
+  gtk_style_context_add_class(gtk_widget_get_style_context(draft_label_), "dim-label");
+  gtk_widget_set_no_show_all(draft_, TRUE);
+  gtk_widget_set_no_show_all(draft_label_, TRUE);
   gtk_box_pack_start(GTK_BOX(box), label_, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), draft_, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), draft_label_, FALSE, FALSE, 0);
   gtk_box_pack_start(GTK_BOX(box), bar_, FALSE, FALSE, 0);
   g_signal_connect(window_, "response", G_CALLBACK(+[](GtkDialog *, gint, gpointer c) {
                      g_cancellable_cancel(G_CANCELLABLE(c));
@@ -60,10 +71,38 @@ void Waiting::update(const Progress &p) {
   if (p.stage != stage_) {
     stage_ = p.stage;
     gimp_progress_set_text((p.stage + "…").c_str());
-    if (label_) gtk_label_set_text(GTK_LABEL(label_), (p.stage + "…").c_str());
+    tick();
   }
   fraction_ = p.fraction;
   if (p.fraction >= 0) gimp_progress_update(p.fraction);
+  if (p.draft) show_draft(*p.draft);
+}
+
+// "Waiting for Gemini… 12 s": the stage and the time since the run began.
+void Waiting::tick() {
+  if (!label_ || stage_.empty()) return;
+  const int seconds = int((g_get_monotonic_time() - started_us_) / G_USEC_PER_SEC);
+  const std::string text = format(_("%s… %d s"), stage_.c_str(), seconds);
+  gtk_label_set_text(GTK_LABEL(label_), text.c_str());
+}
+
+void Waiting::show_draft(const Draft &d) {
+  if (!draft_ || d.picture.empty()) return;
+  constexpr int kSide = 256;  // the thumbnail's longer side at most
+  const Image &pic = d.picture;
+  GPtr<GBytes> bytes = adopt(g_bytes_new(pic.pixels.data(), pic.pixels.size()));
+  GPtr<GdkPixbuf> full =
+      adopt(gdk_pixbuf_new_from_bytes(bytes.get(), GDK_COLORSPACE_RGB, TRUE, 8, pic.width, pic.height, pic.width * 4));
+  const double f = std::min(1.0, double(kSide) / std::max(pic.width, pic.height));
+  const int w = std::max(1, int(pic.width * f)), h = std::max(1, int(pic.height * f));
+  GPtr<GdkPixbuf> thumb = adopt(gdk_pixbuf_scale_simple(full.get(), w, h, GDK_INTERP_BILINEAR));
+  gtk_image_set_from_pixbuf(GTK_IMAGE(draft_), thumb.get());
+  const std::string caption =
+      format(_("Draft %d, after %.0f s; the finished picture replaces it"), d.number, d.seconds);
+  gtk_label_set_text(GTK_LABEL(draft_label_), caption.c_str());
+  gtk_widget_show(draft_);
+  gtk_widget_show(draft_label_);
+  g_debug("progress window shows draft %d (%dx%d)", d.number, w, h);
 }
 
 namespace {

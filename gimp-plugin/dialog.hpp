@@ -32,11 +32,16 @@ public:
   void update(const Progress &p);
 
 private:
+  void show_draft(const Draft &d);
+  void tick();  // the elapsed time, each pulse
+
   GPtr<GCancellable> cancel_;
   guint pulse_ = 0;
   GtkWidget *window_ = nullptr, *label_ = nullptr, *bar_ = nullptr;
+  GtkWidget *draft_ = nullptr, *draft_label_ = nullptr;  // the latest draft, where it will land
   std::string stage_;
   double fraction_ = -1;
+  gint64 started_us_ = g_get_monotonic_time();
 };
 
 // What a dialog shows of the run as its settings stand: the estimated cost (or why there is

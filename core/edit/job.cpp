@@ -1,6 +1,7 @@
 #include "core/util/i18n.hpp"
 #include "core/edit/job.hpp"
 #include "core/edit/services.hpp"
+#include "core/edit/stream.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -72,7 +73,7 @@ Image fit_cover(const Image &img, int w, int h) {
 }
 
 void report(const ProgressSink &progress, std::string stage, double fraction = -1) {
-  if (progress) progress(Progress{std::move(stage), fraction});
+  if (progress) progress(Progress{std::move(stage), fraction, nullptr});
 }
 
 // Sends the calls for `variations` images and gathers decoded answers.
@@ -85,7 +86,13 @@ struct Gathered {
   std::vector<TurnPart> model_parts;  // of the first answer
   std::optional<EncodedImage> first_picture;  // the first answer's bytes as received
   Cost cost;                                   // of the usage reported, else the estimate
+  int drafts = 0;                              // drafts shown
+  bool streamed = false;
+  double first_draft_s = -1;                   // seconds from sending to the first draft shown
 };
+
+// Edits: how a draft is shown (fitted into the region and blended); generations: as it came.
+using DraftShaper = std::function<Image(Image)>;
 
 // The service does not serve the model asked for: say which one that was and what to use
 // instead, from the catalog (its replacement, also for a model deprecated without a shutdown
@@ -210,7 +217,7 @@ std::string operation_of(const PreparedJob &job) {
 }
 
 Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit &limit, GCancellable *cancel,
-                         const ProgressSink &progress) {
+                         const ProgressSink &progress, const DraftShaper &shape_draft = {}, const Rect &draft_region = {}) {
   const JobSettings &settings = job.settings;
   const std::string &api_key = settings.api_key;
   const auto t_build = std::chrono::steady_clock::now();
@@ -219,8 +226,16 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   const CostAsk ask = cost_ask(base, limit, wanted, per_call);
   // Over the month's budget: refused before anything is built or sent.
   check_budget(estimate_cost(job.model, ask));
+  // Streamed where the catalog says the model streams, unless its service refused before.
+  const bool stream = settings.stream && job.model.streams && job.provider->stream_reader() &&
+                      !streaming_refused(job.provider->name(), job.model.id, job.base_url);
+  if (stream) {
+    base.stream = true;
+    base.partial_images = job.model.partial_images;
+  }
   std::vector<HttpRequest> http;
   std::vector<int> asked;
+  std::vector<Request> made;  // what each call asked, for asking again without streaming
   for (int done = 0, i = 0; done < wanted; ++i) {
     Request r = base;
     r.n = std::min(per_call, wanted - done);
@@ -233,6 +248,7 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
       http.push_back(job.provider->build(r, api_key));
     asked.push_back(r.n);
     done += r.n;
+    if (stream) made.push_back(std::move(r));
   }
 
   const std::string waiting = format(_("Waiting for %s"), job.short_service.c_str());
@@ -243,17 +259,74 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   auto t_request = std::chrono::steady_clock::now();
   Transport transport(settings.transport);
   const Provider *provider = job.provider;
+  const RetryPolicy policy = [provider](const HttpResponse &resp) { return provider->retry_advice(resp); };
   size_t finished = 0;
-  auto outcomes = transport.send_all(
-      http, [provider](const HttpResponse &resp) { return provider->retry_advice(resp); }, cancel,
-      [&](const TransportEvent &ev) {
-        if (ev.kind == TransportEvent::Done) {
-          ++finished;
-          report(progress, waiting, double(finished) / double(http.size()));
-        } else if (ev.kind == TransportEvent::Retrying) {
-          report(progress, format(_("%s (trying again)"), waiting.c_str()));
-        }
-      });
+  std::string stage = waiting;  // what the wait shows: the latest draft's label once one came
+  const EventSink on_event = [&](const TransportEvent &ev) {
+    if (ev.kind == TransportEvent::Done) {
+      ++finished;
+      report(progress, stage, double(finished) / double(http.size()));
+    } else if (ev.kind == TransportEvent::Retrying) {
+      report(progress, format(_("%s (trying again)"), waiting.c_str()));
+    }
+  };
+  // Streams: each call's events read as they come; a draft is decoded, shaped and shown. A
+  // draft that cannot be decoded is passed over: only the finished answer must be whole.
+  StreamedCalls streams(*provider, http.size(), settings.transport.max_response_bytes);
+  const BodySink on_body = [&](size_t index, std::string_view bytes) {
+    for (EncodedImage &d : streams.feed(index, bytes)) {
+      try {
+        DecodeLimit draft_limit = limit;
+        draft_limit.asked_w = draft_limit.asked_h = 0;  // drafts may come smaller than the answer
+        Image img = decode_image(d.bytes, draft_limit);
+        if (img.width < 8 || img.height < 8) continue;
+        auto draft = std::make_shared<Draft>();
+        draft->variation = int(index);
+        draft->number = ++out.drafts;
+        draft->picture = shape_draft ? shape_draft(std::move(img)) : std::move(img);
+        draft->region = draft_region;
+        draft->seconds = seconds_since(t_request);
+        if (out.first_draft_s < 0) out.first_draft_s = draft->seconds;
+        g_debug("draft %d (call %zu) after %.2f s, %dx%d", draft->number, index + 1, draft->seconds,
+                draft->picture.width, draft->picture.height);
+        stage = format(_("Draft %d from %s"), draft->number, job.short_service.c_str());
+        Progress p{stage, -1, std::move(draft)};
+        if (progress) progress(p);
+      } catch (const Error &e) {
+        g_debug("draft from call %zu not shown: %s", index + 1, e.detail().c_str());
+      }
+    }
+  };
+  out.streamed = stream;
+  std::vector<bool> streamed(http.size(), stream);  // whose answer went to `streams`
+  auto outcomes = transport.send_all(http, policy, cancel, on_event, stream ? on_body : BodySink{});
+  // A model its service does not stream: those calls once more, plainly, and the model
+  // remembered so that the next run asks plainly at once. Nothing was made: the service refused
+  // the request as a whole (an error answer, never a 2xx).
+  if (stream) {
+    std::vector<size_t> again;
+    for (size_t i = 0; i < outcomes.size(); ++i)
+      if (outcomes[i].response && provider->refuses_streaming(*outcomes[i].response)) again.push_back(i);
+    if (!again.empty()) {
+      g_debug("%s does not stream %s: asking plainly", job.short_service.c_str(), job.model.id.c_str());
+      remember_streaming_refused(provider->name(), job.model.id, job.base_url);
+      std::vector<HttpRequest> plain;
+      for (size_t i : again) {
+        Request r = made.at(i);
+        r.stream = false;
+        r.partial_images = 0;
+        plain.push_back(provider->build(r, api_key));
+        out.bytes_sent += body_bytes(plain.back());
+      }
+      finished -= again.size();
+      std::vector<Outcome> second = transport.send_all(plain, policy, cancel, on_event);
+      for (size_t k = 0; k < again.size(); ++k) {
+        outcomes[again[k]] = std::move(second[k]);
+        streamed[again[k]] = false;
+      }
+      out.streamed = std::find(streamed.begin(), streamed.end(), true) != streamed.end();
+    }
+  }
   // Every answer that came is read first and, billed, goes into the ledger (with the cost of
   // that call) before anything else happens: a call billed is recorded even when the run is
   // cancelled, another call of it failed, or its picture cannot be used.
@@ -263,7 +336,8 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
     Outcome &o = outcomes[i];
     try {
       if (o.error) throw *o.error;
-      parsed[i] = provider->parse(*o.response);
+      const bool ok = o.response->status >= 200 && o.response->status < 300;
+      parsed[i] = streamed[i] && ok ? streams.finish(i, *o.response) : provider->parse(*o.response);
     } catch (const Error &e) {
       failed[i] = e;
     }
@@ -491,7 +565,16 @@ JobResult edit_region(const PreparedJob &job, const Plan &plan, const Image &reg
   const double encode_s = seconds_since(t_encode);
   Turn user_turn{"user", {TurnPart{settings.prompt, std::nullopt, {}}, TurnPart{{}, req.images.front(), {}}}};
   const DecodeLimit limit = answer_limit(plan.out_w, plan.out_h, job.model);
-  Gathered g = send_and_gather(job, std::move(req), limit, cancel, progress);
+  // A draft is shown as the finished picture would land: fitted into the region as read and
+  // blended through the selection (no seam correction: it is only a preview).
+  const DraftShaper shape = [&](Image draft) {
+    Image shown = region;
+    const Image fitted = from_canvas(draft, plan, region.width, region.height);
+    composite(shown, fitted, mask ? *mask : Mask(region.width, region.height, 255),
+              Rect{0, 0, region.width, region.height});
+    return shown;
+  };
+  Gathered g = send_and_gather(job, std::move(req), limit, cancel, progress, shape, plan.region);
   report(progress, _("Placing the result"));
   auto t_scale = std::chrono::steady_clock::now();
   JobResult out;
@@ -536,6 +619,9 @@ JobResult edit_region(const PreparedJob &job, const Plan &plan, const Image &reg
   for (auto &h : helpers) h.get();  // rethrows a helper's exception
   out.timings = {{"resolve", resolve_s}, {"encode", encode_s}, {"build", g.build_s}, {"request", g.request_s},
                  {"decode", g.decode_s}, {"scale", scale_s}, {"seam", seconds_since(t_seam)}};
+  if (g.first_draft_s >= 0) out.timings.emplace_back("first_draft", g.first_draft_s);
+  out.drafts = g.drafts;
+  out.streamed = g.streamed;
   out.bytes_sent = g.bytes_sent;
   out.upload_bytes = user_turn.parts.back().image->bytes.size();
   out.user_turn = std::move(user_turn);
@@ -689,6 +775,10 @@ JobResult run_generate(const PreparedJob &job, const std::string &aspect, int wi
   Gathered g = send_and_gather(job, std::move(req), limit, cancel, progress);
   JobResult out;
   for (Image &img : g.images) out.images.push_back(width > 0 ? fit_cover(img, width, height) : std::move(img));
+  out.timings = {{"build", g.build_s}, {"request", g.request_s}, {"decode", g.decode_s}};
+  if (g.first_draft_s >= 0) out.timings.emplace_back("first_draft", g.first_draft_s);
+  out.drafts = g.drafts;
+  out.streamed = g.streamed;
   out.text = std::move(g.text);
   out.finish_reason = std::move(g.finish_reason);
   out.usage = g.usage;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <string>
@@ -46,11 +47,27 @@ struct JobSettings {
   std::vector<Turn> history;
   // Edits: how the answer is fitted to the region sent (registration, colours, seam).
   seam::Options seam;
+  // Stream the answer where the model can, with drafts on the way (Progress::draft).
+  bool stream = true;
+};
+
+// A draft of an answer still being made (models whose answers stream): shown while waiting,
+// never placed.
+struct Draft {
+  int variation = 0;        // which call of the run it belongs to (0-based): a variation, for one-picture calls
+  int number = 1;           // the run's drafts so far, this one included
+  // Edits: the region as read (its size, or the upload's with results_at_upload_scale) with the
+  // draft fitted in and blended through the selection, as the finished picture would land.
+  // Generations: the draft as it came.
+  Image picture;
+  Rect region;              // edits: where `picture` goes in the source (plan.region); else empty
+  double seconds = 0;       // since the request was sent
 };
 
 struct Progress {
   std::string stage;        // short English label: "Encoding", "Waiting for Gemini", ...
   double fraction = -1;     // 0..1, or <0 when unknown (pulse)
+  std::shared_ptr<const Draft> draft;  // set when a draft came with this update
 };
 using ProgressSink = std::function<void(const Progress &)>;
 
@@ -66,6 +83,8 @@ struct JobResult {
   std::vector<std::pair<std::string, double>> timings;
   size_t bytes_sent = 0;
   size_t upload_bytes = 0;    // edits: the PNG of the picture edited, as sent
+  int drafts = 0;             // drafts shown while waiting
+  bool streamed = false;      // the answers were asked for as streams
   // Edit only: this exchange as conversation turns (the prompt and the picture sent; the first
   // answer as the model gave it, signatures kept), for the next "now make it ..." step.
   Turn user_turn, model_turn;

@@ -2,6 +2,7 @@
 // model is asked for (sizes, image sizes, input fidelity), as the catalog says; what a model the
 // service no longer serves is answered with; and which models a service serves (core/served).
 #include <cmath>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "core/served/served.hpp"
 #include "core/util/day.hpp"
 #include "core/util/error.hpp"
+#include "core/util/gobj.hpp"
 #include "fake_server.hpp"
 #include "tests/support/support.hpp"
 
@@ -223,6 +225,78 @@ TEST_F(JobTest, EveryBilledCallIsRecordedEvenWhenTheRunFails) {
   EXPECT_EQ(last.calls, before + 2);
   EXPECT_NEAR(last.total_usd - after.total_usd, one.cost.usd, 1e-12);
   EXPECT_GT(last.by_model.at("gemini/gemini-3.1-flash-image").calls, 1);
+}
+
+// Streaming in the core: each variation's drafts reach the host's progress as they come
+// (Draft::variation says whose), shaped as the answer will land (the region's size), and the
+// answers are what plain calls give.
+TEST_F(JobTest, EachVariationsDraftsReachTheHostAsTheyCome) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  s.variations = 2;  // two calls, two streams
+  PatternSource source(640, 480, Rect{100, 100, 200, 150});
+  std::vector<std::shared_ptr<const Draft>> drafts;
+  const EditResult r = run_edit(prepare(s, Task::Edit), {}, source, nullptr, [&](const Progress &p) {
+    if (p.draft) drafts.push_back(p.draft);
+  });
+  ASSERT_EQ(r.images.size(), 2u);
+  EXPECT_TRUE(r.streamed);
+  EXPECT_EQ(r.drafts, 4);
+  ASSERT_EQ(drafts.size(), 4u);
+  std::set<int> variations;
+  for (size_t i = 0; i < drafts.size(); ++i) {
+    const Draft &d = *drafts[i];
+    EXPECT_EQ(d.number, int(i) + 1);
+    variations.insert(d.variation);
+    EXPECT_EQ(d.region.x, r.plan.region.x);
+    EXPECT_EQ(d.region.w, r.plan.region.w);
+    EXPECT_EQ(d.picture.width, r.plan.region.w) << "shaped to the region";
+    EXPECT_EQ(d.picture.height, r.plan.region.h);
+    EXPECT_GE(d.seconds, 0);
+  }
+  EXPECT_EQ(variations, (std::set<int>{0, 1})) << "drafts of each variation";
+  for (const RecordedRequest &rec : server.requests()) EXPECT_TRUE(rec.stream);
+}
+
+// Cancel while the stream is under way, between two drafts: the run ends with Cancelled at
+// once, not when the stream would have ended.
+TEST_F(JobTest, CancelEndsAStreamBetweenDrafts) {
+  JobSettings s = settings("gemini", "gemini-3.1-flash-image");
+  test::FakeReply slow;
+  slow.event_delay_ms = 3000;
+  server.enqueue(slow);
+  GPtr<GCancellable> cancel = adopt(g_cancellable_new());
+  PatternSource source(640, 480);
+  const auto t0 = g_get_monotonic_time();
+  try {
+    run_edit(prepare(s, Task::Edit), {}, source, cancel.get(), [&](const Progress &p) {
+      if (p.draft) g_cancellable_cancel(cancel.get());  // on the first draft
+    });
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::Cancelled) << e.message();
+  }
+  EXPECT_LT((g_get_monotonic_time() - t0) / 1e6, 5.0) << "the first draft comes after one pause; the rest were not awaited";
+}
+
+// A stream cut inside an event, from the in-process fake: BadResponse, not asked again.
+TEST_F(JobTest, AStreamCutInsideAnEventIsNotAskedAgain) {
+  JobSettings s = settings("openai", "gpt-image-2");
+  s.transport.max_tries = 3;
+  test::FakeReply cut;
+  cut.cut_after_events = 1;
+  cut.count = 3;
+  server.enqueue(cut);
+  PatternSource source(640, 480);
+  int drafts = 0;
+  try {
+    run_edit(prepare(s, Task::Edit), {}, source, nullptr, [&](const Progress &p) { drafts += p.draft ? 1 : 0; });
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadResponse) << e.message();
+    EXPECT_NE(std::string(e.message()).find("billed"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(drafts, 1);
+  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 // A region that needs Gemini 3's 4K answer is uploaded at about 4.3 MP at most (a larger PNG

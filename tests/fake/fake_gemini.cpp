@@ -331,3 +331,111 @@ Answer FakeServer::Impl::gemini_models(SoupServerMessage *msg, RecordedRequest &
 }
 
 }  // namespace genfill::test
+
+namespace genfill::test {
+
+// streamGenerateContent?alt=sse (REFERENCE §1.7; python-genai 2.19.0 reads each "data: " event
+// as one GenerateContentResponse and yields it as is): the whole answer's parts spread over
+// chunks, each chunk "data: JSON" + CRLF CRLF; finishReason and the full usageMetadata in the
+// last one only. Thinking models first send a thought text and two thought pictures (drafts).
+Answer FakeServer::Impl::gemini_stream(const Answer &whole, bool thinking) {
+  json::Doc doc = json::try_parse(whole.body);
+  JsonObject *root = doc.object();
+  JsonObject *cand = json::element_object(json::array(root, "candidates"), 0);
+  JsonArray *parts = json::array(json::object(cand, "content"), "parts");
+  JsonObject *usage = json::object(root, "usageMetadata");
+  std::vector<std::string> events;
+  // One chunk holding `part` (built by `add`), or the last chunk when last.
+  auto chunk = [&](const Build &add, bool last) {
+    events.push_back("data: " + build_object([&](JsonBuilder *b) {
+                       json_builder_set_member_name(b, "candidates");
+                       json_builder_begin_array(b);
+                       json_builder_begin_object(b);
+                       json_builder_set_member_name(b, "content");
+                       json_builder_begin_object(b);
+                       json::add(b, "role", std::string("model"));
+                       json_builder_set_member_name(b, "parts");
+                       json_builder_begin_array(b);
+                       if (add) add(b);
+                       json_builder_end_array(b);
+                       json_builder_end_object(b);
+                       if (last) json::add(b, "finishReason", json::string(cand, "finishReason", "STOP"));
+                       json::add(b, "index", int64_t(0));
+                       json_builder_end_object(b);
+                       json_builder_end_array(b);
+                       json_builder_set_member_name(b, "usageMetadata");
+                       if (last) {
+                         json_builder_add_value(b, json_node_copy(json_object_get_member(root, "usageMetadata")));
+                       } else {  // before the end: what is known so far
+                         json_builder_begin_object(b);
+                         json::add(b, "promptTokenCount", json::integer(usage, "promptTokenCount", 0));
+                         json::add(b, "totalTokenCount", json::integer(usage, "promptTokenCount", 0));
+                         json_builder_end_object(b);
+                       }
+                       json::add(b, "modelVersion", std::string("fake"));
+                       json::add(b, "responseId", std::string("fake-stream"));
+                     }) + "\r\n\r\n");
+  };
+  auto text_part = [](const std::string &text, bool thought) {
+    return [text, thought](JsonBuilder *b) {
+      json_builder_begin_object(b);
+      json::add(b, "text", text);
+      if (thought) {
+        json_builder_set_member_name(b, "thought");
+        json_builder_add_boolean_value(b, TRUE);
+      }
+      json_builder_end_object(b);
+    };
+  };
+  std::string text, picture;
+  JsonNode *picture_part = nullptr;
+  for (guint i = 0; parts && i < json_array_get_length(parts); ++i) {
+    JsonObject *part = json::element_object(parts, i);
+    if (json_object_has_member(part, "text")) text += json::string(part, "text");
+    if (json_object_has_member(part, "inlineData")) picture_part = json_array_get_element(parts, i);
+  }
+  int w = 1024, h = 1024;
+  if (picture_part) {
+    const std::string b64 = json::string(json::object(json_node_get_object(picture_part), "inlineData"), "data");
+    std::vector<uint8_t> png;
+    try {
+      png = json::base64_decode(b64, "fake");
+    } catch (const std::exception &) {  // a broken picture on purpose: drafts of the usual size
+    }
+    if (png.size() > 24 && sniff_image_mime(png) == "image/png") {
+      w = (png[16] << 24) | (png[17] << 16) | (png[18] << 8) | png[19];
+      h = (png[20] << 24) | (png[21] << 16) | (png[22] << 8) | png[23];
+    }
+    if (w <= 0 || h <= 0 || w > 8192 || h > 8192) w = h = 1024;  // a broken picture on purpose
+  }
+  if (thinking) {
+    chunk(text_part("**Planning the edit**\n\nLooking at the area to change.", true), false);
+    for (uint32_t grey : {0x808080u, 0x606060u}) {
+      const std::string draft = picture_b64(w, h, grey, nullptr);
+      chunk([&](JsonBuilder *b) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "inlineData");
+        json_builder_begin_object(b);
+        json::add(b, "mimeType", std::string("image/png"));
+        json::add(b, "data", draft);
+        json_builder_end_object(b);
+        json_builder_set_member_name(b, "thought");
+        json_builder_add_boolean_value(b, TRUE);
+        json_builder_end_object(b);
+      }, false);
+    }
+  }
+  const size_t half = text.size() / 2;
+  if (!text.empty()) {
+    chunk(text_part(text.substr(0, half), false), false);
+    chunk(text_part(text.substr(half), false), !picture_part);
+  }
+  if (picture_part)
+    chunk([&](JsonBuilder *b) { json_builder_add_value(b, json_node_copy(picture_part)); }, true);
+  if (text.empty() && !picture_part) chunk({}, true);
+  return event_stream(std::move(events),
+                      "data: " + gemini_error(500, "INTERNAL", "An internal error has occurred. Please retry.") +
+                          "\r\n\r\n");
+}
+
+}  // namespace genfill::test

@@ -26,10 +26,18 @@ namespace genfill::test {
 
 // A provider's verdict: the answer to send.
 struct Answer {
+  Answer() = default;
+  Answer(int status_, std::string body_, std::string content_type_ = "application/json")
+      : status(status_), body(std::move(body_)), content_type(std::move(content_type_)) {}
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::string> events;  // a streamed answer: each event's bytes (then body is unused)
+  std::string error_event;          // what an error_after_events reply sends at that point
 };
+
+// A streamed answer of these events (text/event-stream, chunked).
+Answer event_stream(std::vector<std::string> events, std::string error_event);
 
 struct Reject {  // thrown inside validation, answered as is
   Answer answer;
@@ -97,6 +105,7 @@ struct FakeServer::Impl {
   void deliver_after(SoupServerMessage *msg, Answer answer, const FakeReply &reply, int ms);
   void deliver(SoupServerMessage *msg, const Answer &a, const FakeReply &reply);
   void stream_junk(SoupServerMessage *msg, size_t total, bool chunked);
+  void stream_events(SoupServerMessage *msg, const Answer &a, const FakeReply &reply);
   void control(SoupServerMessage *msg, const std::string &path, const std::string &body);
   void enqueue(const FakeReply &r);
   void enqueue_json(const std::string &text);
@@ -111,10 +120,14 @@ struct FakeServer::Impl {
                              const GeminiTokens &tokens);
   Answer gemini(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
                 const FakeReply *reply);
+  // The same answer as streamGenerateContent?alt=sse sends it (thinking: with thought parts).
+  Answer gemini_stream(const Answer &whole, bool thinking);
   Answer gemini_models(SoupServerMessage *msg, RecordedRequest &rec);
   // fake_openai.cpp: images/generations and images/edits, and OpenAI's model list.
   Answer openai(SoupServerMessage *msg, bool edits, const std::string &body, RecordedRequest &rec,
                 const FakeReply *reply);
+  Answer openai_answer(SoupServerMessage *msg, bool edits, const std::string &body, RecordedRequest &rec,
+                       const FakeReply *reply, int &w, int &h);
   Answer openai_models(SoupServerMessage *msg, RecordedRequest &rec);
   // fake_imagen.cpp: :predict.
   Answer imagen(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,

@@ -178,8 +178,69 @@ Answer openai_images(const std::string &png_b64, int n, const std::string &size,
 
 }  // namespace
 
+// stream=true (REFERENCE §3.6, openai-python 3.3.1 types): partial_images events with drafts,
+// then the completed event, each "event: TYPE" + "data: JSON" + a blank line.
 Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::string &body, RecordedRequest &rec,
                                 const FakeReply *reply) {
+  int w = 0, hh = 0;
+  Answer plain = openai_answer(msg, edits, body, rec, reply, w, hh);
+  if (!rec.stream || plain.status != 200) return plain;
+  auto invalid = [](const std::string &m, const char *param, const char *code) {
+    return Answer{400, openai_error(m, "invalid_request_error", param, code)};
+  };
+  if (reply && reply->no_stream)
+    return invalid("Streaming is not supported for model '" + rec.model + "'.", "stream", "unsupported_value");
+  if (rec.partial_images < -1 || rec.partial_images > 3)
+    return invalid("Invalid 'partial_images': integer must be between 0 and 3.", "partial_images", "integer_out_of_range");
+  if (rec.n != 1) return invalid("Streaming supports only n=1.", "n", "unsupported_value");
+  json::Doc doc = json::try_parse(plain.body);
+  JsonObject *root = doc.object();
+  const std::string kind = edits ? "image_edit" : "image_generation";
+  const std::string b64 = json::string(json::element_object(json::array(root, "data"), 0), "b64_json");
+  std::vector<std::string> events;
+  auto event = [&](const std::string &type, const Build &members) {
+    events.push_back("event: " + type + "\ndata: " + build_object([&](JsonBuilder *b) {
+                       json::add(b, "type", type);
+                       members(b);
+                       json::add(b, "created_at", int64_t(1767225600));
+                       for (const char *m : {"size", "quality", "background", "output_format"})
+                         json::add(b, m, json::string(root, m));
+                     }) + "\n\n");
+  };
+  const uint32_t greys[] = {0x808080, 0x606060, 0x404040};
+  for (int k = 0; k < std::max(0, rec.partial_images); ++k) {
+    const std::string draft = picture_b64(w, hh, greys[k], nullptr);
+    event(kind + ".partial_image", [&](JsonBuilder *b) {
+      json::add(b, "b64_json", draft);
+      json::add(b, "partial_image_index", int64_t(k));
+    });
+  }
+  event(kind + ".completed", [&](JsonBuilder *b) {
+    json::add(b, "b64_json", b64);
+    // The completed event's usage has no output_tokens_details (openai-python ImageEditCompletedEvent).
+    JsonObject *u = json::object(root, "usage");
+    json_builder_set_member_name(b, "usage");
+    json_builder_begin_object(b);
+    json::add(b, "input_tokens", json::integer(u, "input_tokens"));
+    json_builder_set_member_name(b, "input_tokens_details");
+    json_builder_begin_object(b);
+    JsonObject *d = json::object(u, "input_tokens_details");
+    json::add(b, "image_tokens", json::integer(d, "image_tokens"));
+    json::add(b, "text_tokens", json::integer(d, "text_tokens"));
+    json_builder_end_object(b);
+    json::add(b, "output_tokens", json::integer(u, "output_tokens"));
+    json::add(b, "total_tokens", json::integer(u, "total_tokens"));
+    json_builder_end_object(b);
+  });
+  return event_stream(std::move(events),
+                      "event: error\ndata: " +
+                          openai_error("The server had an error processing your request.", "server_error", nullptr,
+                                       "server_error") +
+                          "\n\n");
+}
+
+Answer FakeServer::Impl::openai_answer(SoupServerMessage *msg, bool edits, const std::string &body,
+                                       RecordedRequest &rec, const FakeReply *reply, int &w, int &hh) {
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
   const char *auth = soup_message_headers_get_one(h, "Authorization");
   rec.has_key = auth && g_str_has_prefix(auth, "Bearer ") && strlen(auth) > 7;
@@ -189,7 +250,6 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
   auto invalid = [](const std::string &m, const char *param, const char *code = nullptr) {
     return Reject{{400, openai_error(m, "invalid_request_error", param, code)}};
   };
-  int w = 0, hh = 0;
 
   if (!edits) {
     if (!g_str_has_prefix(rec.content_type.c_str(), "application/json"))
@@ -204,6 +264,11 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
     rec.background = json::string(root, "background");
     rec.output_format = json::string(root, "output_format");
     rec.quality = json::string(root, "quality");
+    if (JsonNode *st = json_object_get_member(root, "stream")) {
+      if (json_node_get_value_type(st) != G_TYPE_BOOLEAN) throw invalid("Invalid type for 'stream': expected a boolean.", "stream");
+      rec.stream = json_node_get_boolean(st);
+    }
+    rec.partial_images = int(json::integer(root, "partial_images", -1));
     if (rec.model.empty()) throw invalid("You must provide a model parameter.", "model");
     check_model(rec.model);
     if (rec.prompt.empty()) throw invalid("Missing required parameter: 'prompt'.", "prompt");
@@ -288,6 +353,13 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
       rec.background = value;
     } else if (name == "output_format") {
       rec.output_format = value;
+    } else if (name == "stream") {  // as the SDKs write a boolean in a form
+      if (value != "true" && value != "false") throw invalid("Invalid value for 'stream': expected a boolean.", "stream");
+      rec.stream = value == "true";
+    } else if (name == "partial_images") {
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+        throw invalid("Invalid type for 'partial_images': expected an integer.", "partial_images");
+      rec.partial_images = std::atoi(value.c_str());
     } else if (name == "response_format") {
       return {400, load_fixture("openai/error_400_unknown_parameter_response_format.json")};
     }

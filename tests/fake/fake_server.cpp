@@ -121,7 +121,8 @@ void FakeServer::Impl::handle(SoupServerMessage *msg, const char *path) {
   Answer answer;
   bool known = true;
   try {
-    static const std::string gprefix = "/v1beta/models/", gsuffix = ":generateContent", isuffix = ":predict";
+    static const std::string gprefix = "/v1beta/models/", gsuffix = ":generateContent", isuffix = ":predict",
+                             ssuffix = ":streamGenerateContent";
     const bool post = g_strcmp0(method, "POST") == 0;
     auto google = [&](const std::string &suffix) {
       return post && p.rfind(gprefix, 0) == 0 && p.size() > gprefix.size() + suffix.size() &&
@@ -129,6 +130,17 @@ void FakeServer::Impl::handle(SoupServerMessage *msg, const char *path) {
     };
     if (google(gsuffix)) {
       answer = gemini(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - gsuffix.size()), body, rec, reply);
+    } else if (google(ssuffix)) {
+      const std::string model = p.substr(gprefix.size(), p.size() - gprefix.size() - ssuffix.size());
+      rec.stream = true;
+      const char *q = g_uri_get_query(soup_server_message_get_uri(msg));
+      if (g_strcmp0(q, "alt=sse") != 0)
+        throw Reject{{400, gemini_error(400, "INVALID_ARGUMENT",
+                                        "fake: streamGenerateContent is served here as server-sent events only "
+                                        "(alt=sse)")}};
+      answer = gemini(msg, model, body, rec, reply);
+      if (answer.status == 200)
+        answer = gemini_stream(answer, model.rfind("gemini-3", 0) == 0 || model.rfind("gemini-nano", 0) == 0);
     } else if (google(isuffix)) {
       answer = imagen(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - isuffix.size()), body, rec, reply);
     } else if (post && (p == "/v1/chat/completions" || p == "/api/v1/chat/completions")) {
@@ -159,10 +171,18 @@ void FakeServer::Impl::handle(SoupServerMessage *msg, const char *path) {
   }
   // A scripted status/body replaces the verdict (the request was still checked and recorded).
   if (known && reply && reply->status > 0) {
+    answer.events.clear();
     answer.status = reply->status;
     answer.body = !reply->fixture.empty() ? load_fixture(reply->fixture) : reply->body;
   }
   if (known && reply && reply->echo_key) answer = key_echo(msg, p);
+  if (!answer.events.empty()) answer.status = 200;
+  // The byte-level faults (truncate_at, reset, stall) apply to a stream as to any answer: its
+  // events are sent as one body, cut where the reply says.
+  if (!answer.events.empty() && reply && (reply->truncate_at >= 0 || reply->reset || reply->stall)) {
+    for (const std::string &ev : answer.events) answer.body += ev;
+    answer.events.clear();
+  }
   if (reply && reply->huge_bytes) answer.status = 200;
 
   const bool cut_mid_body = reply && reply->reset && reply->truncate_at >= 0;
@@ -234,6 +254,7 @@ void FakeServer::Impl::deliver(SoupServerMessage *msg, const Answer &a, const Fa
     return;
   }
   if (reply.huge_bytes) return stream_junk(msg, reply.huge_bytes, reply.chunked);
+  if (!a.events.empty()) return stream_events(msg, a, reply);
   soup_server_message_set_status(msg, guint(a.status), nullptr);
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
   for (const auto &[k, v] : reply.headers) soup_message_headers_replace(h, k.c_str(), v.c_str());
@@ -273,6 +294,107 @@ void FakeServer::Impl::stream_junk(SoupServerMessage *msg, size_t total, bool ch
   g_object_set_data_full(G_OBJECT(msg), "junk", junk, [](gpointer p) { delete static_cast<Junk *>(p); });
   g_signal_connect(msg, "wrote-chunk", G_CALLBACK(next), nullptr);
   next(msg, nullptr);
+}
+
+Answer event_stream(std::vector<std::string> events, std::string error_event) {
+  Answer a;
+  a.content_type = "text/event-stream";
+  a.events = std::move(events);
+  a.error_event = std::move(error_event);
+  return a;
+}
+
+namespace {
+
+// A streamed answer being sent: the events one by one, event_delay_ms apart, and what the
+// reply says goes wrong after some of them.
+struct EventSend {
+  Answer answer;
+  FakeReply reply;
+  size_t next = 0;
+  bool ended = false;
+};
+
+bool after(int limit, size_t sent) { return limit >= 0 && sent == size_t(limit); }
+
+}  // namespace
+
+void FakeServer::Impl::stream_events(SoupServerMessage *msg, const Answer &a, const FakeReply &reply) {
+  soup_server_message_set_status(msg, 200, nullptr);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  soup_message_headers_set_content_type(h, a.content_type.c_str(), nullptr);
+  soup_message_headers_set_encoding(h, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_replace(h, "Cache-Control", "no-cache");
+  SoupMessageBody *body = soup_server_message_get_response_body(msg);
+  soup_message_body_set_accumulate(body, FALSE);
+  auto *send = new EventSend{a, reply};
+  g_object_set_data_full(G_OBJECT(msg), "events", send, [](gpointer p) { delete static_cast<EventSend *>(p); });
+  // Sends what comes next; returns whether a timer should call it again.
+  static auto step = +[](SoupServerMessage *m) -> bool {
+    auto *e = static_cast<EventSend *>(g_object_get_data(G_OBJECT(m), "events"));
+    if (!e || e->ended) return false;
+    SoupMessageBody *b = soup_server_message_get_response_body(m);
+    const FakeReply &r = e->reply;
+    auto append = [b](const std::string &text) { soup_message_body_append(b, SOUP_MEMORY_COPY, text.data(), text.size()); };
+    if (after(r.stall_after_events, e->next)) {  // silence; the connection stays open
+      e->ended = true;
+      return false;
+    }
+    if (after(r.cut_after_events, e->next)) {  // half of the next event, then the connection goes
+      e->ended = true;
+      if (e->next < e->answer.events.size()) {
+        const std::string &ev = e->answer.events[e->next];
+        append(ev.substr(0, ev.size() / 2));
+      }
+      soup_server_message_unpause(m);
+      // A moment later, so that the half event goes out first (on the server's own context).
+      GSource *cut = g_timeout_source_new(50);
+      g_source_set_callback(cut, +[](gpointer data) -> gboolean {
+        if (GSocket *sock = soup_server_message_get_socket(static_cast<SoupServerMessage *>(data)))
+          g_socket_shutdown(sock, TRUE, TRUE, nullptr);
+        return G_SOURCE_REMOVE;
+      }, g_object_ref(m), g_object_unref);
+      GMainContext *here = g_main_context_ref_thread_default();
+      g_source_attach(cut, here);
+      g_main_context_unref(here);
+      g_source_unref(cut);
+      return false;
+    }
+    if (after(r.error_after_events, e->next)) {
+      e->ended = true;
+      append(e->answer.error_event);
+      soup_message_body_complete(b);
+      soup_server_message_unpause(m);
+      return false;
+    }
+    if (after(r.end_after_events, e->next) || e->next >= e->answer.events.size()) {
+      e->ended = true;
+      soup_message_body_complete(b);
+      soup_server_message_unpause(m);
+      return false;
+    }
+    append(e->answer.events[e->next++]);
+    if (e->next >= e->answer.events.size() && !after(r.stall_after_events, e->next) &&
+        !after(r.cut_after_events, e->next) && !after(r.error_after_events, e->next)) {
+      e->ended = true;  // the last event: the answer ends with it, as a service's does
+      soup_message_body_complete(b);
+    }
+    soup_server_message_unpause(m);
+    return !e->ended;
+  };
+  const guint delay = guint(std::max(1, reply.event_delay_ms));
+  if (!step(msg)) return;
+  // The rest from a timer, which lets go of the message once it is done (or gone).
+  g_object_ref(msg);
+  g_signal_connect(msg, "disconnected", G_CALLBACK(+[](SoupServerMessage *m, gpointer) {
+                     if (auto *e = static_cast<EventSend *>(g_object_get_data(G_OBJECT(m), "events"))) e->ended = true;
+                   }), nullptr);
+  GSource *src = g_timeout_source_new(delay);
+  g_source_set_callback(src, +[](gpointer data) -> gboolean {
+    return step(static_cast<SoupServerMessage *>(data)) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+  }, msg, [](gpointer data) { g_object_unref(static_cast<SoupServerMessage *>(data)); });
+  g_source_attach(src, ctx);
+  g_source_unref(src);
 }
 
 void FakeServer::Impl::control(SoupServerMessage *msg, const std::string &path, const std::string &body) {
@@ -328,6 +450,12 @@ void FakeServer::Impl::enqueue_json(const std::string &text) {
   r.picture = json::string(o, "picture");
   r.text = json::string(o, "text");
   r.count = int(json::integer(o, "count", 1));
+  r.event_delay_ms = int(std::max<int64_t>(0, json::integer(o, "event_delay_ms", 0)));
+  r.cut_after_events = int(json::integer(o, "cut_after_events", -1));
+  r.end_after_events = int(json::integer(o, "end_after_events", -1));
+  r.stall_after_events = int(json::integer(o, "stall_after_events", -1));
+  r.error_after_events = int(json::integer(o, "error_after_events", -1));
+  r.no_stream = json::boolean(o, "no_stream");
   r.lists = json::boolean(o, "lists");
   if (JsonObject *d = json::object(o, "drift")) {
     auto num = [&](const char *k, double def) {
@@ -387,6 +515,9 @@ std::string FakeServer::Impl::requests_json() {
     json::add(o, "image_count", int64_t(r.image_count));
     json::add(o, "status", int64_t(r.status));
     json::add(o, "body_bytes", int64_t(r.body_bytes));
+    json_builder_set_member_name(o, "stream");
+    json_builder_add_boolean_value(o, r.stream);
+    json::add(o, "partial_images", int64_t(r.partial_images));
     json_builder_set_member_name(o, "image_sizes");
     json_builder_begin_array(o);
     for (auto [w, h] : r.image_sizes) add_pair(o, w, h);

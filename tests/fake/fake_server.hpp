@@ -4,8 +4,21 @@
 //
 // Provider endpoints (base URL = base_url(); OpenAI's base = base_url() + "/v1"):
 //   POST /v1beta/models/{model}:generateContent   Gemini (key in x-goog-api-key)
+//   POST /v1beta/models/{model}:streamGenerateContent?alt=sse
+//                                                 Gemini, streamed: the same answer as server-sent
+//                                                 events "data: {GenerateContentResponse}" + CRLF CRLF,
+//                                                 parts spread over chunks: for thinking models (gemini-3*,
+//                                                 gemini-nano*) a thought text, two thought pictures (drafts,
+//                                                 grey 0x808080 and 0x606060), then the text in two pieces,
+//                                                 then the picture with finishReason and usageMetadata
+//                                                 (without alt=sse: 400, the fake does not speak the JSON
+//                                                 array form)
 //   POST /v1/images/generations                   OpenAI, JSON
 //   POST /v1/images/edits                         OpenAI, multipart/form-data only
+//                                                 Both with stream=true (JSON true; form "true") and
+//                                                 partial_images 0-3: "event: image_edit.partial_image" (or
+//                                                 image_generation.…) events with grey drafts, then
+//                                                 "….completed" with the picture and usage (n must be 1)
 //   POST /v1beta/models/{model}:predict           Imagen, legacy (key in x-goog-api-key)
 //   POST /v1/chat/completions                     chat relay, OpenRouter's image form (also under
 //                                                 /api/v1/, OpenRouter's own path); relay base =
@@ -89,6 +102,14 @@ struct FakeReply {
                                // as a careless service or relay might
   std::string text;            // Gemini, relay: the model's words instead of the usual ones (may
                                // hold anything, escape sequences included)
+  // Streamed answers: a pause before each event after the first; what goes wrong after N
+  // events: the connection closed in the middle of the next event (cut), the answer ended
+  // cleanly without the rest (end), silence with the connection left open (stall), an error
+  // event in the service's format (error: Gemini a google.rpc.Status chunk, OpenAI an "error"
+  // event with a server_error). -1 = none.
+  int event_delay_ms = 0;
+  int cut_after_events = -1, end_after_events = -1, stall_after_events = -1, error_after_events = -1;
+  bool no_stream = false;      // OpenAI: the model refuses stream=true (400, param "stream")
   int count = 1;               // use for this many provider requests
   bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,
@@ -120,6 +141,8 @@ struct RecordedRequest {
   std::vector<std::string> roles, signatures, history_prompts;
   int history_images = 0;
   size_t body_bytes = 0;
+  bool stream = false;        // asked for a streamed answer (Gemini's streamGenerateContent, OpenAI's stream)
+  int partial_images = -1;    // OpenAI: as sent; -1 = not sent
   int status = 0;             // what was answered; 0 = connection closed without an answer
 };
 

@@ -24,6 +24,9 @@
 #           and the variations, then presses Edit: the edit asks for medium quality, two
 #           pictures; the run's cost is printed for the runner to hold against the estimates the
 #           dialog showed (its debug log).
+#   drafts  the last values, the fake streaming its events 1.5 s apart: genfill's progress
+#           window shows the drafts (its debug log says so; the runner keeps a screenshot with
+#           GENFILL_GUI_SHOTS), and only the finished picture lands in the new layer.
 # The first two run with the last values (what Filters > Repeat does), so no procedure dialog
 # opens; the runner writes those values beforehand, which the dialog of "model" starts from.
 import json
@@ -165,6 +168,27 @@ def case_cancel(image, layer):
     check(pixels(layer) == before, "source unchanged")
 
 
+def case_drafts(image, layer):
+    # Gemini 3 sends two thought pictures (grey) before the answer (the fake's colour).
+    before = pixels(layer)
+    count = len(image.get_layers())
+    fake("/_fake/enqueue", {"event_delay_ms": 1500})
+    res, _ = edit_with_last_values(image, layer)
+    check(res.index(0) == Gimp.PDBStatusType.SUCCESS, "status %s" % res.index(0))
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == 1 and reqs[0]["stream"] and ":streamGenerateContent" in reqs[0]["path"],
+          "one streamed request: %s" % [(r["path"], r["stream"]) for r in reqs])
+    new = image.get_layers()[0]
+    # The middle of the selection (100, 100, 200, 150) in the new layer: the answer, not a draft.
+    x, y = 200 - new.get_offsets()[1], 175 - new.get_offsets()[2]
+    rect = Gegl.Rectangle.new(x, y, 1, 1)
+    px = new.get_buffer().get(rect, 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
+    r, g, b = px[0], px[1], px[2]
+    check(r > 200 and g < 60 and b > 200, "the finished picture (magenta) is placed, not a grey draft: %s" % ((r, g, b),))
+    check(pixels(layer) == before, "source unchanged")
+
+
 def case_key(image, layer):
     count = len(image.get_layers())
     res, _ = edit_with_last_values(image, layer)
@@ -204,7 +228,7 @@ image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
     {"cancel": case_cancel, "key": case_key, "remembered": case_remembered, "forget": case_forget,
      "model": case_model, "served": case_served, "typed": case_typed, "retired": case_retired,
-     "expand": case_expand_typed, "estimate": case_estimate}[CASE](image, layer)
+     "expand": case_expand_typed, "estimate": case_estimate, "drafts": case_drafts}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)

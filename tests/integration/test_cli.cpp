@@ -204,7 +204,8 @@ TEST_F(CliTest, GeminiEditHonoursTheMaskPixelForPixel) {
 
   JsonNode *reqs = fake_->requests();
   JsonObject *req = last_request(reqs);
-  EXPECT_NE(std::string(json_object_get_string_member(req, "path")).find(":generateContent"), std::string::npos);
+  EXPECT_NE(std::string(json_object_get_string_member(req, "path")).find(":streamGenerateContent"), std::string::npos)
+      << "streamed: the catalog says the model streams";
   EXPECT_TRUE(json_object_get_boolean_member(req, "has_key"));
   EXPECT_FALSE(json_object_get_boolean_member(req, "key_in_query"));
   json_node_unref(reqs);
@@ -1679,6 +1680,191 @@ TEST_F(CliCostTest, ABudgetBelowThisMonthsSpendingRefusesBeforeSending) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("GENFILL_MONTHLY_BUDGET_USD"), std::string::npos) << r.err;
   EXPECT_EQ(fake_->request_count(), 1);
+}
+
+// ---------- streamed answers: drafts while waiting, only the finished picture placed ----------
+
+// The pixel at (x, y) as 0xRRGGBB.
+uint32_t rgb_at(const Image &img, int x, int y) {
+  const uint8_t *p = &img.pixels[(size_t(y) * img.width + x) * 4];
+  return uint32_t(p[0]) << 16 | uint32_t(p[1]) << 8 | p[2];
+}
+
+// A Gemini 3 edit streams: the fake's two thought pictures (grey) come as drafts, written to
+// --previews composited onto the input where the answer lands; the output holds only the
+// finished picture and is the very picture the same edit gives without streaming.
+TEST_F(CliTest, GeminiEditShowsDraftsAndPlacesOnlyTheFinishedPicture) {
+  Mask mask;
+  const std::string mask_path = write_ellipse_mask(&mask);
+  const std::vector<std::string> common = {"edit", "--endpoint", endpoint("gemini"), "--prompt", "a lantern",
+                                           "--mask", mask_path, "--feather", "0", "--json", photo_path_};
+  std::vector<std::string> args = common;
+  args.insert(args.end(), {"--previews", path("drafts"), "-o", path("out.png")});
+  CliRun r = run(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("Draft 2 from Gemini"), std::string::npos) << "stderr says when a draft came: " << r.err;
+  EXPECT_EQ(json_number(r.out, "streamed"), 1);
+  EXPECT_EQ(json_number(r.out, "drafts"), 2);
+  EXPECT_GT(json_number(r.out, "first_draft_seconds"), 0);
+  JsonNode *reqs = fake_->requests();
+  JsonObject *req = last_request(reqs);
+  EXPECT_NE(std::string(json_object_get_string_member(req, "path")).find(":streamGenerateContent"), std::string::npos);
+  EXPECT_TRUE(json_object_get_boolean_member(req, "stream"));
+  json_node_unref(reqs);
+
+  const Rect box = mask_bounds(mask);
+  const int cx = box.x + box.w / 2, cy = box.y + box.h / 2;
+  const uint32_t greys[] = {0x808080, 0x606060};
+  for (int k = 1; k <= 2; ++k) {
+    const std::string file = path("drafts/draft-" + std::to_string(k) + ".png");
+    ASSERT_TRUE(g_file_test(file.c_str(), G_FILE_TEST_EXISTS)) << file;
+    const Image draft = load_image_file(file);
+    ASSERT_EQ(draft.width, photo_.width);
+    ASSERT_EQ(draft.height, photo_.height);
+    EXPECT_EQ(rgb_at(draft, cx, cy), greys[k - 1]) << "the draft where the answer will land, " << file;
+    size_t outside_changed = 0;
+    for (int y = 0; y < photo_.height; ++y)
+      for (int x = 0; x < photo_.width; ++x)
+        if (!mask.at(x, y) && rgb_at(draft, x, y) != rgb_at(photo_, x, y)) ++outside_changed;
+    EXPECT_EQ(outside_changed, 0u) << "outside the selection the draft shows the input as it is";
+  }
+  const Image out = load_image_file(path("out.png"));
+  EXPECT_EQ(rgb_at(out, cx, cy), 0xFF00FFu) << "the finished picture, not a draft";
+
+  // The same edit asked whole: the same picture and the same usage.
+  args = common;
+  args.insert(args.end(), {"--no-stream", "-o", path("whole.png")});
+  CliRun w = run(args);
+  ASSERT_EQ(w.status, 0) << w.err;
+  EXPECT_EQ(json_number(w.out, "streamed"), 0);
+  EXPECT_EQ(json_number(w.out, "drafts"), 0);
+  EXPECT_EQ(load_image_file(path("whole.png")).pixels, out.pixels) << "streamed or not, the same result";
+  EXPECT_EQ(json_number(w.out, "usage.total_tokens"), json_number(r.out, "usage.total_tokens"));
+  EXPECT_EQ(json_number(w.out, "cost.usd"), json_number(r.out, "cost.usd"));
+  reqs = fake_->requests();
+  req = last_request(reqs);
+  EXPECT_NE(std::string(json_object_get_string_member(req, "path")).find(":generateContent"), std::string::npos);
+  EXPECT_FALSE(json_object_get_boolean_member(req, "stream"));
+  json_node_unref(reqs);
+}
+
+// OpenAI: stream=true with two partial images; they are the drafts; the completed event is the
+// answer, with its usage.
+TEST_F(CliTest, OpenAIEditShowsItsPartialImagesAsDrafts) {
+  Mask mask;
+  const std::string mask_path = write_ellipse_mask(&mask);
+  CliRun r = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a lantern", "--mask",
+                  mask_path, "--feather", "0", "--json", "--previews", path("drafts"), photo_path_, "-o",
+                  path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_number(r.out, "drafts"), 2);
+  EXPECT_GT(json_number(r.out, "usage.total_tokens"), 0) << "from the completed event";
+  JsonNode *reqs = fake_->requests();
+  JsonObject *req = last_request(reqs);
+  EXPECT_TRUE(json_object_get_boolean_member(req, "stream"));
+  EXPECT_EQ(json_object_get_int_member(req, "partial_images"), 2) << "the catalog's number of partial images";
+  json_node_unref(reqs);
+  const Rect box = mask_bounds(mask);
+  const int cx = box.x + box.w / 2, cy = box.y + box.h / 2;
+  EXPECT_EQ(rgb_at(load_image_file(path("drafts/draft-1.png")), cx, cy), 0x808080u);
+  EXPECT_EQ(rgb_at(load_image_file(path("drafts/draft-2.png")), cx, cy), 0x606060u);
+  expect_masked_edit(photo_, load_image_file(path("out.png")), mask, 1);
+}
+
+// A generation streams too; its drafts are the pictures as they came.
+TEST_F(CliTest, AGenerationWritesItsDrafts) {
+  CliRun r = run({"generate", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "a lantern",
+                  "--size", "1024x1024", "--json", "--previews", path("drafts"), "-o", path("out.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_number(r.out, "drafts"), 2);
+  const Image d = load_image_file(path("drafts/draft-2.png"));
+  EXPECT_EQ(d.width, 1024);
+  EXPECT_EQ(rgb_at(d, 512, 512), 0x606060u);
+}
+
+struct StreamFault {
+  const char *provider;
+  const char *reply;
+  const char *code;
+  const char *in_message;
+};
+
+class CliStreamFaultTest : public CliTest, public ::testing::WithParamInterface<StreamFault> {};
+
+// A stream that goes wrong after its drafts began fails with a clear message, writes nothing
+// (no output, no drafts, not even the drafts' folder) and is not asked again: its 200 had begun.
+TEST_P(CliStreamFaultTest, FailsCleanlyWritesNothingAndIsNotAskedAgain) {
+  const StreamFault &f = GetParam();
+  fake_->enqueue(f.reply);
+  CliRun r = run({"edit", "--provider", f.provider, "--endpoint", endpoint(f.provider), "--prompt", "x", "--json",
+                  "--timeout", "3", "--previews", path("drafts"), photo_path_, "-o", path("out.png")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_FALSE(exists("out.png"));
+  EXPECT_FALSE(exists("drafts")) << "the drafts of a failed run are taken away";
+  EXPECT_TRUE(hidden().empty());
+  EXPECT_NE(r.err.find(f.in_message), std::string::npos) << r.err;
+  GErrorOut err;
+  JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+  ASSERT_TRUE(doc) << r.out;
+  JsonObject *e = json_object_get_object_member(json_node_get_object(doc), "error");
+  ASSERT_TRUE(e);
+  EXPECT_STREQ(json_object_get_string_member(e, "code"), f.code) << json_object_get_string_member(e, "message");
+  json_node_unref(doc);
+  EXPECT_EQ(fake_->request_count(), 1) << "a stream whose 200 had begun is never asked again";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Streams, CliStreamFaultTest,
+    ::testing::Values(
+        // The connection goes in the middle of an event, after a draft.
+        StreamFault{"gemini", R"({"cut_after_events":2,"count":3})", "bad-response", "cut short"},
+        StreamFault{"openai", R"({"cut_after_events":1,"count":3})", "bad-response", "billed"},
+        // The stream ends cleanly, but before the finished picture.
+        StreamFault{"gemini", R"({"end_after_events":3,"count":3})", "bad-response", "before the finished picture"},
+        StreamFault{"openai", R"({"end_after_events":2,"count":3})", "bad-response", "before the finished picture"},
+        // Silence after a draft: the try's time runs out between events.
+        StreamFault{"gemini", R"({"stall_after_events":2,"count":3})", "timeout", "did not come within"},
+        // The service's own error, inside the stream.
+        StreamFault{"gemini", R"({"error_after_events":2,"count":3})", "server-error", "Gemini"},
+        StreamFault{"openai", R"({"error_after_events":1,"count":3})", "server-error", "OpenAI"}));
+
+// A model its service does not stream: asked once more, plainly (the refusal made nothing), and
+// remembered, so the next run asks plainly at once.
+TEST_F(CliTest, AModelThatDoesNotStreamIsAskedPlainlyAndRemembered) {
+  fake_->enqueue(R"({"no_stream":true})");
+  const std::vector<std::string> args = {"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt",
+                                         "x", "--json", photo_path_, "-o", path("out.png")};
+  CliRun r = run(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_number(r.out, "streamed"), 0);
+  JsonNode *reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(arr), 2u);
+  EXPECT_TRUE(json_object_get_boolean_member(json_array_get_object_element(arr, 0), "stream"));
+  EXPECT_EQ(json_object_get_int_member(json_array_get_object_element(arr, 0), "status"), 400);
+  EXPECT_FALSE(json_object_get_boolean_member(json_array_get_object_element(arr, 1), "stream"));
+  json_node_unref(reqs);
+
+  fake_->reset();
+  CliRun again = run({"edit", "--provider", "openai", "--endpoint", endpoint("openai"), "--prompt", "x", "--json",
+                      photo_path_, "-o", path("again.png")});
+  ASSERT_EQ(again.status, 0) << again.err;
+  reqs = fake_->requests();
+  arr = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(arr), 1u) << "asked plainly at once";
+  EXPECT_FALSE(json_object_get_boolean_member(json_array_get_object_element(arr, 0), "stream"));
+  json_node_unref(reqs);
+}
+
+// Drafts go only into a folder that holds none: another run's are not replaced without --force.
+TEST_F(CliTest, PreviewsDoNotReplaceAnotherRunsDrafts) {
+  ASSERT_EQ(g_mkdir_with_parents(path("drafts").c_str(), 0755), 0);
+  put(path("drafts/draft-1.png"), "earlier");
+  CliRun r = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "x", "--previews", path("drafts"),
+                  photo_path_, "-o", path("out.png")});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(bytes(path("drafts/draft-1.png")), "earlier");
+  EXPECT_EQ(fake_->request_count(), 0) << "refused before anything was sent";
 }
 
 }  // namespace
