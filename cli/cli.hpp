@@ -182,6 +182,7 @@ void json_flag(JsonBuilder *b, const char *name, bool v);
 int cmd_edit(int argc, char **argv);       // edit.cpp
 int cmd_generate(int argc, char **argv);   // edit.cpp
 int cmd_expand(int argc, char **argv);     // expand.cpp
+int cmd_batch(int argc, char **argv);      // batch.cpp
 int cmd_providers(int argc, char **argv);  // models.cpp
 int cmd_models(int argc, char **argv);     // models.cpp
 int cmd_key(int argc, char **argv);        // key.cpp

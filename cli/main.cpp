@@ -19,6 +19,7 @@ const char *kUsage = N_(
     "  genfill edit --prompt TEXT [options] INPUT -o OUTPUT.png\n"
     "  genfill generate --prompt TEXT [options] -o OUTPUT.png\n"
     "  genfill expand [--left PX] [--right PX] [--top PX] [--bottom PX | --to-aspect W:H] INPUT -o OUTPUT.png\n"
+    "  genfill batch [--jobs N] [--provider P] [--model M] [--json] MANIFEST.jsonl\n"
     "  genfill providers [--json]\n"
     "  genfill models [--provider P] [--endpoint URL] [--refresh] [--json]\n"
     "  genfill key set|delete PROVIDER\n"
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
   if (cmd == "edit") return cmd_edit(sub_argc, sub_argv);
   if (cmd == "generate") return cmd_generate(sub_argc, sub_argv);
   if (cmd == "expand") return cmd_expand(sub_argc, sub_argv);
+  if (cmd == "batch") return cmd_batch(sub_argc, sub_argv);
   if (cmd == "providers") return cmd_providers(sub_argc, sub_argv);
   if (cmd == "models") return cmd_models(sub_argc, sub_argv);
   if (cmd == "key") return cmd_key(sub_argc, sub_argv);

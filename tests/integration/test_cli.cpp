@@ -1867,4 +1867,159 @@ TEST_F(CliTest, PreviewsDoNotReplaceAnotherRunsDrafts) {
   EXPECT_EQ(fake_->request_count(), 0) << "refused before anything was sent";
 }
 
+// ---------- genfill batch: a manifest of edits, several calls in flight, resumable ----------
+
+class CliBatchTest : public CliTest {
+protected:
+  // A manifest in the test's folder whose lines edit copies of the photo (in-N.png -> out-N.png),
+  // plus any extra lines.
+  std::string manifest(int edits, const std::vector<std::string> &extra = {}) {
+    std::string text;
+    for (int i = 1; i <= edits; ++i) {
+      const std::string in = "in-" + std::to_string(i) + ".png";
+      if (!exists(in)) put(path(in), bytes(photo_path_));
+      text += R"({"prompt": "a lantern )" + std::to_string(i) + R"(", "input": ")" + in + R"(", "output": "out-)" +
+              std::to_string(i) + ".png\"}\n";
+    }
+    for (const std::string &l : extra) text += l + "\n";
+    put(path("batch.jsonl"), text);
+    return path("batch.jsonl");
+  }
+  CliRun batch(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"batch", "--endpoint", endpoint("gemini"), "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(path("batch.jsonl"));
+    return run(args);
+  }
+  std::string state_of(const std::string &out, int line) {
+    GErrorOut err;
+    JsonNode *doc = json_from_string(out.c_str(), err.out());
+    if (!doc) return "no JSON: " + out;
+    JsonArray *lines = json_object_get_array_member(json_node_get_object(doc), "lines");
+    std::string state = "absent";
+    for (guint i = 0; lines && i < json_array_get_length(lines); ++i) {
+      JsonObject *l = json_array_get_object_element(lines, i);
+      if (json_object_get_int_member(l, "line") == line) state = json_object_get_string_member(l, "state");
+    }
+    json_node_unref(doc);
+    return state;
+  }
+};
+
+// Six edits with --jobs 3 against a service taking a second each: three calls in flight, every
+// output written; the rerun sends nothing.
+TEST_F(CliBatchTest, RunsThreeCallsInFlightAndARerunSendsNothing) {
+  manifest(6);
+  fake_->enqueue(R"({"delay_ms":1000,"count":6})");
+  CliRun r = batch({"--jobs", "3"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_EQ(json_number(r.out, "done"), 6);
+  EXPECT_EQ(json_number(r.out, "max_in_flight"), 3);
+  EXPECT_EQ(fake_->request_count(), 6);
+  for (int i = 1; i <= 6; ++i) {
+    const Image out = load_image_file(path("out-" + std::to_string(i) + ".png"));
+    EXPECT_EQ(out.width, photo_.width);
+  }
+  EXPECT_TRUE(hidden().empty()) << "outputs are written atomically, no temporary left";
+  const std::string written = bytes(path("out-4.png"));
+  CliRun again = batch({"--jobs", "3"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(json_number(again.out, "skipped"), 6);
+  EXPECT_EQ(fake_->request_count(), 6) << "a finished manifest sends nothing";
+  EXPECT_EQ(bytes(path("out-4.png")), written);
+}
+
+// A line refused by the service fails, is named, and makes the exit code 1; the others are
+// written. The rerun sends only that line; a changed line is sent again, the rest not.
+TEST_F(CliBatchTest, ARerunSendsOnlyTheFailedOrChangedLines) {
+  manifest(4);
+  fake_->enqueue(R"({"status":200,"fixture":"gemini/response_blocked_prompt_feedback.json"})");
+  CliRun r = batch({"--jobs", "1"});  // in order: the first call is refused
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(state_of(r.out, 1), "failed");
+  EXPECT_EQ(json_number(r.out, "done"), 3);
+  EXPECT_FALSE(exists("out-1.png"));
+  EXPECT_EQ(fake_->request_count(), 4);
+
+  fake_->reset();
+  CliRun again = batch({"--jobs", "1"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(state_of(again.out, 1), "done");
+  EXPECT_EQ(json_number(again.out, "skipped"), 3);
+  ASSERT_EQ(fake_->request_count(), 1) << "only the failed line";
+  JsonNode *reqs = fake_->requests();
+  EXPECT_EQ(std::string(json_object_get_string_member(last_request(reqs), "prompt")).rfind("a lantern 1", 0), 0u);
+  json_node_unref(reqs);
+
+  // Line 3 asks for something else now: it alone is sent again, and its output replaced.
+  std::string text = bytes(path("batch.jsonl"));
+  text.replace(text.find("a lantern 3"), 11, "a red kite");
+  put(path("batch.jsonl"), text);
+  fake_->reset();
+  CliRun changed = batch({"--jobs", "1"});
+  ASSERT_EQ(changed.status, 0) << changed.err;
+  EXPECT_EQ(state_of(changed.out, 3), "done");
+  EXPECT_EQ(json_number(changed.out, "skipped"), 3);
+  ASSERT_EQ(fake_->request_count(), 1);
+}
+
+// A 429 puts the line back and slows the whole run down: the line is tried again after the
+// pause, every line is written, and nothing is asked twice that was answered.
+TEST_F(CliBatchTest, ARateLimitPutsTheLineBackAndEveryLineIsWritten) {
+  manifest(4);
+  fake_->enqueue(R"({"status":429,"fixture":"gemini/error_429_resource_exhausted_minimal.json"})");
+  CliRun r = batch({"--jobs", "2"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_EQ(json_number(r.out, "done"), 4);
+  EXPECT_EQ(fake_->request_count(), 5) << "four answers and the one 429";
+  JsonNode *reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  int ok = 0, limited = 0;
+  for (guint i = 0; i < json_array_get_length(arr); ++i) {
+    const int64_t st = json_object_get_int_member(json_array_get_object_element(arr, i), "status");
+    ok += st == 200;
+    limited += st == 429;
+  }
+  json_node_unref(reqs);
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(limited, 1);
+}
+
+// An output that exists and that the journal did not write is kept unless --force; a manifest's
+// own mistakes are named line by line, and the good lines still run.
+TEST_F(CliBatchTest, ForeignOutputsAreKeptAndBadLinesAreNamed) {
+  manifest(2, {R"({"prompt": "x", "output": "gen.png", "size": "big"})", R"({"prompt": "x", "input": "nope.png", "output": "o.png"})",
+               R"({"output": "p.png"})", R"({"prompt": "x", "output": "q.png", "colour": "red"})", "[1, 2]"});
+  put(path("out-2.png"), "mine");
+  CliRun r = batch();
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(state_of(r.out, 1), "done");
+  EXPECT_EQ(state_of(r.out, 2), "failed");
+  EXPECT_EQ(bytes(path("out-2.png")), "mine");
+  EXPECT_NE(r.out.find("already exists and this batch did not write it"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("WIDTHxHEIGHT"), std::string::npos);
+  EXPECT_NE(r.out.find("nope.png does not exist"), std::string::npos);
+  EXPECT_NE(r.out.find("no \\\"prompt\\\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown field \\\"colour\\\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not a JSON object"), std::string::npos);
+  EXPECT_EQ(fake_->request_count(), 1) << "only the good line was sent";
+  CliRun forced = batch({"--force"});
+  EXPECT_EQ(state_of(forced.out, 2), "done");
+  EXPECT_NE(bytes(path("out-2.png")), "mine");
+  // The journal holds no prompt and no key.
+  const std::string journal = bytes(path("batch.jsonl.journal"));
+  EXPECT_EQ(journal.find("a lantern"), std::string::npos);
+  EXPECT_EQ(journal.find(kKey), std::string::npos);
+}
+
+// A generation line (no input) makes a picture of the size it asks for.
+TEST_F(CliBatchTest, ALineWithoutAnInputIsAGeneration) {
+  put(path("batch.jsonl"), R"({"prompt": "a lighthouse", "output": "gen.png", "size": "640x480", "seed": 3})" "\n");
+  CliRun r = batch();
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const Image g = load_image_file(path("gen.png"));
+  EXPECT_EQ(g.width, 640);
+  EXPECT_EQ(g.height, 480);
+}
+
 }  // namespace
