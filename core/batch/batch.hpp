@@ -54,6 +54,7 @@ struct Entry {
   std::string reason;        // failed: why, in the user's words
   std::string batch;         // submitted: the provider's batch job ("batches/…")
   double cost_usd = 0;
+  int position = -1;         // submitted: the line's place among the job's requests
 };
 
 // The journal beside the manifest (MANIFEST.journal): one JSON line per event, appended; the
@@ -106,6 +107,7 @@ struct LineResult {
   std::string error_code;    // error_code_name()
   double cost_usd = 0;
   int tries = 0;
+  std::string waiting;       // --batch-api, detached: the job it waits in ("batches/…")
 };
 
 struct Report {
@@ -117,6 +119,10 @@ struct Report {
 
 using ProgressFn = std::function<void(const Counts &, const std::string &note)>;
 
+// One line, exactly as `genfill edit` or `generate` would run it with `base` (its own settings
+// over the run's): the output written atomically. Returns what it cost. Throws Error.
+double run_line(const Line &line, JobSettings base, GCancellable *cancel = nullptr);
+
 // Direct mode: the lines not done run through core/edit, up to opts.jobs at once, each on a
 // thread of its own. A 429 or a failure that made nothing (5xx, network) puts the line back and
 // pauses every worker (the service's wait or a doubling back-off), and fewer calls are let in
@@ -125,6 +131,33 @@ using ProgressFn = std::function<void(const Counts &, const std::string &note)>;
 // none: calls in flight end with Cancelled.
 Report run_direct(const Manifest &manifest, Journal &journal, const Options &opts, GCancellable *cancel = nullptr,
                   const ProgressFn &progress = {});
+
+// ---------- the service's batch mode (Gemini's Batch API) ----------
+
+struct ApiOptions {
+  bool detach = false;          // submit and return; a later run collects
+  double poll_initial_s = 10;   // the first wait between asking how the job stands, doubling
+  double poll_max_s = 300;
+  double deadline_s = 26 * 3600; // give up waiting (the job may still be collected by a later run)
+  size_t max_inline_bytes = size_t(19) << 20;  // requests of one job together (the service takes 20 MB)
+  double price_factor = 0.5;    // what the batch mode costs of the interactive price
+};
+
+struct ApiReport {
+  Report report;
+  std::vector<std::string> jobs;  // the jobs submitted or collected ("batches/…")
+  std::string state;              // how the last job stood: "submitted", "succeeded", "failed" …
+};
+
+// The lines not done go to the service as batch jobs (one per model, split to stay under the
+// inline limit): each line's request is built exactly as a direct call's would be, the job's
+// name is written to the journal before anything else, and the job is polled with back-off until
+// it ends. Its answers go through the same fitting, seam correction and compositing as direct
+// edits. Lines the journal says were submitted are collected from their job, never submitted
+// again. With detach, returns once submitted. Throws Error{InvalidInput} when the service has no
+// batch mode.
+ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Options &opts, const ApiOptions &api,
+                        GCancellable *cancel = nullptr, const ProgressFn &progress = {});
 
 // ---------- the scheduler, for any list of tasks (the GIMP procedure's too) ----------
 

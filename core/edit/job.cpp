@@ -210,6 +210,11 @@ CostAsk cost_ask(const Request &base, const DecodeLimit &limit, int wanted, int 
   return ask;
 }
 
+Cost scaled(Cost c, double factor) {
+  c.usd *= factor;
+  return c;
+}
+
 // What the ledger calls the run.
 std::string operation_of(const PreparedJob &job) {
   if (!job.settings.operation.empty()) return job.settings.operation;
@@ -225,9 +230,9 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   const int per_call = std::max(1, job.model.max_images_per_call);
   const CostAsk ask = cost_ask(base, limit, wanted, per_call);
   // Over the month's budget: refused before anything is built or sent.
-  check_budget(estimate_cost(job.model, ask));
+  if (!settings.answered) check_budget(scaled(estimate_cost(job.model, ask), settings.price_factor));
   // Streamed where the catalog says the model streams, unless its service refused before.
-  const bool stream = settings.stream && job.model.streams && job.provider->stream_reader() &&
+  const bool stream = settings.stream && !settings.exchange && job.model.streams && job.provider->stream_reader() &&
                       !streaming_refused(job.provider->name(), job.model.id, job.base_url);
   if (stream) {
     base.stream = true;
@@ -299,7 +304,9 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   };
   out.streamed = stream;
   std::vector<bool> streamed(http.size(), stream);  // whose answer went to `streams`
-  auto outcomes = transport.send_all(http, policy, cancel, on_event, stream ? on_body : BodySink{});
+  auto outcomes = settings.exchange ? settings.exchange(http)
+                                    : transport.send_all(http, policy, cancel, on_event, stream ? on_body : BodySink{});
+  if (outcomes.size() != http.size()) throw std::logic_error("exchange answered another number of requests");
   // A model its service does not stream: those calls once more, plainly, and the model
   // remembered so that the next run asks plainly at once. Nothing was made: the service refused
   // the request as a whole (an error answer, never a 2xx).
@@ -344,7 +351,8 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
     o.response.reset();  // read: its body (the pictures in base64) is not needed any more
     if (!parsed[i]) continue;
     LedgerEntry entry{{}, std::string(provider->name()), job.model.id, operation_of(job), parsed[i]->usage,
-                      actual_cost(job.model, parsed[i]->usage, cost_ask(base, limit, asked[i], asked[i]))};
+                      scaled(actual_cost(job.model, parsed[i]->usage, cost_ask(base, limit, asked[i], asked[i])),
+                             settings.price_factor)};
     std::string why;
     if (!append_to_ledger(entry, &why)) g_warning("usage not recorded: %s", why.c_str());
   }
@@ -394,7 +402,7 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
   if (out.images.empty())
     throw Error(ErrorCode::BadResponse, _("The service answered without a picture."));
   out.decode_s = seconds_since(t_decode);
-  out.cost = actual_cost(job.model, out.usage, ask);
+  out.cost = scaled(actual_cost(job.model, out.usage, ask), settings.price_factor);
   return out;
 }
 

@@ -49,6 +49,13 @@ struct JobSettings {
   seam::Options seam;
   // Stream the answer where the model can, with drafts on the way (Progress::draft).
   bool stream = true;
+  // Instead of sending: the built requests go to `exchange`, whose outcomes are read as the
+  // service's answers (the Batch API submits the requests in one job and brings the answers back
+  // later; core/batch). `answered` = the outcomes hold answers already paid for: no budget check.
+  // `price_factor` scales the cost recorded (the Batch API bills half).
+  std::function<std::vector<Outcome>(const std::vector<HttpRequest> &)> exchange;
+  bool answered = false;
+  double price_factor = 1;
 };
 
 // A draft of an answer still being made (models whose answers stream): shown while waiting,

@@ -443,6 +443,122 @@ public:
     return google_model_list(resp, kGoogle, is_image_model);
   }
 
+  // The Batch API (REFERENCE §1.11): POST models/{model}:batchGenerateContent with the requests
+  // inlined, each under a key in its metadata; the answer, and GET {name} later, is a
+  // long-running operation whose metadata holds the job's state and whose response, once done,
+  // the inlined answers in the same form as generateContent's (or an error each).
+  std::optional<HttpRequest> build_batch(const std::string &base_url, const std::string &model_id,
+                                         const std::vector<std::pair<std::string, HttpRequest>> &requests,
+                                         const std::string &display_name, const std::string &api_key) const override {
+    const std::string model = model_id.rfind("models/", 0) == 0 ? model_id.substr(7) : model_id;
+    GCharPtr escaped(g_uri_escape_string(model.c_str(), "-._~", FALSE));
+    GPtr<JsonObject> items_root = adopt(json_object_new());
+    JsonArray *items = json_array_new();
+    for (const auto &[key, http] : requests) {
+      json::Doc body = json::try_parse(http.body);  // the very generateContent body
+      if (!body.object()) throw Error(ErrorCode::InvalidInput, _("A request of the batch could not be built."), key);
+      JsonObject *item = json_object_new();
+      json_object_set_member(item, "request", json_node_copy(body.root()));
+      JsonObject *metadata = json_object_new();
+      json_object_set_string_member(metadata, "key", key.c_str());
+      json_object_set_object_member(item, "metadata", metadata);
+      json_array_add_object_element(items, item);
+    }
+    JsonObject *inner = json_object_new();
+    json_object_set_array_member(inner, "requests", items);
+    JsonObject *input = json_object_new();
+    json_object_set_object_member(input, "requests", inner);
+    JsonObject *batch = json_object_new();
+    json_object_set_string_member(batch, "displayName", display_name.c_str());
+    json_object_set_object_member(batch, "inputConfig", input);
+    GPtr<JsonObject> root = adopt(json_object_new());
+    json_object_set_object_member(root.get(), "batch", batch);
+    GPtr<JsonNode> node = adopt(json_node_new(JSON_NODE_OBJECT));
+    json_node_set_object(node.get(), root.get());
+    GPtr<JsonGenerator> gen = adopt(json_generator_new());
+    json_generator_set_root(gen.get(), node.get());
+    GCharPtr text(json_generator_to_data(gen.get(), nullptr));
+    HttpRequest http;
+    http.url = base_url + "/v1beta/models/" + escaped.get() + ":batchGenerateContent";
+    http.headers = {{"x-goog-api-key", api_key}};
+    http.content_type = "application/json";
+    http.body = text.get();
+    return http;
+  }
+
+  std::optional<HttpRequest> build_batch_get(const std::string &base_url, const std::string &name,
+                                             const std::string &api_key) const override {
+    // The job's name as the service gave it ("batches/ID"): its segments escaped, never a query.
+    std::string path;
+    for (size_t start = 0; start <= name.size();) {
+      size_t end = name.find('/', start);
+      if (end == std::string::npos) end = name.size();
+      GCharPtr seg(g_uri_escape_string(name.substr(start, end - start).c_str(), "-._~", FALSE));
+      path += (path.empty() ? "" : "/") + std::string(seg.get());
+      start = end + 1;
+    }
+    HttpRequest http;
+    http.method = "GET";
+    http.url = base_url + "/v1beta/" + path;
+    http.headers = {{"x-goog-api-key", api_key}};
+    return http;
+  }
+
+  BatchJob parse_batch(const HttpResponse &resp) const override {
+    if (resp.status < 200 || resp.status >= 300) throw status_error(resp);
+    json::Doc doc = json::parse_object(resp.body, kService, resp.status);
+    JsonObject *root = doc.object();
+    if (json::object(root, "error") && !json::object(root, "metadata")) throw status_error(resp);
+    JsonObject *meta = json::object(root, "metadata");
+    BatchJob job;
+    job.name = json::string(root, "name", json::string(meta, "name"));
+    if (job.name.rfind("batches/", 0) != 0)
+      throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."), kService),
+                  "batch without a batches/ name", resp.status);
+    const std::string state = json::string(meta, "state", json::string(root, "state"));
+    static const std::pair<const char *, const char *> states[] = {
+        {"BATCH_STATE_PENDING", "pending"},     {"BATCH_STATE_RUNNING", "running"},
+        {"BATCH_STATE_SUCCEEDED", "succeeded"}, {"BATCH_STATE_FAILED", "failed"},
+        {"BATCH_STATE_CANCELLED", "cancelled"}, {"BATCH_STATE_EXPIRED", "expired"},
+        {"JOB_STATE_PENDING", "pending"},       {"JOB_STATE_RUNNING", "running"},
+        {"JOB_STATE_SUCCEEDED", "succeeded"},   {"JOB_STATE_FAILED", "failed"},
+        {"JOB_STATE_CANCELLED", "cancelled"},   {"JOB_STATE_EXPIRED", "expired"}};
+    job.state = "pending";
+    for (auto [wire, word] : states)
+      if (state == wire) job.state = word;
+    job.done = json::boolean(root, "done") || (job.state != "pending" && job.state != "running");
+    if (job.done && job.state == "pending") job.state = json::object(root, "error") ? "failed" : "succeeded";
+    // The answers: the operation's response (or the job's output), inlined.
+    JsonObject *out = json::object(root, "response");
+    if (!out) out = json::object(meta, "output");
+    JsonArray *answers = json::array(json::object(out, "inlinedResponses"), "inlinedResponses");
+    for (guint i = 0; answers && i < json_array_get_length(answers); ++i) {
+      JsonObject *a = json::element_object(answers, i);
+      BatchItem item;
+      item.key = json::string(json::object(a, "metadata"), "key", std::to_string(i));
+      GPtr<JsonGenerator> gen = adopt(json_generator_new());
+      GPtr<JsonNode> node;
+      if (JsonObject *r = json::object(a, "response")) {
+        item.answer.status = 200;
+        node = adopt(json_node_copy(json_object_get_member(a, "response")));
+        (void)r;
+      } else {
+        // An error of this request alone: answered as the plain call's error would have been.
+        JsonObject *err = json::object(a, "error");
+        const int64_t code = json::integer(err, "code", 500);
+        item.answer.status = code >= 400 && code < 600 ? int(code) : 500;
+        GPtr<JsonObject> wrap = adopt(json_object_new());
+        if (err) json_object_set_member(wrap.get(), "error", json_node_copy(json_object_get_member(a, "error")));
+        node = adopt(json_node_new(JSON_NODE_OBJECT));
+        json_node_set_object(node.get(), wrap.get());
+      }
+      json_generator_set_root(gen.get(), node.get());
+      item.answer.body = GCharPtr(json_generator_to_data(gen.get(), nullptr)).get();
+      job.items.push_back(std::move(item));
+    }
+    return job;
+  }
+
   // Besides the HTTP hints: RetryInfo.retryDelay, and no retry once a daily quota is used up.
   RetryAdvice retry_advice(const HttpResponse &resp) const override { return google_retry_advice(resp); }
 };

@@ -48,6 +48,23 @@ ModelPage Provider::parse_model_list(const HttpResponse &resp) const {
               "no model list for " + std::string(name()), resp.status);
 }
 
+std::optional<HttpRequest> Provider::build_batch(const std::string &, const std::string &,
+                                                 const std::vector<std::pair<std::string, HttpRequest>> &,
+                                                 const std::string &, const std::string &) const {
+  return std::nullopt;
+}
+
+std::optional<HttpRequest> Provider::build_batch_get(const std::string &, const std::string &,
+                                                     const std::string &) const {
+  return std::nullopt;
+}
+
+BatchJob Provider::parse_batch(const HttpResponse &resp) const {
+  throw Error(ErrorCode::BadResponse, format(_("%s sent an answer genfill does not understand."),
+                                             std::string(display_name()).c_str()),
+              "no batch mode for " + std::string(name()), resp.status);
+}
+
 HttpRequest bearer_get(std::string url, const std::string &api_key) {
   HttpRequest http;
   http.method = "GET";

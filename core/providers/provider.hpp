@@ -105,6 +105,20 @@ public:
   virtual Result finish() = 0;
 };
 
+// A batch job (Gemini's Batch API): many requests as one job, answered within a day at a lower
+// price. Its state as genfill says it: "pending", "running", "succeeded", "failed",
+// "cancelled", "expired".
+struct BatchItem {
+  std::string key;        // the key the request was submitted under
+  HttpResponse answer;    // as the plain call would have answered (an error as its error answer)
+};
+struct BatchJob {
+  std::string name;       // the service's id of the job, e.g. "batches/123"
+  std::string state;
+  bool done = false;      // no further change will come
+  std::vector<BatchItem> items;  // once it succeeded
+};
+
 class Provider {
 public:
   virtual ~Provider() = default;
@@ -131,6 +145,18 @@ public:
   // Whether an error answer to a streamed request says that this model does not stream (then
   // the same call is made once more without streaming). Default: never.
   virtual bool refuses_streaming(const HttpResponse &) const { return false; }
+
+  // Batch jobs: the requests `build` made (each under its key) submitted as one job for `model`;
+  // nullopt when the service has no batch mode. Default: none.
+  virtual std::optional<HttpRequest> build_batch(const std::string &base_url, const std::string &model,
+                                                 const std::vector<std::pair<std::string, HttpRequest>> &requests,
+                                                 const std::string &display_name,
+                                                 const std::string &api_key) const;
+  // The request that asks how a job stands.
+  virtual std::optional<HttpRequest> build_batch_get(const std::string &base_url, const std::string &name,
+                                                     const std::string &api_key) const;
+  // Reads a job as created or got (2xx or not: an error answer throws Error as parse() does).
+  virtual BatchJob parse_batch(const HttpResponse &resp) const;
 
   // Whether a failed response is worth retrying. Default: 408/429/500/502/503/504 (see
   // retry_is_safe; the transport never retries any other), honouring Retry-After / retry-after-ms.

@@ -77,11 +77,11 @@ TEST_F(BatchTest, TheJournalsLastWordWinsAndACutLineIsSkipped) {
   const Manifest man = read_manifest(m, "k");
   {
     Journal j(journal_path(m));
-    j.record(1, Entry{"failed", man.lines[0].hash, "", "", "refused", "", 0});
+    j.record(1, Entry{"failed", man.lines[0].hash, "", "", "refused", "", 0, -1});
     EXPECT_FALSE(is_done(man.lines[0], j));
     EXPECT_NE(output_blocked(man.lines[0], j, false), "") << "a file the journal did not write";
     EXPECT_EQ(output_blocked(man.lines[0], j, true), "");
-    j.record(1, Entry{"done", man.lines[0].hash, man.lines[0].output, file_sha256(out), "", "", 0.07});
+    j.record(1, Entry{"done", man.lines[0].hash, man.lines[0].output, file_sha256(out), "", "", 0.07, -1});
   }
   // A crash in the middle of a write leaves a cut line: reading skips it.
   FILE *f = g_fopen(journal_path(m).c_str(), "ab");

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -129,6 +130,20 @@ struct FakeServer::Impl {
   Answer openai_answer(SoupServerMessage *msg, bool edits, const std::string &body, RecordedRequest &rec,
                        const FakeReply *reply, int &w, int &h);
   Answer openai_models(SoupServerMessage *msg, RecordedRequest &rec);
+  // fake_batch.cpp: Gemini's Batch API.
+  struct FakeBatch {
+    std::string name, model, display_name, final_state = "BATCH_STATE_SUCCEEDED";
+    std::vector<std::pair<std::string, Answer>> answers;  // key, generateContent's answer
+    int gets = 0, done_at = 3;
+    bool drop_keys = false;
+  };
+  std::map<std::string, FakeBatch> batches;  // server thread only
+  std::optional<FakeReply> take_batch_reply();
+  Answer batch_create(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
+                      const FakeReply *own);
+  std::string metadata_of(const FakeBatch &job, const std::string &state);
+  void add_inlined(JsonBuilder *b, const FakeBatch &job);
+  Answer batch_get(SoupServerMessage *msg, const std::string &name, RecordedRequest &rec);
   // fake_imagen.cpp: :predict.
   Answer imagen(SoupServerMessage *msg, const std::string &model, const std::string &body, RecordedRequest &rec,
                 const FakeReply *reply);

@@ -116,13 +116,16 @@ void FakeServer::Impl::handle(SoupServerMessage *msg, const char *path) {
 
   const bool list_request = g_strcmp0(method, "GET") == 0 &&
                             (p == "/v1beta/models" || p == "/v1/models" || p == "/api/v1/models");
-  const std::optional<FakeReply> scripted = take_reply(list_request);
+  const bool batch_request = p.find(":batchGenerateContent") != std::string::npos || p.rfind("/v1beta/batches/", 0) == 0;
+  const std::optional<FakeReply> scripted =
+      batch_request ? (p.find(":batchGenerateContent") != std::string::npos ? take_batch_reply() : std::nullopt)
+                    : take_reply(list_request);
   const FakeReply *reply = scripted ? &*scripted : nullptr;
   Answer answer;
   bool known = true;
   try {
     static const std::string gprefix = "/v1beta/models/", gsuffix = ":generateContent", isuffix = ":predict",
-                             ssuffix = ":streamGenerateContent";
+                             ssuffix = ":streamGenerateContent", bsuffix = ":batchGenerateContent";
     const bool post = g_strcmp0(method, "POST") == 0;
     auto google = [&](const std::string &suffix) {
       return post && p.rfind(gprefix, 0) == 0 && p.size() > gprefix.size() + suffix.size() &&
@@ -141,6 +144,10 @@ void FakeServer::Impl::handle(SoupServerMessage *msg, const char *path) {
       answer = gemini(msg, model, body, rec, reply);
       if (answer.status == 200)
         answer = gemini_stream(answer, model.rfind("gemini-3", 0) == 0 || model.rfind("gemini-nano", 0) == 0);
+    } else if (google(bsuffix)) {
+      answer = batch_create(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - bsuffix.size()), body, rec, reply);
+    } else if (g_strcmp0(method, "GET") == 0 && p.rfind("/v1beta/batches/", 0) == 0) {
+      answer = batch_get(msg, p.substr(std::string("/v1beta/").size()), rec);
     } else if (google(isuffix)) {
       answer = imagen(msg, p.substr(gprefix.size(), p.size() - gprefix.size() - isuffix.size()), body, rec, reply);
     } else if (post && (p == "/v1/chat/completions" || p == "/api/v1/chat/completions")) {
@@ -456,6 +463,11 @@ void FakeServer::Impl::enqueue_json(const std::string &text) {
   r.stall_after_events = int(json::integer(o, "stall_after_events", -1));
   r.error_after_events = int(json::integer(o, "error_after_events", -1));
   r.no_stream = json::boolean(o, "no_stream");
+  r.batch_state = json::string(o, "batch_state");
+  if (!r.batch_state.empty() && r.batch_state.rfind("BATCH_STATE_", 0) != 0)
+    throw std::invalid_argument("batch_state is a BATCH_STATE_ word");
+  r.batch_gets = int(json::integer(o, "batch_gets", 3));
+  r.batch_drop_keys = json::boolean(o, "batch_drop_keys");
   r.lists = json::boolean(o, "lists");
   if (JsonObject *d = json::object(o, "drift")) {
     auto num = [&](const char *k, double def) {

@@ -23,6 +23,19 @@
 //   POST /v1/chat/completions                     chat relay, OpenRouter's image form (also under
 //                                                 /api/v1/, OpenRouter's own path); relay base =
 //                                                 base_url() + "/v1"
+// Gemini's Batch API (as python-genai 2.19.0 sends and reads it):
+//   POST /v1beta/models/{model}:batchGenerateContent   {"batch": {"displayName", "inputConfig":
+//                                                 {"requests": {"requests": [{"request": {…},
+//                                                 "metadata": {"key"}}]}}}}: each request is checked
+//                                                 and answered as generateContent would (a scripted
+//                                                 reply each, in order); answers a long-running
+//                                                 operation "batches/fake-N", state BATCH_STATE_PENDING
+//   GET  /v1beta/batches/fake-N                   PENDING, then RUNNING, then (on the batch_gets-th
+//                                                 get, default 3) the final state, with "done": true and
+//                                                 the answers under metadata.output.inlinedResponses
+//                                                 .inlinedResponses[] (and response.inlinedResponses):
+//                                                 {"response": GenerateContentResponse} or {"error":
+//                                                 google.rpc.Status}, each with "metadata": {"key"}
 // Model lists (what `genfill models` and core/served read):
 //   GET  /v1beta/models?pageSize=N&pageToken=T    Google's list (key in x-goog-api-key; a key in the
 //                                                 query is 400, none 403): name "models/ID",
@@ -110,6 +123,13 @@ struct FakeReply {
   int event_delay_ms = 0;
   int cut_after_events = -1, end_after_events = -1, stall_after_events = -1, error_after_events = -1;
   bool no_stream = false;      // OpenAI: the model refuses stream=true (400, param "stream")
+  // Batch API: a reply with batch_state is taken by the job's creation itself (not by one of
+  // its requests): the state the job ends in ("BATCH_STATE_EXPIRED" …; default SUCCEEDED), the
+  // get that brings it, and whether the answers leave out their keys (as the service has been
+  // reported to do).
+  std::string batch_state;
+  int batch_gets = 3;
+  bool batch_drop_keys = false;
   int count = 1;               // use for this many provider requests
   bool lists = false;          // for model-list requests (GET …/models) instead of the others
   // "drift": {"dx", "dy", "scale", "gain", "offset"}: answer with the uploaded picture itself,

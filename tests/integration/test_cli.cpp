@@ -2022,4 +2022,126 @@ TEST_F(CliBatchTest, ALineWithoutAnInputIsAGeneration) {
   EXPECT_EQ(g.height, 480);
 }
 
+// --batch-api: the lines go as one job of Gemini's Batch API, which is polled until it ends;
+// each answer is fitted as a direct edit's would be, at half the price.
+TEST_F(CliBatchTest, TheBatchApiSubmitsOneJobPollsItAndWritesEveryResult) {
+  manifest(2, {R"({"prompt": "a lighthouse", "output": "gen.png", "size": "640x480"})"});
+  CliRun r = batch({"--batch-api", "--poll", "0.05"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_EQ(json_number(r.out, "done"), 3);
+  JsonNode *reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  ASSERT_EQ(json_array_get_length(arr), 4u) << "one job submitted, then asked after until it ended";
+  JsonObject *create = json_array_get_object_element(arr, 0);
+  EXPECT_NE(std::string(json_object_get_string_member(create, "path")).find(":batchGenerateContent"),
+            std::string::npos);
+  EXPECT_EQ(json_object_get_int_member(create, "n"), 3) << "the three requests in it";
+  EXPECT_TRUE(json_object_get_boolean_member(create, "has_key"));
+  for (guint i = 1; i < 4; ++i)
+    EXPECT_EQ(std::string(json_object_get_string_member(json_array_get_object_element(arr, i), "method")), "GET");
+  json_node_unref(reqs);
+  EXPECT_EQ(load_image_file(path("gen.png")).width, 640);
+  // The same edit made directly: the same picture, at twice the price.
+  fake_->reset();
+  CliRun direct = run({"edit", "--endpoint", endpoint("gemini"), "--prompt", "a lantern 1", "--json", "--no-stream",
+                       path("in-1.png"), "-o", path("direct.png")});
+  ASSERT_EQ(direct.status, 0) << direct.err;
+  EXPECT_EQ(load_image_file(path("direct.png")).pixels, load_image_file(path("out-1.png")).pixels);
+  GErrorOut err;
+  JsonNode *doc = json_from_string(r.out.c_str(), err.out());
+  ASSERT_TRUE(doc);
+  const double line1 =
+      json_object_get_double_member(json_array_get_object_element(
+                                        json_object_get_array_member(json_node_get_object(doc), "lines"), 0),
+                                    "cost_usd");
+  json_node_unref(doc);
+  EXPECT_NEAR(line1, json_number(direct.out, "cost.usd") / 2, 1e-9) << "the Batch API bills half";
+}
+
+// --detach submits and returns; a later run collects the same job and never submits again.
+TEST_F(CliBatchTest, AfterDetachARerunCollectsTheJobWithoutSubmittingAgain) {
+  manifest(3);
+  CliRun d = batch({"--batch-api", "--detach"});
+  ASSERT_EQ(d.status, 0) << d.err << d.out;
+  EXPECT_EQ(state_of(d.out, 1), "submitted");
+  EXPECT_FALSE(exists("out-1.png"));
+  EXPECT_EQ(fake_->request_count(), 1);
+  EXPECT_NE(bytes(path("batch.jsonl.journal")).find("batches/fake-"), std::string::npos);
+  CliRun again = batch({"--batch-api", "--detach"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(fake_->request_count(), 1) << "detached again: nothing new is submitted";
+  CliRun c = batch({"--batch-api", "--poll", "0.05"});
+  ASSERT_EQ(c.status, 0) << c.err << c.out;
+  EXPECT_EQ(json_number(c.out, "done"), 3);
+  JsonNode *reqs = fake_->requests();
+  JsonArray *arr = json_node_get_array(reqs);
+  int creates = 0;
+  for (guint i = 0; i < json_array_get_length(arr); ++i)
+    creates += std::string(json_object_get_string_member(json_array_get_object_element(arr, i), "method")) == "POST";
+  json_node_unref(reqs);
+  EXPECT_EQ(creates, 1) << "collected, never submitted twice";
+  for (int i = 1; i <= 3; ++i) EXPECT_TRUE(exists("out-" + std::to_string(i) + ".png"));
+}
+
+// A request of the job that failed on its own is that line's failure, in its own words; the
+// rerun submits that line alone.
+TEST_F(CliBatchTest, AnErrorInTheJobIsItsLinesAlone) {
+  manifest(3);
+  fake_->enqueue(R"({"count":1})");  // the first request: answered as usual
+  fake_->enqueue(R"({"status":200,"fixture":"gemini/response_blocked_prompt_feedback.json"})");
+  CliRun r = batch({"--batch-api", "--poll", "0.05"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(state_of(r.out, 1), "done");
+  EXPECT_EQ(state_of(r.out, 2), "failed");
+  EXPECT_EQ(state_of(r.out, 3), "done");
+  EXPECT_NE(r.out.find("Gemini refused the prompt"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("line 2 failed: Gemini refused the prompt"), std::string::npos) << r.err;
+  fake_->reset();
+  CliRun again = batch({"--batch-api", "--poll", "0.05"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  JsonNode *reqs = fake_->requests();
+  EXPECT_EQ(json_object_get_int_member(json_array_get_object_element(json_node_get_array(reqs), 0), "n"), 1)
+      << "only the failed line is submitted";
+  json_node_unref(reqs);
+}
+
+// A job that expired (or failed) made nothing: its lines fail, saying so, and go again next time.
+TEST_F(CliBatchTest, AnExpiredJobsLinesGoAgain) {
+  manifest(2);
+  fake_->enqueue(R"({"batch_state":"BATCH_STATE_EXPIRED"})");
+  CliRun r = batch({"--batch-api", "--poll", "0.05"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.out.find("ended as expired, without answers"), std::string::npos) << r.out;
+  EXPECT_FALSE(exists("out-1.png"));
+  fake_->reset();
+  CliRun again = batch({"--batch-api", "--poll", "0.05"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(json_number(again.out, "done"), 2);
+}
+
+// A service that leaves the keys out of its answers: they are matched by their place.
+TEST_F(CliBatchTest, AnswersWithoutKeysAreMatchedByTheirPlace) {
+  manifest(3);
+  fake_->enqueue(R"({"batch_state":"BATCH_STATE_SUCCEEDED","batch_drop_keys":true})");
+  fake_->enqueue(R"({"color":"FF0000"})");
+  fake_->enqueue(R"({"color":"00FF00"})");
+  fake_->enqueue(R"({"color":"0000FF"})");
+  CliRun r = batch({"--batch-api", "--poll", "0.05", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const uint32_t want[] = {0xFF0000, 0x00FF00, 0x0000FF};
+  for (int i = 1; i <= 3; ++i) {
+    const Image out = load_image_file(path("out-" + std::to_string(i) + ".png"));
+    EXPECT_EQ(rgb_at(out, out.width / 2, out.height / 2), want[i - 1]) << "line " << i;
+  }
+}
+
+TEST_F(CliBatchTest, AServiceWithoutABatchModeIsSaidSo) {
+  manifest(1);
+  CliRun r = run({"batch", "--provider", "openai", "--endpoint", endpoint("openai"), "--batch-api",
+                  path("batch.jsonl")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("no batch mode for OpenAI"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_->request_count(), 0);
+}
+
 }  // namespace
