@@ -14,6 +14,7 @@
 namespace genfill::plugin {
 
 inline constexpr const char *kEdit = "plug-in-genfill-edit";
+inline constexpr const char *kEditMany = "plug-in-genfill-edit-many";
 inline constexpr const char *kGenerate = "plug-in-genfill-generate";
 inline constexpr const char *kNewImage = "plug-in-genfill-new-image";
 inline constexpr const char *kExpand = "plug-in-genfill-expand";

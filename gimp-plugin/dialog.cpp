@@ -638,7 +638,10 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   else
     gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
   add_more_options(d);
-  if (edit)
+  if (edit && gimp_procedure_find_argument(procedure, "over"))  // Edit Many: what it goes over first
+    gimp_procedure_dialog_fill(d, "over", "continue-conversation", "provider", "model", "variations", "quality",
+                               "image-size", "more", nullptr);
+  else if (edit)
     gimp_procedure_dialog_fill(d, "continue-conversation", "provider", "model", "variations", "quality",
                                "image-size", "more", nullptr);
   else if (gimp_procedure_find_argument(procedure, "transparent"))

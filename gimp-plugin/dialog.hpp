@@ -91,12 +91,13 @@ GimpValueArray *with_way_outs(bool ui, GimpProcedureConfig *config, Body &&body)
   }
 }
 
-// Runs a job while showing progress (and, interactively, a Cancel button).
+// Runs a job while showing progress (and, interactively, a Cancel button). `title`: what the
+// progress says first ("" = "Waiting for Gemini…").
 template <typename Job>
-auto while_waiting(bool ui, const PreparedJob &job, Job &&run) {
+auto while_waiting(bool ui, const PreparedJob &job, Job &&run, const std::string &title = {}) {
   std::optional<Error> rejected;
   {
-    Waiting waiting(ui, format(_("Waiting for %s…"), job.short_service.c_str()));
+    Waiting waiting(ui, title.empty() ? format(_("Waiting for %s…"), job.short_service.c_str()) : title);
     try {
       return run(waiting.cancellable(), [&](const Progress &p) { waiting.update(p); });
     } catch (const Error &e) {

@@ -73,6 +73,39 @@ void add_cost_arguments(GimpProcedure *p) {
       "auto", G_PARAM_READWRITE);
 }
 
+// What Edit with Prompt (and Edit Many) take.
+void add_edit_arguments(GimpProcedure *p) {
+  add_common_arguments(p, true);
+  gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample mer_ged"),
+                                      _("Send what you see (all visible layers); off: this layer's own pixels"),
+                                      TRUE, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument(p, "context", _("Con_text (%)"),
+                                  _("Picture sent around the selection, in percent of its size"), 0, 200, 25,
+                                  G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument(p, "feather", _("Feather (p_x)"),
+                                     _("Softens the new layer's mask inside the selection's edge"), 0, 200, 8,
+                                     G_PARAM_READWRITE);
+  gimp_procedure_add_boolean_argument(
+      p, "continue-conversation", _("Continue the la_yer's conversation"),
+      _("On a layer genfill made, the model sees the earlier steps, so \"now make it yellow\" is understood"),
+      TRUE, G_PARAM_READWRITE);
+  add_references_argument(p);
+  // Fitting the answer in place; keep these last, as one block.
+  gimp_procedure_add_boolean_argument(p, "register", _("_Align the answer"),
+                                      _("Undo the shift and scale the model adds to the picture"), TRUE,
+                                      G_PARAM_READWRITE);
+  gimp_procedure_add_boolean_argument(p, "match-colours", _("Match colo_urs"),
+                                      _("Undo the model's change of brightness and colour"), TRUE,
+                                      G_PARAM_READWRITE);
+  gimp_procedure_add_boolean_argument(p, "blend-seam", _("_Blend the seam"),
+                                      _("Blend the answer into its surroundings across the selection's edge"),
+                                      TRUE, G_PARAM_READWRITE);
+  gimp_procedure_add_boolean_argument(p, "raw", _("Ra_w answer"),
+                                      _("Use the model's pixels untouched (overrides the three above)"), FALSE,
+                                      G_PARAM_READWRITE);
+  add_cost_arguments(p);
+}
+
 // GIMP translates its own menu names; "Generative" is ours.
 std::string menu_path(const char *parent) { return std::string(parent) + "/" + _("Generative"); }
 
@@ -85,6 +118,7 @@ void set_common(GimpProcedure *p, const char *label, const char *blurb, const ch
 GList *query_procedures(GimpPlugIn *) {
   GList *list = nullptr;
   list = g_list_append(list, g_strdup(kEdit));
+  list = g_list_append(list, g_strdup(kEditMany));
   list = g_list_append(list, g_strdup(kGenerate));
   list = g_list_append(list, g_strdup(kNewImage));
   list = g_list_append(list, g_strdup(kExpand));
@@ -103,35 +137,27 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
                  "in a new layer above, masked to the selection. The layer itself is not changed."));
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     gimp_procedure_add_menu_path(p, menu_path("<Layers>").c_str());
-    add_common_arguments(p, true);
-    gimp_procedure_add_boolean_argument(p, "sample-merged", _("Sample mer_ged"),
-                                        _("Send what you see (all visible layers); off: this layer's own pixels"),
-                                        TRUE, G_PARAM_READWRITE);
-    gimp_procedure_add_int_argument(p, "context", _("Con_text (%)"),
-                                    _("Picture sent around the selection, in percent of its size"), 0, 200, 25,
-                                    G_PARAM_READWRITE);
-    gimp_procedure_add_double_argument(p, "feather", _("Feather (p_x)"),
-                                       _("Softens the new layer's mask inside the selection's edge"), 0, 200, 8,
-                                       G_PARAM_READWRITE);
-    gimp_procedure_add_boolean_argument(
-        p, "continue-conversation", _("Continue the la_yer's conversation"),
-        _("On a layer genfill made, the model sees the earlier steps, so \"now make it yellow\" is understood"),
-        TRUE, G_PARAM_READWRITE);
-    add_references_argument(p);
-    // Fitting the answer in place; keep these last, as one block.
-    gimp_procedure_add_boolean_argument(p, "register", _("_Align the answer"),
-                                        _("Undo the shift and scale the model adds to the picture"), TRUE,
-                                        G_PARAM_READWRITE);
-    gimp_procedure_add_boolean_argument(p, "match-colours", _("Match colo_urs"),
-                                        _("Undo the model's change of brightness and colour"), TRUE,
-                                        G_PARAM_READWRITE);
-    gimp_procedure_add_boolean_argument(p, "blend-seam", _("_Blend the seam"),
-                                        _("Blend the answer into its surroundings across the selection's edge"),
-                                        TRUE, G_PARAM_READWRITE);
-    gimp_procedure_add_boolean_argument(p, "raw", _("Ra_w answer"),
-                                        _("Use the model's pixels untouched (overrides the three above)"), FALSE,
-                                        G_PARAM_READWRITE);
-    add_cost_arguments(p);
+    add_edit_arguments(p);
+    gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
+                                                      GIMP_TYPE_LAYER, G_PARAM_READWRITE);
+  } else if (g_strcmp0(name, kEditMany) == 0) {
+    p = gimp_image_procedure_new(plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, run_edit_many_proc, nullptr, nullptr);
+    gimp_procedure_set_image_types(p, "RGB*, GRAY*");
+    gimp_procedure_set_sensitivity_mask(p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE | GIMP_PROCEDURE_SENSITIVE_DRAWABLES |
+                                               GIMP_PROCEDURE_SENSITIVE_NO_DRAWABLES);
+    set_common(p, _("Edit _Many with Prompt…"), _("The same change, as a prompt says, in every open image or every layer of a group"),
+               _("Runs Edit with Prompt once for each open image (its selected layer, else its top layer, with its "
+                 "own selection) or for each layer of the selected layer group, one after another. A target "
+                 "that fails is named and the others still run. No layer is changed: each answer lands in new "
+                 "layers above its own."));
+    gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
+    gimp_procedure_add_menu_path(p, menu_path("<Layers>").c_str());
+    gimp_procedure_add_choice_argument(
+        p, "over", _("Run _over"), _("What the prompt is run over"),
+        gimp_choice_new_with_values("images", 0, _("Open images"), nullptr, "group", 1,
+                                    _("Layers of the selected group"), nullptr, nullptr),
+        "images", G_PARAM_READWRITE);
+    add_edit_arguments(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   } else if (g_strcmp0(name, kGenerate) == 0) {

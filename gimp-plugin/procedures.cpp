@@ -140,6 +140,75 @@ Margins expand_margins(GimpProcedureConfig *config, GimpImage *image) {
              : margins_for_aspect(gimp_image_get_width(image), gimp_image_get_height(image), aspect);
 }
 
+// An edit's settings from its arguments, checked as far as they can be before any pixel is read.
+JobSettings edit_settings(GimpProcedureConfig *config) {
+  JobSettings settings = settings_from(config);
+  if (settings.prompt.empty())
+    throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
+  gboolean reg = TRUE, colours = TRUE, blend = TRUE, raw = FALSE;
+  g_object_get(config, "register", &reg, "match-colours", &colours, "blend-seam", &blend, "raw", &raw, nullptr);
+  settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
+  // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
+  settings.results_at_upload_scale = true;
+  drop_what_the_model_takes_not(settings, Task::Edit);
+  return settings;
+}
+
+// One layer edited as Edit with Prompt does: its region read, sent through core/edit, the answer
+// placed in new layers above it. `title`: the progress window's, "" = the usual.
+std::vector<GimpLayer *> edit_layer(GimpImage *image, GimpDrawable *drawable, GimpProcedureConfig *config,
+                                    const PreparedJob &job, std::vector<Image> references, bool ui,
+                                    GimpRunMode run_mode, StageClock &clock, const std::string &title) {
+  const JobSettings &settings = job.settings;
+  gboolean sample_merged = TRUE;
+  gdouble feather_px = 8;
+  g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
+  int context = config_int(config, "context");
+  gboolean continue_conversation = TRUE;
+  g_object_get(config, "continue-conversation", &continue_conversation, nullptr);
+  EditInput input;
+  input.references = std::move(references);
+  input.context = context / 100.0;
+  // Layer by layer: a layer genfill made carries its conversation; its earlier turns go with
+  // this request. Without the cache (the file came from elsewhere) it is a single turn.
+  if (continue_conversation) {
+    input.conversation = layer_conversation(drawable);
+    input.conversation_gone = [ui] {
+      const char *gone = _("The earlier steps of this layer's conversation are not on this computer: this edit "
+                           "starts afresh from the layer as it is.");
+      if (ui) gimp_message(gone);
+      else g_message("%s", gone);
+    };
+  }
+
+  // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
+  const EditArea area = edit_area(image, drawable, sample_merged);
+  LayerSource source(image, drawable, area.bounds, area.selection, sample_merged, clock,
+                     [&](Rect where, std::future<Mask> layer_mask) {
+                       return std::make_unique<NewLayers>(image, where, settings.variations,
+                                                          short_prompt(settings.prompt), std::move(layer_mask));
+                     },
+                     feather_px);
+
+  EditResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
+    return run_edit(job, input, source, cancel, progress);
+  }, title);
+  clock.mark("job");
+  clock.add(result.timings);
+
+  NewLayers &layers = source.layers();
+  layers.prepare();  // what the wait did not cover (nothing, when the service takes a while)
+  source.drop_selection();
+  clock.mark("feather");
+  std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
+  if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+  clock.mark("insert");
+  if (clock.enabled())
+    clock.write(kEdit, source.where(), result.bytes_sent, result.upload_bytes, settings.variations);
+  tell_cost(ui, result);
+  return placed;
+}
+
 }  // namespace
 
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
@@ -172,63 +241,11 @@ GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, Gi
   StageClock clock;
   return guarded(procedure, ui, [&] {
     return with_way_outs(ui, config, [&]() -> GimpValueArray * {
-    JobSettings settings = settings_from(config);
-    if (settings.prompt.empty())
-      throw Error(ErrorCode::InvalidInput, _("Describe the change you want: the prompt is empty."));
-    gboolean sample_merged = TRUE;
-    gdouble feather_px = 8;
-    g_object_get(config, "sample-merged", &sample_merged, "feather", &feather_px, nullptr);
-    int context = config_int(config, "context");
-    gboolean continue_conversation = TRUE;
-    g_object_get(config, "continue-conversation", &continue_conversation, nullptr);
-    gboolean reg = TRUE, colours = TRUE, blend = TRUE, raw = FALSE;
-    g_object_get(config, "register", &reg, "match-colours", &colours, "blend-seam", &blend, "raw", &raw, nullptr);
-    settings.seam = raw ? seam::Options::raw() : seam::Options{bool(reg), bool(colours), bool(blend)};
-    // Only the region is read, at the size it is uploaded; GIMP scales the answer back up.
-    settings.results_at_upload_scale = true;
-    drop_what_the_model_takes_not(settings, Task::Edit);
+    JobSettings settings = edit_settings(config);
     // A model that only generates is said so before a key is asked for.
     const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
-    EditInput input;
-    input.references = read_references(config);
-    input.context = context / 100.0;
-    // Layer by layer: a layer genfill made carries its conversation; its earlier turns go with
-    // this request. Without the cache (the file came from elsewhere) it is a single turn.
-    if (continue_conversation) {
-      input.conversation = layer_conversation(drawable);
-      input.conversation_gone = [ui] {
-        const char *gone = _("The earlier steps of this layer's conversation are not on this computer: this edit "
-                             "starts afresh from the layer as it is.");
-        if (ui) gimp_message(gone);
-        else g_message("%s", gone);
-      };
-    }
-
-    // Work within the layer (and, for what the user sees, within the canvas), in image coordinates.
-    const EditArea area = edit_area(image, drawable, sample_merged);
-    LayerSource source(image, drawable, area.bounds, area.selection, sample_merged, clock,
-                       [&](Rect where, std::future<Mask> layer_mask) {
-                         return std::make_unique<NewLayers>(image, where, settings.variations,
-                                                            short_prompt(settings.prompt), std::move(layer_mask));
-                       },
-                       feather_px);
-
-    EditResult result = while_waiting(ui, job, [&](GCancellable *cancel, const ProgressSink &progress) {
-      return run_edit(job, input, source, cancel, progress);
-    });
-    clock.mark("job");
-    clock.add(result.timings);
-
-    NewLayers &layers = source.layers();
-    layers.prepare();  // what the wait did not cover (nothing, when the service takes a while)
-    source.drop_selection();
-    clock.mark("feather");
-    std::vector<GimpLayer *> placed = layers.place(drawable, result, settings.prompt, settings.seed, result.conversation);
-    if (run_mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
-    clock.mark("insert");
-    if (clock.enabled())
-      clock.write(kEdit, source.where(), result.bytes_sent, result.upload_bytes, settings.variations);
-    tell_cost(ui, result);
+    std::vector<GimpLayer *> placed =
+        edit_layer(image, drawable, config, job, read_references(config), ui, run_mode, clock, {});
     return layers_return(procedure, placed);
     });
   });
@@ -395,6 +412,118 @@ GimpValueArray *run_spending_proc(GimpProcedure *procedure, GimpProcedureConfig 
     GIMP_VALUES_SET_INT(ret, 3, int(std::min<int64_t>(all.calls, G_MAXINT)));
     GIMP_VALUES_SET_DOUBLE(ret, 4, budget ? *budget : -1.0);
     return ret;
+  });
+}
+
+}  // namespace genfill::plugin
+
+namespace genfill::plugin {
+
+namespace {
+
+// What Edit Many goes over: every open image (its selected layer, else its top layer, with its
+// own selection), or every layer of the selected layer group (with the image's selection).
+struct Target {
+  GimpImage *image;
+  GimpDrawable *drawable;
+};
+
+std::vector<Target> many_targets(const std::string &over, GimpImage *image, GimpDrawable **drawables) {
+  std::vector<Target> out;
+  auto usable = [](GimpItem *item) {
+    return GIMP_IS_LAYER(item) && !GIMP_IS_LAYER_MASK(item) && !gimp_item_is_group(item);
+  };
+  if (over == "group") {
+    GimpDrawable *group = drawables && drawables[0] ? drawables[0] : nullptr;
+    if (!group || !gimp_item_is_group(GIMP_ITEM(group)))
+      throw Error(ErrorCode::InvalidInput, _("Select a layer group: each of its layers is edited."));
+    std::unique_ptr<GimpItem *, GFreeDeleter> children(gimp_item_get_children(GIMP_ITEM(group)));
+    for (GimpItem **c = children.get(); c && *c; ++c)
+      if (usable(*c)) out.push_back({image, GIMP_DRAWABLE(*c)});
+    if (out.empty()) throw Error(ErrorCode::InvalidInput, _("The layer group holds no layer to edit."));
+    return out;
+  }
+  std::unique_ptr<GimpImage *, GFreeDeleter> images(gimp_get_images());
+  for (GimpImage **i = images.get(); i && *i; ++i) {
+    std::unique_ptr<GimpLayer *, GFreeDeleter> selected(gimp_image_get_selected_layers(*i));
+    std::unique_ptr<GimpLayer *, GFreeDeleter> all(gimp_image_get_layers(*i));
+    GimpLayer *layer = selected && selected.get()[0] && usable(GIMP_ITEM(selected.get()[0])) ? selected.get()[0]
+                       : all && all.get()[0] && usable(GIMP_ITEM(all.get()[0]))           ? all.get()[0]
+                                                                                          : nullptr;
+    if (layer) out.push_back({*i, GIMP_DRAWABLE(layer)});
+  }
+  if (out.empty()) throw Error(ErrorCode::InvalidInput, _("No open image has a layer to edit."));
+  return out;
+}
+
+}  // namespace
+
+GimpValueArray *run_edit_many_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer) {
+  g_object_set(gegl_config(), "tile-cache-size", guint64(6) << 20, nullptr);
+  const bool ui = init_ui(run_mode);
+  std::vector<Target> targets;
+  try {
+    targets = many_targets(config_string(config, "over"), image, drawables);
+  } catch (const Error &e) {
+    return fail(procedure, ui, e.message());
+  }
+  // The estimate: one edit of the first target, times the targets (as the choice stands when
+  // the dialog opened).
+  const Estimator estimate = [targets](GimpProcedureConfig *c) {
+    return dialog_estimate(settings_from(c), Task::Edit, [&](const PreparedJob &job) {
+      gboolean sample_merged = TRUE;
+      g_object_get(c, "sample-merged", &sample_merged, nullptr);
+      EditInput input;
+      input.context = config_int(c, "context") / 100.0;
+      Cost sum;
+      for (const Target &t : targets) {
+        const EditArea area = edit_area(t.image, t.drawable, sample_merged);
+        const Cost one = estimate_edit(job, input, area.bounds.w, area.bounds.h, area.selection);
+        sum.usd += one.usd;
+        sum.known = one.known;
+        sum.prices_as_of = one.prices_as_of;
+      }
+      return sum;
+    });
+  };
+  if (run_mode == GIMP_RUN_INTERACTIVE && !run_dialog(procedure, config, _("Edit Many with Prompt"), true, estimate))
+    return gimp_procedure_new_return_values(procedure, GIMP_PDB_CANCEL, nullptr);
+
+  StageClock clock;
+  return guarded(procedure, ui, [&] {
+    return with_way_outs(ui, config, [&]() -> GimpValueArray * {
+      JobSettings settings = edit_settings(config);
+      const PreparedJob job = prepare_with_key(settings, ui, Task::Edit);
+      const std::vector<Image> references = read_references(config);
+      // One edit after another through the same flow as Edit with Prompt (GIMP's pixels are
+      // read and written on this thread); a target that fails is named and the others still run.
+      std::vector<GimpLayer *> placed;
+      std::vector<std::string> failed;
+      const int n = int(targets.size());
+      for (int i = 0; i < n; ++i) {
+        const Target &t = targets[size_t(i)];
+        GCharPtr name(gimp_item_get_name(GIMP_ITEM(t.drawable)));
+        const std::string title = format(_("%d of %d, %s: waiting for %s…"), i + 1, n, name.get(),
+                                         job.short_service.c_str());
+        try {
+          for (GimpLayer *l : edit_layer(t.image, t.drawable, config, job, references, ui, run_mode, clock, title))
+            placed.push_back(l);
+        } catch (const Error &e) {
+          if (e.code() == ErrorCode::Cancelled) throw;  // what was placed stays, each its own undo step
+          failed.push_back(format(_("%s: %s"), name.get(), e.message()));
+        }
+      }
+      if (!failed.empty()) {
+        std::string all;
+        for (const std::string &f : failed) all += "\n" + f;
+        const std::string text = format(_("%d of %d edits failed:%s"), int(failed.size()), n, all.c_str());
+        if (placed.empty()) throw Error(ErrorCode::BadRequest, text);
+        if (ui) gimp_message(text.c_str());
+        else g_message("%s", text.c_str());
+      }
+      return layers_return(procedure, placed);
+    });
   });
 }
 

@@ -10,6 +10,9 @@ namespace genfill::plugin {
 GimpValueArray *run_edit_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                               GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
 // plug-in-genfill-generate: a new layer from a prompt, the size of the selection's box or the image.
+// Edit Many with Prompt: the same edit over every open image or every layer of a group.
+GimpValueArray *run_edit_many_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
 GimpValueArray *run_generate_proc(GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                   GimpDrawable **drawables, GimpProcedureConfig *config, gpointer);
 // plug-in-genfill-expand: the canvas grown by margins, the new border painted in a new layer.

@@ -875,6 +875,64 @@ def the_ledger_holds_what_was_spent_and_the_budget_refuses_before_sending():
     image.delete()
 
 
+@test
+def edit_many_goes_over_every_open_image():
+    # Two photos with their own selections: one prompt, one new masked layer over each, and
+    # every open image is edited (earlier tests close theirs).
+    first, a = open_photo()
+    second, b = open_photo()
+    first.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    second.select_rectangle(Gimp.ChannelOps.REPLACE, 300, 50, 120, 90)
+    before = [pixels(a, 0, 0, a.get_width(), a.get_height()), pixels(b, 0, 0, b.get_width(), b.get_height())]
+    open_images = len(Gimp.get_images())
+    status, layers = run("plug-in-genfill-edit-many", first, [a], over="images", prompt="a red kite",
+                         provider="gemini", endpoint=endpoint("gemini"))
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    check(len(layers) == open_images, "a layer for each open image: %d of %d" % (len(layers), open_images))
+    check(len(first.get_layers()) == 2 and len(second.get_layers()) == 2, "one new layer in each")
+    reqs = fake("/_fake/requests")
+    check(len(reqs) == open_images and all(r["status"] == 200 for r in reqs), [r["status"] for r in reqs])
+    check(all(r["prompt"].startswith("a red kite") for r in reqs), "the same prompt each time")
+    # Each was planned from its own selection: the second region is the smaller one.
+    new_second = second.get_layers()[0]
+    check(new_second.get_width() < first.get_layers()[0].get_width(), "each image's own selection")
+    check(new_second.get_mask() is not None, "masked to its selection")
+    check([pixels(a, 0, 0, a.get_width(), a.get_height()), pixels(b, 0, 0, b.get_width(), b.get_height())] == before,
+          "the source layers are unchanged")
+    first.delete()
+    second.delete()
+
+
+@test
+def edit_many_goes_over_a_group_and_names_what_failed():
+    # A group of three layers; the service refuses the second edit: two layers are placed, the
+    # failure is named, and the refused layer's image is left as it was.
+    image, layer = open_photo()
+    group = Gimp.GroupLayer.new(image, "products")
+    image.insert_layer(group, None, 0)
+    members = []
+    for name in ("one", "two", "three"):
+        copy = layer.copy()
+        copy.set_name(name)
+        image.insert_layer(copy, group, 0)
+        members.append(copy)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
+    fake("/_fake/enqueue", {"count": 1})
+    fake("/_fake/enqueue", {"status": 400, "fixture": "gemini/error_400_api_key_invalid.json"})
+    status, layers = run("plug-in-genfill-edit-many", image, [group], over="group", prompt="on white marble",
+                         provider="gemini", endpoint=endpoint("gemini"))
+    check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
+    check(len(layers) == 2, "two of three placed: %d" % len(layers))
+    check(len(fake("/_fake/requests")) == 3, "each layer asked once")
+    # Not a group: said before anything is sent.
+    fake("/_fake/reset", {})
+    status, message = run("plug-in-genfill-edit-many", image, [layer], over="group", prompt="x",
+                          provider="gemini", endpoint=endpoint("gemini"))
+    check(status != Gimp.PDBStatusType.SUCCESS and "group" in (message or ""), "%s %s" % (status, message))
+    check(len(fake("/_fake/requests")) == 0, "nothing sent")
+    image.delete()
+
+
 if os.environ.get("GENFILL_EXPECT_LANG") == "es":
     @test
     def in_spanish():
