@@ -528,9 +528,10 @@ public:
       if (state == wire) job.state = word;
     job.done = json::boolean(root, "done") || (job.state != "pending" && job.state != "running");
     if (job.done && job.state == "pending") job.state = json::object(root, "error") ? "failed" : "succeeded";
-    // The answers: the operation's response (or the job's output), inlined.
-    JsonObject *out = json::object(root, "response");
-    if (!out) out = json::object(meta, "output");
+    // The answers: the job's output (where python-genai reads them), or the operation's
+    // response, which mirrors it.
+    JsonObject *out = json::object(meta, "output");
+    if (!json::object(out, "inlinedResponses")) out = json::object(root, "response");
     JsonArray *answers = json::array(json::object(out, "inlinedResponses"), "inlinedResponses");
     for (guint i = 0; answers && i < json_array_get_length(answers); ++i) {
       JsonObject *a = json::element_object(answers, i);

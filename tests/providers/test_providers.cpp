@@ -1877,3 +1877,62 @@ TEST(OpenAIStream, AModelThatDoesNotStreamIsRecognised) {
   EXPECT_FALSE(openai().refuses_streaming(HttpResponse{400, {}, fixture("openai/error_400_invalid_size_gpt_image.json")}));
   EXPECT_FALSE(gemini().refuses_streaming(HttpResponse{400, {}, "{}"}));
 }
+
+// ---------- the Batch API (Gemini) ----------
+
+TEST(GeminiBatch, TheJobIsTheGenerateContentRequestsInlinedUnderTheirKeys) {
+  Request req = gemini_request();
+  const HttpRequest one = gemini().build(req, "k");
+  const std::optional<HttpRequest> job =
+      gemini().build_batch("https://g.example", "gemini-3.1-flash-image", {{"line-1", one}, {"line-7", one}},
+                           "genfill batch.jsonl", "the-key");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->url, "https://g.example/v1beta/models/gemini-3.1-flash-image:batchGenerateContent");
+  EXPECT_EQ(header(*job, "x-goog-api-key"), "the-key") << "in a header, never in the URL";
+  json::Doc doc = json::try_parse(job->body);
+  JsonObject *batch = json::object(doc.object(), "batch");
+  EXPECT_EQ(json::string(batch, "displayName"), "genfill batch.jsonl");
+  JsonArray *items = json::array(json::object(json::object(batch, "inputConfig"), "requests"), "requests");
+  ASSERT_EQ(json_array_get_length(items), 2u);
+  EXPECT_EQ(json::string(json::object(json::element_object(items, 1), "metadata"), "key"), "line-7");
+  // The request inside is the very generateContent body.
+  JsonObject *inner = json::object(json::element_object(items, 0), "request");
+  json::Doc plain = json::try_parse(one.body);
+  EXPECT_TRUE(json_node_equal(json_object_get_member(json::element_object(items, 0), "request"), plain.root()))
+      << "the same body as the direct call";
+  EXPECT_TRUE(json::array(inner, "contents"));
+  const std::optional<HttpRequest> get = gemini().build_batch_get("https://g.example", "batches/123abc", "the-key");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->method, "GET");
+  EXPECT_EQ(get->url, "https://g.example/v1beta/batches/123abc");
+  EXPECT_FALSE(openai().build_batch_get("https://o.example", "batches/1", "k")) << "no batch mode in genfill yet";
+}
+
+TEST(GeminiBatch, TheJobsStateAndItsAnswersAreRead) {
+  const BatchJob pending = gemini().parse_batch(HttpResponse{200, {}, fixture("gemini/batch_operation_pending.json")});
+  EXPECT_EQ(pending.name, "batches/123456789abc");
+  EXPECT_EQ(pending.state, "pending");
+  EXPECT_FALSE(pending.done);
+  EXPECT_TRUE(pending.items.empty());
+  const BatchJob done = gemini().parse_batch(HttpResponse{200, {}, fixture("gemini/batch_operation_succeeded.json")});
+  EXPECT_EQ(done.state, "succeeded");
+  EXPECT_TRUE(done.done);
+  ASSERT_EQ(done.items.size(), 2u) << "read once, though the answers are mirrored";
+  EXPECT_EQ(done.items[0].key, "line-1");
+  // Each answer reads as the direct call's would have: a picture, or that request's error.
+  const Result r = gemini().parse(done.items[0].answer);
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_EQ(r.usage.thoughts_tokens, 214);
+  EXPECT_EQ(r.model_parts.back().thought_signature, "c2lnLTE=");
+  EXPECT_EQ(done.items[1].key, "line-2");
+  EXPECT_EQ(done.items[1].answer.status, 400);
+  try {
+    gemini().parse(done.items[1].answer);
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadRequest) << e.message();
+  }
+  // An error answer to the job itself, and an answer that is no job, are the service's errors.
+  EXPECT_THROW(gemini().parse_batch(HttpResponse{429, {}, fixture("gemini/error_429_resource_exhausted.json")}), Error);
+  EXPECT_THROW(gemini().parse_batch(HttpResponse{200, {}, R"({"name": "operations/x"})"}), Error);
+}
