@@ -153,7 +153,7 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     gimp_procedure_add_menu_path(p, menu_path("<Layers>").c_str());
     gimp_procedure_add_choice_argument(
-        p, "over", _("Run _over"), _("What the prompt is run over"),
+        p, "over", _("Wor_k on"), _("What the prompt is run over"),
         gimp_choice_new_with_values("images", 0, _("Open images"), nullptr, "group", 1,
                                     _("Layers of the selected group"), nullptr, nullptr),
         "images", G_PARAM_READWRITE);

@@ -24,6 +24,8 @@
 #           and the variations, then presses Edit: the edit asks for medium quality, two
 #           pictures; the run's cost is printed for the runner to hold against the estimates the
 #           dialog showed (its debug log).
+#   many    Edit Many with Prompt's dialog (every open image), typed into at once, then
+#           Ctrl+Return: the one open image gets its layer, with the typed words.
 #   drafts  the last values, the fake streaming its events 1.5 s apart: genfill's progress
 #           window shows the drafts (its debug log says so; the runner keeps a screenshot with
 #           GENFILL_GUI_SHOTS), and only the finished picture lands in the new layer.
@@ -168,6 +170,15 @@ def case_cancel(image, layer):
     check(pixels(layer) == before, "source unchanged")
 
 
+def case_many(image, layer):
+    count = len(image.get_layers())
+    edit_in_dialog(image, layer, "plug-in-genfill-edit-many")
+    check(len(image.get_layers()) == count + 1, "one layer added")
+    edits = [r for r in fake("/_fake/requests") if r["method"] != "GET"]
+    check(len(edits) == len(Gimp.get_images()), "one edit per open image: %s" % edits)
+    check(edits[0]["prompt"].startswith("a paper lantern"), "the typed prompt: %r" % edits[0]["prompt"])
+
+
 def case_drafts(image, layer):
     # Gemini 3 sends two thought pictures (grey) before the answer (the fake's colour).
     before = pixels(layer)
@@ -228,7 +239,8 @@ image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
 try:
     {"cancel": case_cancel, "key": case_key, "remembered": case_remembered, "forget": case_forget,
      "model": case_model, "served": case_served, "typed": case_typed, "retired": case_retired,
-     "expand": case_expand_typed, "estimate": case_estimate, "drafts": case_drafts}[CASE](image, layer)
+     "expand": case_expand_typed, "estimate": case_estimate, "drafts": case_drafts,
+     "many": case_many}[CASE](image, layer)
     print("PASS", CASE, flush=True)
 except Exception:
     print("FAIL", CASE, "\n" + traceback.format_exc(), flush=True)
