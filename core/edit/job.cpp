@@ -275,37 +275,46 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
       report(progress, format(_("%s (trying again)"), waiting.c_str()));
     }
   };
-  // Streams: each call's events read as they come; a draft is decoded, shaped and shown. A
-  // draft that cannot be decoded is passed over: only the finished answer must be whole.
+  // Streams: each call's events read as they come; a draft is decoded and shaped on a thread of
+  // its own and shown here. A draft that cannot be decoded is passed over: only the finished
+  // answer must be whole.
   StreamedCalls streams(*provider, http.size(), settings.transport.max_response_bytes);
+  std::optional<DraftMaker> drafts;
+  if (stream && progress)  // no host to show them to (a batch line): they are not made
+    drafts.emplace(
+        [&limit, &shape_draft](const EncodedImage &d) {
+          DecodeLimit draft_limit = limit;
+          draft_limit.asked_w = draft_limit.asked_h = 0;  // drafts may come smaller than the answer
+          Image img = decode_image(d.bytes, draft_limit);
+          if (img.width < 8 || img.height < 8)
+            throw Error(ErrorCode::BadResponse, "draft too small", std::to_string(img.width) + "x" +
+                                                                       std::to_string(img.height));
+          return shape_draft ? shape_draft(std::move(img)) : img;
+        },
+        [&](size_t index, Image picture) {
+          auto draft = std::make_shared<Draft>();
+          draft->variation = int(index);
+          draft->number = ++out.drafts;
+          draft->picture = std::move(picture);
+          draft->region = draft_region;
+          draft->seconds = seconds_since(t_request);
+          if (out.first_draft_s < 0) out.first_draft_s = draft->seconds;
+          g_debug("draft %d (call %zu) after %.2f s, %dx%d", draft->number, index + 1, draft->seconds,
+                  draft->picture.width, draft->picture.height);
+          stage = format(_("Draft %d from %s"), draft->number, job.short_service.c_str());
+          Progress p{stage, -1, std::move(draft)};
+          if (progress) progress(p);
+        });
   const BodySink on_body = [&](size_t index, std::string_view bytes) {
-    for (EncodedImage &d : streams.feed(index, bytes)) {
-      try {
-        DecodeLimit draft_limit = limit;
-        draft_limit.asked_w = draft_limit.asked_h = 0;  // drafts may come smaller than the answer
-        Image img = decode_image(d.bytes, draft_limit);
-        if (img.width < 8 || img.height < 8) continue;
-        auto draft = std::make_shared<Draft>();
-        draft->variation = int(index);
-        draft->number = ++out.drafts;
-        draft->picture = shape_draft ? shape_draft(std::move(img)) : std::move(img);
-        draft->region = draft_region;
-        draft->seconds = seconds_since(t_request);
-        if (out.first_draft_s < 0) out.first_draft_s = draft->seconds;
-        g_debug("draft %d (call %zu) after %.2f s, %dx%d", draft->number, index + 1, draft->seconds,
-                draft->picture.width, draft->picture.height);
-        stage = format(_("Draft %d from %s"), draft->number, job.short_service.c_str());
-        Progress p{stage, -1, std::move(draft)};
-        if (progress) progress(p);
-      } catch (const Error &e) {
-        g_debug("draft from call %zu not shown: %s", index + 1, e.detail().c_str());
-      }
-    }
+    for (EncodedImage &d : streams.feed(index, bytes))
+      if (drafts) drafts->take(index, std::move(d));
   };
   out.streamed = stream;
   std::vector<bool> streamed(http.size(), stream);  // whose answer went to `streams`
   auto outcomes = settings.exchange ? settings.exchange(http)
                                     : transport.send_all(http, policy, cancel, on_event, stream ? on_body : BodySink{});
+  // The answers are in: the drafts under way are shown (unless cancelled), and none after.
+  if (drafts) drafts->finish(!(cancel && g_cancellable_is_cancelled(cancel)));
   if (outcomes.size() != http.size()) throw std::logic_error("exchange answered another number of requests");
   // A model its service does not stream: those calls once more, plainly, and the model
   // remembered so that the next run asks plainly at once. Nothing was made: the service refused

@@ -1,7 +1,12 @@
 #include "core/util/i18n.hpp"
 #include "core/edit/stream.hpp"
 
+#include <condition_variable>
+#include <deque>
 #include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -46,6 +51,91 @@ Result StreamedCalls::finish(size_t index, const HttpResponse &response) {
                        service_name(provider_).c_str()),
                 "stream cut inside an event", response.status);
   return c.reader->finish();
+}
+
+struct DraftMaker::State {
+  std::function<Image(const EncodedImage &)> make;
+  std::function<void(size_t, Image)> show;
+  GMainContext *ctx = nullptr;  // the caller's (referenced)
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<size_t, EncodedImage>> queue;
+  bool stop = false;
+  bool alive = true;  // read and written on the caller's context only
+  std::thread worker;
+};
+
+namespace {
+
+// A finished draft on its way to the caller's context.
+struct Shown {
+  std::shared_ptr<DraftMaker::State> state;
+  size_t call;
+  Image picture;
+};
+
+}  // namespace
+
+DraftMaker::DraftMaker(std::function<Image(const EncodedImage &)> make, std::function<void(size_t, Image)> show)
+    : state_(std::make_shared<State>()) {
+  state_->make = std::move(make);
+  state_->show = std::move(show);
+  state_->ctx = g_main_context_ref_thread_default();
+  state_->worker = std::thread([st = state_] {
+    for (;;) {
+      std::pair<size_t, EncodedImage> job;
+      {
+        std::unique_lock lk(st->mu);
+        st->cv.wait(lk, [&] { return st->stop || !st->queue.empty(); });
+        if (st->queue.empty()) return;  // stopped, and every draft taken is made
+        job = std::move(st->queue.front());
+        st->queue.pop_front();
+      }
+      try {
+        auto *shown = new Shown{st, job.first, st->make(job.second)};
+        g_main_context_invoke_full(
+            st->ctx, G_PRIORITY_DEFAULT,
+            +[](gpointer data) -> gboolean {
+              auto *s = static_cast<Shown *>(data);
+              if (s->state->alive) s->state->show(s->call, std::move(s->picture));
+              return G_SOURCE_REMOVE;
+            },
+            shown, +[](gpointer data) { delete static_cast<Shown *>(data); });
+      } catch (const Error &e) {
+        g_debug("draft from call %zu not shown: %s", job.first + 1, e.detail().c_str());
+      } catch (const std::exception &e) {
+        g_debug("draft from call %zu not shown: %s", job.first + 1, e.what());
+      }
+    }
+  });
+}
+
+DraftMaker::~DraftMaker() {
+  finish(false);
+  g_main_context_unref(state_->ctx);
+}
+
+void DraftMaker::take(size_t call, EncodedImage draft) {
+  std::lock_guard lk(state_->mu);
+  if (state_->stop) return;
+  state_->queue.emplace_back(call, std::move(draft));
+  state_->cv.notify_one();
+}
+
+void DraftMaker::finish(bool show_the_rest) {
+  if (!state_->worker.joinable()) return;
+  {
+    std::lock_guard lk(state_->mu);
+    state_->stop = true;
+    if (!show_the_rest) state_->queue.clear();
+  }
+  state_->cv.notify_one();
+  state_->worker.join();
+  // The drafts made meanwhile are shown now, in order; then none any more.
+  if (show_the_rest)
+    while (g_main_context_iteration(state_->ctx, FALSE)) {
+    }
+  state_->alive = false;
 }
 
 namespace {

@@ -3,11 +3,13 @@
 // which models a service refused to stream, remembered so that they are asked plainly next time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/image/image.hpp"
 #include "core/providers/provider.hpp"
 #include "core/transport/sse.hpp"
 
@@ -36,6 +38,28 @@ private:
   };
   const Provider &provider_;
   std::vector<Call> calls_;
+};
+
+// Drafts are decoded and shaped on a thread of their own, so that reading the stream (and its
+// timeout, and Cancel) never waits for them; each finished draft is handed to `show`, in the
+// order taken, on the context that made the DraftMaker (the caller's, which the transport runs).
+class DraftMaker {
+public:
+  // make: decodes and shapes a draft (runs on the worker; throws Error to pass it over).
+  // show: runs on the caller's context with the result, and the call it came from.
+  DraftMaker(std::function<Image(const EncodedImage &)> make, std::function<void(size_t, Image)> show);
+  ~DraftMaker();  // finish(false), if not yet
+  DraftMaker(const DraftMaker &) = delete;
+  DraftMaker &operator=(const DraftMaker &) = delete;
+  void take(size_t call, EncodedImage draft);
+  // Stops taking drafts. show_the_rest: those taken are made and shown before it returns (the
+  // stream ended); else they are dropped (cancelled). Nothing is shown after it returns.
+  void finish(bool show_the_rest);
+
+  struct State;
+
+private:
+  std::shared_ptr<State> state_;
 };
 
 // Whether `provider` refused to stream `model` at `base_url` before (kept in the user's cache).
