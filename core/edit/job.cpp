@@ -287,8 +287,8 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
           draft_limit.asked_w = draft_limit.asked_h = 0;  // drafts may come smaller than the answer
           Image img = decode_image(d.bytes, draft_limit);
           if (img.width < 8 || img.height < 8)
-            throw Error(ErrorCode::BadResponse, "draft too small", std::to_string(img.width) + "x" +
-                                                                       std::to_string(img.height));
+            throw Error(ErrorCode::BadResponse, _("The service sent a picture too small to use."),
+                        std::to_string(img.width) + "x" + std::to_string(img.height));
           return shape_draft ? shape_draft(std::move(img)) : img;
         },
         [&](size_t index, Image picture) {
