@@ -638,18 +638,19 @@ bool run_dialog(GimpProcedure *procedure, GimpProcedureConfig *config, const cha
   else
     gimp_procedure_dialog_fill_box(d, "more-box", "endpoint", "seed", nullptr);
   add_more_options(d);
-  if (edit && gimp_procedure_find_argument(procedure, "over"))  // Edit Many: what it goes over first
-    gimp_procedure_dialog_fill(d, "over", "continue-conversation", "provider", "model", "variations", "quality",
+  if (edit && gimp_procedure_find_argument(procedure, "group")) {  // Edit Many: what it goes over first
+    gimp_procedure_dialog_fill(d, "group", "continue-conversation", "provider", "model", "variations", "quality",
                                "image-size", "more", nullptr);
-  else if (edit)
+  } else if (edit) {
     gimp_procedure_dialog_fill(d, "continue-conversation", "provider", "model", "variations", "quality",
                                "image-size", "more", nullptr);
-  else if (gimp_procedure_find_argument(procedure, "transparent"))
+  } else if (gimp_procedure_find_argument(procedure, "transparent")) {
     gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations", "quality",
                                "image-size", "transparent", "more", nullptr);
-  else
+  } else {
     gimp_procedure_dialog_fill(d, "provider", "model", has_aspect ? "aspect" : "variations", "quality",
                                "image-size", "more", nullptr);
+  }
   gimp_procedure_dialog_set_ok_label(d, edit ? _("_Edit") : _("_Generate"));
   add_model_list(d, config);
   add_key_status(d, config);

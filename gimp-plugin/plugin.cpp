@@ -152,11 +152,11 @@ GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name) {
                  "layers above its own."));
     gimp_procedure_add_menu_path(p, menu_path("<Image>/Filters").c_str());
     gimp_procedure_add_menu_path(p, menu_path("<Layers>").c_str());
-    gimp_procedure_add_choice_argument(
-        p, "over", _("Wor_k on"), _("What the prompt is run over"),
-        gimp_choice_new_with_values("images", 0, _("Open images"), nullptr, "group", 1,
-                                    _("Layers of the selected group"), nullptr, nullptr),
-        "images", G_PARAM_READWRITE);
+    gimp_procedure_add_boolean_argument(
+        p, "group", _("Wor_k on the layers of the selected group"),
+        _("On: every layer of the selected layer group; off: every open image (its selected layer, else its "
+          "top layer)"),
+        FALSE, G_PARAM_READWRITE);
     add_edit_arguments(p);
     gimp_procedure_add_core_object_array_return_value(p, "layers", _("Layers"), _("The new layers"),
                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);

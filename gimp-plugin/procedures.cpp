@@ -428,12 +428,12 @@ struct Target {
   GimpDrawable *drawable;
 };
 
-std::vector<Target> many_targets(const std::string &over, GimpImage *image, GimpDrawable **drawables) {
+std::vector<Target> many_targets(bool group_layers, GimpImage *image, GimpDrawable **drawables) {
   std::vector<Target> out;
   auto usable = [](GimpItem *item) {
     return GIMP_IS_LAYER(item) && !GIMP_IS_LAYER_MASK(item) && !gimp_item_is_group(item);
   };
-  if (over == "group") {
+  if (group_layers) {
     GimpDrawable *group = drawables && drawables[0] ? drawables[0] : nullptr;
     if (!group || !gimp_item_is_group(GIMP_ITEM(group)))
       throw Error(ErrorCode::InvalidInput, _("Select a layer group: each of its layers is edited."));
@@ -464,7 +464,9 @@ GimpValueArray *run_edit_many_proc(GimpProcedure *procedure, GimpRunMode run_mod
   const bool ui = init_ui(run_mode);
   std::vector<Target> targets;
   try {
-    targets = many_targets(config_string(config, "over"), image, drawables);
+    gboolean group = FALSE;
+    g_object_get(config, "group", &group, nullptr);
+    targets = many_targets(group, image, drawables);
   } catch (const Error &e) {
     return fail(procedure, ui, e.message());
   }

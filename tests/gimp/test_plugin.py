@@ -885,7 +885,7 @@ def edit_many_goes_over_every_open_image():
     second.select_rectangle(Gimp.ChannelOps.REPLACE, 300, 50, 120, 90)
     before = [pixels(a, 0, 0, a.get_width(), a.get_height()), pixels(b, 0, 0, b.get_width(), b.get_height())]
     open_images = len(Gimp.get_images())
-    status, layers = run("plug-in-genfill-edit-many", first, [a], over="images", prompt="a red kite",
+    status, layers = run("plug-in-genfill-edit-many", first, [a], group=False, prompt="a red kite",
                          provider="gemini", endpoint=endpoint("gemini"))
     check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
     check(len(layers) == open_images, "a layer for each open image: %d of %d" % (len(layers), open_images))
@@ -919,14 +919,14 @@ def edit_many_goes_over_a_group_and_names_what_failed():
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 100, 100, 200, 150)
     fake("/_fake/enqueue", {"count": 1})
     fake("/_fake/enqueue", {"status": 400, "fixture": "gemini/error_400_api_key_invalid.json"})
-    status, layers = run("plug-in-genfill-edit-many", image, [group], over="group", prompt="on white marble",
+    status, layers = run("plug-in-genfill-edit-many", image, [group], group=True, prompt="on white marble",
                          provider="gemini", endpoint=endpoint("gemini"))
     check(status == Gimp.PDBStatusType.SUCCESS, "status %s: %s" % (status, layers))
     check(len(layers) == 2, "two of three placed: %d" % len(layers))
     check(len(fake("/_fake/requests")) == 3, "each layer asked once")
     # Not a group: said before anything is sent.
     fake("/_fake/reset", {})
-    status, message = run("plug-in-genfill-edit-many", image, [layer], over="group", prompt="x",
+    status, message = run("plug-in-genfill-edit-many", image, [layer], group=True, prompt="x",
                           provider="gemini", endpoint=endpoint("gemini"))
     check(status != Gimp.PDBStatusType.SUCCESS and "group" in (message or ""), "%s %s" % (status, message))
     check(len(fake("/_fake/requests")) == 0, "nothing sent")
