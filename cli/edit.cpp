@@ -83,15 +83,7 @@ int cmd_edit(int argc, char **argv) {
 
     Image input = load_image_file(argv[1]);
     std::optional<Mask> mask;
-    if (mask_path) {
-      Mask m = load_mask_file(mask_path);
-      if (m.width != input.width || m.height != input.height)
-        throw Error(ErrorCode::InvalidInput, format(_("The mask is %dx%d but the picture is %dx%d; they must match."),
-                                                    m.width, m.height, input.width, input.height));
-      if (mask_bounds(m).empty())
-        throw Error(ErrorCode::InvalidInput, _("The mask selects nothing: paint the area to change in white."));
-      mask = std::move(m);
-    }
+    if (mask_path) mask = load_selection_mask(mask_path, input.width, input.height);
     for (gchar **r = refs; r && *r; ++r) edit.references.push_back(load_image_file(*r));
     cancel.check();
     if (c.estimate)

@@ -419,15 +419,7 @@ double run_line(const Line &l, JobSettings s, GCancellable *c) {
     const PreparedJob job = prepare(s, genfill::Task::Edit);
     const Image input = load_image_file(l.input);
     std::optional<Mask> mask;
-    if (!l.mask.empty()) {
-      Mask m = load_mask_file(l.mask);
-      if (m.width != input.width || m.height != input.height)
-        throw Error(ErrorCode::InvalidInput, format(_("The mask is %dx%d but the picture is %dx%d; they must match."),
-                                                    m.width, m.height, input.width, input.height));
-      if (mask_bounds(m).empty())
-        throw Error(ErrorCode::InvalidInput, _("The mask selects nothing: paint the area to change in white."));
-      mask = std::move(m);
-    }
+    if (!l.mask.empty()) mask = load_selection_mask(l.mask, input.width, input.height);
     EditInput edit;
     edit.context = l.context;
     edit.references = std::move(refs);
@@ -441,6 +433,31 @@ double run_line(const Line &l, JobSettings s, GCancellable *c) {
   return cost;
 }
 
+namespace {
+
+// Where a line stands before a run: its problem or a blocked output (failed, counted), done
+// before (skipped, counted), or to run.
+enum class Start { Failed, Done, Run };
+
+Start start_line(const Line &line, const Journal &journal, bool force, LineResult &r, Counts &counts) {
+  r.number = line.number;
+  r.output = line.output;
+  std::string why = line.problem;
+  if (why.empty() && is_done(line, journal)) {
+    r.ok = r.skipped = true;
+    ++counts.skipped;
+    return Start::Done;
+  }
+  if (why.empty()) why = output_blocked(line, journal, force);
+  if (why.empty()) return Start::Run;
+  r.error = why;
+  r.error_code = error_code_name(ErrorCode::InvalidInput);
+  ++counts.failed;
+  return Start::Failed;
+}
+
+}  // namespace
+
 Report run_direct(const Manifest &manifest, Journal &journal, const Options &opts, GCancellable *cancel,
                   const ProgressFn &progress) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -449,28 +466,7 @@ Report run_direct(const Manifest &manifest, Journal &journal, const Options &opt
   Counts &counts = report.counts;
   std::vector<size_t> to_run;  // indexes into manifest.lines
   for (size_t k = 0; k < manifest.lines.size(); ++k) {
-    const Line &line = manifest.lines[k];
-    LineResult &r = report.lines[k];
-    r.number = line.number;
-    r.output = line.output;
-    if (!line.problem.empty()) {
-      r.error = line.problem;
-      r.error_code = error_code_name(ErrorCode::InvalidInput);
-      ++counts.failed;
-      continue;
-    }
-    if (is_done(line, journal)) {
-      r.ok = r.skipped = true;
-      ++counts.skipped;
-      continue;
-    }
-    if (std::string why = output_blocked(line, journal, opts.force); !why.empty()) {
-      r.error = why;
-      r.error_code = error_code_name(ErrorCode::InvalidInput);
-      ++counts.failed;
-      continue;
-    }
-    to_run.push_back(k);
+    if (start_line(manifest.lines[k], journal, opts.force, report.lines[k], counts) == Start::Run) to_run.push_back(k);
   }
   counts.left = int(to_run.size());
   if (progress) progress(counts, {});
@@ -608,22 +604,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
   std::vector<size_t> to_submit;
   for (size_t k = 0; k < manifest.lines.size(); ++k) {
     const Line &line = manifest.lines[k];
-    LineResult &r = report.lines[k];
-    r.number = line.number;
-    r.output = line.output;
-    if (!line.problem.empty()) {
-      fail_line(k, line.problem, ErrorCode::InvalidInput);
-      continue;
-    }
-    if (is_done(line, journal)) {
-      r.ok = r.skipped = true;
-      ++counts.skipped;
-      continue;
-    }
-    if (std::string why = output_blocked(line, journal, opts.force); !why.empty()) {
-      fail_line(k, why, ErrorCode::InvalidInput);
-      continue;
-    }
+    if (start_line(line, journal, opts.force, report.lines[k], counts) != Start::Run) continue;
     const Entry *e = journal.find(line.number);
     if (e && e->state == "submitted" && e->hash == line.hash && !e->batch.empty()) {
       waiting[e->batch].push_back(k);  // never submitted twice: it is collected from its job

@@ -261,4 +261,14 @@ Mask load_mask_file(const std::string &path) {
   return m;
 }
 
+Mask load_selection_mask(const std::string &path, int width, int height) {
+  Mask m = load_mask_file(path);
+  if (m.width != width || m.height != height)
+    throw Error(ErrorCode::InvalidInput, format(_("The mask is %dx%d but the picture is %dx%d; they must match."),
+                                                m.width, m.height, width, height));
+  if (mask_bounds(m).empty())
+    throw Error(ErrorCode::InvalidInput, _("The mask selects nothing: paint the area to change in white."));
+  return m;
+}
+
 }  // namespace genfill

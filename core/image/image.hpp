@@ -79,6 +79,9 @@ void save_png_file(const Image &img, const std::string &path);  // atomic (temp 
 // A mask from a file: grayscale/RGB use luminance, images with alpha use alpha
 // (unless fully opaque, then luminance). White/opaque = change.
 Mask load_mask_file(const std::string &path);
+// The mask of an edit of a width x height picture, from a file: throws Error{InvalidInput} when it
+// has another size or selects nothing.
+Mask load_selection_mask(const std::string &path, int width, int height);
 
 // --- pixel operations ---
 
