@@ -240,4 +240,9 @@ bool strict_base64(const std::string &s) {
                      [](char c) { return g_ascii_isalnum(c) || c == '+' || c == '/'; });
 }
 
+std::string draft_b64(int w, int h, uint32_t grey) {
+  const double f = std::min(1.0, 1024.0 / std::max(w, h));
+  return picture_b64(std::max(8, int(w * f)), std::max(8, int(h * f)), grey, nullptr);
+}
+
 }  // namespace genfill::test

@@ -411,7 +411,7 @@ Answer FakeServer::Impl::gemini_stream(const Answer &whole, bool thinking) {
   if (thinking) {
     chunk(text_part("**Planning the edit**\n\nLooking at the area to change.", true), false);
     for (uint32_t grey : {0x808080u, 0x606060u}) {
-      const std::string draft = picture_b64(w, h, grey, nullptr);
+      const std::string draft = draft_b64(w, h, grey);
       chunk([&](JsonBuilder *b) {
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "inlineData");

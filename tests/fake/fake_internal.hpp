@@ -73,6 +73,10 @@ std::string bomb_png(uint32_t rgb);
 // The picture an answer carries, base64, possibly broken on purpose.
 std::string picture_b64(int w, int h, uint32_t rgb, const FakeReply *reply, const Image *upload = nullptr,
                         bool transparent = false);
+// A draft of a w x h answer (a thought or partial picture) of one grey, at most 1024 pixels on
+// its longer side: drafts of any size are fitted by the client, and a 4K one would only slow the
+// fake down.
+std::string draft_b64(int w, int h, uint32_t grey);
 // Decodes a picture from the request, or rejects it.
 Image decode_or(const std::vector<uint8_t> &bytes, const Answer &reject);
 // Strict standard base64 with padding, nothing else (no line breaks, no data: prefix).

@@ -209,7 +209,7 @@ Answer FakeServer::Impl::openai(SoupServerMessage *msg, bool edits, const std::s
   };
   const uint32_t greys[] = {0x808080, 0x606060, 0x404040};
   for (int k = 0; k < std::max(0, rec.partial_images); ++k) {
-    const std::string draft = picture_b64(w, hh, greys[k], nullptr);
+    const std::string draft = draft_b64(w, hh, greys[k]);
     event(kind + ".partial_image", [&](JsonBuilder *b) {
       json::add(b, "b64_json", draft);
       json::add(b, "partial_image_index", int64_t(k));
