@@ -397,40 +397,47 @@ def parent_of(pid):
     return int(fields[1]) if len(fields) > 1 else None
 
 
+def genfill_children(gimp):
+    """The genfill plug-in processes GIMP (gimp) runs now."""
+    pids = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if cmd.endswith(b"gimp-plugin/genfill/genfill") and parent_of(pid) == gimp:
+            pids.add(int(pid))
+    return pids
+
+
 def kill_plugin_after(seconds):
     """What GIMP's Cancel button does to a plug-in: SIGKILL while it waits.
 
-    Only this GIMP's own genfill plug-in is killed: this script runs in a plug-in of the GIMP
-    under test, so that GIMP is our parent, and its genfill child is the one to kill. Other GIMP
-    runs on the machine (another suite, another checkout) keep theirs."""
+    Only this GIMP's own genfill plug-in started for the run that follows is killed: this script
+    runs in a plug-in of the GIMP under test, so that GIMP is our parent, and its genfill child
+    is the one to kill. Other GIMP runs on the machine (another suite, another checkout) keep
+    theirs, and so does a genfill process GIMP was still running before (a slow build's query
+    at start-up)."""
     import signal
     import threading
     import time
 
     gimp = os.getppid()
+    earlier = genfill_children(gimp)
+    killed = []
 
     def killer():
         time.sleep(seconds)
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    cmd = f.read().split(b"\0")[0]
-            except OSError:
-                continue
-            if cmd.endswith(b"gimp-plugin/genfill/genfill") and parent_of(pid) == gimp:
-                os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
+        for pid in sorted(genfill_children(gimp) - earlier):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
 
-    killed = []
     t = threading.Thread(target=killer)
     t.start()
     t.killed = killed
-    return t
-
-    t = threading.Thread(target=killer)
-    t.start()
     return t
 
 
