@@ -591,11 +591,13 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
   auto say = [&](const std::string &note) {
     if (progress) progress(counts, note);
   };
+  // A line that was to run (counted in `left`) ends failed.
   auto fail_line = [&](size_t k, const std::string &why, ErrorCode code) {
     LineResult &r = report.lines[k];
     r.error = why;
     r.error_code = error_code_name(code);
     ++counts.failed;
+    --counts.left;
   };
 
   // Which lines are done, which wait in a job already submitted, which go now.
@@ -628,8 +630,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
     JobSettings s = opts.base;
     s.stream = false;
     s.price_factor = api.price_factor;
-    std::string model;
-    s.exchange = [&model](const std::vector<HttpRequest> &reqs) -> std::vector<genfill::Outcome> {
+    s.exchange = [](const std::vector<HttpRequest> &reqs) -> std::vector<genfill::Outcome> {
       Captured c;
       c.requests = reqs;
       throw c;
@@ -644,7 +645,6 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
     } catch (const Error &e) {
       fail_line(k, e.message(), e.code());
     }
-    --counts.left;
   }
 
   // Submitted in jobs under the inline limit; each job's name goes to the journal at once.
@@ -663,8 +663,6 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
                              "without --batch-api."),
                            size >> 20, api.max_inline_bytes >> 20),
                     ErrorCode::InvalidInput);
-          --counts.left;
-          if (i == start) ++start;
           continue;
         }
         if (!chunk.empty() && bytes + size > api.max_inline_bytes) break;
@@ -675,7 +673,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
       start = i;
       if (chunk.empty()) continue;
       if (cancel && g_cancellable_is_cancelled(cancel)) {
-        for (size_t k : lines) fail_line(k, _("Cancelled."), ErrorCode::Cancelled), --counts.left;
+        for (size_t k : lines) fail_line(k, _("Cancelled."), ErrorCode::Cancelled);
         continue;
       }
       try {
@@ -696,7 +694,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
                                gulong(lines.size())),
                    job.name.c_str(), lines.size()));
       } catch (const Error &e) {
-        for (size_t k : lines) fail_line(k, e.message(), e.code()), --counts.left;
+        for (size_t k : lines) fail_line(k, e.message(), e.code());
       }
     }
   }
@@ -730,8 +728,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
         }
         // The job stays in the journal: a later run asks again.
         for (size_t k : lines)
-          fail_line(k, format(_("Could not ask how %s stands: %s"), name.c_str(), e.message()), e.code()),
-              --counts.left;
+          fail_line(k, format(_("Could not ask how %s stands: %s"), name.c_str(), e.message()), e.code());
         job.done = false;
         break;
       }
@@ -750,8 +747,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
       // Left in the journal as submitted: the next run of the manifest collects the job.
       for (size_t k : lines)
         fail_line(k, format(_("%s has not ended yet; run the manifest again to collect it."), name.c_str()),
-                  cancel && g_cancellable_is_cancelled(cancel) ? ErrorCode::Cancelled : ErrorCode::Timeout),
-            --counts.left;
+                  cancel && g_cancellable_is_cancelled(cancel) ? ErrorCode::Cancelled : ErrorCode::Timeout);
       continue;
     }
     if (!job.done) continue;
@@ -761,7 +757,6 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
         const std::string why = format(_("The batch job %s ended as %s, without answers."), name.c_str(),
                                        job.state.c_str());
         fail_line(k, why, ErrorCode::ServerError);
-        --counts.left;
         Entry e;
         e.state = "failed";
         e.hash = manifest.lines[k].hash;
@@ -777,13 +772,12 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
       const size_t k = lines[n];
       const Line &line = manifest.lines[k];
       LineResult &r = report.lines[k];
-      --counts.left;
       const Entry *submitted = journal.find(line.number);
       const int position = submitted ? submitted->position : int(n);
       const BatchItem *item = nullptr;
       if (auto it = by_key.find("line-" + std::to_string(line.number)); it != by_key.end()) item = it->second;
-      // A service that drops the keys answers in the order asked.
-      else if (position >= 0 && size_t(position) < job.items.size() && !by_key.count("line-0") &&
+      // A service that drops the keys answers in the order asked (parse_batch keys those by place).
+      else if (position >= 0 && size_t(position) < job.items.size() &&
                job.items[size_t(position)].key == std::to_string(position))
         item = &job.items[size_t(position)];
       Entry e;
@@ -802,6 +796,7 @@ ApiReport run_batch_api(const Manifest &manifest, Journal &journal, const Option
         r.cost_usd = run_line(line, s, cancel);
         r.ok = true;
         ++counts.done;
+        --counts.left;
         counts.cost_usd += r.cost_usd;
         e.state = "done";
         e.output = line.output;

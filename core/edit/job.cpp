@@ -239,21 +239,23 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
     base.partial_images = job.model.partial_images;
   }
   std::vector<HttpRequest> http;
-  std::vector<int> asked;
-  std::vector<Request> made;  // what each call asked, for asking again without streaming
-  for (int done = 0, i = 0; done < wanted; ++i) {
+  std::vector<int> asked;  // pictures each call asks for
+  for (int done = 0; done < wanted; done += asked.back())
+    asked.push_back(std::min(per_call, wanted - done));
+  // Call i's request, as built from `base` (also to ask it again without streaming).
+  auto call_request = [&](size_t i) {
     Request r = base;
-    r.n = std::min(per_call, wanted - done);
-    if (settings.seed && per_call == 1) r.seed = *settings.seed + i;  // distinct variations
+    r.n = asked[i];
+    if (settings.seed && per_call == 1) r.seed = *settings.seed + int64_t(i);  // distinct variations
+    return r;
+  };
+  for (size_t i = 0; i < asked.size(); ++i) {
     // Calls that ask for the same thing (no seed) share one built request: building means
     // base64 and JSON over the whole picture.
-    if (i > 0 && !settings.seed && r.n == asked.back())
+    if (i > 0 && !settings.seed && asked[i] == asked[i - 1])
       http.push_back(http.back());
     else
-      http.push_back(job.provider->build(r, api_key));
-    asked.push_back(r.n);
-    done += r.n;
-    if (stream) made.push_back(std::move(r));
+      http.push_back(job.provider->build(call_request(i), api_key));
   }
 
   const std::string waiting = format(_("Waiting for %s"), job.short_service.c_str());
@@ -328,7 +330,7 @@ Gathered send_and_gather(const PreparedJob &job, Request base, const DecodeLimit
       remember_streaming_refused(provider->name(), job.model.id, job.base_url);
       std::vector<HttpRequest> plain;
       for (size_t i : again) {
-        Request r = made.at(i);
+        Request r = call_request(i);
         r.stream = false;
         r.partial_images = 0;
         plain.push_back(provider->build(r, api_key));

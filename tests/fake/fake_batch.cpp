@@ -29,14 +29,8 @@ std::string to_text(JsonNode *node) {
 
 Answer FakeServer::Impl::batch_create(SoupServerMessage *msg, const std::string &model, const std::string &body,
                                       RecordedRequest &rec, const FakeReply *own) {
-  const char *key = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-goog-api-key");
-  rec.has_key = key && *key;
-  rec.key_in_query = query_has(msg, {"key"});
   rec.model = model;
-  if (rec.key_in_query)
-    return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
-  if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
-  if (g_str_has_prefix(key, "bad")) return {400, load_fixture("gemini/error_400_api_key_invalid.json")};
+  if (std::optional<Answer> refused = google_key_refusal(msg, rec)) return *refused;
   auto invalid = [](const std::string &m) { return Answer{400, gemini_error(400, "INVALID_ARGUMENT", m)}; };
   if (body.size() > (size_t(20) << 20)) return invalid("Request payload size exceeds the limit: 20971520 bytes.");
   json::Doc doc = json::try_parse(body);
@@ -146,12 +140,7 @@ void FakeServer::Impl::add_inlined(JsonBuilder *b, const FakeBatch &job) {
 }
 
 Answer FakeServer::Impl::batch_get(SoupServerMessage *msg, const std::string &name, RecordedRequest &rec) {
-  const char *key = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-goog-api-key");
-  rec.has_key = key && *key;
-  rec.key_in_query = query_has(msg, {"key"});
-  if (rec.key_in_query)
-    return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
-  if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
+  if (std::optional<Answer> refused = google_key_refusal(msg, rec)) return *refused;
   auto it = batches.find(name);
   if (it == batches.end()) return {404, gemini_error(404, "NOT_FOUND", "Requested entity was not found.")};
   FakeBatch &job = it->second;

@@ -137,18 +137,23 @@ std::string FakeServer::Impl::gemini_success(const std::string &model, const std
   });
 }
 
+std::optional<Answer> FakeServer::Impl::google_key_refusal(SoupServerMessage *msg, RecordedRequest &rec,
+                                                          const char *bad_key_fixture) {
+  const char *key = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-goog-api-key");
+  rec.has_key = key && *key;
+  rec.key_in_query = query_has(msg, {"key"});
+  if (rec.key_in_query)  // the real service takes it; we must never send it there
+    return Answer{400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
+  if (!rec.has_key) return Answer{403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
+  if (g_str_has_prefix(key, "bad")) return Answer{400, load_fixture(bad_key_fixture)};
+  return std::nullopt;
+}
+
 Answer FakeServer::Impl::gemini(SoupServerMessage *msg, const std::string &model, const std::string &body,
                                 RecordedRequest &rec, const FakeReply *reply) {
   Image upload;  // the first picture sent, for drifted answers
-  SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
-  const char *key = soup_message_headers_get_one(h, "x-goog-api-key");
-  rec.has_key = key && *key;
-  rec.key_in_query = query_has(msg, {"key"});
   rec.model = model;
-  if (rec.key_in_query)  // the real service takes it; we must never send it there
-    return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
-  if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
-  if (g_str_has_prefix(key, "bad")) return {400, load_fixture("gemini/error_400_api_key_invalid.json")};
+  if (std::optional<Answer> refused = google_key_refusal(msg, rec)) return *refused;
   if (listed_in(kGeminiRetired, model))  // what Google answers for a model it has shut down
     return {404, gemini_error(404, "NOT_FOUND",
                               "This model models/" + model +
@@ -280,13 +285,7 @@ Answer FakeServer::Impl::gemini(SoupServerMessage *msg, const std::string &model
 
 // GET /v1beta/models?pageSize=N&pageToken=T (Gemini and Imagen), key in x-goog-api-key.
 Answer FakeServer::Impl::gemini_models(SoupServerMessage *msg, RecordedRequest &rec) {
-  const char *key = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-goog-api-key");
-  rec.has_key = key && *key;
-  rec.key_in_query = query_has(msg, {"key"});
-  if (rec.key_in_query)
-    return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
-  if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
-  if (g_str_has_prefix(key, "bad")) return {400, load_fixture("gemini/error_400_api_key_invalid.json")};
+  if (std::optional<Answer> refused = google_key_refusal(msg, rec)) return *refused;
   GUri *uri = soup_server_message_get_uri(msg);
   GHashTable *q = g_uri_get_query(uri) ? soup_form_decode(g_uri_get_query(uri)) : nullptr;
   std::unique_ptr<GHashTable, void (*)(GHashTable *)> query(q, [](GHashTable *t) { if (t) g_hash_table_destroy(t); });

@@ -25,15 +25,9 @@ const struct {
 
 Answer FakeServer::Impl::imagen(SoupServerMessage *msg, const std::string &model, const std::string &body,
                                 RecordedRequest &rec, const FakeReply *reply) {
-  SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
-  const char *key = soup_message_headers_get_one(h, "x-goog-api-key");
-  rec.has_key = key && *key;
-  rec.key_in_query = query_has(msg, {"key"});
   rec.model = model;
-  if (rec.key_in_query)
-    return {400, gemini_error(400, "INVALID_ARGUMENT", "API keys must not be sent in the URL (fake server rule).")};
-  if (!rec.has_key) return {403, load_fixture("gemini/error_403_permission_denied_no_key.json")};
-  if (g_str_has_prefix(key, "bad")) return {400, load_fixture("imagen/error_400_api_key_invalid.json")};
+  if (std::optional<Answer> refused = google_key_refusal(msg, rec, "imagen/error_400_api_key_invalid.json"))
+    return *refused;
   if (!g_str_has_prefix(model.c_str(), "imagen"))  // as imagen/error_404_model_retired.json, naming this model
     return {404, gemini_error(404, "NOT_FOUND",
                               "models/" + model +

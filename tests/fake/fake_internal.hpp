@@ -116,6 +116,12 @@ struct FakeServer::Impl {
   void enqueue_json(const std::string &text);
   std::string requests_json();
 
+  // Google's key rules (Gemini, Imagen, the model list, the Batch API): the key in
+  // x-goog-api-key, never in the query; none is 403, one starting with "bad" is 400 with
+  // `bad_key_fixture`. Records has_key / key_in_query; the refusal, or nullopt when the key is fine.
+  std::optional<Answer> google_key_refusal(SoupServerMessage *msg, RecordedRequest &rec,
+                                           const char *bad_key_fixture = "gemini/error_400_api_key_invalid.json");
+
   // ---------- the services: one file each ----------
   // fake_gemini.cpp: generateContent, and Google's model list (Gemini and Imagen).
   struct GeminiTokens {
